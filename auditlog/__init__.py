@@ -1,0 +1,1 @@
+"""Audit log: access, sign-in attempts, changes and API calls (issue 4)."""

@@ -1,0 +1,28 @@
+"""gunicorn settings for Kassa, shared by `make run` and production (see deploy/README.md)."""
+
+import os
+import ssl
+
+bind = os.environ.get("KASSA_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
+threads = 1
+worker_class = "sync"
+timeout = 60
+graceful_timeout = 20
+keepalive = 5
+# Restart workers now and then so a slow leak cannot grow without bound.
+max_requests = 5000
+max_requests_jitter = 500
+limit_request_line = 8190
+limit_request_fields = 100
+accesslog = None  # Kassa writes its own access log (auditlog); the proxy keeps its own
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("KASSA_TRUSTED_PROXIES", "127.0.0.1")
+proc_name = "kassa-web"
+
+
+def ssl_context(conf, default_ssl_context_factory):
+    """TLS 1.2 and 1.3 only when gunicorn terminates TLS itself (the embedded default)."""
+    context = default_ssl_context_factory()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context

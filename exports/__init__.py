@@ -1,0 +1,1 @@
+"""Exports and customer data rights (issue 7)."""

@@ -1,0 +1,1 @@
+"""Catalogue, stock ledger and sales (issue 5)."""

@@ -1,0 +1,242 @@
+"""Kassa settings: one module, read from the environment (see README, "Configuration")."""
+
+import secrets
+from pathlib import Path
+
+import environ
+
+from kassa import embedded
+from kassa.env import ConfigError, env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = embedded.var_dir()
+
+KASSA_ENV = env_str("KASSA_ENV", "dev")
+if KASSA_ENV not in ("dev", "production"):
+    raise ConfigError(f"KASSA_ENV={KASSA_ENV!r} must be dev or production")
+PRODUCTION = KASSA_ENV == "production"
+DEBUG = env_bool("KASSA_DEBUG", False)
+KASSA_HTTPS = env_bool("KASSA_HTTPS", True)
+
+
+def _dev_secret(name: str, make) -> str:
+    """Read or create a development-only secret under var/ (mode 0600)."""
+    path = VAR_DIR / name
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(make())
+    return path.read_text().strip()
+
+
+DEV_SECRET_PREFIX = "kassa-dev-"
+SECRET_KEY = env_str("KASSA_SECRET_KEY")
+KASSA_MASTER_KEY = env_str("KASSA_MASTER_KEY")
+KASSA_MASTER_KEY_PREVIOUS = env_str("KASSA_MASTER_KEY_PREVIOUS")
+KASSA_KMS_KEY_ID = env_str("KASSA_KMS_KEY_ID")
+if PRODUCTION:
+    if not SECRET_KEY:
+        raise ConfigError("KASSA_SECRET_KEY is required in production")
+    if SECRET_KEY.startswith((DEV_SECRET_PREFIX, "django-insecure")) or len(SECRET_KEY) < 50:
+        raise ConfigError("KASSA_SECRET_KEY is a default or short key; use 50+ random characters")
+    if not (KASSA_MASTER_KEY or KASSA_KMS_KEY_ID):
+        raise ConfigError("KASSA_MASTER_KEY (or KASSA_KMS_KEY_ID) is required in production")
+    if DEBUG:
+        raise ConfigError("KASSA_DEBUG must be off in production")
+    if not KASSA_HTTPS:
+        raise ConfigError("KASSA_HTTPS=false (plain HTTP) is refused in production")
+if not SECRET_KEY:
+    SECRET_KEY = _dev_secret("secret.key", lambda: DEV_SECRET_PREFIX + secrets.token_urlsafe(48))
+if not (KASSA_MASTER_KEY or KASSA_KMS_KEY_ID):
+    KASSA_MASTER_KEY_FILE = VAR_DIR / "master.key"
+
+KASSA_BASE_DOMAIN = env_str("KASSA_BASE_DOMAIN", "localhost")
+KASSA_REGION = env_str("KASSA_REGION", "local")
+KASSA_STORAGE_URL = env_str("KASSA_STORAGE_URL", f"file://{VAR_DIR / 'storage'}")
+KASSA_TRUSTED_PROXIES = env_list("KASSA_TRUSTED_PROXIES")
+# Hosts that reach the platform (no tenant) besides the base domain itself.
+KASSA_PLATFORM_HOSTS = [KASSA_BASE_DOMAIN, *env_list("KASSA_PLATFORM_HOSTS", "127.0.0.1,[::1]")]
+
+# The Host header is checked against the tenants' domains by tenants.middleware.
+ALLOWED_HOSTS = ["*"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "kassa",
+    "tenants",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenants.middleware.TenantMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kassa.urls"
+WSGI_APPLICATION = "kassa.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "kassa" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+# --- Database: the app connects as a role that owns no table; migrations run as the owner.
+def _database(url: str | None, embedded_role: str) -> dict:
+    if url:
+        config = environ.Env.db_url_config(url)
+    else:
+        config = {"NAME": embedded.DATABASE_NAME, "USER": embedded_role, "HOST": "", "EMBEDDED": True}
+    # A worker started by the tests points at the test database this way.
+    config["NAME"] = env_str("KASSA_DB_NAME") or config["NAME"]
+    config["ENGINE"] = "kassa.db"
+    config["CONN_MAX_AGE"] = env_int("KASSA_DB_CONN_MAX_AGE", 60)
+    config["CONN_HEALTH_CHECKS"] = True
+    return config
+
+
+DATABASE_URL = env_str("DATABASE_URL")
+# Order matters: the test runner creates the test database through the first alias.
+DATABASES = {
+    "owner": _database(env_str("DATABASE_OWNER_URL") or DATABASE_URL, embedded.OWNER_ROLE),
+    "default": _database(DATABASE_URL, embedded.APP_ROLE),
+}
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# Under test the app role uses the owner's test database: one database, two roles.
+DATABASES["default"]["TEST"] = {"MIRROR": "owner"}
+DATABASE_ROUTERS = ["kassa.routers.MigrationsAsOwnerRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: Celery broker (database N), cache and throttling counters (database N + 1).
+REDIS_URL = env_str("REDIS_URL")
+REDIS_DB = env_int("KASSA_REDIS_DB", 0)
+if REDIS_URL:
+    _redis = REDIS_URL.split("?")[0].rstrip("/")
+    if _redis.rsplit("/", 1)[-1].isdigit():
+        _redis = _redis.rsplit("/", 1)[0]
+    CELERY_BROKER_URL = f"{_redis}/{REDIS_DB}"
+    CACHE_URL = f"{_redis}/{REDIS_DB + 1}"
+else:
+    CELERY_BROKER_URL = f"redis+socket://{embedded.redis_socket()}?virtual_host={REDIS_DB}"
+    CACHE_URL = f"unix://{embedded.redis_socket()}?db={REDIS_DB + 1}"
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": env_str("KASSA_CACHE_PREFIX", "kassa"),
+    }
+}
+
+CELERY_TASK_DEFAULT_QUEUE = env_str("KASSA_CELERY_QUEUE", "celery")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# --- Identity
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+# Usernames are unique per tenant (accounts.User constraint), not globally.
+SILENCED_SYSTEM_CHECKS = ["auth.E003"]
+
+# --- HTTP API
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "kassa.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Kassa API",
+    "DESCRIPTION": "Multi-tenant retail point of sale and inventory.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# --- Transport and cookies
+SECURE_SSL_REDIRECT = KASSA_HTTPS
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = 31536000 if KASSA_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = KASSA_HTTPS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = KASSA_HTTPS
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+if KASSA_TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KASSA_MAX_BODY_BYTES", 1024 * 1024)
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+if DEBUG:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("KASSA_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env python
+import os
+import sys
+
+
+def main():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
+    from django.core.management import execute_from_command_line
+
+    from kassa.env import ConfigError
+
+    try:
+        execute_from_command_line(sys.argv)
+    except ConfigError as error:
+        sys.stderr.write(f"kassa: configuration error: {error}\n")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

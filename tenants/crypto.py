@@ -1,0 +1,206 @@
+"""Envelope encryption: a master key wraps one data key per tenant; data keys encrypt data.
+
+Ciphertext layout: b"\\x01" | data key version (4 bytes) | nonce (12 bytes) | AES-256-GCM output.
+The associated data binds every ciphertext to its tenant and purpose, so a value cannot be
+moved to another tenant or another field and still decrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+
+from tenants.context import NoTenantSelected, current_tenant_id
+from tenants.models import TenantKey
+
+FORMAT_V1 = b"\x01"
+NONCE_BYTES = 12
+HEADER = struct.Struct(">cI")
+DATA_KEY_CACHE_SECONDS = 300
+WRAP_AAD = b"kassa:data-key"
+
+
+class DecryptionError(Exception):
+    """The ciphertext is damaged, was made for another tenant or purpose, or its key is gone."""
+
+
+def _aesgcm(key: bytes):
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(key)
+
+
+# --- master keys -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    key_id: str
+    secret: bytes
+
+
+def _decode_key(text: str, origin: str) -> bytes:
+    try:
+        secret = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+    except ValueError:
+        secret = b""
+    if len(secret) != 32:
+        from kassa.env import ConfigError
+
+        raise ConfigError(f"{origin} must be 32 random bytes in URL-safe base64")
+    return secret
+
+
+def _master_key(secret: bytes) -> MasterKey:
+    return MasterKey(hashlib.sha256(secret).hexdigest()[:16], secret)
+
+
+def new_master_key_text() -> str:
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def _key_file() -> Path | None:
+    return getattr(settings, "KASSA_MASTER_KEY_FILE", None)
+
+
+def previous_key_file(key_file: Path) -> Path:
+    """Where the key file's predecessor waits while a rotation is under way."""
+    return key_file.parent / f"{key_file.name}.previous"
+
+
+def master_keys() -> tuple[MasterKey, list[MasterKey]]:
+    """The current master key and the previous ones still accepted for unwrapping."""
+    previous: list[MasterKey] = []
+    key_file = _key_file()
+    if settings.KASSA_MASTER_KEY:
+        current = _master_key(_decode_key(settings.KASSA_MASTER_KEY, "KASSA_MASTER_KEY"))
+        if settings.KASSA_MASTER_KEY_PREVIOUS:
+            previous.append(
+                _master_key(_decode_key(settings.KASSA_MASTER_KEY_PREVIOUS, "KASSA_MASTER_KEY_PREVIOUS"))
+            )
+    else:
+        assert key_file is not None  # nosec B101 - settings guarantee one of the two
+        if not key_file.exists():
+            key_file.parent.mkdir(parents=True, exist_ok=True)
+            key_file.touch(mode=0o600)
+            key_file.write_text(new_master_key_text())
+        current = _master_key(_decode_key(key_file.read_text(), str(key_file)))
+        previous_file = previous_key_file(key_file)
+        if previous_file.exists():
+            previous.append(_master_key(_decode_key(previous_file.read_text(), str(previous_file))))
+    return current, previous
+
+
+def wrap_data_key(data_key: bytes) -> tuple[str, bytes]:
+    current, _ = master_keys()
+    nonce = os.urandom(NONCE_BYTES)
+    return current.key_id, nonce + _aesgcm(current.secret).encrypt(nonce, data_key, WRAP_AAD)
+
+
+def unwrap_data_key(kek_id: str, wrapped: bytes) -> bytes:
+    current, previous = master_keys()
+    for master in (current, *previous):
+        if master.key_id == kek_id:
+            try:
+                return _aesgcm(master.secret).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], WRAP_AAD)
+            except InvalidTag:
+                raise DecryptionError("a data key does not unwrap with its master key") from None
+    raise DecryptionError(f"master key {kek_id} is not configured")
+
+
+# --- data keys ---------------------------------------------------------------------------
+
+_data_key_cache: dict[tuple[UUID, int], tuple[bytes, float]] = {}
+
+
+def data_key_create() -> TenantKey:
+    """Create the next data key version for the current tenant; new data uses it from now on."""
+    with transaction.atomic():
+        latest = TenantKey.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0
+        kek_id, wrapped = wrap_data_key(os.urandom(32))
+        return TenantKey.objects.create(version=latest + 1, kek_id=kek_id, wrapped_key=wrapped)
+
+
+def data_keys_destroy() -> int:
+    """Delete every data key of the current tenant: all its ciphertext becomes unreadable."""
+    tenant_id = _require_tenant()
+    deleted, _ = TenantKey.objects.all().delete()
+    for cached in [k for k in _data_key_cache if k[0] == tenant_id]:
+        del _data_key_cache[cached]
+    return deleted
+
+
+def master_key_rewrap() -> int:
+    """Wrap the current tenant's data keys with the current master key; return how many changed."""
+    current, _ = master_keys()
+    changed = 0
+    for key in TenantKey.objects.exclude(kek_id=current.key_id):
+        secret = unwrap_data_key(key.kek_id, bytes(key.wrapped_key))
+        key.kek_id, key.wrapped_key = wrap_data_key(secret)
+        key.save(update_fields=["kek_id", "wrapped_key"])
+        changed += 1
+    return changed
+
+
+def _require_tenant() -> UUID:
+    tenant_id = current_tenant_id()
+    if tenant_id is None:
+        raise NoTenantSelected("encryption needs a tenant")
+    return tenant_id
+
+
+def _data_key(tenant_id: UUID, version: int | None) -> tuple[int, bytes]:
+    now = time.monotonic()
+    if version is not None:
+        cached = _data_key_cache.get((tenant_id, version))
+        if cached and cached[1] > now:
+            return version, cached[0]
+    keys = TenantKey.objects.order_by("-version")
+    key = keys.filter(version=version).first() if version is not None else keys.first()
+    if key is None:
+        raise DecryptionError("the tenant's data key does not exist (destroyed or never created)")
+    secret = unwrap_data_key(key.kek_id, bytes(key.wrapped_key))
+    _data_key_cache[(tenant_id, key.version)] = (secret, now + DATA_KEY_CACHE_SECONDS)
+    return key.version, secret
+
+
+def _aad(tenant_id: UUID, purpose: str) -> bytes:
+    return f"kassa:{tenant_id}:{purpose}".encode()
+
+
+def encrypt(plaintext: bytes, *, purpose: str) -> bytes:
+    """Encrypt for the current tenant with its newest data key."""
+    tenant_id = _require_tenant()
+    version, key = _data_key(tenant_id, None)
+    nonce = os.urandom(NONCE_BYTES)
+    return (
+        HEADER.pack(FORMAT_V1, version)
+        + nonce
+        + _aesgcm(key).encrypt(nonce, plaintext, _aad(tenant_id, purpose))
+    )
+
+
+def decrypt(blob: bytes, *, purpose: str) -> bytes:
+    """Decrypt a value made by `encrypt` for the current tenant and the same purpose."""
+    tenant_id = _require_tenant()
+    blob = bytes(blob)
+    if len(blob) < HEADER.size + NONCE_BYTES or blob[:1] != FORMAT_V1:
+        raise DecryptionError("not a Kassa ciphertext")
+    _, version = HEADER.unpack_from(blob)
+    _, key = _data_key(tenant_id, version)
+    nonce = blob[HEADER.size : HEADER.size + NONCE_BYTES]
+    try:
+        return _aesgcm(key).decrypt(nonce, blob[HEADER.size + NONCE_BYTES :], _aad(tenant_id, purpose))
+    except InvalidTag:
+        raise DecryptionError("ciphertext was altered or belongs to another tenant or purpose") from None

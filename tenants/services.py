@@ -1,0 +1,61 @@
+import secrets
+import string
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from accounts.models import User
+from accounts.services import user_create
+from tenants import crypto
+from tenants.context import tenant_context
+from tenants.models import Domain, Tenant
+
+PASSWORD_ALPHABET = string.ascii_letters + string.digits
+
+
+def password_generate(length: int = 20) -> str:
+    """A random password with letters and digits that passes every default policy."""
+    while True:
+        password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+        if any(c.isdigit() for c in password) and any(c.isalpha() for c in password):
+            return password
+
+
+def tenant_host(slug: str) -> str:
+    return f"{slug}.{settings.KASSA_BASE_DOMAIN}"
+
+
+@transaction.atomic
+def tenant_create(
+    *,
+    slug: str,
+    name: str,
+    region: str,
+    owner_username: str,
+    owner_password: str,
+    owner_must_change_password: bool = False,
+) -> tuple[Tenant, User]:
+    """Create a tenant with its domain, its data key and its owner, all or nothing."""
+    if region != settings.KASSA_REGION:
+        raise ValidationError(
+            f"region {region!r} is not served here; this deployment serves {settings.KASSA_REGION!r}",
+            code="wrong_region",
+        )
+    tenant = Tenant(slug=slug, name=name, region=region)
+    tenant.full_clean()
+    tenant.save()
+    Domain.objects.create(host=tenant_host(slug), tenant=tenant)
+    with tenant_context(tenant):
+        crypto.data_key_create()
+        owner = user_create(
+            username=owner_username,
+            password=owner_password,
+            must_change_password=owner_must_change_password,
+        )
+    return tenant, owner
+
+
+def tenant_get_by_host(host: str) -> Tenant | None:
+    domain = Domain.objects.select_related("tenant").filter(host=host.lower()).first()
+    return domain.tenant if domain else None

@@ -1,0 +1,117 @@
+"""The cast of every test: two tenants, Alice's chain (tenant_a) and Bob's (tenant_b).
+
+Tests run against the real PostgreSQL and Redis (embedded unless DATABASE_URL/REDIS_URL are
+set). The test database is created and migrated by the owner role; the tests themselves, like
+the web and the worker, connect as the application role that row-level security binds.
+"""
+
+import pytest
+from django.contrib.auth.hashers import Argon2PasswordHasher
+from django.db import connections
+
+from tenants.context import tenant_context
+from tenants.services import tenant_create
+
+PASSWORD = "correct-horse-battery-7"
+
+# Committed data and a flush by the owner role afterwards (the app role may not TRUNCATE).
+transactional = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+
+
+class FastArgon2Hasher(Argon2PasswordHasher):
+    """Argon2id with small costs: the algorithm of production at a test's speed."""
+
+    algorithm = "argon2"
+    time_cost = 1
+    memory_cost = 1024
+    parallelism = 1
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    from django.test.utils import setup_databases, teardown_databases
+
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=verbosity, interactive=False, aliases={"owner", "default"})
+    yield
+    with django_db_blocker.unblock():
+        connections.close_all()
+        teardown_databases(config, verbosity=verbosity)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["tests.conftest.FastArgon2Hasher"]
+
+
+def make_tenant(slug: str, owner: str = "owner"):
+    tenant, _ = tenant_create(
+        slug=slug, name=slug.title(), region="local", owner_username=owner, owner_password=PASSWORD
+    )
+    return tenant
+
+
+@pytest.fixture
+def tenant_a(db):
+    return make_tenant("alice-chain", owner="alice")
+
+
+@pytest.fixture
+def tenant_b(db):
+    return make_tenant("bob-chain", owner="bob")
+
+
+@pytest.fixture
+def as_tenant():
+    """`with as_tenant(tenant):` runs the block as that tenant."""
+    return tenant_context
+
+
+@pytest.fixture
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker process on this test's queue and test database."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from kassa.celery import app
+
+    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
+    env = {**os.environ, "KASSA_DB_NAME": connections["default"].settings_dict["NAME"]}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kassa",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "1",
+            "--hostname",
+            name,
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not app.control.ping(destination=[name], timeout=0.5):
+            assert process.poll() is None, "the Celery worker exited at start"
+            assert time.monotonic() < deadline, "the Celery worker did not answer within 60 s"
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,94 @@
+import pytest
+from django.db import connection, transaction
+from django.http import HttpResponse
+from django.test import RequestFactory
+
+from tenants.context import NoTenantSelected, current_tenant_id
+from tenants.middleware import TenantMiddleware
+from tenants.models import Tenant, TenantKey
+from tests.conftest import transactional
+
+
+def test_default_manager_raises_with_no_tenant_selected(db):
+    with pytest.raises(NoTenantSelected):
+        TenantKey.objects.count()
+
+
+def test_saving_needs_a_tenant(db):
+    with pytest.raises(NoTenantSelected):
+        TenantKey(version=1, kek_id="x", wrapped_key=b"x").save()
+
+
+def test_cannot_save_another_tenants_row(tenant_a, tenant_b, as_tenant):
+    with as_tenant(tenant_a):
+        key = TenantKey.objects.get()
+    with as_tenant(tenant_b), pytest.raises(NoTenantSelected):
+        key.save()
+
+
+def test_unscoped_manager_still_sees_only_the_current_tenant_in_postgres(tenant_a, tenant_b, as_tenant):
+    with as_tenant(tenant_a):
+        assert {k.tenant_id for k in TenantKey.unscoped.all()} == {tenant_a.pk}
+    assert TenantKey.unscoped.count() == 0
+
+
+def _setting_view(request):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('kassa.tenant_id', true), pg_backend_pid()")
+        setting, pid = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM tenants_tenantkey")
+        (rows,) = cursor.fetchone()
+    return HttpResponse(f"{setting}|{pid}|{rows}")
+
+
+def _request(host: str) -> str:
+    """One request as the web serves it: the tenant middleware around an atomic view."""
+    middleware = TenantMiddleware(lambda request: transaction.atomic(_setting_view)(request))
+    return middleware(RequestFactory().get("/", HTTP_HOST=host)).content.decode()
+
+
+@transactional
+def test_tenant_setting_does_not_leak_to_the_next_request_on_the_same_connection(tenant_a):
+    first_setting, first_pid, first_rows = _request("alice-chain.localhost").split("|")
+    second_setting, second_pid, second_rows = _request("127.0.0.1").split("|")
+    assert (first_setting, first_rows) == (str(tenant_a.pk), "1")
+    assert first_pid == second_pid
+    assert second_setting == ""
+    assert second_rows == "0"
+    assert current_tenant_id() is None
+
+
+@transactional
+def test_queries_outside_a_transaction_still_carry_the_tenant(tenant_a, as_tenant):
+    assert connection.get_autocommit()
+    with as_tenant(tenant_a):
+        assert TenantKey.objects.count() == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('kassa.tenant_id', true)")
+        assert cursor.fetchone()[0] in ("", None)
+
+
+def test_unknown_host_answers_404(client, tenant_a):
+    assert client.get("/login/", HTTP_HOST="nobody.localhost", secure=True).status_code == 404
+    response = client.get("/api/v1/anything/", HTTP_HOST="nobody.localhost", secure=True)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_tenant_host_shows_sign_in(client, tenant_a):
+    response = client.get("/login/", HTTP_HOST="alice-chain.localhost", secure=True)
+    assert response.status_code == 200
+    assert b"Alice-Chain" in response.content
+
+
+def test_suspended_tenant_answers_403(client, tenant_a):
+    Tenant.objects.filter(pk=tenant_a.pk).update(status=Tenant.Status.SUSPENDED)
+    response = client.get("/api/v1/me/", HTTP_HOST="alice-chain.localhost", secure=True)
+    assert response.status_code == 403
+    assert response.json() == {"code": "tenant_suspended", "detail": "This tenant is suspended."}
+    assert client.get("/login/", HTTP_HOST="alice-chain.localhost", secure=True).status_code == 403
+
+
+def test_purged_tenant_is_not_found(client, tenant_a):
+    Tenant.objects.filter(pk=tenant_a.pk).update(status=Tenant.Status.PURGED)
+    assert client.get("/login/", HTTP_HOST="alice-chain.localhost", secure=True).status_code == 404
