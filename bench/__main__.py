@@ -11,7 +11,9 @@ from pathlib import Path
 
 
 def main() -> int:
-    found = [m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_")]
+    found = [
+        m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_")
+    ]
     if not found:
         print("no benchmarks yet")
         return 0
