@@ -1,6 +1,7 @@
 """The one error shape of the HTTP API: {"code": "snake_case", "detail": "text", "fields": {...}}."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -29,12 +30,40 @@ _DEFAULT_CODES = {
 }
 
 
+# DRF's own codes, replaced by ours above; any other code given to an exception is kept.
+_DRF_DEFAULT_CODES = {
+    "parse_error",
+    "authentication_failed",
+    "not_authenticated",
+    "permission_denied",
+    "not_found",
+    "method_not_allowed",
+    "not_acceptable",
+    "unsupported_media_type",
+    "throttled",
+    "error",
+    "invalid",
+}
+
+
 def _flatten(detail) -> dict | list | str:
     if isinstance(detail, dict):
         return {str(key): _flatten(value) for key, value in detail.items()}
     if isinstance(detail, list):
         return [_flatten(item) for item in detail]
     return str(detail)
+
+
+def _django_fields(error: DjangoValidationError) -> dict:
+    problems = getattr(error, "problems", None)  # accounts.services.PolicyViolation: rule -> message
+    if problems is not None:
+        field = "current_password" if "current_password" in problems else "password"
+        return {field: problems}
+    if hasattr(error, "error_dict"):
+        return {
+            field: [str(m) for e in errors for m in e.messages] for field, errors in error.error_dict.items()
+        }
+    return {"non_field_errors": error.messages}
 
 
 def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
@@ -45,13 +74,17 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, Http404):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(_django_fields(exc))
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if not isinstance(exc, exceptions.APIException):
         return None
     headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))
     if isinstance(exc, exceptions.ValidationError):
@@ -60,16 +93,25 @@ def exception_handler(exc, context):
             fields = {"non_field_errors": fields}
         body = error_body("invalid", "Validation failed.", fields)
     else:
-        code = getattr(exc, "code", None) or _DEFAULT_CODES.get(type(exc))
+        code = getattr(exc, "code", None)
+        given = exc.get_codes() if isinstance(exc.get_codes(), str) else None
+        if code is None and given not in _DRF_DEFAULT_CODES:
+            code = given
         if code is None:
-            for klass, default in _DEFAULT_CODES.items():
-                if isinstance(exc, klass):
-                    code = default
-                    break
-        body = error_body(code or "error", str(exc.detail))
+            code = next((c for klass, c in _DEFAULT_CODES.items() if isinstance(exc, klass)), "error")
+        body = error_body(code, str(exc.detail))
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
 
 
 def json_error(status_code: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse(error_body(code, detail), status=status_code)
+
+
+def paginate(request, view, queryset, serializer_class, pagination_class=None):
+    """One page of `queryset` in the documented list shape."""
+    from kassa.pagination import PagePagination
+
+    paginator = (pagination_class or PagePagination)()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)

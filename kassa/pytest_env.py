@@ -6,7 +6,10 @@ Each xdist worker gets its own Celery queue and cache prefix, so tests that run 
 
 import os
 
-worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:8]
+worker = f"{run}-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+# Two test runs at once (two developers, or a developer and CI) get two test databases.
+os.environ.setdefault("KASSA_TEST_DB_NAME", f"test_kassa_{run}")
 os.environ.setdefault("KASSA_REDIS_DB", "8")
 os.environ.setdefault("KASSA_CELERY_QUEUE", f"test-{worker}")
 os.environ.setdefault("KASSA_CACHE_PREFIX", f"test-{worker}")

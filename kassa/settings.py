@@ -67,12 +67,17 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
+    "django_otp",
     "kassa",
     "tenants",
     "accounts",
+    "auditlog",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionPolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -129,6 +135,7 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 # Under test the app role uses the owner's test database: one database, two roles.
 DATABASES["default"]["TEST"] = {"MIRROR": "owner"}
+DATABASES["owner"]["TEST"] = {"NAME": env_str("KASSA_TEST_DB_NAME"), "DEPENDENCIES": []}
 DATABASE_ROUTERS = ["kassa.routers.MigrationsAsOwnerRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -176,7 +183,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/admin/"
+
+# Lockout (django-axes): counted per tenant and username whatever the letter case, the IP or
+# the channel; threshold and cool-off come from the user's role policy (accounts.policy).
+AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_key"
+AXES_FAILURE_LIMIT = "accounts.lockout.failure_limit"
+AXES_COOLOFF_TIME = "accounts.lockout.cooloff"
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = False
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# The second counter: failed sign-ins per client IP per hour, across all usernames.
+KASSA_SIGNIN_FAILURES_PER_IP_HOUR = env_int("KASSA_SIGNIN_FAILURES_PER_IP_HOUR", 100)
+KASSA_MFA_GRACE_DAYS = env_int("KASSA_MFA_GRACE_DAYS", 7)
+OTP_TOTP_ISSUER = "Kassa"
 # Usernames are unique per tenant (accounts.User constraint), not globally.
 SILENCED_SYSTEM_CHECKS = ["auth.E003"]
 
@@ -185,10 +213,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.api_permissions.IsSignedIn"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "kassa.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "kassa.pagination.PagePagination",
+    "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -196,6 +226,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-tenant retail point of sale and inventory.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
 
@@ -208,6 +241,10 @@ SECURE_HSTS_PRELOAD = False
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+SESSION_COOKIE_AGE = 43200  # the absolute lifetime; idle and per-role limits: accounts.middleware
+SESSION_COOKIE_NAME = "__Host-kassa-session" if KASSA_HTTPS else "kassa-session"
+CSRF_COOKIE_NAME = "__Host-kassa-csrf" if KASSA_HTTPS else "kassa-csrf"
 SESSION_COOKIE_SECURE = KASSA_HTTPS
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

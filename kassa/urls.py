@@ -1,7 +1,6 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kassa import errors, health
@@ -14,10 +13,10 @@ def home(request):
 urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("api/v1/", include("accounts.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("accounts.web_urls")),
     path("admin/", admin.site.urls),
     path("", home),
 ]

@@ -41,3 +41,12 @@ def require_tenant_id() -> UUID:
     if tenant_id is None:
         raise NoTenantSelected("this needs a tenant and none is selected")
     return tenant_id
+
+
+def tenant_activate(tenant: Tenant) -> None:
+    """Select the tenant for the rest of this request (API authentication only).
+
+    TenantMiddleware wraps every request in `tenant_context`, whose exit restores the value
+    from before the request, so this cannot leak into the next request on the thread.
+    """
+    _current_tenant.set(tenant)

@@ -24,7 +24,9 @@ class TenantMiddleware:
         host, _ = split_domain_port(request.get_host())
         if host in self.platform_hosts or request.path in ("/healthz", "/readyz"):
             request.tenant = None
-            return self.get_response(request)
+            # The API may select a tenant from the token; this context ends it with the request.
+            with tenant_context(None):
+                return self.get_response(request)
         tenant = tenant_get_by_host(host)
         if tenant is None or tenant.status == Tenant.Status.PURGED:
             if _is_api(request):

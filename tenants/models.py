@@ -90,3 +90,26 @@ class TenantKey(TenantOwnedModel):
 
     def __str__(self):
         return f"data key v{self.version}"
+
+
+class Store(TenantOwnedModel):
+    """A shop of the chain. Staff may be limited to some stores (accounts.RoleAssignment)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    code = models.CharField(max_length=32, blank=True)
+    address = models.TextField(blank=True)
+    allow_negative_stock = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "code"], condition=~models.Q(code=""), name="store_tenant_code"
+            )
+        ]
+
+    def __str__(self):
+        return self.name

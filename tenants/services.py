@@ -5,8 +5,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from accounts.models import User
-from accounts.services import user_create
+from accounts.models import Role, User
+from accounts.permissions import OWNER
+from accounts.services import roles_seed, user_create
 from tenants import crypto
 from tenants.context import tenant_context
 from tenants.models import Domain, Tenant
@@ -48,7 +49,9 @@ def tenant_create(
     Domain.objects.create(host=tenant_host(slug), tenant=tenant)
     with tenant_context(tenant):
         crypto.data_key_create()
+        roles_seed()
         owner = user_create(
+            roles=[Role.objects.get(builtin=OWNER)],
             username=owner_username,
             password=owner_password,
             must_change_password=owner_must_change_password,

@@ -115,3 +115,89 @@ def celery_worker(django_db_setup, django_db_blocker):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def stores_a(tenant_a):
+    from tenants.models import Store
+
+    with tenant_context(tenant_a):
+        return [Store.objects.create(name="Main street"), Store.objects.create(name="Harbour")]
+
+
+@pytest.fixture
+def stores_b(tenant_b):
+    from tenants.models import Store
+
+    with tenant_context(tenant_b):
+        return [Store.objects.create(name="Bob's corner")]
+
+
+def make_user(tenant, username: str, role_key: str, stores=(), password: str = PASSWORD):
+    from accounts.models import Role
+    from accounts.services import user_create
+
+    with tenant_context(tenant):
+        role = Role.objects.get(builtin=role_key)
+        return user_create(
+            username=username,
+            password=password,
+            roles=[role],
+            stores=list(stores),
+            must_change_password=False,
+        )
+
+
+@pytest.fixture
+def cast_a(tenant_a, stores_a):
+    """Alice's chain: the owner `alice` (every store) and one user per other built-in role.
+
+    The store manager and the cashier work in the first store only.
+    """
+    from accounts.models import User
+
+    with tenant_context(tenant_a):
+        owner = User.objects.get(username="alice")
+    return {
+        "owner": owner,
+        "store_manager": make_user(tenant_a, "sam", "store_manager", [stores_a[0]]),
+        "cashier": make_user(tenant_a, "cody", "cashier", [stores_a[0]]),
+        "integrator": make_user(tenant_a, "ivy", "integrator"),
+        "auditor": make_user(tenant_a, "aud", "auditor"),
+    }
+
+
+class HttpsApiClient:
+    """Django REST framework's test client over HTTPS on the platform host, with a token."""
+
+    def __init__(self, token: str | None = None, host: str = "127.0.0.1"):
+        from rest_framework.test import APIClient
+
+        self.client = APIClient(HTTP_HOST=host)
+        self.token = token
+        if token:
+            self.client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def __getattr__(self, method):
+        call = getattr(self.client, method)
+
+        def request(path, data=None, **extra):
+            extra.setdefault("secure", True)
+            extra.setdefault("format", "json")
+            return call(path, data, **extra)
+
+        return request
+
+
+def token_for(user) -> str:
+    from accounts.policy import policy_for
+    from accounts.tokens import token_issue
+
+    with tenant_context(user.tenant):
+        return token_issue(user=user, policy=policy_for(user))[1]
+
+
+@pytest.fixture
+def api():
+    """`api(user)`: a client signed in as `user`; `api()`: an anonymous one."""
+    return lambda user=None: HttpsApiClient(token_for(user) if user is not None else None)

@@ -1,0 +1,31 @@
+"""DRF permission classes: every one asks accounts.authz.can."""
+
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+
+from accounts import authz
+
+
+class IsSignedIn(BasePermission):
+    """A live token whose password is not due for a change (then only the change is allowed)."""
+
+    def has_permission(self, request, view):
+        if request.user is None or not request.user.is_authenticated:
+            return False
+        token = request.auth
+        if getattr(token, "password_change_only", False) and not getattr(
+            view, "allowed_before_password_change", False
+        ):
+            raise PermissionDenied("Change your password first.", code="password_expired")
+        return True
+
+
+def Can(permission: str) -> type[BasePermission]:
+    """Permission class: the user holds `permission` (in at least one store, for store-scoped ones)."""
+
+    class _Can(IsSignedIn):
+        def has_permission(self, request, view):
+            return super().has_permission(request, view) and authz.can(request.user, permission)
+
+    _Can.__name__ = f"Can_{permission}"
+    return _Can

@@ -1,0 +1,403 @@
+from django.db import transaction
+from django.utils.decorators import method_decorator
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import authz, mfa, selectors, services
+from accounts.api_permissions import Can
+from accounts.models import ApiToken, Role, RoleAssignment, User
+from accounts.permissions import CATALOGUE, GRANT_SUPPORT, MANAGE_ROLES, MANAGE_USERS
+from accounts.policy import password_expired, policy_for
+from accounts.serializers import (
+    ApiTokenOut,
+    BackupCodesOut,
+    IntegratorKeyIn,
+    MeOut,
+    PasswordChangeIn,
+    PasswordResetIn,
+    PermissionOut,
+    RoleSerializer,
+    SignInEventOut,
+    SupportGrantSerializer,
+    SupportTokenIn,
+    TokenCreateIn,
+    TokenOut,
+    TotpConfirmIn,
+    TotpEnrolOut,
+    UserCreateIn,
+    UserOut,
+    UserUpdateIn,
+)
+from accounts.signin import SignInRefused, signin_check
+from accounts.tokens import token_issue, token_revoke
+from auditlog.models import SignInEvent
+from auditlog.services import signin_event_record
+from kassa.api import error_body, paginate
+from kassa.pagination import TimeCursorPagination
+from tenants.context import tenant_context
+from tenants.models import Tenant
+
+
+def _refused(refusal: SignInRefused) -> Response:
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else {}
+    return Response(error_body(refusal.code, refusal.detail), status=refusal.status, headers=headers)
+
+
+def _tenant_for_signin(request, slug: str | None):
+    """The tenant of the host, or the one named in the body; None when unknown."""
+    if request.tenant is not None:
+        return request.tenant
+    return Tenant.objects.filter(slug=slug).first() if slug else None
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class TokenCreateApi(APIView):
+    """Sign in and get an API token. A failed attempt is recorded even though the answer is an error."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=TokenCreateIn, responses={201: TokenOut})
+    def post(self, request):
+        data = TokenCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        if request.tenant is None and not data.validated_data.get("tenant"):
+            return Response(
+                error_body("invalid", "Validation failed.", {"tenant": ["This field is required."]}), 400
+            )
+        tenant = _tenant_for_signin(request, data.validated_data.get("tenant"))
+        if tenant is None or tenant.status == Tenant.Status.PURGED:
+            return Response(error_body("invalid_credentials", "Wrong username or password."), 401)
+        if tenant.status == Tenant.Status.SUSPENDED:
+            return Response(error_body("tenant_suspended", "This tenant is suspended."), 403)
+        with tenant_context(tenant):
+            try:
+                signed_in = signin_check(
+                    request=request._request,
+                    username=data.validated_data["username"],
+                    password=data.validated_data["password"],
+                    otp=data.validated_data.get("otp"),
+                    channel="api",
+                )
+            except SignInRefused as refusal:
+                return _refused(refusal)
+            token, raw = token_issue(
+                user=signed_in.user,
+                policy=signed_in.policy,
+                password_change_only=signed_in.password_change_required,
+            )
+        body = {
+            "token": raw,
+            "expires_at": token.expires_at,
+            "idle_timeout_seconds": token.idle_timeout_seconds,
+        }
+        if signed_in.password_change_required:
+            # The token only allows POST /api/v1/me/password/ (and /me/, logout).
+            detail = "The password must be changed; this token only allows changing it."
+            return Response({**error_body("password_expired", detail), **body}, status=403)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@method_decorator(transaction.non_atomic_requests, name="dispatch")
+class SupportTokenCreateApi(APIView):
+    """Platform staff sign in to a tenant that granted them support access."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=SupportTokenIn, responses={201: TokenOut})
+    def post(self, request):
+        data = SupportTokenIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        tenant = Tenant.objects.filter(
+            slug=data.validated_data["tenant"], status=Tenant.Status.ACTIVE
+        ).first()
+        with tenant_context(None):
+            try:
+                signed_in = signin_check(
+                    request=request._request,
+                    username=data.validated_data["username"],
+                    password=data.validated_data["password"],
+                    otp=data.validated_data.get("otp"),
+                    channel="support",
+                )
+            except SignInRefused as refusal:
+                return _refused(refusal)
+        staff = signed_in.user
+        if tenant is None or not staff.is_platform_staff:
+            return Response(error_body("permission_denied", "No support access to this tenant."), 403)
+        with tenant_context(tenant):
+            grant = selectors.active_support_grant(staff_username=staff.username)
+            if grant is None:
+                return Response(error_body("permission_denied", "No support access to this tenant."), 403)
+            token, raw = token_issue(
+                user=staff,
+                policy=signed_in.policy,
+                kind=ApiToken.Kind.SUPPORT,
+                support_grant=grant,
+                expires_at=grant.expires_at,
+            )
+        body = {
+            "token": raw,
+            "expires_at": token.expires_at,
+            "idle_timeout_seconds": token.idle_timeout_seconds,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class LogoutApi(APIView):
+    allowed_before_password_change = True
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request):
+        token_revoke(token=request.auth)
+        signin_event_record(
+            request=request._request,
+            username=request.user.username,
+            outcome="success",
+            channel="api",
+            user=request.user,
+            kind=SignInEvent.Kind.SIGN_OUT,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def me_payload(user: User, token=None) -> dict:
+    assignments = list(RoleAssignment.objects.filter(user=user).select_related("role", "store"))
+    policy = policy_for(user)
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "full_name": user.full_name,
+        "tenant": user.tenant.slug if user.tenant_id else "",
+        "roles": list({a.role_id: a.role for a in assignments}.values()),
+        "permissions": authz.permissions_of(user),
+        "stores": list({a.store_id: a.store for a in assignments if a.store_id}.values()),
+        "all_stores": any(a.store_id is None for a in assignments),
+        "mfa_enrolled": mfa.has_device(user),
+        "mfa_required": policy.mfa_required,
+        "password_change_required": password_expired(user, policy),
+    }
+
+
+class MeApi(APIView):
+    allowed_before_password_change = True
+
+    @extend_schema(responses=MeOut)
+    def get(self, request):
+        return Response(MeOut(me_payload(request.user)).data)
+
+
+class PasswordChangeApi(APIView):
+    allowed_before_password_change = True
+
+    @extend_schema(request=PasswordChangeIn, responses={204: None})
+    def post(self, request):
+        data = PasswordChangeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_change(
+            user=request.user,
+            current_password=data.validated_data["current_password"],
+            new_password=data.validated_data["new_password"],
+            # A password-change-only token has done its job; a normal one goes on working.
+            keep_token=None if request.auth.password_change_only else request.auth,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MyAccessApi(APIView):
+    @extend_schema(responses=SignInEventOut(many=True))
+    def get(self, request):
+        history = selectors.signin_history(user=request.user)
+        return paginate(request, self, history, SignInEventOut, TimeCursorPagination)
+
+
+class MyTokensApi(APIView):
+    @extend_schema(responses=ApiTokenOut(many=True))
+    def get(self, request):
+        return Response(ApiTokenOut(selectors.tokens_of(user=request.user), many=True).data)
+
+
+class MyTokenRevokeApi(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, token_id):
+        token = selectors.tokens_of(user=request.user).filter(pk=token_id).first()
+        if token is None:
+            return Response(error_body("not_found", "Not found."), status=404)
+        token_revoke(token=token)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TotpEnrolApi(APIView):
+    @extend_schema(request=None, responses={201: TotpEnrolOut})
+    def post(self, request):
+        device = mfa.totp_enrol(user=request.user)
+        body = {
+            "device_id": device.pk,
+            "otpauth_uri": mfa.totp_uri(device),
+            "secret": mfa.totp_secret_base32(device),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class TotpConfirmApi(APIView):
+    @extend_schema(request=TotpConfirmIn, responses={200: BackupCodesOut})
+    def post(self, request):
+        data = TotpConfirmIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            codes = mfa.totp_confirm(user=request.user, **data.validated_data)
+        except mfa.MfaError as error:
+            return Response(error_body("invalid", "Validation failed.", {"otp": [str(error)]}), status=400)
+        return Response({"backup_codes": codes})
+
+
+class UserListCreateApi(APIView):
+    permission_classes = [Can(MANAGE_USERS)]
+
+    @extend_schema(responses=UserOut(many=True))
+    def get(self, request):
+        return paginate(request, self, selectors.users_visible_to(actor=request.user), UserOut)
+
+    @extend_schema(request=UserCreateIn, responses={201: UserOut})
+    def post(self, request):
+        data = UserCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_create(actor=request.user, **data.validated_data)
+        return Response(UserOut(selectors.user_get(actor=request.user, user_id=user.pk)).data, status=201)
+
+
+class UserDetailApi(APIView):
+    permission_classes = [Can(MANAGE_USERS)]
+
+    @extend_schema(responses=UserOut)
+    def get(self, request, user_id):
+        return Response(UserOut(selectors.user_get(actor=request.user, user_id=user_id)).data)
+
+    @extend_schema(request=UserUpdateIn, responses=UserOut)
+    def patch(self, request, user_id):
+        user = selectors.user_get(actor=request.user, user_id=user_id)
+        data = UserUpdateIn(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.user_update(user=user, actor=request.user, **data.validated_data)
+        return Response(UserOut(selectors.user_get(actor=request.user, user_id=user_id)).data)
+
+
+class UserDeactivateApi(APIView):
+    permission_classes = [Can(MANAGE_USERS)]
+
+    @extend_schema(request=None, responses=UserOut)
+    def post(self, request, user_id):
+        user = services.user_deactivate(
+            user=selectors.user_get(actor=request.user, user_id=user_id), actor=request.user
+        )
+        return Response(UserOut(user).data)
+
+
+class UserUnlockApi(APIView):
+    permission_classes = [Can(MANAGE_USERS)]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, user_id):
+        user = selectors.user_get(actor=request.user, user_id=user_id)
+        services.user_unlock(user=user, actor=request.user, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserPasswordResetApi(APIView):
+    permission_classes = [Can(MANAGE_USERS)]
+
+    @extend_schema(request=PasswordResetIn, responses={204: None})
+    def post(self, request, user_id):
+        user = selectors.user_get(actor=request.user, user_id=user_id)
+        data = PasswordResetIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset(
+            user=user, actor=request.user, new_password=data.validated_data["new_password"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserKeyCreateApi(APIView):
+    """An integrator key for a (service) user: scopes and an optional IP allow-list, 90 days."""
+
+    permission_classes = [Can(MANAGE_USERS)]
+
+    @extend_schema(request=IntegratorKeyIn, responses={201: TokenOut})
+    def post(self, request, user_id):
+        user = selectors.user_get(actor=request.user, user_id=user_id)
+        data = IntegratorKeyIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, raw = services.integrator_key_create(user=user, actor=request.user, **data.validated_data)
+        body = {
+            "token": raw,
+            "expires_at": token.expires_at,
+            "idle_timeout_seconds": token.idle_timeout_seconds,
+        }
+        return Response(body, status=201)
+
+
+class RoleListCreateApi(APIView):
+    @extend_schema(responses=RoleSerializer(many=True))
+    def get(self, request):
+        if not (authz.can(request.user, MANAGE_ROLES) or authz.can(request.user, MANAGE_USERS)):
+            return Response(error_body("permission_denied", "You may not view roles."), status=403)
+        return paginate(request, self, Role.objects.all(), RoleSerializer)
+
+    @extend_schema(request=RoleSerializer, responses={201: RoleSerializer})
+    def post(self, request):
+        data = RoleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        role = services.role_create(actor=request.user, **data.validated_data)
+        return Response(RoleSerializer(role).data, status=201)
+
+
+class RoleDetailApi(APIView):
+    permission_classes = [Can(MANAGE_ROLES)]
+
+    @extend_schema(responses=RoleSerializer)
+    def get(self, request, role_id):
+        return Response(RoleSerializer(selectors.role_get(role_id=role_id)).data)
+
+    @extend_schema(request=RoleSerializer, responses=RoleSerializer)
+    def patch(self, request, role_id):
+        role = selectors.role_get(role_id=role_id)
+        data = RoleSerializer(role, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        role = services.role_update(role=role, actor=request.user, **data.validated_data)
+        return Response(RoleSerializer(role).data)
+
+
+class PermissionCatalogueApi(APIView):
+    @extend_schema(responses=PermissionOut(many=True))
+    def get(self, request):
+        return Response([{"code": code, "description": text} for code, text in CATALOGUE.items()])
+
+
+class SupportGrantListCreateApi(APIView):
+    permission_classes = [Can(GRANT_SUPPORT)]
+
+    @extend_schema(responses=SupportGrantSerializer(many=True))
+    def get(self, request):
+        return paginate(request, self, selectors.support_grants(), SupportGrantSerializer)
+
+    @extend_schema(request=SupportGrantSerializer, responses={201: SupportGrantSerializer})
+    def post(self, request):
+        data = SupportGrantSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        grant = services.support_grant_create(actor=request.user, **data.validated_data)
+        return Response(SupportGrantSerializer(grant).data, status=201)
+
+
+class SupportGrantRevokeApi(APIView):
+    permission_classes = [Can(GRANT_SUPPORT)]
+
+    @extend_schema(request=None, responses={204: None})
+    def post(self, request, grant_id):
+        services.support_grant_revoke(
+            grant=selectors.support_grant_get(grant_id=grant_id), actor=request.user
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,74 @@
+"""The one authorization function: may this user do this, in this store?
+
+API permission classes, the admin and services all ask `can`. A user's grants are read once
+per request (one query) and kept on the user object.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from accounts.permissions import STORE_SCOPED
+
+ALL_STORES = None
+
+
+def grants_of(user) -> dict[str, set[UUID] | None]:
+    """permission -> the store ids it holds in, or None for every store."""
+    cached = getattr(user, "_kassa_grants", None)
+    if cached is not None:
+        return cached
+    from accounts.models import RoleAssignment
+
+    grants: dict[str, set[UUID] | None] = {}
+    if user.is_authenticated and user.is_active and user.tenant_id is not None:
+        rows = RoleAssignment.objects.filter(user=user).values_list("role__permissions", "store_id")
+        for permissions, store_id in rows:
+            for permission in permissions:
+                held = grants.setdefault(permission, set())
+                if held is ALL_STORES:
+                    continue
+                if store_id is None or permission not in STORE_SCOPED:
+                    grants[permission] = ALL_STORES
+                else:
+                    held.add(store_id)
+    restriction = getattr(user, "_kassa_restrict_to", None)
+    if restriction is not None:  # token scopes or a support grant narrow what the user holds
+        grants = {p: s for p, s in grants.items() if p in restriction}
+    user._kassa_grants = grants
+    return grants
+
+
+def restrict(user, permissions) -> None:
+    """Narrow this request's grants (integrator key scopes); never widens them."""
+    user._kassa_restrict_to = set(permissions)
+    user.__dict__.pop("_kassa_grants", None)
+
+
+def grant_for_support(user, permissions) -> None:
+    """Platform staff under a support grant hold exactly the grant's permissions, chain-wide."""
+    user._kassa_grants = {permission: ALL_STORES for permission in permissions}
+
+
+def can(user, permission: str, store=None) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    grants = grants_of(user)
+    if permission not in grants:
+        return False
+    stores = grants[permission]
+    if stores is ALL_STORES or (store is None and permission not in STORE_SCOPED):
+        return True
+    if store is None:
+        return bool(stores)  # somewhere: the caller filters by `store_ids` next
+    store_id = store if isinstance(store, UUID) else store.pk
+    return store_id in stores
+
+
+def store_ids(user, permission: str) -> set[UUID] | None:
+    """The stores where the user holds `permission` (None: every store; empty: none)."""
+    return grants_of(user).get(permission, set())
+
+
+def permissions_of(user) -> list[str]:
+    return sorted(grants_of(user))

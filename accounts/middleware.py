@@ -1,0 +1,50 @@
+import hashlib
+from datetime import timedelta
+
+from django.contrib.auth import logout
+from django.shortcuts import redirect
+from django.utils import timezone
+
+from accounts.models import UserSession
+from accounts.policy import password_expired, policy_for
+
+SEEN_GRANULARITY = timedelta(minutes=1)
+ALLOWED_BEFORE_PASSWORD_CHANGE = ("/account/password/", "/logout/", "/static/")
+
+
+def session_key_hash(session_key: str) -> str:
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+class SessionPolicyMiddleware:
+    """Browser sessions: revocation, idle timeout and absolute lifetime from the role policy,
+    and a forced password change before anything else."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or request.path.startswith("/api/"):
+            return self.get_response(request)
+        now = timezone.now()
+        record = UserSession.objects.filter(
+            user=user, key_hash=session_key_hash(request.session.session_key or "")
+        ).first()
+        policy = policy_for(user)
+        started = request.session.get("kassa_started", 0)
+        seen = request.session.get("kassa_seen", 0)
+        if (
+            record is None
+            or record.revoked_at is not None
+            or now.timestamp() - seen > policy.session_idle_seconds
+            or now.timestamp() - started > policy.session_lifetime_seconds
+        ):
+            logout(request)
+            return redirect(f"/login/?next={request.path}")
+        if now - record.last_seen_at >= SEEN_GRANULARITY:
+            request.session["kassa_seen"] = now.timestamp()
+            UserSession.objects.filter(pk=record.pk).update(last_seen_at=now)
+        if password_expired(user, policy) and not request.path.startswith(ALLOWED_BEFORE_PASSWORD_CHANGE):
+            return redirect("/account/password/")
+        return self.get_response(request)

@@ -1,0 +1,105 @@
+"""The one catalogue of permissions, and the built-in roles every tenant gets."""
+
+VIEW_PRODUCTS = "view_products"
+MANAGE_PRODUCTS = "manage_products"
+RECEIVE_STOCK = "receive_stock"
+ADJUST_STOCK = "adjust_stock"
+TRANSFER_STOCK = "transfer_stock"
+SELL = "sell"
+REFUND = "refund"
+VIEW_SALES = "view_sales"
+VIEW_CUSTOMERS = "view_customers"
+MANAGE_CUSTOMERS = "manage_customers"
+MANAGE_USERS = "manage_users"
+MANAGE_ROLES = "manage_roles"
+VIEW_STORE_LOGS = "view_store_logs"
+VIEW_CHAIN_LOGS = "view_chain_logs"
+EXPORT = "export"
+MANAGE_SETTINGS = "manage_settings"
+GRANT_SUPPORT = "grant_support"
+
+CATALOGUE: dict[str, str] = {
+    VIEW_PRODUCTS: "View products, categories, suppliers and stock levels",
+    MANAGE_PRODUCTS: "Create and change products, categories and suppliers",
+    RECEIVE_STOCK: "Receive stock into a store",
+    ADJUST_STOCK: "Adjust and count stock",
+    TRANSFER_STOCK: "Transfer stock between stores",
+    SELL: "Ring up sales",
+    REFUND: "Refund sales",
+    VIEW_SALES: "View sales and the stock ledger",
+    VIEW_CUSTOMERS: "View customers",
+    MANAGE_CUSTOMERS: "Create, change, export and erase customers",
+    MANAGE_USERS: "Create, change, deactivate and unlock users",
+    MANAGE_ROLES: "Create and change roles and their policies",
+    VIEW_STORE_LOGS: "View the access and change logs of one's stores",
+    VIEW_CHAIN_LOGS: "View the access and change logs of the whole chain",
+    EXPORT: "Export the chain's data",
+    MANAGE_SETTINGS: "Change the chain's settings (stores, retention)",
+    GRANT_SUPPORT: "Grant and revoke support access for platform staff",
+}
+
+# Permissions that can be limited to stores; the others are chain-wide by nature.
+STORE_SCOPED = frozenset(
+    {VIEW_PRODUCTS, RECEIVE_STOCK, ADJUST_STOCK, TRANSFER_STOCK, SELL, REFUND, VIEW_SALES, VIEW_STORE_LOGS}
+)
+
+# Read-only permissions a support grant may carry by default.
+SUPPORT_DEFAULT = [VIEW_PRODUCTS, VIEW_SALES, VIEW_STORE_LOGS, VIEW_CHAIN_LOGS]
+
+OWNER, STORE_MANAGER, CASHIER, INTEGRATOR, AUDITOR = (
+    "owner",
+    "store_manager",
+    "cashier",
+    "integrator",
+    "auditor",
+)
+
+BUILTIN_ROLES: dict[str, dict] = {
+    OWNER: {
+        "name": "Owner",
+        "permissions": sorted(CATALOGUE),
+        "mfa_required": True,
+        "lockout_threshold": 5,
+    },
+    STORE_MANAGER: {
+        "name": "Store manager",
+        "permissions": [
+            VIEW_PRODUCTS,
+            MANAGE_PRODUCTS,
+            RECEIVE_STOCK,
+            ADJUST_STOCK,
+            TRANSFER_STOCK,
+            SELL,
+            REFUND,
+            VIEW_SALES,
+            VIEW_CUSTOMERS,
+            MANAGE_CUSTOMERS,
+            MANAGE_USERS,
+            VIEW_STORE_LOGS,
+        ],
+        "mfa_required": True,
+    },
+    CASHIER: {
+        "name": "Cashier",
+        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, MANAGE_CUSTOMERS],
+        "mfa_required": False,
+    },
+    INTEGRATOR: {
+        "name": "Integrator",
+        "permissions": [
+            VIEW_PRODUCTS,
+            MANAGE_PRODUCTS,
+            RECEIVE_STOCK,
+            ADJUST_STOCK,
+            TRANSFER_STOCK,
+            VIEW_SALES,
+            VIEW_CUSTOMERS,
+        ],
+        "mfa_required": False,
+    },
+    AUDITOR: {
+        "name": "Auditor",
+        "permissions": [VIEW_PRODUCTS, VIEW_SALES, VIEW_STORE_LOGS, VIEW_CHAIN_LOGS, EXPORT],
+        "mfa_required": True,
+    },
+}

@@ -1,0 +1,61 @@
+from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound
+
+from accounts import authz
+from accounts.models import ApiToken, Role, SupportGrant, User
+from accounts.permissions import MANAGE_USERS
+from auditlog.models import SignInEvent
+
+
+def users_visible_to(*, actor: User) -> QuerySet[User]:
+    """The tenant's users, or for a store-scoped administrator those of their stores."""
+    users = User.objects.prefetch_related("assignments").order_by("username")
+    stores = authz.store_ids(actor, MANAGE_USERS)
+    if stores is authz.ALL_STORES:
+        return users
+    return users.filter(assignments__store_id__in=stores).distinct()
+
+
+def user_get(*, actor: User, user_id) -> User:
+    user = users_visible_to(actor=actor).filter(pk=user_id).first()
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def role_get(*, role_id) -> Role:
+    role = Role.objects.filter(pk=role_id).first()
+    if role is None:
+        raise NotFound()
+    return role
+
+
+def support_grant_get(*, grant_id) -> SupportGrant:
+    grant = SupportGrant.objects.filter(pk=grant_id).first()
+    if grant is None:
+        raise NotFound()
+    return grant
+
+
+def tokens_of(*, user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+
+
+def signin_history(*, user: User) -> QuerySet[SignInEvent]:
+    return SignInEvent.objects.filter(user_id=user.pk)
+
+
+def support_grants() -> QuerySet[SupportGrant]:
+    return SupportGrant.objects.all()
+
+
+def active_support_grant(*, staff_username: str) -> SupportGrant | None:
+    from django.utils import timezone
+
+    return (
+        SupportGrant.objects.filter(
+            staff_username=staff_username, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        .order_by("-expires_at")
+        .first()
+    )

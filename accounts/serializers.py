@@ -1,0 +1,242 @@
+from rest_framework import serializers
+
+from accounts.models import ApiToken, Role, SupportGrant, User
+from accounts.permissions import CATALOGUE
+from auditlog.models import SignInEvent
+from tenants.models import Store
+
+
+class TokenCreateIn(serializers.Serializer):
+    tenant = serializers.SlugField(required=False)
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    otp = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
+class TokenOut(serializers.Serializer):
+    token = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    idle_timeout_seconds = serializers.IntegerField(allow_null=True)
+
+
+class PasswordChangeIn(serializers.Serializer):
+    current_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class RoleRef(serializers.ModelSerializer):
+    class Meta:
+        model = Role
+        fields = ["id", "name", "builtin"]
+
+
+class StoreRef(serializers.ModelSerializer):
+    class Meta:
+        model = Store
+        fields = ["id", "name"]
+
+
+class MeOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    full_name = serializers.CharField()
+    tenant = serializers.CharField()
+    roles = RoleRef(many=True)
+    permissions = serializers.ListField(child=serializers.CharField())
+    stores = StoreRef(many=True)
+    all_stores = serializers.BooleanField()
+    mfa_enrolled = serializers.BooleanField()
+    mfa_required = serializers.BooleanField()
+    password_change_required = serializers.BooleanField()
+
+
+class UserOut(serializers.ModelSerializer):
+    roles = serializers.SerializerMethodField()
+    stores = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "full_name",
+            "email",
+            "is_active",
+            "must_change_password",
+            "roles",
+            "stores",
+            "last_login",
+            "date_joined",
+        ]
+
+    def get_roles(self, user) -> list[str]:
+        return sorted({str(a.role_id) for a in user.assignments.all()})
+
+    def get_stores(self, user) -> list[str]:
+        return sorted({str(a.store_id) for a in user.assignments.all() if a.store_id})
+
+
+class TenantPrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A reference to a row of the current tenant; another tenant's id is 'does not exist'."""
+
+    def __init__(self, model, **kwargs):
+        self.model = model
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return self.model.objects.all()
+
+
+class UserCreateIn(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]{1,150}$")
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    roles = serializers.ListField(child=TenantPrimaryKeyField(Role), min_length=1, max_length=20)
+    stores = serializers.ListField(child=TenantPrimaryKeyField(Store), required=False, default=list)
+    full_name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
+    email = serializers.EmailField(required=False, default="", allow_blank=True)
+
+
+class UserUpdateIn(serializers.Serializer):
+    roles = serializers.ListField(
+        child=TenantPrimaryKeyField(Role), min_length=1, max_length=20, required=False
+    )
+    stores = serializers.ListField(child=TenantPrimaryKeyField(Store), required=False)
+    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class PasswordResetIn(serializers.Serializer):
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+ROLE_FIELDS = [
+    "id",
+    "name",
+    "builtin",
+    "permissions",
+    "password_min_length",
+    "password_require_classes",
+    "password_history",
+    "password_max_age_days",
+    "lockout_threshold",
+    "lockout_cooloff_seconds",
+    "mfa_required",
+    "session_idle_seconds",
+    "session_lifetime_seconds",
+    "token_idle_seconds",
+    "token_lifetime_seconds",
+]
+
+
+class RoleSerializer(serializers.ModelSerializer):
+    permissions = serializers.ListField(child=serializers.ChoiceField(choices=sorted(CATALOGUE)))
+
+    class Meta:
+        model = Role
+        fields = ROLE_FIELDS
+        read_only_fields = ["id", "builtin"]
+
+
+class PermissionOut(serializers.Serializer):
+    code = serializers.CharField()
+    description = serializers.CharField()
+
+
+class SupportGrantSerializer(serializers.ModelSerializer):
+    permissions = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(CATALOGUE)), required=False, default=list
+    )
+    active = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SupportGrant
+        fields = [
+            "id",
+            "staff_username",
+            "reason",
+            "permissions",
+            "granted_by",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "active",
+        ]
+        read_only_fields = ["id", "granted_by", "created_at", "revoked_at", "active"]
+
+    def get_active(self, grant) -> bool:
+        return grant.is_active()
+
+
+class SupportTokenIn(serializers.Serializer):
+    tenant = serializers.SlugField()
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    otp = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
+class ApiTokenOut(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "prefix",
+            "scopes",
+            "allowed_ips",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+        ]
+
+
+class IntegratorKeyIn(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(CATALOGUE)), required=False, default=list
+    )
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list
+    )
+
+    def validate_allowed_ips(self, value):
+        import ipaddress
+
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise serializers.ValidationError(f"{network!r} is not an IP address or network") from None
+        return value
+
+
+class TotpEnrolOut(serializers.Serializer):
+    device_id = serializers.IntegerField()
+    otpauth_uri = serializers.CharField()
+    secret = serializers.CharField()
+
+
+class TotpConfirmIn(serializers.Serializer):
+    device_id = serializers.IntegerField()
+    otp = serializers.CharField(max_length=32)
+
+
+class BackupCodesOut(serializers.Serializer):
+    backup_codes = serializers.ListField(child=serializers.CharField())
+
+
+class SignInEventOut(serializers.ModelSerializer):
+    class Meta:
+        model = SignInEvent
+        fields = [
+            "id",
+            "created_at",
+            "kind",
+            "username",
+            "outcome",
+            "reason",
+            "channel",
+            "ip",
+            "host",
+            "user_agent",
+        ]

@@ -1,0 +1,129 @@
+"""API tokens: 256 random bits shown once, stored as a SHA-256 hash, bound to a user and tenant.
+
+The plaintext is `kassa_<tenant id hex>_<secret>`: the tenant part lets a request find its
+tenant (and so pass row-level security) before the token row is looked up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+import secrets
+from datetime import timedelta
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import ApiToken, User
+from accounts.policy import Policy
+
+TOKEN_RE = re.compile(r"^kassa_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+INTEGRATOR_KEY_LIFETIME = timedelta(days=90)
+
+
+class TokenRejected(Exception):
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def token_tenant_id(raw: str) -> UUID | None:
+    match = TOKEN_RE.match(raw)
+    return UUID(match.group(1)) if match else None
+
+
+@transaction.atomic
+def token_issue(
+    *,
+    user: User,
+    policy: Policy,
+    kind: str = ApiToken.Kind.USER,
+    name: str = "",
+    scopes: list[str] | None = None,
+    allowed_ips: list[str] | None = None,
+    support_grant=None,
+    password_change_only: bool = False,
+    expires_at=None,
+) -> tuple[ApiToken, str]:
+    """Create a token; return it with its plaintext, which is never stored or shown again."""
+    secret = secrets.token_urlsafe(32)
+    raw = f"kassa_{user.tenant_id.hex if user.tenant_id else _tenant_hex()}_{secret}"
+    now = timezone.now()
+    if kind == ApiToken.Kind.INTEGRATOR:
+        lifetime, idle = INTEGRATOR_KEY_LIFETIME, None
+    elif password_change_only:
+        lifetime, idle = timedelta(minutes=10), 600
+    else:
+        lifetime, idle = timedelta(seconds=policy.token_lifetime_seconds), policy.token_idle_seconds
+    token = ApiToken.objects.create(
+        user=user,
+        kind=kind,
+        name=name,
+        prefix=secret[:8],
+        token_hash=token_hash(raw),
+        scopes=scopes or [],
+        allowed_ips=allowed_ips or [],
+        support_grant=support_grant,
+        password_change_only=password_change_only,
+        created_at=now,
+        expires_at=min(expires_at or now + lifetime, now + lifetime),
+        idle_timeout_seconds=idle,
+        last_used_at=now,
+    )
+    return token, raw
+
+
+def _tenant_hex() -> str:
+    from tenants.context import require_tenant_id
+
+    return require_tenant_id().hex
+
+
+def _ip_allowed(ip: str, allowed: list[str]) -> bool:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(network, strict=False) for network in allowed)
+
+
+def token_check(raw: str, *, ip: str) -> ApiToken:
+    """The live token for `raw` in the current tenant, or TokenRejected with the answer's code."""
+    token = (
+        ApiToken.objects.select_related("user", "support_grant").filter(token_hash=token_hash(raw)).first()
+    )
+    if token is None or token.revoked_at is not None or not token.user.is_active:
+        raise TokenRejected("not_authenticated")
+    now = timezone.now()
+    idle_expired = token.idle_timeout_seconds is not None and now - token.last_used_at > timedelta(
+        seconds=token.idle_timeout_seconds
+    )
+    grant = token.support_grant
+    if token.expires_at <= now or idle_expired or (grant is not None and not grant.is_active(now)):
+        raise TokenRejected("token_expired")
+    if token.allowed_ips and not _ip_allowed(ip, token.allowed_ips):
+        raise TokenRejected("not_authenticated")
+    if now - token.last_used_at >= LAST_USED_GRANULARITY:
+        # At most one write a minute per token, not one per request.
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+
+
+def tokens_revoke_for_user(*, user: User, keep: ApiToken | None = None) -> int:
+    """Revoke every live token of the user but `keep` (password change, deactivation)."""
+    tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+    if keep is not None:
+        tokens = tokens.exclude(pk=keep.pk)
+    return tokens.update(revoked_at=timezone.now())

@@ -1,0 +1,180 @@
+"""The web sign-in (password, then the OTP step when needed), sign-out and account pages."""
+
+import base64
+import io
+
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import mfa, selectors, services
+from accounts.apis import me_payload
+from accounts.middleware import session_key_hash
+from accounts.models import User, UserSession
+from accounts.policy import policy_for
+from accounts.signin import SignInRefused, second_factor_check, signin_check, signin_complete
+from auditlog.models import SignInEvent
+from auditlog.services import signin_event_record
+from kassa.net import client_ip
+
+PENDING_OTP = "kassa_pending_otp_user"
+
+
+def _next_url(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or "/account/"
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=True):
+        return target
+    return "/account/"
+
+
+def _start_session(request, user: User, password_change_required: bool):
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # a new session id
+    now = timezone.now()
+    request.session["kassa_started"] = now.timestamp()
+    request.session["kassa_seen"] = now.timestamp()
+    request.session.save()
+    UserSession.objects.create(
+        user=user,
+        key_hash=session_key_hash(request.session.session_key),
+        ip=client_ip(request) or None,
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+    )
+    return redirect("/account/password/" if password_change_required else _next_url(request))
+
+
+def _refusal_message(refusal: SignInRefused) -> str:
+    if refusal.code == "locked_out":
+        minutes = max(1, round((refusal.retry_after or 60) / 60))
+        return f"Too many failed attempts. This account is locked; try again in {minutes} minutes."
+    return refusal.detail
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    if request.method == "POST":
+        username = request.POST.get("username", "")[:150]
+        try:
+            signed_in = signin_check(
+                request=request,
+                username=username,
+                password=request.POST.get("password", ""),
+                otp=None,
+                channel="web",
+            )
+        except SignInRefused as refusal:
+            if refusal.code == "otp_required" and refusal.user is not None:
+                request.session.cycle_key()
+                request.session[PENDING_OTP] = str(refusal.user.pk)
+                return redirect(f"/login/otp/?next={_next_url(request)}")
+            return render(request, "accounts/login.html", {"error": _refusal_message(refusal)}, status=200)
+        return _start_session(request, signed_in.user, signed_in.password_change_required)
+    return render(request, "accounts/login.html", {"next": _next_url(request)})
+
+
+@require_http_methods(["GET", "POST"])
+def login_otp_view(request):
+    user = User.objects.filter(pk=request.session.get(PENDING_OTP)).first()
+    if user is None:
+        return redirect("/login/")
+    if request.method == "POST":
+        try:
+            second_factor_check(
+                request=request, user=user, otp=request.POST.get("otp", "")[:32], channel="web"
+            )
+        except SignInRefused as refusal:
+            return render(request, "accounts/login_otp.html", {"error": _refusal_message(refusal)})
+        del request.session[PENDING_OTP]
+        signed_in = signin_complete(request=request, user=user, policy=policy_for(user), channel="web")
+        return _start_session(request, user, signed_in.password_change_required)
+    return render(request, "accounts/login_otp.html", {"next": _next_url(request)})
+
+
+@require_POST
+def logout_view(request):
+    if request.user.is_authenticated:
+        UserSession.objects.filter(
+            user=request.user, key_hash=session_key_hash(request.session.session_key or "")
+        ).update(revoked_at=timezone.now())
+        signin_event_record(
+            request=request,
+            username=request.user.username,
+            outcome="success",
+            channel="web",
+            user=request.user,
+            kind=SignInEvent.Kind.SIGN_OUT,
+        )
+    logout(request)
+    return redirect("/login/")
+
+
+@login_required
+def account_view(request):
+    context = {
+        "me": me_payload(request.user),
+        "history": selectors.signin_history(user=request.user)[:20],
+        "sessions": UserSession.objects.filter(user=request.user, revoked_at__isnull=True),
+    }
+    return render(request, "accounts/account.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def password_change_view(request):
+    policy = policy_for(request.user)
+    problems = {}
+    if request.method == "POST":
+        try:
+            services.password_change(
+                user=request.user,
+                current_password=request.POST.get("current_password", ""),
+                new_password=request.POST.get("new_password", ""),
+                keep_session_key_hash=session_key_hash(request.session.session_key or ""),
+            )
+        except services.PolicyViolation as violation:
+            problems = violation.problems
+        else:
+            messages.success(request, "Your password was changed; your other sessions were signed out.")
+            return redirect("/account/")
+    return render(request, "accounts/password.html", {"policy": policy, "problems": problems})
+
+
+def _qr_data_uri(text: str) -> str:
+    import qrcode
+    import qrcode.image.svg
+
+    buffer = io.BytesIO()
+    qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage).save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def mfa_view(request):
+    context = {"enrolled": mfa.has_device(request.user)}
+    if request.method == "POST" and request.POST.get("action") == "start":
+        device = mfa.totp_enrol(user=request.user)
+        uri = mfa.totp_uri(device)
+        context.update(device=device, qr=_qr_data_uri(uri), secret=mfa.totp_secret_base32(device))
+    elif request.method == "POST" and request.POST.get("action") == "confirm":
+        try:
+            codes = mfa.totp_confirm(
+                user=request.user,
+                device_id=int(request.POST.get("device_id", "0")),
+                otp=request.POST.get("otp", ""),
+            )
+        except (mfa.MfaError, ValueError) as error:
+            context["error"] = str(error)
+        else:
+            context.update(enrolled=True, backup_codes=codes)
+    return render(request, "accounts/mfa.html", context)
+
+
+@login_required
+@require_POST
+def session_revoke_view(request, session_id):
+    UserSession.objects.filter(user=request.user, pk=session_id).update(revoked_at=timezone.now())
+    return redirect("/account/")

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from accounts import web
+
+urlpatterns = [
+    path("login/", web.login_view, name="login"),
+    path("login/otp/", web.login_otp_view, name="login-otp"),
+    path("logout/", web.logout_view, name="logout"),
+    path("account/", web.account_view, name="account"),
+    path("account/password/", web.password_change_view, name="account-password"),
+    path("account/mfa/", web.mfa_view, name="account-mfa"),
+    path(
+        "account/sessions/<uuid:session_id>/revoke/", web.session_revoke_view, name="account-session-revoke"
+    ),
+]
