@@ -93,11 +93,10 @@ class TokenCreateApi(APIView):
             "token": raw,
             "expires_at": token.expires_at,
             "idle_timeout_seconds": token.idle_timeout_seconds,
+            # True for a first, reset or expired password: the token then only allows
+            # POST /api/v1/me/password/, GET /api/v1/me/ and logout; the rest answers 403 password_expired.
+            "password_change_required": signed_in.password_change_required,
         }
-        if signed_in.password_change_required:
-            # The token only allows POST /api/v1/me/password/ (and /me/, logout).
-            detail = "The password must be changed; this token only allows changing it."
-            return Response({**error_body("password_expired", detail), **body}, status=403)
         return Response(body, status=status.HTTP_201_CREATED)
 
 

@@ -128,6 +128,8 @@ def password_problems(password: str, user, policy: Policy) -> dict[str, str]:
         )
     except ValidationError:
         problems["too_similar"] = "This password is too similar to the username."
+    if len(user.username) >= 3 and user.username.lower() in password.lower():
+        problems["too_similar"] = "This password contains the username."
     if user.pk is not None and policy.password_history:
         earlier = [user.password] if user.password else []
         earlier += list(

@@ -17,6 +17,7 @@ class TokenOut(serializers.Serializer):
     token = serializers.CharField()
     expires_at = serializers.DateTimeField()
     idle_timeout_seconds = serializers.IntegerField(allow_null=True)
+    password_change_required = serializers.BooleanField(required=False)
 
 
 class PasswordChangeIn(serializers.Serializer):

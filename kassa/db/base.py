@@ -37,6 +37,7 @@ def tenant_guard(execute, sql, params, many, context):
     if status == pq.TransactionStatus.IDLE:
         # The statement will open a new transaction: any earlier local setting is gone.
         connection.kassa_tenant_in_transaction = ""
+    # (None means unknown, after a rollback: always set it again.)
     if connection.kassa_tenant_in_transaction != wanted and status != pq.TransactionStatus.INERROR:
         _apply_tenant(connection, wanted)
     return execute(sql, params, many, context)
@@ -47,6 +48,15 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self.kassa_tenant_in_transaction = ""
         self.execute_wrappers.append(tenant_guard)
+
+    def _savepoint_rollback(self, sid):
+        # A setting made inside the savepoint is undone with it: make the next statement set it again.
+        super()._savepoint_rollback(sid)
+        self.kassa_tenant_in_transaction = None
+
+    def _rollback(self):
+        super()._rollback()
+        self.kassa_tenant_in_transaction = None
 
     def get_connection_params(self):
         if self.settings_dict.get("EMBEDDED"):

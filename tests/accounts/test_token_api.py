@@ -18,7 +18,8 @@ def test_sign_in_returns_a_token_that_works(cast_a):
     response = sign_in()
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert set(body) == {"token", "expires_at", "idle_timeout_seconds"}
+    assert set(body) == {"token", "expires_at", "idle_timeout_seconds", "password_change_required"}
+    assert body["password_change_required"] is False
     assert body["idle_timeout_seconds"] == 900
     me = HttpsApiClient(body["token"]).get("/api/v1/me/")
     assert me.status_code == 200

@@ -92,3 +92,16 @@ def test_suspended_tenant_answers_403(client, tenant_a):
 def test_purged_tenant_is_not_found(client, tenant_a):
     Tenant.objects.filter(pk=tenant_a.pk).update(status=Tenant.Status.PURGED)
     assert client.get("/login/", HTTP_HOST="alice-chain.localhost", secure=True).status_code == 404
+
+
+def test_a_setting_undone_by_a_savepoint_rollback_is_made_again(tenant_a, as_tenant):
+    with transaction.atomic():
+        assert TenantKey.unscoped.count() == 0  # no tenant: the setting is now ''
+        try:
+            with transaction.atomic(), as_tenant(tenant_a):
+                assert TenantKey.objects.count() == 1  # sets the tenant inside the savepoint
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        with as_tenant(tenant_a):
+            assert TenantKey.objects.count() == 1
