@@ -98,7 +98,8 @@ def test_a_setting_undone_by_a_savepoint_rollback_is_made_again(tenant_a, as_ten
     with transaction.atomic():
         assert TenantKey.unscoped.count() == 0  # no tenant: the setting is now ''
         try:
-            with transaction.atomic(), as_tenant(tenant_a):
+            # The savepoint is rolled back while the tenant is still selected (as in a request).
+            with as_tenant(tenant_a), transaction.atomic():
                 assert TenantKey.objects.count() == 1  # sets the tenant inside the savepoint
                 raise RuntimeError
         except RuntimeError:
