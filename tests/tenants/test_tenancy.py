@@ -95,14 +95,17 @@ def test_purged_tenant_is_not_found(client, tenant_a):
 
 
 def test_a_setting_undone_by_a_savepoint_rollback_is_made_again(tenant_a, as_tenant):
-    with transaction.atomic():
-        assert TenantKey.unscoped.count() == 0  # no tenant: the setting is now ''
+    from tenants.context import tenant_activate
+
+    # As in an API request: the savepoint starts with no tenant, the token selects one, the
+    # error rolls the savepoint back while the tenant is still selected.
+    with transaction.atomic(), as_tenant(None):
+        assert TenantKey.unscoped.count() == 0
         try:
-            # The savepoint is rolled back while the tenant is still selected (as in a request).
-            with as_tenant(tenant_a), transaction.atomic():
-                assert TenantKey.objects.count() == 1  # sets the tenant inside the savepoint
+            with transaction.atomic():
+                tenant_activate(tenant_a)
+                assert TenantKey.objects.count() == 1
                 raise RuntimeError
         except RuntimeError:
             pass
-        with as_tenant(tenant_a):
-            assert TenantKey.objects.count() == 1
+        assert TenantKey.objects.count() == 1
