@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "tenants",
     "accounts",
     "auditlog",
+    "inventory",
 ]
 
 MIDDLEWARE = [

@@ -14,6 +14,8 @@ urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
     path("api/v1/", include("accounts.urls")),
+    path("api/v1/", include("inventory.urls")),
+    path("api/v1/", include("auditlog.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("accounts.web_urls")),
