@@ -40,7 +40,17 @@ CATALOGUE: dict[str, str] = {
 
 # Permissions that can be limited to stores; the others are chain-wide by nature.
 STORE_SCOPED = frozenset(
-    {VIEW_PRODUCTS, RECEIVE_STOCK, ADJUST_STOCK, TRANSFER_STOCK, SELL, REFUND, VIEW_SALES, VIEW_STORE_LOGS}
+    {
+        VIEW_PRODUCTS,
+        RECEIVE_STOCK,
+        ADJUST_STOCK,
+        TRANSFER_STOCK,
+        SELL,
+        REFUND,
+        VIEW_SALES,
+        VIEW_STORE_LOGS,
+        MANAGE_USERS,
+    }
 )
 
 # Read-only permissions a support grant may carry by default.

@@ -62,6 +62,14 @@ def _check_can_assign(actor: User | None, roles: Sequence[Role], stores: Sequenc
                 raise PermissionDenied(f"You cannot grant {permission!r} there: you do not hold it.")
 
 
+def _check_can_manage(actor: User, user: User) -> None:
+    """The actor must be able to grant everything the user holds, where the user holds it."""
+    _check_can_assign(actor, [], [])
+    assignments = list(RoleAssignment.objects.filter(user=user).select_related("role", "store"))
+    for assignment in assignments:
+        _check_can_assign(actor, [assignment.role], [assignment.store] if assignment.store else [])
+
+
 def _password_set(user: User, password: str, roles: Sequence[Role] | None = None) -> None:
     policy = policy_of_roles(roles) if roles is not None else policy_for(user)
     problems = password_problems(password, user, policy)
@@ -132,7 +140,7 @@ def user_update(
     current_roles = list(Role.objects.filter(assignments__user=user).distinct())
     current_stores = list(Store.objects.filter(pk__in=user.assignments.values("store_id")))
     # The actor must be able to grant what the user holds now, and what they would hold.
-    _check_can_assign(actor, current_roles, current_stores)
+    _check_can_manage(actor, user)
     if roles is not None or stores is not None:
         new_roles = roles if roles is not None else current_roles
         new_stores = stores if stores is not None else current_stores
@@ -162,7 +170,7 @@ def user_deactivate(*, user: User, actor: User) -> User:
     """Deactivate a user and end every session and token they have."""
     if user.pk == actor.pk:
         raise PermissionDenied("You cannot deactivate yourself.")
-    _check_can_assign(actor, list(Role.objects.filter(assignments__user=user).distinct()), [])
+    _check_can_manage(actor, user)
     user.is_active = False
     user.save(update_fields=["is_active"])
     _sessions_end(user)
@@ -172,8 +180,7 @@ def user_deactivate(*, user: User, actor: User) -> User:
 @transaction.atomic
 def user_unlock(*, user: User, actor: User, request=None) -> int:
     """Clear a user's lockout (an administrator's action, logged)."""
-    if not authz.can(actor, MANAGE_USERS):
-        raise PermissionDenied("You may not manage users.")
+    _check_can_manage(actor, user)
     cleared = lockout.lockout_clear(lockout.lockout_key(None, {"username": user.username}))
     signin_event_record(
         request=request,
@@ -204,7 +211,7 @@ def password_change(
 @transaction.atomic
 def password_reset(*, user: User, actor: User, new_password: str) -> None:
     """An administrator sets a password; it must be changed at first use."""
-    _check_can_assign(actor, list(Role.objects.filter(assignments__user=user).distinct()), [])
+    _check_can_manage(actor, user)
     _password_set(user, new_password)
     user.must_change_password = True
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])
@@ -314,7 +321,7 @@ def integrator_key_create(*, user: User, actor: User, name: str, scopes=(), allo
     from accounts.models import ApiToken
     from accounts.tokens import token_issue
 
-    _check_can_assign(actor, list(Role.objects.filter(assignments__user=user).distinct()), [])
+    _check_can_manage(actor, user)
     return token_issue(
         user=user,
         policy=policy_for(user),
