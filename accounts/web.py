@@ -4,7 +4,7 @@ import base64
 import io
 
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -137,6 +137,11 @@ def password_change_view(request):
         except services.PolicyViolation as violation:
             problems = violation.problems
         else:
+            old_hash = session_key_hash(request.session.session_key or "")
+            update_session_auth_hash(request, request.user)  # keeps this session, with a new id
+            UserSession.objects.filter(user=request.user, key_hash=old_hash).update(
+                key_hash=session_key_hash(request.session.session_key)
+            )
             messages.success(request, "Your password was changed; your other sessions were signed out.")
             return redirect("/account/")
     return render(request, "accounts/password.html", {"policy": policy, "problems": problems})
