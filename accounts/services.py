@@ -330,3 +330,24 @@ def integrator_key_create(*, user: User, actor: User, name: str, scopes=(), allo
         scopes=list(scopes),
         allowed_ips=list(allowed_ips),
     )
+
+
+DORMANT_AFTER = timedelta(days=90)
+
+
+def users_deactivate_dormant(*, now=None) -> int:
+    """Deactivate the current tenant's users unused for 90 days (PCI DSS 8.2.6); service users too."""
+    now = now or timezone.now()
+    cutoff = now - DORMANT_AFTER
+    from django.db.models import Q
+
+    dormant = User.objects.filter(is_active=True).filter(
+        Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff)
+    )
+    count = 0
+    for user in dormant:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        _sessions_end(user)
+        count += 1
+    return count

@@ -1,0 +1,15 @@
+from celery import shared_task
+
+from accounts.services import users_deactivate_dormant
+from tenants.context import tenant_context
+from tenants.models import Tenant
+
+
+@shared_task(name="accounts.users_deactivate_dormant_task", acks_late=True)
+def users_deactivate_dormant_task() -> int:
+    """Deactivate accounts unused for 90 days, tenant by tenant (safe to run twice)."""
+    total = 0
+    for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE):
+        with tenant_context(tenant):
+            total += users_deactivate_dormant()
+    return total
