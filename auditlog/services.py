@@ -1,13 +1,31 @@
-from django.http import HttpRequest
+import json
+import logging
+from datetime import timedelta
+from uuid import UUID
 
-from auditlog.models import SignInEvent
+from django.db import connections, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from auditlog import writer
+from auditlog.models import (
+    AccessEvent,
+    ApiCall,
+    AuditSettings,
+    ChangeEvent,
+    PlatformEvent,
+    SignInEvent,
+)
+from auditlog.redact import clean
 from kassa.net import client_ip
-from tenants.context import current_tenant_id
+from tenants.context import current_tenant_id, tenant_context
+
+logger = logging.getLogger("auditlog")
 
 
 def _clean(text: str, limit: int) -> str:
     """One line, no control characters: a username with CR/LF stays one entry (log injection)."""
-    return "".join(c if c.isprintable() else "\ufffd" for c in text)[:limit]
+    return clean(text, limit)
 
 
 def signin_event_record(
@@ -36,4 +54,82 @@ def signin_event_record(
         ip=client_ip(request) or None if request is not None else None,
         host=_clean(request.get_host(), 253) if request is not None else "",
         user_agent=_clean(meta.get("HTTP_USER_AGENT", ""), 300),
+        request_id=getattr(request, "audit_request_id", None),
     )
+
+
+def platform_event_record(
+    *,
+    kind: str,
+    tenant=None,
+    actor: str = "system",
+    request_id: UUID | None = None,
+    detail: dict | None = None,
+) -> None:
+    """Append to the platform log, on the audit connection: it stays even if the caller rolls back.
+
+    `detail` must hold no customer data (ids, counts, key ids only).
+    """
+    writer.execute(
+        writer.PLATFORM_SQL,
+        (
+            timezone.now(),
+            kind,
+            str(tenant.pk) if tenant is not None else None,
+            tenant.slug if tenant is not None else "",
+            _clean(actor or "system", 200),
+            str(request_id) if request_id is not None else None,
+            json.dumps(detail or {}),
+        ),
+    )
+
+
+def audit_settings_get(*, tenant) -> AuditSettings:
+    with tenant_context(tenant):
+        return AuditSettings.objects.filter().first() or AuditSettings(tenant_id=tenant.pk)
+
+
+def retention_days_set(*, tenant, days: int) -> AuditSettings:
+    """Set how long the tenant's entries are kept; never below 365 days (PCI 10.5.1)."""
+    from django.core.exceptions import ValidationError
+
+    if days < AuditSettings.MINIMUM_RETENTION_DAYS:
+        raise ValidationError(
+            {"retention_days": f"at least {AuditSettings.MINIMUM_RETENTION_DAYS} days"}, code="too_short"
+        )
+    with tenant_context(tenant), transaction.atomic():
+        settings_row, _ = AuditSettings.objects.update_or_create(defaults={"retention_days": days})
+    return settings_row
+
+
+PURGED_TABLES = (
+    AccessEvent._meta.db_table,
+    ApiCall._meta.db_table,
+    SignInEvent._meta.db_table,
+    ChangeEvent._meta.db_table,
+)
+
+
+def audit_purge(*, tenant, now=None) -> dict:
+    """Delete the tenant's entries older than its retention, as the owner role; log the purge.
+
+    The append-only trigger lets a DELETE through only with `kassa.audit_purge` set in the
+    transaction, and only the owner role holds DELETE on audit tables at all. Seals and sealed
+    digests stay (they hold no data), so verification still covers what is left.
+    """
+    days = max(audit_settings_get(tenant=tenant).retention_days, AuditSettings.MINIMUM_RETENTION_DAYS)
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    counts = {}
+    with tenant_context(tenant), transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:
+        cursor.execute("SELECT set_config('kassa.audit_purge', 'on', true)")
+        for table in PURGED_TABLES:  # our own table names, not input
+            sql = f"DELETE FROM {table} WHERE tenant_id = %s AND created_at < %s"  # noqa: S608
+            cursor.execute(sql, [tenant.pk, cutoff])
+            counts[table] = cursor.rowcount
+    platform_event_record(
+        kind=PlatformEvent.Kind.AUDIT_PURGED,
+        tenant=tenant,
+        detail={"cutoff": cutoff.isoformat(), "retention_days": days, "deleted": counts},
+    )
+    logger.info("audit purge of %s before %s: %s", tenant.slug, cutoff.isoformat(), counts)
+    return {"cutoff": cutoff, "deleted": counts}

@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "django_otp",
+    "pgtrigger",
+    "pghistory",
     "kassa",
     "tenants",
     "accounts",
@@ -84,6 +86,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "auditlog.middleware.AuditMiddleware",
     "tenants.middleware.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -137,6 +140,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = True
 # Under test the app role uses the owner's test database: one database, two roles.
 DATABASES["default"]["TEST"] = {"MIRROR": "owner"}
 DATABASES["owner"]["TEST"] = {"NAME": env_str("KASSA_TEST_DB_NAME"), "DEPENDENCIES": []}
+# The access log's own autocommit connection (app role): an entry outlives a rolled-back request.
+DATABASES["audit"] = {k: v for k, v in DATABASES["default"].items() if k != "ATOMIC_REQUESTS"}
+# The change-log triggers read the actor from pghistory's context (auditlog.context).
+PGHISTORY_JSON_ENCODER = "auditlog.context.ContextEncoder"
 DATABASE_ROUTERS = ["kassa.routers.MigrationsAsOwnerRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -170,7 +177,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Chain new audit entries of every tenant into a sealed batch (auditlog.sealing).
+    "audit-seal": {"task": "auditlog.tasks.audit_seal_task", "schedule": 300.0},
+}
 
 # --- Identity
 AUTH_USER_MODEL = "accounts.User"

@@ -36,6 +36,9 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
         config = setup_databases(verbosity=verbosity, interactive=False, aliases={"owner", "default"})
     yield
     with django_db_blocker.unblock():
+        from auditlog import writer
+
+        writer.close_all()  # the access log's own connection
         connections.close_all()
         teardown_databases(config, verbosity=verbosity)
 

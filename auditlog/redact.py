@@ -1,0 +1,141 @@
+"""Redaction for the access and API-call logs: an allow-list of headers, a deny-list of field
+names at any depth, card-number-like digit runs masked, and a size cap that says when it cut."""
+
+import json
+import re
+from urllib.parse import parse_qsl, urlencode
+
+REDACTED = "[redacted]"
+BODY_LIMIT = 64 * 1024
+TRUNCATED_MARK = "…[truncated]"
+
+# Only these request headers are kept; Authorization, Cookie and anything unknown never are.
+ALLOWED_HEADERS = (
+    "accept",
+    "accept-language",
+    "content-type",
+    "content-length",
+    "idempotency-key",
+    "origin",
+    "referer",
+    "user-agent",
+)
+SECRET_NAMES = frozenset(
+    {"key", "pin", "pan", "cvv", "cvc", "code", "codes", "session", "sessionid", "cookie"}
+)
+SECRET_FRAGMENTS = (
+    "password",
+    "passwd",
+    "token",
+    "secret",
+    "otp",
+    "api_key",
+    "apikey",
+    "private_key",
+    "access_key",
+    "backup_code",
+    "authorization",
+    "csrf",
+    "card_number",
+)
+CARD_NUMBER = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+
+
+def secret_name(name: str) -> bool:
+    normalized = str(name).lower().replace("-", "_")
+    return normalized in SECRET_NAMES or any(fragment in normalized for fragment in SECRET_FRAGMENTS)
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _mask_card(match: re.Match) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    if not _luhn(digits):
+        return match.group(0)
+    return "*" * (len(digits) - 4) + digits[-4:]
+
+
+def mask_card_numbers(text: str) -> str:
+    return CARD_NUMBER.sub(_mask_card, text)
+
+
+def redact_value(value):
+    """The value with every secret-named field replaced, at any depth."""
+    if isinstance(value, dict):
+        return {k: REDACTED if secret_name(k) else redact_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_value(item) for item in value]
+    return value
+
+
+def redact_query(query: str) -> str:
+    if not query:
+        return ""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return mask_card_numbers(urlencode([(k, REDACTED if secret_name(k) else v) for k, v in pairs]))
+
+
+_SECRET_JSON_PAIR = re.compile(r'"([^"\\]{1,100})"\s*:\s*("(?:[^"\\]|\\.)*"|[^,}\]]+)')
+
+
+def _redact_unparsed(text: str) -> str:
+    return _SECRET_JSON_PAIR.sub(
+        lambda m: f'"{m.group(1)}":"{REDACTED}"' if secret_name(m.group(1)) else m.group(0), text
+    )
+
+
+def cap(text: str, limit: int = BODY_LIMIT) -> tuple[str, bool]:
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text, False
+    return encoded[:limit].decode(errors="ignore") + TRUNCATED_MARK, True
+
+
+def redact_body(raw: bytes, content_type: str) -> tuple[str, bool]:
+    """A body as text fit for the log: redacted, card numbers masked, capped at 64 KiB."""
+    if not raw:
+        return "", False
+    content_type = (content_type or "").split(";")[0].strip().lower()
+    text = raw.decode("utf-8", errors="replace")
+    if content_type == "application/json" or content_type.endswith("+json"):
+        if len(raw) <= 4 * BODY_LIMIT:
+            try:
+                text = json.dumps(redact_value(json.loads(text)), ensure_ascii=False, separators=(",", ":"))
+            except ValueError:
+                text = _redact_unparsed(text)
+        else:  # too big to parse on the request path: pattern redaction of the part kept
+            text, _ = cap(text, BODY_LIMIT * 2)
+            text = _redact_unparsed(text)
+            return cap(mask_card_numbers(text))[0].removesuffix(TRUNCATED_MARK) + TRUNCATED_MARK, True
+    elif content_type == "application/x-www-form-urlencoded":
+        text = redact_query(text)
+    elif content_type.startswith(("multipart/", "application/octet-stream")) or not content_type.startswith(
+        ("text/", "application/")
+    ):
+        return f"[{len(raw)} bytes of {content_type or 'unknown'}]", False
+    else:
+        text = _redact_unparsed(text)
+    return cap(mask_card_numbers(text))
+
+
+def allowed_headers(meta) -> dict:
+    headers = {}
+    for name in ALLOWED_HEADERS:
+        key = name.upper().replace("-", "_")
+        value = meta.get(key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}")
+        if value:
+            headers[name] = clean(str(value), 500)
+    return headers
+
+
+def clean(text: str, limit: int) -> str:
+    """One line, no control characters: a value with CR/LF stays one entry (log injection)."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)[:limit]

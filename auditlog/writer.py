@@ -1,0 +1,86 @@
+"""The access log's write path: one prepared INSERT on a connection of its own, in autocommit.
+
+A request's transaction may roll back; this connection is separate, so its entry stays. The
+tenant is set inside the same statement (a CTE), so row-level security checks the row with one
+round trip and no ORM.
+"""
+
+import contextlib
+import threading
+
+import psycopg
+from django.db import connections
+
+_local = threading.local()
+_opened: set = set()  # every thread's connection, so close_all can end them (test teardown)
+_lock = threading.Lock()
+
+ACCESS_SQL = """
+WITH t AS MATERIALIZED (SELECT set_config('kassa.tenant_id', %s, true))
+INSERT INTO auditlog_access (created_at, tenant_id, request_id, user_id, token_id, support_grant_id,
+  store_id, ip, host, method, path, query, status, duration_ms, user_agent)
+SELECT %s::timestamptz, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::inet, %s::text,
+  %s::text, %s::text, %s::text, %s::smallint, %s::float8, %s::text FROM t
+"""
+
+API_CALL_SQL = """
+WITH t AS MATERIALIZED (SELECT set_config('kassa.tenant_id', %s, true))
+INSERT INTO auditlog_apicall (created_at, tenant_id, request_id, user_id, token_id, store_id, method,
+  path, query, request_headers, request_body, request_truncated, status, response_body,
+  response_truncated)
+SELECT %s::timestamptz, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::text, %s::text,
+  %s::text, %s::jsonb, %s::text, %s::boolean, %s::smallint, %s::text, %s::boolean FROM t
+"""
+
+PLATFORM_SQL = """
+INSERT INTO auditlog_platformevent (created_at, kind, subject_tenant, subject_slug, actor, request_id, detail)
+VALUES (%s::timestamptz, %s::text, %s::uuid, %s::text, %s::text, %s::uuid, %s::jsonb)
+"""
+
+
+def _connect() -> psycopg.Connection:
+    params = connections["audit"].get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params["autocommit"] = True
+    params["prepare_threshold"] = 0  # every statement prepared: parsed and planned once
+    return psycopg.connect(**params)
+
+
+def _connection() -> psycopg.Connection:
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = _local.conn = _connect()
+        with _lock:
+            _opened.add(conn)
+    return conn
+
+
+def execute(sql: str, params: tuple) -> None:
+    """Run one statement; on a broken connection reconnect once and try again."""
+    try:
+        _connection().execute(sql, params)
+    except psycopg.OperationalError:
+        close()
+        _connection().execute(sql, params)
+
+
+def close() -> None:
+    """Close this thread's connection."""
+    conn = getattr(_local, "conn", None)
+    _local.conn = None
+    if conn is not None:
+        with _lock:
+            _opened.discard(conn)
+        with contextlib.suppress(psycopg.Error):
+            conn.close()
+
+
+def close_all() -> None:
+    """Close every thread's connection (before the test database is dropped)."""
+    with _lock:
+        opened = list(_opened)
+        _opened.clear()
+    for conn in opened:
+        with contextlib.suppress(psycopg.Error):
+            conn.close()
