@@ -38,6 +38,8 @@ CATALOGUE: dict[str, str] = {
     GRANT_SUPPORT: "Grant and revoke support access for platform staff",
 }
 
+PERMISSION_CHOICES = sorted(CATALOGUE)
+
 # Permissions that can be limited to stores; the others are chain-wide by nature.
 STORE_SCOPED = frozenset(
     {

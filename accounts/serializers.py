@@ -1,7 +1,9 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken, Role, SupportGrant, User
-from accounts.permissions import CATALOGUE
+from accounts.permissions import PERMISSION_CHOICES
 from auditlog.models import SignInEvent
 from tenants.models import Store
 
@@ -77,6 +79,7 @@ class UserOut(serializers.ModelSerializer):
         return sorted({str(a.store_id) for a in user.assignments.all() if a.store_id})
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class TenantPrimaryKeyField(serializers.PrimaryKeyRelatedField):
     """A reference to a row of the current tenant; another tenant's id is 'does not exist'."""
 
@@ -130,7 +133,7 @@ ROLE_FIELDS = [
 
 
 class RoleSerializer(serializers.ModelSerializer):
-    permissions = serializers.ListField(child=serializers.ChoiceField(choices=sorted(CATALOGUE)))
+    permissions = serializers.ListField(child=serializers.ChoiceField(choices=PERMISSION_CHOICES))
 
     class Meta:
         model = Role
@@ -145,7 +148,7 @@ class PermissionOut(serializers.Serializer):
 
 class SupportGrantSerializer(serializers.ModelSerializer):
     permissions = serializers.ListField(
-        child=serializers.ChoiceField(choices=sorted(CATALOGUE)), required=False, default=list
+        child=serializers.ChoiceField(choices=PERMISSION_CHOICES), required=False, default=list
     )
     active = serializers.SerializerMethodField()
 
@@ -194,7 +197,7 @@ class ApiTokenOut(serializers.ModelSerializer):
 class IntegratorKeyIn(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     scopes = serializers.ListField(
-        child=serializers.ChoiceField(choices=sorted(CATALOGUE)), required=False, default=list
+        child=serializers.ChoiceField(choices=PERMISSION_CHOICES), required=False, default=list
     )
     allowed_ips = serializers.ListField(
         child=serializers.CharField(max_length=64), required=False, default=list

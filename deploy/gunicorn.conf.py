@@ -26,3 +26,10 @@ def ssl_context(conf, default_ssl_context_factory):
     context = default_ssl_context_factory()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
+
+
+def on_starting(server):
+    """No product or version in the Server header."""
+    import gunicorn.http.wsgi
+
+    gunicorn.http.wsgi.SERVER = "kassa"
