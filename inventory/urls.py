@@ -1,3 +1,20 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from inventory import apis
+
+router = SimpleRouter()
+router.register("stores", apis.StoreViewSet, basename="store")
+router.register("products", apis.ProductViewSet, basename="product")
+router.register("categories", apis.CategoryViewSet, basename="category")
+router.register("suppliers", apis.SupplierViewSet, basename="supplier")
+router.register("customers", apis.CustomerViewSet, basename="customer")
+router.register("stock", apis.StockViewSet, basename="stock")
+
+urlpatterns = [
+    path("stock-movements/", apis.StockMovementListCreateApi.as_view(), name="stock-movements"),
+    path("sales/", apis.SaleListCreateApi.as_view(), name="sales"),
+    path("sales/<uuid:sale_id>/", apis.SaleDetailApi.as_view(), name="sale-detail"),
+    path("sales/<uuid:sale_id>/refund/", apis.SaleRefundApi.as_view(), name="sale-refund"),
+    *router.urls,
+]

@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "auditlog.middleware.AuditMiddleware",
     "tenants.middleware.TenantMiddleware",
+    "kassa.limits.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -235,9 +236,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "kassa.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "kassa.pagination.PagePagination",
+    "DEFAULT_THROTTLE_CLASSES": ["kassa.throttling.TokenRateThrottle"],
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,
 }
+# Requests per token (or per client IP without one), counted in Redis: "N/second|minute|hour".
+KASSA_API_RATE = env_str("KASSA_API_RATE", "6000/minute")
+# Sales are recorded in this currency, rounded half up to cents.
+KASSA_CURRENCY = env_str("KASSA_CURRENCY", "EUR")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kassa API",
     "DESCRIPTION": "Multi-tenant retail point of sale and inventory.",

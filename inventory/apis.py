@@ -1,0 +1,456 @@
+"""The Inventory API: thin views that validate, call a service or selector, and answer."""
+
+import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import filters, mixins, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import authz
+from accounts.api_permissions import Can, IsSignedIn
+from accounts.permissions import (
+    MANAGE_CUSTOMERS,
+    MANAGE_PRODUCTS,
+    MANAGE_SETTINGS,
+    REFUND,
+    SELL,
+    VIEW_CUSTOMERS,
+    VIEW_PRODUCTS,
+    VIEW_SALES,
+)
+from inventory import selectors, services
+from inventory.models import Category, Customer, Product, Sale, SaleLine, StockLevel, StockMovement, Supplier
+from inventory.serializers import (
+    CategorySerializer,
+    CustomerSerializer,
+    ProductSerializer,
+    RefundIn,
+    RefundOut,
+    SaleIn,
+    SaleOut,
+    StockLevelSerializer,
+    StockLevelUpdateIn,
+    StockMovementIn,
+    StockMovementSerializer,
+    StoreSerializer,
+    SupplierSerializer,
+)
+from kassa.api import paginate
+from kassa.idempotency import idempotent
+from kassa.pagination import TimeCursorPagination
+from tenants.models import Store
+
+
+def ReadWrite(read: str, write: str):
+    """Permission class: `read` for safe methods, `write` for the others."""
+    readers, writers = Can(read), Can(write)
+
+    class _ReadWrite(IsSignedIn):
+        def has_permission(self, request, view):
+            chosen = readers if request.method in ("GET", "HEAD", "OPTIONS") else writers
+            return chosen().has_permission(request, view)
+
+    _ReadWrite.__name__ = f"ReadWrite_{read}_{write}"
+    return _ReadWrite
+
+
+class ServiceViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Plain CRUD (no delete) whose writes go through `create_service` and `update_service`."""
+
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_converter = "uuid"
+    model: type
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant, no rows
+            return self.model.unscoped.none()
+        return self.visible()
+
+    def perform_create(self, serializer):
+        serializer.instance = type(self).create_service(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = type(self).update_service(
+            serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+
+class StoreViewSet(ServiceViewSet):
+    model = Store
+    serializer_class = StoreSerializer
+    permission_classes = [IsSignedIn]
+    filter_backends = [filters.OrderingFilter]
+    ordering_fields = ["name", "code", "created_at"]
+
+    def visible(self):
+        return selectors.stores_visible_to(user=self.request.user)
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not authz.can(request.user, MANAGE_SETTINGS):
+            self.permission_denied(request, message="Managing stores needs the manage_settings permission.")
+
+    @staticmethod
+    def create_service(**kwargs):
+        return services.store_create(**kwargs)
+
+    @staticmethod
+    def update_service(store, **kwargs):
+        return services.store_update(store=store, **kwargs)
+
+
+class ProductFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter()
+    barcode = django_filters.CharFilter()
+    active = django_filters.BooleanFilter()
+    category = django_filters.UUIDFilter(field_name="category_id")
+    q = django_filters.CharFilter(method="search", help_text="name contains, or exact SKU or barcode")
+
+    class Meta:
+        model = Product
+        fields = ["sku", "barcode", "active", "category"]
+
+    def search(self, queryset, name, value):
+        return selectors.product_search(queryset=queryset, text=value)
+
+
+class ProductViewSet(ServiceViewSet):
+    model = Product
+    serializer_class = ProductSerializer
+    permission_classes = [ReadWrite(VIEW_PRODUCTS, MANAGE_PRODUCTS)]
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend, filters.OrderingFilter]
+    filterset_class = ProductFilter
+    ordering_fields = ["sku", "name", "price", "created_at", "updated_at"]
+    ordering = ["sku"]
+
+    def visible(self):
+        return selectors.product_list()
+
+    def get_object(self):
+        return selectors.product_get(product_id=self.kwargs["pk"])
+
+    @staticmethod
+    def create_service(**kwargs):
+        return services.product_create(**kwargs)
+
+    @staticmethod
+    def update_service(product, **kwargs):
+        return services.product_update(product=product, **kwargs)
+
+
+class CategoryViewSet(ServiceViewSet):
+    model = Category
+    serializer_class = CategorySerializer
+    permission_classes = [ReadWrite(VIEW_PRODUCTS, MANAGE_PRODUCTS)]
+    filter_backends = [filters.OrderingFilter]
+    ordering_fields = ["name"]
+
+    def visible(self):
+        return Category.objects.all()
+
+    @staticmethod
+    def create_service(**kwargs):
+        return services.category_create(**kwargs)
+
+    @staticmethod
+    def update_service(category, *, actor, **kwargs):
+        services._require(actor, MANAGE_PRODUCTS)
+        for name, value in kwargs.items():
+            setattr(category, name, value)
+        category.save(update_fields=list(kwargs))
+        return category
+
+
+class SupplierViewSet(ServiceViewSet):
+    model = Supplier
+    serializer_class = SupplierSerializer
+    permission_classes = [ReadWrite(VIEW_PRODUCTS, MANAGE_PRODUCTS)]
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend, filters.OrderingFilter]
+    filterset_fields = ["name"]
+    ordering_fields = ["name", "created_at"]
+
+    def visible(self):
+        return Supplier.objects.all()
+
+    def get_object(self):
+        return selectors.supplier_get(supplier_id=self.kwargs["pk"])
+
+    @staticmethod
+    def create_service(**kwargs):
+        return services.supplier_create(**kwargs)
+
+    @staticmethod
+    def update_service(supplier, **kwargs):
+        return services.supplier_update(supplier=supplier, **kwargs)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("email", str, description="exact e-mail address (found by its keyed hash)"),
+            OpenApiParameter("phone", str, description="exact phone number (found by its keyed hash)"),
+        ]
+    )
+)
+class CustomerViewSet(ServiceViewSet):
+    model = Customer
+    serializer_class = CustomerSerializer
+    permission_classes = [ReadWrite(VIEW_CUSTOMERS, MANAGE_CUSTOMERS)]
+    filter_backends: list = []
+
+    def visible(self):
+        customers = Customer.objects.all()
+        if self.action == "list":
+            params = self.request.query_params
+            customers = selectors.customer_find(
+                queryset=customers, email=params.get("email", ""), phone=params.get("phone", "")
+            )
+        return customers
+
+    def get_object(self):
+        return selectors.customer_get(customer_id=self.kwargs["pk"])
+
+    @staticmethod
+    def create_service(**kwargs):
+        return services.customer_create(
+            **{k: v or "" for k, v in kwargs.items() if k != "actor"}, actor=kwargs["actor"]
+        )
+
+    @staticmethod
+    def update_service(customer, **kwargs):
+        return services.customer_update(customer=customer, **kwargs)
+
+
+class StockFilter(django_filters.FilterSet):
+    store = django_filters.UUIDFilter(field_name="store_id")
+    product = django_filters.UUIDFilter(field_name="product_id")
+    sku = django_filters.CharFilter(field_name="product__sku")
+    below_reorder_point = django_filters.BooleanFilter(method="below", help_text="quantity <= reorder point")
+
+    class Meta:
+        model = StockLevel
+        fields = ["store", "product", "sku"]
+
+    def below(self, queryset, name, value):
+        from django.db.models import F
+
+        match = {"quantity__lte": F("reorder_point")}
+        return queryset.filter(**match) if value else queryset.exclude(**match)
+
+
+class StockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Stock levels of the stores the caller may see; change a reorder point with PATCH."""
+
+    serializer_class = StockLevelSerializer
+    permission_classes = [Can(VIEW_PRODUCTS)]
+    filterset_class = StockFilter
+    http_method_names = ["get", "patch", "head", "options"]
+    lookup_value_converter = "uuid"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return StockLevel.unscoped.none()
+        return selectors.stock_levels_visible_to(user=self.request.user).order_by("store_id", "product__sku")
+
+    def get_object(self):
+        return selectors.stock_level_get(user=self.request.user, stock_level_id=self.kwargs["pk"])
+
+    @extend_schema(request=StockLevelUpdateIn, responses=StockLevelSerializer)
+    def partial_update(self, request, pk=None):
+        level = self.get_object()
+        data = StockLevelUpdateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        level = services.stock_reorder_point_set(
+            store=level.store,
+            product=level.product,
+            reorder_point=data.validated_data["reorder_point"],
+            actor=request.user,
+        )
+        return Response(StockLevelSerializer(level).data)
+
+
+class MovementFilter(django_filters.FilterSet):
+    store = django_filters.UUIDFilter(field_name="store_id")
+    product = django_filters.UUIDFilter(field_name="product_id")
+    kind = django_filters.ChoiceFilter(choices=StockMovement.Kind.choices)
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = StockMovement
+        fields = ["store", "product", "kind"]
+
+
+class StockMovementListCreateApi(APIView):
+    """The stock ledger: list it, or receive, adjust, count or transfer stock."""
+
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filterset_class = MovementFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return StockMovement.unscoped.none()
+        return selectors.movements_visible_to(user=self.request.user)
+
+    @extend_schema(
+        responses=StockMovementSerializer(many=True),
+        parameters=[
+            OpenApiParameter("store", str),
+            OpenApiParameter("product", str),
+            OpenApiParameter("kind", str, enum=StockMovement.Kind.values),
+            OpenApiParameter("since", str),
+            OpenApiParameter("until", str),
+            OpenApiParameter("cursor", str),
+        ],
+    )
+    def get(self, request):
+        if not authz.can(request.user, VIEW_SALES):
+            self.permission_denied(request, message="You may not view the stock ledger.")
+        movements = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
+            request, self.get_queryset(), self
+        )
+        return paginate(request, self, movements, StockMovementSerializer, TimeCursorPagination)
+
+    @extend_schema(request=StockMovementIn, responses={201: StockMovementSerializer})
+    @idempotent
+    def post(self, request):
+        data = StockMovementIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        common = {"store": values["store"], "product": values["product"], "actor": request.user}
+        kind = values["kind"]
+        if kind == "receive":
+            movement = services.stock_receive(
+                **common,
+                quantity=values["quantity"],
+                unit_cost=values.get("unit_cost"),
+                supplier=values.get("supplier"),
+                reason=values["reason"],
+            )
+        elif kind == "adjust":
+            movement = services.stock_adjust(**common, quantity=values["quantity"], reason=values["reason"])
+        elif kind == "count":
+            movement = services.stock_count(**common, counted=values["quantity"], reason=values["reason"])
+        else:
+            movement, _ = services.stock_transfer(
+                from_store=values["store"],
+                to_store=values["to_store"],
+                product=values["product"],
+                quantity=values["quantity"],
+                actor=request.user,
+                reason=values["reason"],
+            )
+        return Response(StockMovementSerializer(movement).data, status=status.HTTP_201_CREATED)
+
+
+class SaleFilter(django_filters.FilterSet):
+    store = django_filters.UUIDFilter(field_name="store_id")
+    customer = django_filters.UUIDFilter(field_name="customer_id")
+    status = django_filters.ChoiceFilter(choices=Sale.Status.choices)
+    receipt_number = django_filters.NumberFilter()
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Sale
+        fields = ["store", "customer", "status", "receipt_number"]
+
+
+class SaleListCreateApi(APIView):
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filterset_class = SaleFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Sale.unscoped.none()
+        return selectors.sales_visible_to(user=self.request.user).prefetch_related("lines", "payments")
+
+    @extend_schema(
+        responses=SaleOut(many=True),
+        parameters=[
+            OpenApiParameter("store", str),
+            OpenApiParameter("customer", str),
+            OpenApiParameter("status", str, enum=Sale.Status.values),
+            OpenApiParameter("receipt_number", int),
+            OpenApiParameter("since", str),
+            OpenApiParameter("until", str),
+            OpenApiParameter("cursor", str),
+        ],
+    )
+    def get(self, request):
+        if not authz.can(request.user, VIEW_SALES):
+            self.permission_denied(request, message="You may not view sales.")
+        sales = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
+            request, self.get_queryset(), self
+        )
+        return paginate(request, self, sales, SaleOut, TimeCursorPagination)
+
+    @extend_schema(request=SaleIn, responses={201: SaleOut})
+    @idempotent
+    def post(self, request):
+        if not authz.can(request.user, SELL):
+            self.permission_denied(request, message="You may not sell.")
+        data = SaleIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        sale = services.sale_create(
+            store=values["store"],
+            lines=[
+                services.SaleLineInput(product=line["product"], quantity=line["quantity"])
+                for line in values["lines"]
+            ],
+            payments=[services.PaymentInput(**payment) for payment in values["payments"]],
+            customer=values.get("customer"),
+            actor=request.user,
+        )
+        sale = Sale.objects.prefetch_related("lines", "payments").get(pk=sale.pk)
+        return Response(SaleOut(sale).data, status=status.HTTP_201_CREATED)
+
+
+class SaleDetailApi(APIView):
+    permission_classes = [Can(VIEW_SALES)]
+
+    @extend_schema(responses=SaleOut)
+    def get(self, request, sale_id):
+        return Response(SaleOut(selectors.sale_get(user=request.user, sale_id=sale_id)).data)
+
+
+class SaleRefundApi(APIView):
+    """Refund a sale, whole (no `lines`) or in part; the goods go back to stock unless `restock` is false."""
+
+    permission_classes = [Can(REFUND)]
+
+    @extend_schema(request=RefundIn, responses={201: RefundOut})
+    @idempotent
+    def post(self, request, sale_id):
+        # Any of the tenant's sales; the service answers 403 for a store the caller may not refund in.
+        sale = selectors.sale_get(user=request.user, sale_id=sale_id, permission=None)
+        data = RefundIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        lines = None
+        if values.get("lines"):
+            sale_lines = {line.pk: line for line in SaleLine.objects.filter(sale=sale)}
+            unknown = [str(item["line"]) for item in values["lines"] if item["line"] not in sale_lines]
+            if unknown:
+                from rest_framework.exceptions import ValidationError
+
+                raise ValidationError({"lines": [f"Not a line of this sale: {', '.join(unknown)}."]})
+            lines = [
+                services.RefundLineInput(sale_line=sale_lines[item["line"]], quantity=item["quantity"])
+                for item in values["lines"]
+            ]
+        refund = services.sale_refund(
+            sale=sale, lines=lines, reason=values["reason"], restock=values["restock"], actor=request.user
+        )
+        return Response(RefundOut(refund).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,282 @@
+"""Catalogue, stock ledger, customers and sales of a chain. Every model is tenant-owned.
+
+The stock ledger (`StockMovement`) is the single source of truth: a `StockLevel` row is a
+cached sum of its movements, changed only by `inventory.services` in the same transaction
+as the movement that explains it.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from tenants.fields import EncryptedTextField
+from tenants.models import Store, TenantOwnedModel
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class Category(TenantOwnedModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="category_tenant_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class Supplier(TenantOwnedModel):
+    """A business that delivers stock; its contact data is a company's, not a person's."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="supplier_tenant_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class Product(TenantOwnedModel):
+    """Something a store sells. `price` includes tax at `tax_rate` percent."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sku = models.CharField("SKU", max_length=64)
+    barcode = models.CharField(max_length=64, blank=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    price = models.DecimalField(**MONEY)
+    cost = models.DecimalField(**MONEY, default=0)
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0, help_text="percent")
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "sku"], name="product_tenant_sku")]
+        indexes = [
+            models.Index(fields=["tenant", "barcode"], name="product_tenant_barcode"),
+            models.Index(fields=["tenant", "name"], name="product_tenant_name"),
+        ]
+
+    def __str__(self):
+        return f"{self.sku} {self.name}"
+
+
+class Customer(TenantOwnedModel):
+    """A shopper. Contact data is encrypted with the tenant's key; lookups go through keyed hashes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = EncryptedTextField(blank=True, null=True)
+    email = EncryptedTextField(blank=True, null=True)
+    phone = EncryptedTextField(blank=True, null=True)
+    email_hash = models.CharField(max_length=64, blank=True, editable=False)
+    phone_hash = models.CharField(max_length=64, blank=True, editable=False)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "email_hash"], name="customer_tenant_email_hash"),
+            models.Index(fields=["tenant", "phone_hash"], name="customer_tenant_phone_hash"),
+        ]
+
+    def __str__(self):
+        return self.name or f"customer {str(self.pk)[:8]}"
+
+
+class StockLevel(TenantOwnedModel):
+    """How many of a product a store holds: the sum of the product's movements in the store."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
+    quantity = models.IntegerField(default=0)
+    reorder_point = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["store_id", "product_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "store", "product"], name="stocklevel_tenant_store_product"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "product"], name="stocklevel_tenant_product")]
+
+    def __str__(self):
+        return f"{self.product_id} in {self.store_id}: {self.quantity}"
+
+
+class StockMovement(TenantOwnedModel):
+    """One change of stock, signed (+ in, - out). Never updated or deleted."""
+
+    class Kind(models.TextChoices):
+        RECEIVE = "receive"
+        SALE = "sale"
+        REFUND = "refund"
+        ADJUST = "adjust"
+        TRANSFER_OUT = "transfer_out"
+        TRANSFER_IN = "transfer_in"
+        COUNT = "count"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    quantity = models.IntegerField(help_text="signed change: positive in, negative out")
+    balance_after = models.IntegerField()
+    reason = models.CharField(max_length=200, blank=True)
+    unit_cost = models.DecimalField(**MONEY, null=True, blank=True)
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    sale = models.ForeignKey("Sale", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    refund = models.ForeignKey("Refund", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    transfer_id = models.UUIDField(null=True, blank=True, help_text="pairs a transfer's out and in")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="movement_tenant_created"),
+            models.Index(fields=["tenant", "store", "product"], name="movement_tenant_store_product"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.quantity:+d}"
+
+
+class ReceiptCounter(TenantOwnedModel):
+    """The last receipt number of a store; its row lock serialises numbering, nothing else."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    last_number = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "store"], name="receiptcounter_tenant_store")
+        ]
+
+
+class Sale(TenantOwnedModel):
+    class Status(models.TextChoices):
+        COMPLETED = "completed"
+        PARTIALLY_REFUNDED = "partially_refunded"
+        REFUNDED = "refunded"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    receipt_number = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPLETED)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="sales"
+    )
+    cashier = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    currency = models.CharField(max_length=3)
+    subtotal = models.DecimalField(**MONEY, help_text="net of tax")
+    tax_total = models.DecimalField(**MONEY)
+    total = models.DecimalField(**MONEY)
+    paid = models.DecimalField(**MONEY)
+    change_due = models.DecimalField(**MONEY, default=0)
+    refunded_total = models.DecimalField(**MONEY, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "store", "receipt_number"], name="sale_tenant_store_receipt"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="sale_tenant_created")]
+
+    def __str__(self):
+        return f"receipt {self.receipt_number}"
+
+
+class SaleLine(TenantOwnedModel):
+    """A product sold, with its price and tax as they were at the time of sale."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(**MONEY, help_text="tax included")
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    line_total = models.DecimalField(**MONEY, help_text="tax included")
+    line_tax = models.DecimalField(**MONEY)
+    refunded_quantity = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["sale_id", "sku"]
+
+    def __str__(self):
+        return f"{self.quantity} x {self.sku}"
+
+
+class Payment(TenantOwnedModel):
+    class Method(models.TextChoices):
+        CASH = "cash"
+        CARD = "card"
+        VOUCHER = "voucher"
+        OTHER = "other"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="payments")
+    method = models.CharField(max_length=16, choices=Method.choices)
+    amount = models.DecimalField(**MONEY)
+    reference = models.CharField(max_length=100, blank=True)
+
+    def __str__(self):
+        return f"{self.method} {self.amount}"
+
+
+class Refund(TenantOwnedModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="refunds")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=200, blank=True)
+    restock = models.BooleanField(default=True)
+    total = models.DecimalField(**MONEY)
+    tax_total = models.DecimalField(**MONEY)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"refund {self.total} of {self.sale_id}"
+
+
+class RefundLine(TenantOwnedModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
+    sale_line = models.ForeignKey(SaleLine, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField()
+    amount = models.DecimalField(**MONEY)
+    tax = models.DecimalField(**MONEY)

@@ -1,0 +1,102 @@
+"""Reads of the catalogue, stock and sales, limited to the current tenant and the user's stores.
+
+A missing id and another tenant's (or another store's) id answer alike: NotFound.
+"""
+
+from uuid import UUID
+
+from django.db.models import Q, QuerySet
+from rest_framework.exceptions import NotFound
+
+from accounts import authz
+from accounts.permissions import MANAGE_SETTINGS, STORE_SCOPED, VIEW_PRODUCTS, VIEW_SALES
+from inventory import hashing
+from inventory.models import Customer, Product, Sale, StockLevel, StockMovement, Supplier
+from tenants.models import Store
+
+
+def _get(queryset: QuerySet, pk):
+    try:
+        obj = queryset.filter(pk=pk).first()
+    except (ValueError, TypeError):
+        obj = None
+    if obj is None:
+        raise NotFound()
+    return obj
+
+
+def _in_stores(queryset: QuerySet, user, permission: str, field: str = "store_id") -> QuerySet:
+    stores = authz.store_ids(user, permission)
+    if stores is authz.ALL_STORES:
+        return queryset
+    return queryset.filter(**{f"{field}__in": stores})
+
+
+def product_list() -> QuerySet[Product]:
+    return Product.objects.all()
+
+
+def product_get(*, product_id: UUID) -> Product:
+    return _get(Product.objects.all(), product_id)
+
+
+def product_search(*, queryset: QuerySet[Product], text: str) -> QuerySet[Product]:
+    return queryset.filter(Q(name__icontains=text) | Q(sku__iexact=text) | Q(barcode=text))
+
+
+def supplier_get(*, supplier_id: UUID) -> Supplier:
+    return _get(Supplier.objects.all(), supplier_id)
+
+
+def stores_visible_to(*, user) -> QuerySet[Store]:
+    """The stores a user works in (for any store-scoped permission), or all for chain-wide staff."""
+    grants = authz.grants_of(user)
+    if MANAGE_SETTINGS in grants:
+        return Store.objects.all()
+    ids: set = set()
+    for permission, stores in grants.items():
+        if permission in STORE_SCOPED:
+            if stores is authz.ALL_STORES:
+                return Store.objects.all()
+            ids |= stores
+    return Store.objects.filter(pk__in=ids)
+
+
+def store_get(*, user, store_id: UUID) -> Store:
+    return _get(stores_visible_to(user=user), store_id)
+
+
+def customer_get(*, customer_id: UUID) -> Customer:
+    return _get(Customer.objects.all(), customer_id)
+
+
+def customer_find(*, queryset: QuerySet[Customer], email: str = "", phone: str = "") -> QuerySet[Customer]:
+    if email:
+        queryset = queryset.filter(email_hash=hashing.email_hash(email))
+    if phone:
+        queryset = queryset.filter(phone_hash=hashing.phone_hash(phone))
+    return queryset
+
+
+def stock_levels_visible_to(*, user) -> QuerySet[StockLevel]:
+    return _in_stores(StockLevel.objects.select_related("product"), user, VIEW_PRODUCTS)
+
+
+def stock_level_get(*, user, stock_level_id: UUID) -> StockLevel:
+    return _get(stock_levels_visible_to(user=user), stock_level_id)
+
+
+def movements_visible_to(*, user) -> QuerySet[StockMovement]:
+    return _in_stores(StockMovement.objects.all(), user, VIEW_SALES)
+
+
+def sales_visible_to(*, user, permission: str | None = VIEW_SALES) -> QuerySet[Sale]:
+    """The sales of the stores where the user holds `permission` (None: all of the tenant's)."""
+    if permission is None:
+        return Sale.objects.all()
+    return _in_stores(Sale.objects.all(), user, permission)
+
+
+def sale_get(*, user, sale_id: UUID, permission: str | None = VIEW_SALES) -> Sale:
+    sales = sales_visible_to(user=user, permission=permission).select_related("store", "customer")
+    return _get(sales.prefetch_related("lines", "payments"), sale_id)

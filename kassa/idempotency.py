@@ -1,0 +1,154 @@
+"""`Idempotency-Key` for POSTs of the API: the same key and body within 24 hours replays the
+first answer and does nothing again.
+
+- The first successful (2xx) answer is stored per tenant and key in `IdempotencyRecord`, in
+  the request's own transaction: it exists exactly when the work it describes was committed.
+  Errors are not stored, so a failed request may be retried with the same key.
+- The same key with another body (or from another user, or on another path): 422
+  `idempotency_key_reused`.
+- A key whose first request is still running: 409 `idempotency_key_in_flight`. The running
+  request holds a short lock in Redis (`SET NX`), released after its transaction commits.
+- Answers that carry a secret (a new token or key) are never stored: a repeat answers 409
+  `conflict` instead of showing the secret again.
+
+Use `@idempotent` on a view's `post` method (APIView or ViewSet action); authentication and
+permissions have run by then, so the tenant and the user are known.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from datetime import timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from kassa.api import ApiError
+from tenants.context import current_tenant_id
+
+HEADER = "Idempotency-Key"
+RETENTION = timedelta(hours=24)
+IN_FLIGHT_SECONDS = 300
+MAX_KEY_LENGTH = 255
+NOT_STORED = "not_stored"
+PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description="Repeat a POST safely: the same key and body within 24 hours replays the first answer.",
+)
+
+
+def _fingerprint(request) -> str:
+    user = getattr(request.user, "pk", None)
+    body = json.dumps(request.data, sort_keys=True, default=str, separators=(",", ":"))
+    text = "\n".join([str(user), request.method, request.path, body])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _lock_key(tenant_id, key: str) -> str:
+    return "idempotency:" + hashlib.sha256(f"{tenant_id}:{key}".encode()).hexdigest()
+
+
+def _replay(record, fingerprint: str) -> Response:
+    if record.fingerprint != fingerprint:
+        raise ApiError(
+            "This Idempotency-Key was used with another request.",
+            code="idempotency_key_reused",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    if record.response_body == NOT_STORED:
+        raise ApiError(
+            "This request was already processed; its answer held a secret and is not kept.",
+            code="conflict",
+            status_code=status.HTTP_409_CONFLICT,
+        )
+    response = Response(record.response_body, status=record.response_status)
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _find(key: str):
+    from kassa.models import IdempotencyRecord
+
+    return IdempotencyRecord.objects.filter(key=key, expires_at__gt=timezone.now()).first()
+
+
+def idempotent(method=None, *, store_response: bool = True):
+    """Decorate a view's `post(self, request, ...)` to honour the Idempotency-Key header."""
+
+    def decorate(handler):
+        @functools.wraps(handler)
+        def wrapper(self, request, *args, **kwargs):
+            key = request.headers.get(HEADER)
+            tenant_id = current_tenant_id()
+            if key is None or tenant_id is None:
+                return handler(self, request, *args, **kwargs)
+            key = key.strip()
+            if not key or len(key) > MAX_KEY_LENGTH:
+                raise ApiError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", code="invalid")
+            fingerprint = _fingerprint(request)
+            record = _find(key)
+            if record is not None:
+                return _replay(record, fingerprint)
+            lock = _lock_key(tenant_id, key)
+            if not cache.add(lock, fingerprint, timeout=IN_FLIGHT_SECONDS):
+                record = _find(key)  # the other request may have committed meanwhile
+                if record is not None:
+                    return _replay(record, fingerprint)
+                raise ApiError(
+                    "A request with this Idempotency-Key is still running.",
+                    code="idempotency_key_in_flight",
+                    status_code=status.HTTP_409_CONFLICT,
+                )
+            try:
+                response = handler(self, request, *args, **kwargs)
+                if 200 <= response.status_code < 300:
+                    _store(key, fingerprint, response, store_response)
+            except BaseException:
+                cache.delete(lock)
+                raise
+            if 200 <= response.status_code < 300:
+                # Only after the commit may a repeat run: then it finds the stored answer.
+                transaction.on_commit(lambda: cache.delete(lock))
+            else:
+                cache.delete(lock)
+            return response
+
+        wrapper.idempotent = True
+        return extend_schema(parameters=[PARAMETER])(wrapper)
+
+    return decorate(method) if method is not None else decorate
+
+
+def _store(key: str, fingerprint: str, response: Response, store_response: bool) -> None:
+    from kassa.models import IdempotencyRecord
+
+    body = NOT_STORED
+    if store_response:
+        body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+    now = timezone.now()
+    # An expired record of the same key may still be there; it no longer counts.
+    IdempotencyRecord.objects.filter(key=key, expires_at__lte=now).delete()
+    IdempotencyRecord.objects.create(
+        key=key,
+        fingerprint=fingerprint,
+        response_status=response.status_code,
+        response_body=body,
+        expires_at=now + RETENTION,
+    )
+
+
+def records_expired_delete() -> int:
+    """Delete the current tenant's expired records."""
+    from kassa.models import IdempotencyRecord
+
+    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted

@@ -1,0 +1,21 @@
+import uuid
+
+from django.db import models
+
+from tenants.models import TenantOwnedModel
+
+
+class IdempotencyRecord(TenantOwnedModel):
+    """The first successful answer to a POST with an `Idempotency-Key` (kassa.idempotency)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of user, method, path and body")
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_tenant_key")]
+        indexes = [models.Index(fields=["tenant", "expires_at"], name="idempotency_tenant_expires")]

@@ -1,0 +1,60 @@
+"""Fixtures of the inventory tests: a small catalogue in Alice's chain, and one in Bob's."""
+
+from decimal import Decimal
+
+import pytest
+
+from inventory import services
+from inventory.models import StockLevel, StockMovement
+from tenants.context import tenant_context
+
+
+def product_make(tenant, sku: str, price: str = "4.50", tax_rate: str = "14.00", **fields):
+    with tenant_context(tenant):
+        return services.product_create(
+            actor=None,
+            sku=sku,
+            name=f"Product {sku}",
+            price=Decimal(price),
+            tax_rate=Decimal(tax_rate),
+            **fields,
+        )
+
+
+def stock_put(tenant, store, product, quantity: int):
+    with tenant_context(tenant):
+        return services.stock_receive(store=store, product=product, quantity=quantity, actor=None)
+
+
+def stock_of(tenant, store, product) -> int:
+    with tenant_context(tenant):
+        row = StockLevel.objects.filter(store=store, product=product).first()
+        return row.quantity if row else 0
+
+
+def ledger_sum(tenant, store, product) -> int:
+    with tenant_context(tenant):
+        return sum(
+            StockMovement.objects.filter(store=store, product=product).values_list("quantity", flat=True)
+        )
+
+
+@pytest.fixture
+def coffee(tenant_a, stores_a):
+    product = product_make(tenant_a, "COF-1", "4.50", "14.00", barcode="4000000000017")
+    stock_put(tenant_a, stores_a[0], product, 10)
+    return product
+
+
+@pytest.fixture
+def tea(tenant_a, stores_a):
+    product = product_make(tenant_a, "TEA-1", "2.99", "7.00")
+    stock_put(tenant_a, stores_a[0], product, 5)
+    return product
+
+
+@pytest.fixture
+def bobs_product(tenant_b, stores_b):
+    product = product_make(tenant_b, "BOB-1", "1.00", "0")
+    stock_put(tenant_b, stores_b[0], product, 3)
+    return product

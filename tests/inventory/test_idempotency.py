@@ -1,0 +1,141 @@
+import threading
+import uuid
+
+from django.db import connection
+
+from inventory.models import Sale
+from kassa.models import IdempotencyRecord
+from tests.conftest import HttpsApiClient, token_for, transactional
+from tests.inventory.conftest import product_make, stock_of, stock_put
+
+
+def sale_body(store, product, quantity=1, amount="4.50"):
+    return {
+        "store": str(store.pk),
+        "lines": [{"product": str(product.pk), "quantity": quantity}],
+        "payments": [{"method": "cash", "amount": amount}],
+    }
+
+
+def test_the_same_post_twice_with_one_key_makes_one_sale(api, cast_a, stores_a, coffee, tenant_a, as_tenant):
+    client = api(cast_a["cashier"])
+    key = str(uuid.uuid4())
+    first = client.post("/api/v1/sales/", sale_body(stores_a[0], coffee), HTTP_IDEMPOTENCY_KEY=key)
+    second = client.post("/api/v1/sales/", sale_body(stores_a[0], coffee), HTTP_IDEMPOTENCY_KEY=key)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert second["Idempotent-Replayed"] == "true"
+    with as_tenant(tenant_a):
+        assert Sale.objects.count() == 1
+    assert stock_of(tenant_a, stores_a[0], coffee) == 9
+
+
+def test_a_key_reused_with_another_body_answers_422_and_does_nothing(
+    api, cast_a, stores_a, coffee, tenant_a, as_tenant
+):
+    client = api(cast_a["cashier"])
+    key = str(uuid.uuid4())
+    assert (
+        client.post("/api/v1/sales/", sale_body(stores_a[0], coffee), HTTP_IDEMPOTENCY_KEY=key).status_code
+        == 201
+    )
+    other = client.post("/api/v1/sales/", sale_body(stores_a[0], coffee, 2, "9.00"), HTTP_IDEMPOTENCY_KEY=key)
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    with as_tenant(tenant_a):
+        assert Sale.objects.count() == 1
+    assert stock_of(tenant_a, stores_a[0], coffee) == 9
+
+
+def test_keys_belong_to_their_tenant(
+    api, cast_a, stores_a, coffee, tenant_b, stores_b, bobs_product, as_tenant
+):
+    key = "shared-key"
+    assert (
+        api(cast_a["cashier"])
+        .post("/api/v1/sales/", sale_body(stores_a[0], coffee), HTTP_IDEMPOTENCY_KEY=key)
+        .status_code
+        == 201
+    )
+    from accounts.models import User
+
+    with as_tenant(tenant_b):
+        bob = User.objects.get(username="bob")
+    answer = api(bob).post(
+        "/api/v1/sales/", sale_body(stores_b[0], bobs_product, 1, "1.00"), HTTP_IDEMPOTENCY_KEY=key
+    )
+    assert answer.status_code == 201
+    with as_tenant(tenant_b):
+        assert Sale.objects.count() == 1
+
+
+def test_a_failed_request_is_not_stored_and_may_be_retried(
+    api, cast_a, stores_a, coffee, tenant_a, as_tenant
+):
+    client = api(cast_a["cashier"])
+    key = str(uuid.uuid4())
+    refused = client.post(
+        "/api/v1/sales/", sale_body(stores_a[0], coffee, 11, "49.50"), HTTP_IDEMPOTENCY_KEY=key
+    )
+    assert refused.status_code == 409 and refused.json()["code"] == "insufficient_stock"
+    stock_put(tenant_a, stores_a[0], coffee, 5)
+    retried = client.post(
+        "/api/v1/sales/", sale_body(stores_a[0], coffee, 11, "49.50"), HTTP_IDEMPOTENCY_KEY=key
+    )
+    assert retried.status_code == 201
+    with as_tenant(tenant_a):
+        assert IdempotencyRecord.objects.filter(key=key).count() == 1
+
+
+def test_idempotency_applies_to_every_inventory_post(api, cast_a, stores_a, coffee, tenant_a, as_tenant):
+    from inventory.models import Product, StockMovement
+
+    client = api(cast_a["owner"])
+    key = str(uuid.uuid4())
+    body = {"sku": "IDEM-1", "name": "Once", "price": "1.00"}
+    assert client.post("/api/v1/products/", body, HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+    assert client.post("/api/v1/products/", body, HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+    key = str(uuid.uuid4())
+    move = {"store": str(stores_a[0].pk), "product": str(coffee.pk), "kind": "receive", "quantity": 2}
+    assert client.post("/api/v1/stock-movements/", move, HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+    assert client.post("/api/v1/stock-movements/", move, HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+    with as_tenant(tenant_a):
+        assert Product.objects.filter(sku="IDEM-1").count() == 1
+        assert StockMovement.objects.filter(kind="receive", quantity=2).count() == 1
+
+
+@transactional
+def test_two_concurrent_requests_with_one_key_make_one_sale(cast_a, stores_a, tenant_a):
+    product = product_make(tenant_a, "RACE-1", "4.50", "0")
+    stock_put(tenant_a, stores_a[0], product, 10)
+    token = token_for(cast_a["cashier"])
+    key = str(uuid.uuid4())
+    barrier = threading.Barrier(4)
+    answers: list = []
+
+    def post():
+        try:
+            barrier.wait(timeout=30)
+            response = HttpsApiClient(token).post(
+                "/api/v1/sales/", sale_body(stores_a[0], product), HTTP_IDEMPOTENCY_KEY=key
+            )
+            answers.append((response.status_code, response.json()))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    statuses = sorted(status for status, _ in answers)
+    assert len(answers) == 4
+    assert statuses.count(201) >= 1
+    assert set(statuses) <= {201, 409}
+    assert all(body["code"] == "idempotency_key_in_flight" for status, body in answers if status == 409)
+    assert len({body["id"] for status, body in answers if status == 201}) == 1
+    assert stock_of(tenant_a, stores_a[0], product) == 9
+    from tenants.context import tenant_context
+
+    with tenant_context(tenant_a):
+        assert Sale.objects.count() == 1
