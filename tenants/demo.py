@@ -1,44 +1,93 @@
 """The demo tenant `make run` seeds, so a newcomer sees a living shop."""
 
 import json
+import random
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import Role, User
+from accounts.permissions import AUDITOR, CASHIER, INTEGRATOR, STORE_MANAGER
 from tenants.context import tenant_context
-from tenants.models import Tenant
+from tenants.models import Store, Tenant
 from tenants.services import password_generate, tenant_create, tenant_host
 
 DEMO_SLUG = "demo"
 DEMO_OWNER = "owner"
+# username -> built-in role; the store manager and the cashier work in the first store only.
+DEMO_STAFF = {"manager": STORE_MANAGER, "cashier": CASHIER, "integrator": INTEGRATOR, "auditor": AUDITOR}
+DEMO_STORES = [("Main Street", "MAIN", "1 Main Street"), ("Harbour", "HARB", "7 Quay Road")]
+DEMO_CATALOGUE = {
+    "Coffee": [
+        ("Espresso beans 1 kg", "18.90"),
+        ("Filter coffee 500 g", "7.49"),
+        ("Decaf beans 500 g", "8.99"),
+    ],
+    "Tea": [("Green tea 100 g", "4.99"), ("Earl Grey 50 bags", "3.79"), ("Chamomile 20 bags", "2.49")],
+    "Bakery": [
+        ("Croissant", "1.60"),
+        ("Sourdough loaf", "4.20"),
+        ("Cinnamon roll", "2.40"),
+        ("Bagel", "1.30"),
+    ],
+    "Dairy": [
+        ("Whole milk 1 l", "1.19"),
+        ("Oat drink 1 l", "2.29"),
+        ("Butter 250 g", "2.79"),
+        ("Yoghurt", "0.99"),
+    ],
+    "Snacks": [
+        ("Dark chocolate", "2.19"),
+        ("Almonds 200 g", "3.99"),
+        ("Oat biscuits", "1.89"),
+        ("Crisps", "1.49"),
+    ],
+    "Household": [
+        ("Reusable cup", "9.90"),
+        ("Kettle descaler", "5.49"),
+        ("Tea towel", "6.90"),
+        ("Candle", "7.90"),
+    ],
+    "Drinks": [
+        ("Sparkling water", "0.89"),
+        ("Orange juice 1 l", "2.99"),
+        ("Cola 0.33 l", "1.29"),
+        ("Lemonade", "1.79"),
+    ],
+}
+REDUCED_RATE_CATEGORIES = {"Coffee", "Tea", "Bakery", "Dairy", "Snacks"}
 
 
 @transaction.atomic
 def demo_seed() -> tuple[dict, bool]:
-    """Create the demo tenant unless it exists; write and return its owner's credentials."""
+    """Create the demo tenant unless it exists; write and return its users' credentials."""
     path = settings.VAR_DIR / "demo-credentials.json"
     tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
     if tenant is not None and path.exists():
         return json.loads(path.read_text()), False
     password = password_generate()
+    created = tenant is None
     if tenant is None:
-        tenant_create(
+        tenant, _ = tenant_create(
             slug=DEMO_SLUG,
             name="Demo Retail",
             region=settings.KASSA_REGION,
             owner_username=DEMO_OWNER,
             owner_password=password,
         )
-    else:  # the credentials file was lost: give the owner a new password
+    else:  # the credentials file was lost: give the demo users new passwords
         with tenant_context(tenant):
             owner = User.objects.get(username=DEMO_OWNER)
             owner.set_password(password)
             owner.save(update_fields=["password"])
+    with tenant_context(tenant):
+        stores = demo_shop_seed()
+        users = {DEMO_OWNER: password, **demo_staff_seed(stores)}
     credentials = {
         "url": f"https://{tenant_host(DEMO_SLUG)}:8443/",
         "tenant": DEMO_SLUG,
-        "users": {DEMO_OWNER: password},
+        "users": users,
         "username": DEMO_OWNER,
         "password": password,
     }
@@ -46,4 +95,85 @@ def demo_seed() -> tuple[dict, bool]:
     path.touch(mode=0o600)
     path.chmod(0o600)
     path.write_text(json.dumps(credentials, indent=2) + "\n")
-    return credentials, tenant is None
+    return credentials, created
+
+
+def demo_staff_seed(stores: list[Store]) -> dict[str, str]:
+    """One user per built-in role besides the owner, each with a new password."""
+    from accounts.services import user_create
+
+    passwords = {}
+    for username, role_key in DEMO_STAFF.items():
+        password = password_generate()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            scoped = role_key in (STORE_MANAGER, CASHIER)
+            user_create(
+                username=username,
+                password=password,
+                roles=[Role.objects.get(builtin=role_key)],
+                stores=stores[:1] if scoped else [],
+                must_change_password=False,
+            )
+        else:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        passwords[username] = password
+    return passwords
+
+
+def demo_shop_seed() -> list[Store]:
+    """Two stores, a catalogue with stock, and some sales; skipped where they exist already."""
+    from inventory import services
+    from inventory.models import Category, Product
+
+    stores = []
+    for name, code, address in DEMO_STORES:
+        store = Store.objects.filter(code=code).first()
+        stores.append(store or services.store_create(actor=None, name=name, code=code, address=address))
+    if Product.objects.exists():
+        return stores
+    rng = random.Random(7)  # noqa: S311 - demo data, not secrets
+    supplier = services.supplier_create(actor=None, name="Harbour Wholesale", email="orders@example.com")
+    products = []
+    for category_name, items in DEMO_CATALOGUE.items():
+        category = Category.objects.filter(name=category_name).first() or services.category_create(
+            actor=None, name=category_name
+        )
+        for index, (name, price) in enumerate(items, start=1):
+            price = Decimal(price)
+            products.append(
+                services.product_create(
+                    actor=None,
+                    sku=f"{category_name[:3].upper()}-{index:03d}",
+                    barcode=f"200{len(products):09d}",
+                    name=name,
+                    price=price,
+                    cost=(price * Decimal("0.55")).quantize(Decimal("0.01")),
+                    tax_rate=Decimal("7.00")
+                    if category_name in REDUCED_RATE_CATEGORIES
+                    else Decimal("19.00"),
+                    category=category,
+                    supplier=supplier,
+                )
+            )
+    for store in stores:
+        for product in products:
+            services.stock_receive(
+                store=store, product=product, quantity=rng.randint(8, 60), supplier=supplier, actor=None
+            )
+            services.stock_reorder_point_set(store=store, product=product, reorder_point=5, actor=None)
+    customer = services.customer_create(actor=None, name="Dana Demo", email="dana@example.com")
+    for number in range(12):
+        store = stores[number % 2]
+        basket = rng.sample(products, rng.randint(1, 4))
+        lines = [services.SaleLineInput(product=product, quantity=rng.randint(1, 3)) for product in basket]
+        total = sum(line.product.price * line.quantity for line in lines)
+        services.sale_create(
+            store=store,
+            lines=lines,
+            payments=[services.PaymentInput(method="card" if number % 3 else "cash", amount=total)],
+            customer=customer if number % 4 == 0 else None,
+            actor=None,
+        )
+    return stores
