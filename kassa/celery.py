@@ -12,3 +12,12 @@ app.autodiscover_tasks()
 @app.task(name="kassa.ping")
 def ping_task() -> str:
     return "pong"
+
+
+@app.task(bind=True, name="kassa.worker_name")
+def worker_name_task(self, seconds: float = 0.0) -> str:
+    """Which worker ran this (operations and the two-node test)."""
+    import time
+
+    time.sleep(seconds)
+    return self.request.hostname

@@ -12,6 +12,7 @@ from django.db.backends.postgresql import base as postgresql
 from psycopg import pq
 
 from kassa import embedded
+from kassa.db.creation import DatabaseCreation
 from tenants.context import current_tenant_id
 
 SET_TENANT_SQL = "SELECT set_config('kassa.tenant_id', %s, true)"
@@ -44,6 +45,8 @@ def tenant_guard(execute, sql, params, many, context):
 
 
 class DatabaseWrapper(postgresql.DatabaseWrapper):
+    creation_class = DatabaseCreation
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.kassa_tenant_in_transaction = ""
