@@ -114,12 +114,9 @@ def user_create(
 
 
 def _assign(user: User, roles: Sequence[Role], stores: Sequence[Store]) -> None:
+    where: list[Store | None] = [*stores] or [None]  # no store: every store
     RoleAssignment.objects.bulk_create(
-        [
-            RoleAssignment(tenant_id=user.tenant_id, user=user, role=role, store=store)
-            for role in roles
-            for store in (stores or [None])
-        ]
+        [RoleAssignment(tenant_id=user.tenant_id, user=user, role=role, store=store) for role in roles for store in where]
     )
     user.__dict__.pop("_kassa_grants", None)
 
@@ -147,7 +144,7 @@ def user_update(
         _check_can_assign(actor, new_roles, new_stores)
         RoleAssignment.objects.filter(user=user).delete()
         _assign(user, new_roles, new_stores)
-    fields = []
+    fields: list[str] = []
     if full_name is not None:
         user.full_name, fields = full_name, [*fields, "full_name"]
     if email is not None:
@@ -201,7 +198,7 @@ def password_change(
 ) -> None:
     """Change one's own password; every other session and token of the user ends."""
     if not user.check_password(current_password):
-        raise PolicyViolation({"current_password": "The current password is wrong."})
+        raise PolicyViolation({"current_password": "The current password is wrong."})  # nosec B105 - a message
     _password_set(user, new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])

@@ -78,23 +78,27 @@ def ensure_postgres() -> str:
     return host
 
 
+# The names are this module's constants (OWNER_ROLE, APP_ROLE, DATABASE_NAME), written out so
+# no SQL is assembled from strings.
+BOOTSTRAP_ROLES_SQL = """
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kassa_owner') THEN
+    CREATE ROLE kassa_owner LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kassa_app') THEN
+    CREATE ROLE kassa_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+  END IF;
+END $$;
+"""
+DATABASE_EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = 'kassa';"
+CREATE_DATABASE_SQL = "CREATE DATABASE kassa OWNER kassa_owner;"
+
+
 def _bootstrap_roles(server) -> None:
     """Create the owner role (migrations) and the application role (no table, no RLS bypass)."""
-    server.psql(
-        f"""
-        DO $$ BEGIN
-          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
-            CREATE ROLE {OWNER_ROLE} LOGIN CREATEDB NOSUPERUSER NOBYPASSRLS NOCREATEROLE;
-          END IF;
-          IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-            CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
-          END IF;
-        END $$;
-        """
-    )
-    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
-    if "(1 row)" not in exists:
-        server.psql(f"CREATE DATABASE {DATABASE_NAME} OWNER {OWNER_ROLE};")
+    server.psql(BOOTSTRAP_ROLES_SQL)
+    if "(1 row)" not in server.psql(DATABASE_EXISTS_SQL):
+        server.psql(CREATE_DATABASE_SQL)
 
 
 def stop_postgres() -> None:

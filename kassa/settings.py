@@ -29,7 +29,7 @@ def _dev_secret(name: str, make) -> str:
     return path.read_text().strip()
 
 
-DEV_SECRET_PREFIX = "kassa-dev-"
+DEV_SECRET_PREFIX = "kassa-dev-"  # nosec B105 - marks generated development keys
 SECRET_KEY = env_str("KASSA_SECRET_KEY")
 KASSA_MASTER_KEY = env_str("KASSA_MASTER_KEY")
 KASSA_MASTER_KEY_PREVIOUS = env_str("KASSA_MASTER_KEY_PREVIOUS")
