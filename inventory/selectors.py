@@ -71,10 +71,15 @@ def customer_get(*, customer_id: UUID) -> Customer:
 
 
 def customer_find(*, queryset: QuerySet[Customer], email: str = "", phone: str = "") -> QuerySet[Customer]:
-    if email:
-        queryset = queryset.filter(email_hash=hashing.email_hash(email))
-    if phone:
-        queryset = queryset.filter(phone_hash=hashing.phone_hash(phone))
+    """Customers with exactly this e-mail address and/or phone number (by keyed hash)."""
+    for value, digest, field in (
+        (email, hashing.email_hash, "email_hash"),
+        (phone, hashing.phone_hash, "phone_hash"),
+    ):
+        if value:
+            wanted = digest(value)
+            # A value that normalises to nothing (a phone without digits) matches no one.
+            queryset = queryset.filter(**{field: wanted}) if wanted else queryset.none()
     return queryset
 
 

@@ -1,8 +1,8 @@
-from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from kassa import admin as kassa_admin
 from kassa import errors, health
 
 
@@ -19,7 +19,7 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("accounts.web_urls")),
-    path("admin/", admin.site.urls),
+    path("admin/", kassa_admin.site.urls),
     path("", home),
 ]
 

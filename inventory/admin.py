@@ -1,0 +1,398 @@
+"""Inventory, sales, customers and the stock ledger in the tenant-scoped admin.
+
+Every write calls the same service as the API; store choices and lists are limited to the
+stores where the user holds the permission in question.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from accounts import authz
+from accounts.permissions import (
+    ADJUST_STOCK,
+    MANAGE_CUSTOMERS,
+    MANAGE_PRODUCTS,
+    MANAGE_SETTINGS,
+    RECEIVE_STOCK,
+    REFUND,
+    TRANSFER_STOCK,
+    VIEW_CUSTOMERS,
+    VIEW_PRODUCTS,
+    VIEW_SALES,
+)
+from inventory import selectors, services
+from inventory.errors import Conflict, InsufficientStock
+from inventory.importing import csv_rows, header_problems, products_import
+from inventory.models import (
+    Category,
+    Customer,
+    Payment,
+    Product,
+    Sale,
+    SaleLine,
+    StockLevel,
+    StockMovement,
+    Supplier,
+)
+from kassa.admin import TenantModelAdmin, site
+from tenants.models import Store
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+def adopt(obj, saved) -> None:
+    """Make the admin's unsaved instance the one the service saved (for its log and redirect)."""
+    obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+    obj._state.adding = False
+
+
+def stores_for(user, permission: str):
+    stores = authz.store_ids(user, permission)
+    return Store.objects.all() if stores is authz.ALL_STORES else Store.objects.filter(pk__in=stores)
+
+
+class StoreListFilter(admin.SimpleListFilter):
+    """Filter by store, offering only the stores the user may see."""
+
+    title = "store"
+    parameter_name = "store"
+    permission = VIEW_PRODUCTS
+
+    def lookups(self, request, model_admin):
+        return [(str(s.pk), s.name) for s in stores_for(request.user, model_admin.store_permission)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(store_id=self.value()) if self.value() else queryset
+
+
+class StoreScopedAdmin(TenantModelAdmin):
+    """Rows of the stores where the user holds `store_permission`."""
+
+    store_permission = VIEW_PRODUCTS
+    list_filter = [StoreListFilter]
+
+    def get_queryset(self, request):
+        stores = authz.store_ids(request.user, self.store_permission)
+        queryset = super().get_queryset(request)
+        return queryset if stores is authz.ALL_STORES else queryset.filter(store_id__in=stores)
+
+
+# --- stores and catalogue -----------------------------------------------------------------
+
+
+class ServiceFormMixin:
+    """Turn a service's ValidationError into form errors instead of a crash."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ValidationError, InsufficientStock, Conflict) as error:
+            message = " ".join(error.messages) if isinstance(error, ValidationError) else str(error.detail)
+            self.message_user(request, message, messages.ERROR)
+            return redirect(request.get_full_path())
+
+
+@admin.register(Store, site=site)
+class StoreAdmin(ServiceFormMixin, TenantModelAdmin):
+    view_permission = VIEW_PRODUCTS
+    change_permission = MANAGE_SETTINGS
+    list_display = ["name", "code", "allow_negative_stock", "active"]
+    search_fields = ["name", "code"]
+
+    def get_queryset(self, request):
+        return selectors.stores_visible_to(user=request.user)
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        if change:
+            services.store_update(store=obj, actor=request.user, **fields)
+        else:
+            saved = services.store_create(actor=request.user, **{**form.cleaned_data})
+            adopt(obj, saved)
+
+
+@admin.register(Category, site=site)
+class CategoryAdmin(ServiceFormMixin, TenantModelAdmin):
+    view_permission = VIEW_PRODUCTS
+    change_permission = MANAGE_PRODUCTS
+    list_display = ["name", "parent"]
+    search_fields = ["name"]
+
+
+@admin.register(Supplier, site=site)
+class SupplierAdmin(ServiceFormMixin, TenantModelAdmin):
+    view_permission = VIEW_PRODUCTS
+    change_permission = MANAGE_PRODUCTS
+    list_display = ["name", "email", "phone"]
+    search_fields = ["name"]
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        help_text="CSV with a header: sku,name,price and optionally barcode,description,cost,tax_rate,active,category"
+    )
+
+
+@admin.register(Product, site=site)
+class ProductAdmin(ServiceFormMixin, TenantModelAdmin):
+    view_permission = VIEW_PRODUCTS
+    change_permission = MANAGE_PRODUCTS
+    list_display = ["sku", "name", "price", "tax_rate", "active", "category"]
+    list_filter = ["active", "category"]
+    search_fields = ["sku", "name", "barcode"]
+    list_select_related = ["category"]
+    actions = ["make_active", "make_inactive"]
+    change_list_template = "admin/inventory/product/change_list.html"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            fields = {name: form.cleaned_data[name] for name in form.changed_data}
+            services.product_update(product=obj, actor=request.user, **fields)
+        else:
+            saved = services.product_create(actor=request.user, **form.cleaned_data)
+            adopt(obj, saved)
+
+    def _set_active(self, request, queryset, active: bool):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        for product in queryset:
+            services.product_update(product=product, actor=request.user, active=active)
+        self.message_user(request, f"{queryset.count()} products changed.")
+
+    @admin.action(description="Mark selected products active", permissions=["change"])
+    def make_active(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Mark selected products inactive", permissions=["change"])
+    def make_inactive(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="inventory_product_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        result = problems = None
+        form = ImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > MAX_IMPORT_BYTES:
+                problems = [f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB."]
+            else:
+                try:
+                    header, rows = csv_rows(upload.read())
+                except UnicodeDecodeError:
+                    header, rows, problems = [], [], ["The file is not UTF-8 text."]
+                problems = problems or header_problems(header)
+                if not problems:
+                    result = products_import(rows=rows, actor=request.user)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Import products",
+            "form": form,
+            "result": result,
+            "problems": problems,
+        }
+        status = 400 if problems else 200
+        return TemplateResponse(request, "admin/inventory/product/import.html", context, status=status)
+
+
+@admin.register(Customer, site=site)
+class CustomerAdmin(ServiceFormMixin, TenantModelAdmin):
+    view_permission = VIEW_CUSTOMERS
+    change_permission = MANAGE_CUSTOMERS
+    list_display = ["__str__", "email", "phone", "created_at"]
+    fields = ["name", "email", "phone", "notes"]
+    search_fields = ["email_hash"]  # searched by exact e-mail or phone, below
+    search_help_text = "Exact e-mail address or phone number (contact data is encrypted)."
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        by_email = selectors.customer_find(queryset=queryset, email=term)
+        by_phone = selectors.customer_find(queryset=queryset, phone=term)
+        return by_email | by_phone, False
+
+    def save_model(self, request, obj, form, change):
+        fields = {
+            name: form.cleaned_data[name] or "" for name in (form.changed_data if change else self.fields)
+        }
+        if change:
+            services.customer_update(customer=obj, actor=request.user, **fields)
+        else:
+            saved = services.customer_create(actor=request.user, **fields)
+            adopt(obj, saved)
+
+
+# --- stock --------------------------------------------------------------------------------
+
+
+@admin.register(StockLevel, site=site)
+class StockLevelAdmin(StoreScopedAdmin):
+    view_permission = VIEW_PRODUCTS
+    change_permission = ""  # levels change only through movements
+    list_display = ["product", "store", "quantity", "reorder_point"]
+    list_select_related = ["product", "store"]
+    search_fields = ["product__sku", "product__name"]
+
+
+class MovementForm(forms.ModelForm):
+    """Receive, adjust, count or transfer; choices are filled per request (get_form)."""
+
+    KINDS = [
+        ("receive", "Receive"),
+        ("adjust", "Adjust (signed)"),
+        ("count", "Count"),
+        ("transfer", "Transfer"),
+    ]
+    store = forms.ModelChoiceField(queryset=Store.unscoped.none())
+    product = forms.ModelChoiceField(queryset=Product.unscoped.none())
+    operation = forms.ChoiceField(choices=KINDS)
+    amount = forms.IntegerField(label="Quantity")
+    to_store = forms.ModelChoiceField(queryset=Store.unscoped.none(), required=False)
+
+    class Meta:
+        model = StockMovement
+        fields = ["reason"]
+
+
+@admin.register(StockMovement, site=site)
+class StockMovementAdmin(ServiceFormMixin, StoreScopedAdmin):
+    view_permission = VIEW_SALES
+    store_permission = VIEW_SALES
+    form = MovementForm
+    list_display = ["created_at", "store", "product", "kind", "quantity", "balance_after", "reason"]
+    list_select_related = ["store", "product"]
+    list_filter = [StoreListFilter, "kind"]
+    search_fields = ["product__sku", "reason"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return any(authz.can(request.user, p) for p in (RECEIVE_STOCK, ADJUST_STOCK, TRANSFER_STOCK))
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the ledger is never edited
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        stores = Store.objects.none()
+        for permission in (RECEIVE_STOCK, ADJUST_STOCK, TRANSFER_STOCK):
+            stores = stores | stores_for(request.user, permission)
+        form.base_fields["store"].queryset = stores.distinct()
+        form.base_fields["to_store"].queryset = Store.objects.all()
+        form.base_fields["product"].queryset = Product.objects.filter(active=True)
+        return form
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        common = {"store": data["store"], "product": data["product"], "actor": request.user}
+        operation, amount, reason = data["operation"], data["amount"], data.get("reason") or ""
+        if operation == "receive":
+            saved = services.stock_receive(**common, quantity=amount, reason=reason)
+        elif operation == "adjust":
+            saved = services.stock_adjust(**common, quantity=amount, reason=reason)
+        elif operation == "count":
+            saved = services.stock_count(**common, counted=amount, reason=reason)
+        else:
+            if data.get("to_store") is None:
+                raise ValidationError({"to_store": "A transfer needs the store to send to."})
+            saved, _ = services.stock_transfer(
+                from_store=data["store"],
+                to_store=data["to_store"],
+                product=data["product"],
+                quantity=amount,
+                actor=request.user,
+                reason=reason,
+            )
+        adopt(obj, saved)
+
+
+# --- sales --------------------------------------------------------------------------------
+
+
+class SaleLineInline(admin.TabularInline):
+    model = SaleLine
+    fields = [
+        "sku",
+        "name",
+        "quantity",
+        "unit_price",
+        "tax_rate",
+        "line_total",
+        "line_tax",
+        "refunded_quantity",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return True  # the sale's own permission decides
+
+
+class PaymentInline(SaleLineInline):
+    model = Payment
+    fields = ["method", "amount", "reference"]
+    readonly_fields = fields
+
+
+@admin.register(Sale, site=site)
+class SaleAdmin(StoreScopedAdmin):
+    view_permission = VIEW_SALES
+    store_permission = VIEW_SALES
+    list_display = ["receipt_number", "store", "created_at", "total", "status", "cashier"]
+    list_select_related = ["store", "cashier"]
+    list_filter = [StoreListFilter, "status"]
+    search_fields = ["=receipt_number"]
+    date_hierarchy = "created_at"
+    inlines = [SaleLineInline, PaymentInline]
+    readonly_fields = [
+        "store",
+        "receipt_number",
+        "status",
+        "customer",
+        "cashier",
+        "currency",
+        "subtotal",
+        "tax_total",
+        "total",
+        "paid",
+        "change_due",
+        "refunded_total",
+        "created_at",
+    ]
+    fields = readonly_fields
+    actions = ["refund_whole"]
+
+    def has_add_permission(self, request):
+        return False  # sales are rung up at the register or through the API
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_refund_permission(self, request):
+        return authz.can(request.user, REFUND)
+
+    @admin.action(description="Refund the selected sales in full (restock)", permissions=["refund"])
+    def refund_whole(self, request, queryset):
+        done = 0
+        for sale in queryset.select_related("store"):
+            try:
+                services.sale_refund(sale=sale, actor=request.user, reason="refunded in the admin")
+                done += 1
+            except (Conflict, PermissionDenied) as error:
+                self.message_user(request, f"Receipt {sale.receipt_number}: {error}", messages.WARNING)
+        self.message_user(request, f"{done} sales refunded.")
