@@ -6,6 +6,7 @@ import uuid
 import pghistory
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.db import connection
 from django.http import HttpResponse, RawPostDataException
 from django.utils import timezone
 
@@ -66,6 +67,11 @@ class AuditMiddleware:
             with pghistory.context(request_id=str(request_id), actor=RequestActor(request)):
                 response = self.get_response(request)
             status = response.status_code
+            if connection.in_atomic_block:
+                # An enclosing transaction outlives the request (tests, a caller's atomic block):
+                # the context must not stick to what that transaction writes next.
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT set_config('pghistory.context_metadata', '', true)")
         finally:
             duration_ms = (time.perf_counter() - started) * 1000
             try:

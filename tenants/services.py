@@ -8,6 +8,8 @@ from django.db import transaction
 from accounts.models import Role, User
 from accounts.permissions import OWNER
 from accounts.services import roles_seed, user_create
+from auditlog.models import PlatformEvent
+from auditlog.services import platform_event_record
 from tenants import crypto
 from tenants.context import tenant_context
 from tenants.models import Domain, Tenant
@@ -56,6 +58,11 @@ def tenant_create(
             password=owner_password,
             must_change_password=owner_must_change_password,
         )
+    transaction.on_commit(
+        lambda: platform_event_record(
+            kind=PlatformEvent.Kind.TENANT_CREATED, tenant=tenant, detail={"region": region}
+        )
+    )
     return tenant, owner
 
 

@@ -132,3 +132,31 @@ def test_the_periodic_task_seals_every_tenant(tenant_a, tenant_b, cast_a, api, c
     problems, stats = sealing.verify(tenant=tenant_b)
     assert problems == [] and stats["entries"] == changes > 0
     assert sealed >= stats["entries"] + sealing.verify(tenant=tenant_a)[1]["entries"]
+
+
+@transactional
+def test_tenant_creation_and_key_rotation_go_to_the_platform_log(tenant_a):
+    call_command("rotate_master_key")
+    created = PlatformEvent.objects.get(kind="tenant_created", subject_tenant=tenant_a.pk)
+    assert created.subject_slug == "alice-chain" and created.detail == {"region": "local"}
+    rotated = PlatformEvent.objects.filter(kind="master_key_rotated").latest("created_at")
+    assert rotated.detail["data_keys"] == 0 and len(rotated.detail["key_id"]) == 16  # none was due
+    problems, _ = sealing.verify(tenant=None)
+    assert problems == []
+
+
+def test_support_access_is_attributed_and_goes_to_the_platform_log(db, cast_a, api, tenant_a):
+    from accounts.models import User
+    from tests.accounts.test_support_access import grant, support_sign_in
+    from tests.conftest import HttpsApiClient
+
+    User.objects.create_superuser("sally", "correct-horse-battery-7")
+    grant_id = grant(api, cast_a["owner"]).json()["id"]
+    client = HttpsApiClient(support_sign_in().json()["token"])
+    response = client.get("/api/v1/audit/access/")
+    assert response.status_code == 200
+    with tenant_context(tenant_a):
+        entry = AccessEvent.objects.get(request_id=response["X-Request-ID"])
+    assert str(entry.support_grant_id) == grant_id and entry.token_id is not None
+    event = PlatformEvent.objects.get(kind="support_access", request_id=response["X-Request-ID"])
+    assert event.subject_tenant == tenant_a.pk and event.detail["support_grant"] == grant_id

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from auditlog.models import PlatformEvent
+from auditlog.services import platform_event_record
 from tenants import crypto
 from tenants.context import tenant_context
 from tenants.models import Tenant
@@ -33,4 +35,8 @@ class Command(BaseCommand):
         if generate:
             crypto.previous_key_file(key_file).unlink(missing_ok=True)
         current, _ = crypto.master_keys()
+        platform_event_record(
+            kind=PlatformEvent.Kind.MASTER_KEY_ROTATED,
+            detail={"key_id": current.key_id, "data_keys": changed},
+        )
         self.stdout.write(f"{changed} data keys re-wrapped with master key {current.key_id}")

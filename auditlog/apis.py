@@ -1,0 +1,217 @@
+import csv
+
+from django.db import transaction
+from django.http import StreamingHttpResponse
+from rest_framework import serializers
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.views import APIView
+
+from accounts.api_permissions import IsSignedIn
+from auditlog import selectors
+from auditlog.models import AccessEvent, ApiCall, ChangeEvent, SignInEvent
+from kassa.api import paginate
+from kassa.pagination import TimeCursorPagination
+from tenants.context import get_current_tenant, tenant_context
+
+CSV_CHUNK = 2000
+
+
+class CsvRenderer(BaseRenderer):
+    """Lets `?format=csv` through content negotiation; the view streams the file itself."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    # A spreadsheet must not run a cell as a formula (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_stream(queryset, fields, tenant):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(fields)
+    # The body is produced after the view returned: select the tenant again for the read.
+    with tenant_context(tenant), transaction.atomic():
+        for row in queryset.values_list(*fields).iterator(chunk_size=CSV_CHUNK):
+            yield writer.writerow([_cell(value) for value in row])
+
+
+class FiltersIn(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    user = serializers.UUIDField(required=False)
+
+
+class _AuditListApi(APIView):
+    """One audit list: JSON pages (cursor pagination, newest first) or `?format=csv` streamed."""
+
+    permission_classes = [IsSignedIn]
+    renderer_classes = [JSONRenderer, CsvRenderer]
+    filters_class = FiltersIn
+    fields: list[str] = []
+    name = ""
+
+    def select(self, reader, filters):
+        raise NotImplementedError
+
+    def get(self, request):
+        filters = self.filters_class(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        queryset = self.select(request.user, filters.validated_data)
+        if request.accepted_renderer.format == "csv":
+            response = StreamingHttpResponse(
+                _csv_stream(queryset.order_by("-created_at", "-id"), self.fields, get_current_tenant()),
+                content_type="text/csv; charset=utf-8",
+            )
+            response["Content-Disposition"] = f'attachment; filename="audit-{self.name}.csv"'
+            return response
+        return paginate(request, self, queryset, self.OutputSerializer, TimeCursorPagination)
+
+
+class AccessFiltersIn(FiltersIn):
+    ip = serializers.IPAddressField(required=False)
+    host = serializers.CharField(required=False, max_length=253)
+    method = serializers.CharField(required=False, max_length=10)
+    status = serializers.IntegerField(required=False, min_value=100, max_value=599)
+
+
+class AccessListApi(_AuditListApi):
+    name = "access"
+    filters_class = AccessFiltersIn
+    fields = [
+        "id",
+        "created_at",
+        "request_id",
+        "user_id",
+        "token_id",
+        "support_grant_id",
+        "store_id",
+        "ip",
+        "host",
+        "method",
+        "path",
+        "query",
+        "status",
+        "duration_ms",
+        "user_agent",
+    ]
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = AccessEvent
+            exclude = ["tenant_id"]
+
+    def select(self, reader, filters):
+        return selectors.access_list(reader=reader, filters=filters)
+
+
+class SignInFiltersIn(FiltersIn):
+    username = serializers.CharField(required=False, max_length=150)
+    outcome = serializers.ChoiceField(choices=SignInEvent.Outcome.choices, required=False)
+    ip = serializers.IPAddressField(required=False)
+
+
+class SignInListApi(_AuditListApi):
+    name = "logins"
+    filters_class = SignInFiltersIn
+    fields = [
+        "id",
+        "created_at",
+        "kind",
+        "username",
+        "user_id",
+        "actor_id",
+        "outcome",
+        "reason",
+        "channel",
+        "ip",
+        "host",
+        "user_agent",
+        "request_id",
+    ]
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = SignInEvent
+            exclude = ["tenant"]
+
+    def select(self, reader, filters):
+        return selectors.signin_list(reader=reader, filters=filters)
+
+
+class ChangeFiltersIn(FiltersIn):
+    model = serializers.CharField(required=False, max_length=100)
+    object_id = serializers.CharField(required=False, max_length=64)
+
+
+class ChangeListApi(_AuditListApi):
+    name = "changes"
+    filters_class = ChangeFiltersIn
+    fields = [
+        "id",
+        "created_at",
+        "model",
+        "object_id",
+        "operation",
+        "before",
+        "after",
+        "user_id",
+        "token_id",
+        "support_grant_id",
+        "request_id",
+        "store_id",
+    ]
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = ChangeEvent
+            exclude = ["tenant", "database_user"]
+
+    def select(self, reader, filters):
+        return selectors.change_list(reader=reader, filters=filters)
+
+
+class ApiCallFiltersIn(FiltersIn):
+    method = serializers.CharField(required=False, max_length=10)
+    status = serializers.IntegerField(required=False, min_value=100, max_value=599)
+
+
+class ApiCallListApi(_AuditListApi):
+    name = "api-calls"
+    filters_class = ApiCallFiltersIn
+    fields = [
+        "id",
+        "created_at",
+        "request_id",
+        "user_id",
+        "token_id",
+        "store_id",
+        "method",
+        "path",
+        "query",
+        "request_headers",
+        "request_body",
+        "request_truncated",
+        "status",
+        "response_body",
+        "response_truncated",
+    ]
+
+    class OutputSerializer(serializers.ModelSerializer):
+        class Meta:
+            model = ApiCall
+            exclude = ["tenant_id"]
+
+    def select(self, reader, filters):
+        return selectors.api_call_list(reader=reader, filters=filters)
