@@ -1,0 +1,8 @@
+from django.urls import path
+
+from lifecycle import apis
+
+urlpatterns = [
+    path("backups/", apis.BackupListCreateApi.as_view(), name="backups"),
+    path("restore-drills/", apis.RestoreDrillListApi.as_view(), name="restore-drills"),
+]

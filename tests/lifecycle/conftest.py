@@ -1,0 +1,126 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from django.db import connections
+
+from lifecycle.catalogue import tenant_table_names
+from tenants.context import tenant_context
+from tests.conftest import make_tenant, make_user
+
+
+@pytest.fixture(autouse=True)
+def file_storage(tmp_path, settings):
+    """Each test gets its own storage directory; other regions have none unless a test adds one."""
+    settings.KASSA_STORAGE_URL = f"file://{tmp_path / 'storage'}"
+    settings.KASSA_STORAGE_URLS = {}
+    return tmp_path / "storage"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (moto in server mode) on a free local port."""
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, settings):
+    import boto3
+
+    name = f"kassa-test-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=name)
+    settings.KASSA_S3_ENDPOINT_URL = s3_server
+    return name
+
+
+def tenant_rows(tenant) -> dict[str, int]:
+    """Rows holding the tenant's id in every table of the schema with a tenant_id column."""
+    counts = {}
+    with tenant_context(tenant), connections["owner"].cursor() as cursor:
+        for table in tenant_table_names():
+            cursor.execute(f'SELECT count(*) FROM "{table}" WHERE tenant_id = %s', [tenant.pk])
+            counts[table] = cursor.fetchone()[0]
+    return {table: count for table, count in counts.items() if count}
+
+
+@pytest.fixture
+def chain(transactional_db, django_db_blocker):
+    """Alice's chain with stores, staff of every role and an enrolled TOTP device (encrypted)."""
+    from accounts.models import TotpDevice, User
+    from tenants.models import Store
+
+    tenant = make_tenant("alice-chain", owner="alice")
+    with tenant_context(tenant):
+        stores = [
+            Store.objects.create(name=f"Store {i}", code=f"S{i}", address=f"{i} Main street")
+            for i in range(5)
+        ]
+        alice = User.objects.get(username="alice")
+        TotpDevice.objects.create(user=alice, name="phone", secret="3132333435363738393031323334353637383930")
+    make_user(tenant, "sam", "store_manager", [stores[0]])
+    make_user(tenant, "cody", "cashier", [stores[1]])
+    make_user(tenant, "aud", "auditor")
+    return tenant
+
+
+def start_worker(extra_env: dict) -> tuple[subprocess.Popen, str]:
+    from kassa.celery import app
+
+    name = f"lifecycle-{uuid.uuid4().hex[:8]}@localhost"
+    env = {**os.environ, "KASSA_DB_NAME": connections["default"].settings_dict["NAME"], **extra_env}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kassa",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "1",
+            "--hostname",
+            name,
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not app.control.ping(destination=[name], timeout=0.5):
+        assert process.poll() is None, "the Celery worker exited at start"
+        assert time.monotonic() < deadline, "the Celery worker did not answer within 60 s"
+    return process, name
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
