@@ -92,26 +92,23 @@ class AuditMiddleware:
         meta = request.META
         host = _host(request)
         query = redact.redact_query(meta.get("QUERY_STRING", ""))
-        writer.execute(
-            writer.ACCESS_SQL,
-            (
-                tenant_id or "",
-                now,
-                tenant_id,
-                str(request.audit_request_id),
-                _text(user_id),
-                _text(token_id),
-                _text(grant_id),
-                store_id,
-                client_ip(request) or None,
-                redact.clean(host, 253),
-                redact.clean(request.method or "", 10),
-                redact.clean(request.path, 2000),
-                redact.clean(query, 2000),
-                status,
-                duration_ms,
-                redact.clean(meta.get("HTTP_USER_AGENT", ""), 300),
-            ),
+        access = (
+            tenant_id or "",
+            now,
+            tenant_id,
+            str(request.audit_request_id),
+            _text(user_id),
+            _text(token_id),
+            _text(grant_id),
+            store_id,
+            client_ip(request) or None,
+            redact.clean(host, 253),
+            redact.clean(request.method or "", 10),
+            redact.clean(request.path, 2000),
+            redact.clean(query, 2000),
+            status,
+            duration_ms,
+            redact.clean(meta.get("HTTP_USER_AGENT", ""), 300),
         )
         if grant_id is not None:
             from auditlog.services import platform_event_record
@@ -124,6 +121,7 @@ class AuditMiddleware:
                 detail={"support_grant": str(grant_id), "method": request.method, "status": status},
             )
         if not is_api:
+            writer.execute(writer.ACCESS_SQL, access)
             return
         request_text, request_cut = redact.redact_body(request_body, meta.get("CONTENT_TYPE", ""))
         if response is None:
@@ -134,27 +132,24 @@ class AuditMiddleware:
             response_text, response_cut = redact.redact_body(
                 response.content, response.get("Content-Type", "")
             )
-        writer.execute(
-            writer.API_CALL_SQL,
-            (
-                tenant_id or "",
-                now,
-                tenant_id,
-                str(request.audit_request_id),
-                _text(user_id),
-                _text(token_id),
-                store_id,
-                redact.clean(request.method or "", 10),
-                redact.clean(request.path, 2000),
-                redact.clean(query, 2000),
-                json.dumps(redact.allowed_headers(meta)),
-                request_text,
-                request_cut,
-                status,
-                response_text,
-                response_cut,
-            ),
+        api_call = (
+            now,
+            tenant_id,
+            str(request.audit_request_id),
+            _text(user_id),
+            _text(token_id),
+            store_id,
+            redact.clean(request.method or "", 10),
+            redact.clean(request.path, 2000),
+            redact.clean(query, 2000),
+            json.dumps(redact.allowed_headers(meta)),
+            request_text,
+            request_cut,
+            status,
+            response_text,
+            response_cut,
         )
+        writer.execute(writer.ACCESS_AND_API_CALL_SQL, access + api_call)
 
 
 def _host(request) -> str:

@@ -23,8 +23,15 @@ SELECT %s::timestamptz, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uu
   %s::text, %s::text, %s::text, %s::smallint, %s::float8, %s::text FROM t
 """
 
-API_CALL_SQL = """
-WITH t AS MATERIALIZED (SELECT set_config('kassa.tenant_id', %s, true))
+# An API request: both entries in one statement, one round trip and one commit.
+ACCESS_AND_API_CALL_SQL = """
+WITH t AS MATERIALIZED (SELECT set_config('kassa.tenant_id', %s, true)),
+a AS (
+  INSERT INTO auditlog_access (created_at, tenant_id, request_id, user_id, token_id, support_grant_id,
+    store_id, ip, host, method, path, query, status, duration_ms, user_agent)
+  SELECT %s::timestamptz, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::inet, %s::text,
+    %s::text, %s::text, %s::text, %s::smallint, %s::float8, %s::text FROM t
+)
 INSERT INTO auditlog_apicall (created_at, tenant_id, request_id, user_id, token_id, store_id, method,
   path, query, request_headers, request_body, request_truncated, status, response_body,
   response_truncated)
