@@ -36,6 +36,7 @@ from accounts.tokens import token_issue, token_revoke
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
 from kassa.api import error_body, paginate
+from kassa.idempotency import idempotent
 from kassa.pagination import TimeCursorPagination
 from tenants.context import tenant_context
 from tenants.models import Tenant
@@ -151,6 +152,7 @@ class LogoutApi(APIView):
     allowed_before_password_change = True
 
     @extend_schema(request=None, responses={204: None})
+    @idempotent
     def post(self, request):
         token_revoke(token=request.auth)
         signin_event_record(
@@ -194,6 +196,7 @@ class PasswordChangeApi(APIView):
     allowed_before_password_change = True
 
     @extend_schema(request=PasswordChangeIn, responses={204: None})
+    @idempotent
     def post(self, request):
         data = PasswordChangeIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -222,6 +225,7 @@ class MyTokensApi(APIView):
 
 class MyTokenRevokeApi(APIView):
     @extend_schema(request=None, responses={204: None})
+    @idempotent
     def post(self, request, token_id):
         token = selectors.tokens_of(user=request.user).filter(pk=token_id).first()
         if token is None:
@@ -232,6 +236,7 @@ class MyTokenRevokeApi(APIView):
 
 class TotpEnrolApi(APIView):
     @extend_schema(request=None, responses={201: TotpEnrolOut})
+    @idempotent(store_response=False)
     def post(self, request):
         device = mfa.totp_enrol(user=request.user)
         body = {
@@ -244,6 +249,7 @@ class TotpEnrolApi(APIView):
 
 class TotpConfirmApi(APIView):
     @extend_schema(request=TotpConfirmIn, responses={200: BackupCodesOut})
+    @idempotent(store_response=False)
     def post(self, request):
         data = TotpConfirmIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -262,6 +268,7 @@ class UserListCreateApi(APIView):
         return paginate(request, self, selectors.users_visible_to(actor=request.user), UserOut)
 
     @extend_schema(request=UserCreateIn, responses={201: UserOut})
+    @idempotent
     def post(self, request):
         data = UserCreateIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -289,6 +296,7 @@ class UserDeactivateApi(APIView):
     permission_classes = [Can(MANAGE_USERS)]
 
     @extend_schema(request=None, responses=UserOut)
+    @idempotent
     def post(self, request, user_id):
         user = services.user_deactivate(
             user=selectors.user_get(actor=request.user, user_id=user_id), actor=request.user
@@ -300,6 +308,7 @@ class UserUnlockApi(APIView):
     permission_classes = [Can(MANAGE_USERS)]
 
     @extend_schema(request=None, responses={204: None})
+    @idempotent
     def post(self, request, user_id):
         user = selectors.user_get(actor=request.user, user_id=user_id)
         services.user_unlock(user=user, actor=request.user, request=request._request)
@@ -310,6 +319,7 @@ class UserPasswordResetApi(APIView):
     permission_classes = [Can(MANAGE_USERS)]
 
     @extend_schema(request=PasswordResetIn, responses={204: None})
+    @idempotent
     def post(self, request, user_id):
         user = selectors.user_get(actor=request.user, user_id=user_id)
         data = PasswordResetIn(data=request.data)
@@ -326,6 +336,7 @@ class UserKeyCreateApi(APIView):
     permission_classes = [Can(MANAGE_USERS)]
 
     @extend_schema(request=IntegratorKeyIn, responses={201: TokenOut})
+    @idempotent(store_response=False)
     def post(self, request, user_id):
         user = selectors.user_get(actor=request.user, user_id=user_id)
         data = IntegratorKeyIn(data=request.data)
@@ -347,6 +358,7 @@ class RoleListCreateApi(APIView):
         return paginate(request, self, Role.objects.all(), RoleSerializer)
 
     @extend_schema(request=RoleSerializer, responses={201: RoleSerializer})
+    @idempotent
     def post(self, request):
         data = RoleSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -384,6 +396,7 @@ class SupportGrantListCreateApi(APIView):
         return paginate(request, self, selectors.support_grants(), SupportGrantSerializer)
 
     @extend_schema(request=SupportGrantSerializer, responses={201: SupportGrantSerializer})
+    @idempotent
     def post(self, request):
         data = SupportGrantSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -395,6 +408,7 @@ class SupportGrantRevokeApi(APIView):
     permission_classes = [Can(GRANT_SUPPORT)]
 
     @extend_schema(request=None, responses={204: None})
+    @idempotent
     def post(self, request, grant_id):
         services.support_grant_revoke(
             grant=selectors.support_grant_get(grant_id=grant_id), actor=request.user

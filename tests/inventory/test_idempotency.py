@@ -139,3 +139,30 @@ def test_two_concurrent_requests_with_one_key_make_one_sale(cast_a, stores_a, te
 
     with tenant_context(tenant_a):
         assert Sale.objects.count() == 1
+
+
+def test_account_posts_honour_the_key_too(api, cast_a, tenant_a, as_tenant):
+    from accounts.models import Role, User
+
+    with as_tenant(tenant_a):
+        cashier_role = str(Role.objects.get(builtin="cashier").pk)
+    client = api(cast_a["owner"])
+    body = {"username": "newbie", "password": "Another-horse-battery-9", "roles": [cashier_role]}
+    first = client.post("/api/v1/users/", body, HTTP_IDEMPOTENCY_KEY="user-1")
+    second = client.post("/api/v1/users/", body, HTTP_IDEMPOTENCY_KEY="user-1")
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] == second.json()["id"]
+    with as_tenant(tenant_a):
+        assert User.objects.filter(username="newbie").count() == 1
+
+
+def test_answers_with_a_secret_are_never_stored(api, cast_a, tenant_a, as_tenant):
+    client = api(cast_a["cashier"])
+    first = client.post("/api/v1/me/mfa/totp/", HTTP_IDEMPOTENCY_KEY="totp-1")
+    assert first.status_code == 201 and first.json()["secret"]
+    again = client.post("/api/v1/me/mfa/totp/", HTTP_IDEMPOTENCY_KEY="totp-1")
+    assert again.status_code == 409 and again.json()["code"] == "conflict"
+    assert first.json()["secret"] not in again.content.decode()
+    with as_tenant(tenant_a):
+        record = IdempotencyRecord.objects.get(key="totp-1")
+        assert first.json()["secret"] not in str(record.response_body)
