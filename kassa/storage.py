@@ -94,8 +94,9 @@ class FileStorage(Storage):
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         size = 0
-        # A half-written object never appears under its name: write aside, then rename.
-        descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
+        # A half-written object never appears under its name: write aside, then rename. The
+        # aside name starts with the key, so a listing by prefix (and a purge) still finds it.
+        descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.partial-")
         try:
             with os.fdopen(descriptor, "wb") as handle:
                 for chunk in chunks:
@@ -137,7 +138,7 @@ class FileStorage(Storage):
         for folder, _, files in os.walk(start):
             for name in sorted(files):
                 key = (Path(folder) / name).relative_to(base).as_posix()
-                if key.startswith(prefix) and not name.startswith(".partial-"):
+                if key.startswith(prefix):
                     yield key
 
 

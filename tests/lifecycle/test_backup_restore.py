@@ -162,3 +162,17 @@ def test_a_backup_of_another_region_is_not_restored_here(chain, settings):
     with pytest.raises(WrongRegion):
         services.backup_restore(backup=backup, new_slug="alice-north")
     assert not Tenant.objects.filter(slug="alice-north").exists()
+
+
+def test_backup_and_restore_through_s3_storage(chain, s3_bucket, settings):
+    settings.KASSA_STORAGE_URL = f"s3://{s3_bucket}/kassa"
+    backup = backup_now(chain)
+    storage = storage_for_tenant(chain)
+    assert storage.exists(backup.object_key)
+    head = storage.client.head_object(Bucket=s3_bucket, Key=f"kassa/{backup.object_key}")
+    assert head["ServerSideEncryption"] == "AES256"
+
+    result = services.backup_restore(backup=backup, new_slug="alice-from-s3")
+
+    assert result.rows == {table: entry["rows"] for table, entry in backup.manifest["tables"].items()}
+    assert tenant_rows(result.tenant).get("tenants_store") == 5
