@@ -2,6 +2,7 @@ import csv
 
 from django.db import transaction
 from django.http import StreamingHttpResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
@@ -107,13 +108,19 @@ class AccessListApi(_AuditListApi):
         "user_agent",
     ]
 
-    class OutputSerializer(serializers.ModelSerializer):
+    class AuditAccessSerializer(serializers.ModelSerializer):
         class Meta:
             model = AccessEvent
             exclude = ["tenant_id"]
 
+    OutputSerializer = AuditAccessSerializer
+
     def select(self, reader, filters):
         return selectors.access_list(reader=reader, filters=filters)
+
+    @extend_schema(parameters=[AccessFiltersIn], responses=AuditAccessSerializer(many=True))
+    def get(self, request):
+        return super().get(request)
 
 
 class SignInFiltersIn(FiltersIn):
@@ -141,13 +148,19 @@ class SignInListApi(_AuditListApi):
         "request_id",
     ]
 
-    class OutputSerializer(serializers.ModelSerializer):
+    class AuditSignInSerializer(serializers.ModelSerializer):
         class Meta:
             model = SignInEvent
             exclude = ["tenant"]
 
+    OutputSerializer = AuditSignInSerializer
+
     def select(self, reader, filters):
         return selectors.signin_list(reader=reader, filters=filters)
+
+    @extend_schema(parameters=[SignInFiltersIn], responses=AuditSignInSerializer(many=True))
+    def get(self, request):
+        return super().get(request)
 
 
 class ChangeFiltersIn(FiltersIn):
@@ -173,13 +186,19 @@ class ChangeListApi(_AuditListApi):
         "store_id",
     ]
 
-    class OutputSerializer(serializers.ModelSerializer):
+    class AuditChangeSerializer(serializers.ModelSerializer):
         class Meta:
             model = ChangeEvent
             exclude = ["tenant", "database_user"]
 
+    OutputSerializer = AuditChangeSerializer
+
     def select(self, reader, filters):
         return selectors.change_list(reader=reader, filters=filters)
+
+    @extend_schema(parameters=[ChangeFiltersIn], responses=AuditChangeSerializer(many=True))
+    def get(self, request):
+        return super().get(request)
 
 
 class ApiCallFiltersIn(FiltersIn):
@@ -208,10 +227,16 @@ class ApiCallListApi(_AuditListApi):
         "response_truncated",
     ]
 
-    class OutputSerializer(serializers.ModelSerializer):
+    class AuditApiCallSerializer(serializers.ModelSerializer):
         class Meta:
             model = ApiCall
             exclude = ["tenant_id"]
 
+    OutputSerializer = AuditApiCallSerializer
+
     def select(self, reader, filters):
         return selectors.api_call_list(reader=reader, filters=filters)
+
+    @extend_schema(parameters=[ApiCallFiltersIn], responses=AuditApiCallSerializer(many=True))
+    def get(self, request):
+        return super().get(request)

@@ -67,7 +67,7 @@ class AuditMiddleware:
             with pghistory.context(request_id=str(request_id), actor=RequestActor(request)):
                 response = self.get_response(request)
             status = response.status_code
-            if connection.in_atomic_block:
+            if connection.in_atomic_block and not connection.needs_rollback:
                 # An enclosing transaction outlives the request (tests, a caller's atomic block):
                 # the context must not stick to what that transaction writes next.
                 with connection.cursor() as cursor:
