@@ -113,25 +113,28 @@ def read_records(chunks: Iterable[bytes], *, tenant, backup_id) -> Iterator[tupl
     for index, (frame, final) in enumerate(_frames(chunks)):
         try:
             with tenant_context(tenant):
-                plaintext = crypto.decrypt(frame, purpose=_purpose(backup_id, index, final))
+                data = crypto.decrypt(frame, purpose=_purpose(backup_id, index, final))
         except crypto.DecryptionError as error:
             raise ArchiveError(f"chunk {index} does not decrypt: {error}") from None
-        try:
-            buffer += decompressor.decompress(plaintext)
-            if final:
-                buffer += decompressor.flush()
-        except zlib.error:
-            raise ArchiveError(f"chunk {index} does not decompress") from None
-        while len(buffer) >= RECORD.size:
-            kind, size = RECORD.unpack_from(buffer)
-            if len(buffer) < RECORD.size + size:
+        while True:
+            try:
+                # Inflate a bounded piece at a time: memory stays flat however well rows compress.
+                buffer += decompressor.decompress(data, CHUNK_BYTES)
+            except zlib.error:
+                raise ArchiveError(f"chunk {index} does not decompress") from None
+            data = decompressor.unconsumed_tail
+            while len(buffer) >= RECORD.size:
+                kind, size = RECORD.unpack_from(buffer)
+                if len(buffer) < RECORD.size + size:
+                    break
+                payload = bytes(buffer[RECORD.size : RECORD.size + size])
+                del buffer[: RECORD.size + size]
+                if seen_manifest:
+                    raise ArchiveError("records follow the manifest")
+                seen_manifest = kind == MANIFEST
+                yield kind, payload
+            if not data:
                 break
-            payload = bytes(buffer[RECORD.size : RECORD.size + size])
-            del buffer[: RECORD.size + size]
-            if seen_manifest:
-                raise ArchiveError("records follow the manifest")
-            seen_manifest = kind == MANIFEST
-            yield kind, payload
     if buffer or not decompressor.eof or not seen_manifest:
         raise ArchiveError("the backup is incomplete")
 

@@ -242,3 +242,25 @@ def test_the_chain_administrator_sees_its_backups_and_drills_only(chain):
     assert cashier.get("/api/v1/backups/").status_code == 403
     assert cashier.get("/api/v1/restore-drills/").status_code == 403
     assert cashier.post("/api/v1/backups/").status_code == 403
+
+
+# --- the nightly schedule ----------------------------------------------------------------
+
+
+def test_the_nightly_task_backs_up_each_active_tenant_once(chain):
+    from kassa.celery import app
+    from lifecycle.tasks import backups_nightly_task
+
+    bob = make_tenant("bob-chain", owner="bob")
+    services.tenant_terminate(tenant=bob)
+    app.conf.task_always_eager = True  # the backup runs here instead of on a worker
+    try:
+        backups_nightly_task()
+        backups_nightly_task()  # the same night again: nothing new
+    finally:
+        app.conf.task_always_eager = False
+
+    assert list(Backup.objects.filter(tenant=chain).values_list("status", "trigger")) == [
+        ("done", "scheduled")
+    ]
+    assert not Backup.objects.filter(tenant=bob).exists()  # terminated: no more backups
