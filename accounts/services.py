@@ -116,7 +116,11 @@ def user_create(
 def _assign(user: User, roles: Sequence[Role], stores: Sequence[Store]) -> None:
     where: list[Store | None] = [*stores] or [None]  # no store: every store
     RoleAssignment.objects.bulk_create(
-        [RoleAssignment(tenant_id=user.tenant_id, user=user, role=role, store=store) for role in roles for store in where]
+        [
+            RoleAssignment(tenant_id=user.tenant_id, user=user, role=role, store=store)
+            for role in roles
+            for store in where
+        ]
     )
     user.__dict__.pop("_kassa_grants", None)
 

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import authenticate, user_login_failed
-from django.core.cache import cache
 from django.utils import timezone
 
 from accounts import lockout, mfa
@@ -18,7 +17,11 @@ from accounts.models import User
 from accounts.policy import DEFAULT_POLICY, Policy, password_expired, policy_for
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
+from kassa.alerts import burst_note
+from kassa.counters import counter_add, counter_get
 from kassa.net import client_ip
+from kassa.observability import LOCKOUTS, SIGNIN_FAILURES
+from tenants.context import get_current_tenant
 
 
 class SignInRefused(Exception):
@@ -42,13 +45,27 @@ def _ip_counter_key(ip: str) -> str:
 
 
 def _ip_failures(ip: str) -> int:
-    return cache.get(_ip_counter_key(ip), 0)
+    return counter_get(_ip_counter_key(ip))
 
 
 def _ip_failure_add(ip: str) -> None:
-    key = _ip_counter_key(ip)
-    if not cache.add(key, 1, 3600):
-        cache.incr(key)
+    counter_add(_ip_counter_key(ip), 3600)
+
+
+def _tenant_label() -> str:
+    tenant = get_current_tenant()
+    return tenant.slug if tenant is not None else "platform"
+
+
+def _failure_noted(channel: str, reason: str) -> None:
+    """Metrics, and an alert when one tenant sees a burst of failed sign-ins."""
+    SIGNIN_FAILURES.labels(channel, reason).inc()
+    burst_note("signin_failures", tenant=_tenant_label(), threshold=settings.KASSA_ALERT_SIGNIN_FAILURES)
+
+
+def _lockout_noted(channel: str) -> None:
+    LOCKOUTS.labels(channel).inc()
+    burst_note("lockouts", tenant=_tenant_label(), threshold=settings.KASSA_ALERT_LOCKOUTS)
 
 
 def mfa_needed(user: User, policy: Policy) -> bool:
@@ -68,6 +85,7 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
         signin_event_record(
             request=request, username=username, outcome=outcome, reason=reason, channel=channel, user=user
         )
+        _failure_noted(channel, reason)
         raise SignInRefused(code, status, detail, retry_after)
 
     if _ip_failures(ip) >= settings.KASSA_SIGNIN_FAILURES_PER_IP_HOUR:
@@ -92,6 +110,7 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
     if user is None:
         _ip_failure_add(ip)
         if lockout.is_locked(key, policy):
+            _lockout_noted(channel)
             signin_event_record(
                 request=request,
                 username=username,
@@ -103,6 +122,20 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
             )
         reason = "unknown_user" if known is None else "inactive" if not known.is_active else "bad_password"
         refuse("failure", reason, "invalid_credentials", 401, "Wrong username or password.", user=known)
+    # A terminated tenant's grace period is for its owners to export; nobody else signs in.
+    if (
+        user.tenant is not None
+        and user.tenant.status == "terminated"
+        and not user.assignments.filter(role__builtin="owner").exists()
+    ):
+        refuse(
+            "failure",
+            "tenant_terminated",
+            "tenant_terminated",
+            403,
+            "This chain's subscription has ended.",
+            user=user,
+        )
     if mfa_needed(user, policy):
         if not otp:
             signin_event_record(
@@ -131,6 +164,7 @@ def second_factor_check(*, request, user: User, otp: str, channel: str) -> None:
             channel=channel,
             user=user,
         )
+        _failure_noted(channel, "otp_wrong")
         raise SignInRefused("invalid_otp", 401, "The one-time code is wrong or used.")
 
 

@@ -33,3 +33,11 @@ def on_starting(server):
     import gunicorn.http.wsgi
 
     gunicorn.http.wsgi.SERVER = "kassa"
+
+
+def child_exit(server, worker):
+    """Drop a finished worker's live gauges from the shared Prometheus files."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,12 +1,33 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 
 app = Celery("kassa")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_success.connect
+def _task_succeeded(sender=None, **kwargs):
+    from kassa.observability import task_outcome
+
+    task_outcome(sender.name, "success")
+
+
+@signals.task_failure.connect
+def _task_failed(sender=None, **kwargs):
+    from kassa.observability import task_outcome
+
+    task_outcome(sender.name, "failure")
+
+
+@signals.task_retry.connect
+def _task_retried(sender=None, **kwargs):
+    from kassa.observability import task_outcome
+
+    task_outcome(sender.name, "retry")
 
 
 @app.task(name="kassa.ping")

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "kassa.headers.SecurityHeadersMiddleware",
+    "kassa.observability.MetricsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "auditlog.middleware.AuditMiddleware",
     "tenants.middleware.TenantMiddleware",
@@ -258,7 +259,7 @@ SPECTACULAR_SETTINGS = {
 
 # --- Transport and cookies
 SECURE_SSL_REDIRECT = KASSA_HTTPS
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapes from inside
 SECURE_HSTS_SECONDS = 31536000 if KASSA_HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = PRODUCTION
@@ -293,11 +294,32 @@ STORAGES = {
 if DEBUG:
     STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
+# --- Operations: JSON logs, metrics, alerts, mail to operators
+KASSA_METRICS_ALLOWED_IPS = env_list("KASSA_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+KASSA_ALERT_WEBHOOK = env_str("KASSA_ALERT_WEBHOOK")
+KASSA_ALERT_SIGNIN_FAILURES = env_int("KASSA_ALERT_SIGNIN_FAILURES", 50)  # per tenant in 10 minutes
+KASSA_ALERT_LOCKOUTS = env_int("KASSA_ALERT_LOCKOUTS", 5)  # per tenant in 10 minutes
+ADMINS = [("Kassa operators", address) for address in env_list("KASSA_ADMINS")]
+SERVER_EMAIL = env_str("KASSA_SERVER_EMAIL", "kassa@localhost")
+EMAIL_HOST = env_str("KASSA_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("KASSA_EMAIL_PORT", 25)
+EMAIL_USE_TLS = env_bool("KASSA_EMAIL_USE_TLS", PRODUCTION)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend"
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "kassa.observability.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": env_str("KASSA_LOG_FORMAT", "json")}},
     "root": {"handlers": ["console"], "level": env_str("KASSA_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pgserver": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # our own sign-in log records every attempt
+    },
 }

@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from kassa import admin as kassa_admin
-from kassa import errors, health
+from kassa import errors, health, observability
 
 
 def home(request):
@@ -13,6 +13,7 @@ def home(request):
 urlpatterns = [
     path("healthz", health.healthz),
     path("readyz", health.readyz),
+    path("metrics", observability.metrics_view),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("inventory.urls")),
     path("api/v1/", include("auditlog.urls")),

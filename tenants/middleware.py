@@ -22,7 +22,7 @@ class TenantMiddleware:
 
     def __call__(self, request):
         host, _ = split_domain_port(request.get_host())
-        if host in self.platform_hosts or request.path in ("/healthz", "/readyz"):
+        if host in self.platform_hosts or request.path in ("/healthz", "/readyz", "/metrics"):
             request.tenant = None
             # The API may select a tenant from the token; this context ends it with the request.
             with tenant_context(None):

@@ -44,6 +44,17 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with none of this run's cache keys (counters, throttles, sessions)."""
+    from django.conf import settings
+    from django.core.cache import cache
+
+    client = cache._cache.get_client(write=True)
+    for key in client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*", count=1000):
+        client.delete(key)
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["tests.conftest.FastArgon2Hasher"]
     # Static files straight from the apps (no collectstatic manifest under test).

@@ -1,3 +1,5 @@
+import os
+import shutil
 import signal
 import subprocess  # nosec B404 - we start our own processes
 import sys
@@ -73,7 +75,11 @@ class Command(BaseCommand):
                 settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
         }
-        processes = {name: subprocess.Popen(command) for name, command in commands.items()}  # nosec B603
+        metrics_dir = settings.VAR_DIR / "metrics"  # shared by the processes' Prometheus metrics
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        processes = {name: subprocess.Popen(command, env=env) for name, command in commands.items()}  # nosec B603
 
         stopping = False
 
