@@ -1,11 +1,10 @@
-from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 
 from accounts.api_permissions import Can
 from accounts.permissions import EXPORT, MANAGE_SETTINGS
 from lifecycle import selectors, services
-from lifecycle.models import Backup, RestoreDrill
+from lifecycle.serializers import BackupOut, RestoreDrillOut
 from lifecycle.tasks import backup_enqueue
 
 CanSeeBackups = Can(EXPORT) | Can(MANAGE_SETTINGS)
@@ -14,24 +13,7 @@ CanSeeBackups = Can(EXPORT) | Can(MANAGE_SETTINGS)
 class BackupListCreateApi(ListAPIView):
     """GET: the chain's backups with status and progress. POST: start a backup now."""
 
-    class OutputSerializer(serializers.ModelSerializer):
-        class Meta:
-            model = Backup
-            fields = [
-                "id",
-                "status",
-                "trigger",
-                "progress",
-                "table_count",
-                "row_count",
-                "size_bytes",
-                "key_version",
-                "region",
-                "created_at",
-                "finished_at",
-            ]
-
-    serializer_class = OutputSerializer
+    serializer_class = BackupOut
     permission_classes = [CanSeeBackups]
 
     def get_permissions(self):
@@ -45,18 +27,13 @@ class BackupListCreateApi(ListAPIView):
     def post(self, request):
         backup = services.backup_create(tenant=request.tenant)
         backup_enqueue(backup)
-        return Response(self.OutputSerializer(backup).data, status=202)
+        return Response(BackupOut(backup).data, status=202)
 
 
 class RestoreDrillListApi(ListAPIView):
     """The chain's restore drills: did its latest backup restore and match its manifest?"""
 
-    class OutputSerializer(serializers.ModelSerializer):
-        class Meta:
-            model = RestoreDrill
-            fields = ["id", "backup", "status", "table_count", "row_count", "seconds", "detail", "created_at"]
-
-    serializer_class = OutputSerializer
+    serializer_class = RestoreDrillOut
     permission_classes = [CanSeeBackups]
 
     def get_queryset(self):
