@@ -13,6 +13,7 @@ from django.utils import timezone
 from auditlog import redact, writer
 from auditlog.context import RequestActor, actor_of
 from kassa.net import client_ip
+from kassa.observability import request_id_var
 
 logger = logging.getLogger("auditlog")
 
@@ -54,6 +55,9 @@ class AuditMiddleware:
         started = time.perf_counter()
         request_id = uuid.uuid4()
         request.audit_request_id = request_id
+        # Every log line of this request names it, also Django's own "Not Found: ..." lines written
+        # after the middleware returns; the next request sets its own.
+        request_id_var.set(str(request_id))
         is_api = request.path.startswith("/api/")
         request_body = b""
         if is_api:

@@ -84,3 +84,21 @@ def test_a_burst_of_failed_sign_ins_alerts_operators_once(cast_a, settings):
 def test_a_failing_alert_channel_does_not_break_the_caller(settings, db):
     settings.KASSA_ALERT_WEBHOOK = "http://127.0.0.1:9/nothing-listens"
     alerts.alert_send("restore_drill_failed", tenant="x", detail="checksum mismatch")
+
+
+def test_a_request_logs_with_its_request_id(cast_a, caplog):
+    from kassa.observability import request_id_var
+
+    seen = []
+
+    class Spy(logging.Handler):
+        def emit(self, record):
+            seen.append(request_id_var.get())
+
+    spy = Spy()
+    logging.getLogger("django.request").addHandler(spy)
+    try:
+        response = HttpsApiClient().get("/api/v1/users/")  # 401 is logged as a warning
+    finally:
+        logging.getLogger("django.request").removeHandler(spy)
+    assert seen and seen[-1] == response["X-Request-ID"]
