@@ -96,8 +96,8 @@ class UserCreateIn(serializers.Serializer):
     password = serializers.CharField(max_length=1024, trim_whitespace=False)
     roles = serializers.ListField(child=TenantPrimaryKeyField(Role), min_length=1, max_length=20)
     stores = serializers.ListField(child=TenantPrimaryKeyField(Store), required=False, default=list)
-    full_name = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
-    email = serializers.EmailField(required=False, default="", allow_blank=True)
+    full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
 
 
 class UserUpdateIn(serializers.Serializer):

@@ -254,7 +254,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
-    "ENUM_NAME_OVERRIDES": {"PermissionEnum": "accounts.permissions.PERMISSION_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "PermissionEnum": "accounts.permissions.PERMISSION_CHOICES",
+        "ApiTokenKindEnum": "accounts.models.ApiToken.Kind",
+        "SignInEventKindEnum": "auditlog.models.SignInEvent.Kind",
+        "StockMovementKindEnum": "inventory.models.StockMovement.Kind",
+        "StockMovementRequestKindEnum": "inventory.serializers.StockMovementIn.KINDS",
+    },
 }
 
 # --- Transport and cookies
