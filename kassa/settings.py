@@ -4,6 +4,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 from kassa import embedded
 from kassa.env import ConfigError, env_bool, env_int, env_list, env_str
@@ -53,6 +54,20 @@ if not (KASSA_MASTER_KEY or KASSA_KMS_KEY_ID):
 KASSA_BASE_DOMAIN = env_str("KASSA_BASE_DOMAIN", "localhost")
 KASSA_REGION = env_str("KASSA_REGION", "local")
 KASSA_STORAGE_URL = env_str("KASSA_STORAGE_URL", f"file://{VAR_DIR / 'storage'}")
+# Other regions' storage (a purge reaches every copy): KASSA_STORAGE_URL_<REGION>=url.
+KASSA_STORAGE_URLS = {
+    name.removeprefix("KASSA_STORAGE_URL_").lower().replace("_", "-"): url
+    for name, url in environ.Env.ENVIRON.items()
+    if name.startswith("KASSA_STORAGE_URL_") and url
+}
+KASSA_S3_ENDPOINT_URL = env_str("KASSA_S3_ENDPOINT_URL")  # an S3-compatible server; unset for AWS
+KASSA_S3_SSE = env_str("KASSA_S3_SSE", "AES256")  # server-side encryption on top of ours: AES256 or aws:kms
+KASSA_S3_KMS_KEY_ID = env_str("KASSA_S3_KMS_KEY_ID")
+KASSA_BACKUP_KEEP_DAILY = env_int("KASSA_BACKUP_KEEP_DAILY", 30)
+KASSA_BACKUP_KEEP_MONTHLY = env_int("KASSA_BACKUP_KEEP_MONTHLY", 12)
+KASSA_TERMINATION_GRACE_DAYS = env_int("KASSA_TERMINATION_GRACE_DAYS", 30)
+# Tests only: a pause per backup block, so a worker can be killed in the middle of a backup.
+KASSA_BACKUP_BLOCK_PAUSE_MS = env_int("KASSA_BACKUP_BLOCK_PAUSE_MS", 0)
 KASSA_TRUSTED_PROXIES = env_list("KASSA_TRUSTED_PROXIES")
 # Hosts that reach the platform (no tenant) besides the base domain itself.
 KASSA_PLATFORM_HOSTS = [KASSA_BASE_DOMAIN, *env_list("KASSA_PLATFORM_HOSTS", "127.0.0.1,[::1]")]
@@ -81,6 +96,7 @@ INSTALLED_APPS = [
     "accounts",
     "auditlog",
     "inventory",
+    "lifecycle",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +201,18 @@ CELERY_BEAT_SCHEDULE: dict = {
     "users-deactivate-dormant": {"task": "accounts.users_deactivate_dormant_task", "schedule": 24 * 3600.0},
     # Chain new audit entries of every tenant into a sealed batch (auditlog.sealing).
     "audit-seal": {"task": "auditlog.tasks.audit_seal_task", "schedule": 300.0},
+    # Back up every active tenant, then expire old backups (KASSA_BACKUP_KEEP_DAILY/MONTHLY).
+    "backups-nightly": {
+        "task": "lifecycle.tasks.backups_nightly_task",
+        "schedule": crontab(hour=2, minute=0),
+    },
+    # Restore each tenant's latest backup into a scratch tenant and compare it with its manifest.
+    "restore-drills": {"task": "lifecycle.tasks.restore_drills_task", "schedule": crontab(hour=4, minute=30)},
+    # Purge terminated tenants whose grace period (KASSA_TERMINATION_GRACE_DAYS) has ended.
+    "tenants-purge-due": {
+        "task": "lifecycle.tasks.tenants_purge_due_task",
+        "schedule": crontab(hour=5, minute=0),
+    },
 }
 
 # --- Identity
@@ -311,7 +339,9 @@ EMAIL_HOST = env_str("KASSA_EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("KASSA_EMAIL_PORT", 25)
 EMAIL_USE_TLS = env_bool("KASSA_EMAIL_USE_TLS", PRODUCTION)
 EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend"
+    "django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend"
 )
 
 LOGGING = {
@@ -321,7 +351,9 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "kassa.observability.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": env_str("KASSA_LOG_FORMAT", "json")}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": env_str("KASSA_LOG_FORMAT", "json")}
+    },
     "root": {"handlers": ["console"], "level": env_str("KASSA_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
