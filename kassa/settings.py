@@ -66,6 +66,9 @@ KASSA_S3_KMS_KEY_ID = env_str("KASSA_S3_KMS_KEY_ID")
 KASSA_BACKUP_KEEP_DAILY = env_int("KASSA_BACKUP_KEEP_DAILY", 30)
 KASSA_BACKUP_KEEP_MONTHLY = env_int("KASSA_BACKUP_KEEP_MONTHLY", 12)
 KASSA_TERMINATION_GRACE_DAYS = env_int("KASSA_TERMINATION_GRACE_DAYS", 30)
+KASSA_EXPORT_DAYS = env_int("KASSA_EXPORT_DAYS", 7)  # how long a finished export can be downloaded
+# Entity CSVs up to this many rows stream straight from the API; larger ones become export jobs.
+KASSA_EXPORT_STREAM_MAX_ROWS = env_int("KASSA_EXPORT_STREAM_MAX_ROWS", 100_000)
 # Tests only: a pause per backup block, so a worker can be killed in the middle of a backup.
 KASSA_BACKUP_BLOCK_PAUSE_MS = env_int("KASSA_BACKUP_BLOCK_PAUSE_MS", 0)
 KASSA_TRUSTED_PROXIES = env_list("KASSA_TRUSTED_PROXIES")
@@ -97,6 +100,7 @@ INSTALLED_APPS = [
     "auditlog",
     "inventory",
     "lifecycle",
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -213,6 +217,8 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "lifecycle.tasks.tenants_purge_due_task",
         "schedule": crontab(hour=5, minute=0),
     },
+    # Delete export files past their download window (KASSA_EXPORT_DAYS) from storage.
+    "exports-expire": {"task": "exports.tasks.exports_expire_task", "schedule": 3600.0},
 }
 
 # --- Identity

@@ -1,0 +1,226 @@
+"""Customer rights: everything about one customer (access request), and erasure (anonymisation).
+
+Erasure decision. A customer's name, e-mail and phone live encrypted in their row, with keyed
+lookup hashes beside them; copies in plain text can also reach the append-only audit tables
+(the API-call log keeps request and response bodies, the access log query strings, the change
+log the before/after values of unmasked columns, e.g. idempotency answers and the lookup
+hashes). Erasure therefore, in one owner-role transaction with the tenant selected:
+
+1. clears the customer row (contact data, hashes and notes; `erased_at` set; sales keep
+   pointing at the anonymised row, so their figures and totals do not change);
+2. deletes the tenant's stored idempotency answers that contain the data;
+3. redacts the audit tables through the same privileged path as the retention purge
+   (`kassa.audit_purge`, owner role only): each entry containing the data is deleted and
+   written back with the data replaced by `[erased]` (same id and time), so the rest of the
+   entry survives;
+4. records a `CustomerRequest` row (tenant log) and a platform event `audit_redacted` listing the
+   redacted entry ids (no personal data), so the redaction is itself on record; redacted
+   entries that were already sealed are reported as altered by `verify_audit`, and that event
+   is the explanation;
+5. deletes the tenant's finished export files that may contain the customer (full, customers,
+   audit), since they cannot be edited.
+
+Values shorter than 3 characters are not searched for in the audit tables (they would match
+everywhere). Backups are not rewritten: they are encrypted and age out with their retention.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from auditlog.models import ChangeEvent
+from exports.models import CustomerRequest, Export
+from inventory import hashing, selectors
+from inventory.models import Customer, Payment, Refund, Sale, SaleLine
+from lifecycle.services import owner_transaction
+from tenants.context import get_current_tenant
+
+ERASED = "[erased]"
+MIN_TERM = 3
+AUDIT_TABLES = ("auditlog_apicall", "auditlog_access", "auditlog_signinevent", "auditlog_change")
+TEXT_TYPES = ("text", "character varying", "json", "jsonb")
+
+
+def customer_get(*, customer_id: UUID) -> Customer:
+    return selectors.customer_get(customer_id=customer_id)
+
+
+def _money(value) -> str | None:
+    return str(value) if value is not None else None
+
+
+def customer_data_export(*, customer: Customer, actor) -> dict:
+    """Everything about the customer: contact data, sales with lines, payments and refunds, and the
+    change-log entries about them. Recorded as a CustomerRequest."""
+    sales = []
+    for sale in Sale.objects.filter(customer=customer).order_by("created_at"):
+        sales.append(
+            {
+                "id": str(sale.pk),
+                "store": str(sale.store_id),
+                "receipt_number": sale.receipt_number,
+                "status": sale.status,
+                "created_at": sale.created_at.isoformat(),
+                "currency": sale.currency,
+                "total": _money(sale.total),
+                "tax_total": _money(sale.tax_total),
+                "refunded_total": _money(sale.refunded_total),
+                "lines": [
+                    {
+                        "sku": line.sku,
+                        "name": line.name,
+                        "quantity": line.quantity,
+                        "unit_price": _money(line.unit_price),
+                        "line_total": _money(line.line_total),
+                        "refunded_quantity": line.refunded_quantity,
+                    }
+                    for line in SaleLine.objects.filter(sale=sale).order_by("id")
+                ],
+                "payments": [
+                    {"method": p.method, "amount": _money(p.amount)}
+                    for p in Payment.objects.filter(sale=sale).order_by("id")
+                ],
+                "refunds": [
+                    {"id": str(r.pk), "created_at": r.created_at.isoformat(), "total": _money(r.total)}
+                    for r in Refund.objects.filter(sale=sale).order_by("created_at")
+                ],
+            }
+        )
+    changes = [
+        {
+            "created_at": change.created_at.isoformat(),
+            "operation": change.operation,
+            "before": change.before,
+            "after": change.after,
+            "user_id": str(change.user_id) if change.user_id else None,
+        }
+        for change in ChangeEvent.objects.filter(
+            model="inventory.customer", object_id=str(customer.pk)
+        ).order_by("id")
+    ]
+    requests = [
+        {"kind": r.kind, "created_at": r.created_at.isoformat(), "actor_id": str(r.actor_id)}
+        for r in CustomerRequest.objects.filter(customer_id=customer.pk).order_by("created_at")
+    ]
+    CustomerRequest.objects.create(
+        kind=CustomerRequest.Kind.EXPORT, customer_id=customer.pk, actor=actor, detail={"sales": len(sales)}
+    )
+    return {
+        "customer": {
+            "id": str(customer.pk),
+            "name": customer.name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "notes": customer.notes,
+            "created_at": customer.created_at.isoformat(),
+            "erased_at": customer.erased_at.isoformat() if customer.erased_at else None,
+        },
+        "sales": sales,
+        "loyalty": None,  # Kassa keeps no loyalty programme data
+        "changes": changes,
+        "requests": requests,
+        "exported_at": timezone.now().isoformat(),
+    }
+
+
+def _terms(customer: Customer) -> list[str]:
+    """The personal values to remove, in every spelling they may have been stored in."""
+    values = [customer.name, customer.email, customer.phone, customer.notes]
+    values += [hashing.normalise_email(customer.email or ""), hashing.normalise_phone(customer.phone or "")]
+    terms: set[str] = set()
+    for value in values:
+        value = (value or "").strip()
+        if len(value) < MIN_TERM:
+            continue
+        terms.add(value)
+        terms.add(json.dumps(value)[1:-1])  # as escaped inside JSON text
+        terms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    terms |= {h for h in (customer.email_hash, customer.phone_hash) if h}
+    return sorted((t for t in terms if len(t) >= MIN_TERM), key=len, reverse=True)
+
+
+def customer_erase(*, customer: Customer, actor) -> dict:
+    """Anonymise the customer everywhere it is stored (see the module's docstring). Idempotent."""
+    from auditlog.services import platform_event_record
+
+    if customer.erased_at is not None:
+        return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}
+    tenant = get_current_tenant()
+    terms = _terms(customer)
+    pattern = "|".join(re.escape(t) for t in terms)
+    now = timezone.now()
+    redacted: dict[str, list] = {}
+    with owner_transaction(tenant, privileged=True) as cursor:
+        cursor.execute(
+            "UPDATE inventory_customer SET name = NULL, email = NULL, phone = NULL, email_hash = '', "
+            "phone_hash = '', notes = '', erased_at = %s WHERE id = %s AND tenant_id = %s AND erased_at IS NULL",
+            [now, customer.pk, tenant.pk],
+        )
+        if cursor.rowcount == 0:  # erased meanwhile by another request
+            transaction.set_rollback(True, using="owner")
+            customer.refresh_from_db()
+            return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}
+        if pattern:
+            cursor.execute(
+                "DELETE FROM kassa_idempotencyrecord WHERE tenant_id = %s AND response_body::text ~* %s",
+                [tenant.pk, pattern],
+            )
+            # After the writes above: their change-log entries are redacted too.
+            for table in AUDIT_TABLES:
+                redacted[table] = _redact_table(cursor, table, tenant.pk, pattern)
+        cursor.execute(
+            "INSERT INTO exports_customerrequest (id, tenant_id, kind, customer_id, actor_id, detail, created_at) "
+            "VALUES (gen_random_uuid(), %s, 'erase', %s, %s, %s, %s)",
+            [tenant.pk, customer.pk, actor.pk, json.dumps({t: len(ids) for t, ids in redacted.items()}), now],
+        )
+    stale = Export.objects.filter(
+        status=Export.Status.DONE, kind__in=[Export.Kind.FULL, Export.Kind.CUSTOMERS, Export.Kind.AUDIT]
+    )
+    from exports.services import export_delete_file
+
+    for export in list(stale):
+        export_delete_file(tenant=tenant, export=export)
+    platform_event_record(
+        kind="audit_redacted",
+        tenant=tenant,
+        actor=str(actor.pk),
+        detail={"reason": "customer erasure", "customer": str(customer.pk), "entries": redacted},
+    )
+    return {"id": str(customer.pk), "erased_at": now.isoformat()}
+
+
+def _redact_table(cursor, table: str, tenant_id, pattern: str) -> list:
+    """Replace the pattern in the text columns of the tenant's matching audit entries; return their ids."""
+    cursor.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        [table],
+    )
+    columns = [(name, kind) for name, kind in cursor.fetchall() if kind.split("(")[0] in TEXT_TYPES]
+    if not columns:
+        return []
+    match = " OR ".join(f'"{name}"::text ~* %(p)s' for name, _ in columns)
+    stage = f"kassa_redact_{table}"
+    cursor.execute(
+        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM {table} WHERE tenant_id = %(t)s AND ({match})",  # noqa: S608
+        {"t": tenant_id, "p": pattern},
+    )
+    cursor.execute(f"SELECT id FROM {stage} ORDER BY id")  # noqa: S608
+    ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        cursor.execute(f"DROP TABLE {stage}")
+        return []
+    sets = ", ".join(
+        f'"{name}" = regexp_replace("{name}"::text, %(p)s, %(e)s, \'gi\')::{kind}' for name, kind in columns
+    )
+    cursor.execute(f"UPDATE {stage} SET {sets}", {"p": pattern, "e": ERASED})  # noqa: S608
+    # Append-only: a DELETE passes only on the privileged path; the entries return redacted.
+    cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {stage})")  # noqa: S608
+    cursor.execute(f"INSERT INTO {table} SELECT * FROM {stage}")  # noqa: S608
+    cursor.execute(f"DROP TABLE {stage}")
+    return ids

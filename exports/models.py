@@ -1,0 +1,78 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from tenants.models import TenantOwnedModel
+
+
+class Export(TenantOwnedModel):
+    """A requested export: a job row claimed by one worker, then an encrypted ZIP in storage."""
+
+    class Kind(models.TextChoices):
+        FULL = "full"
+        PRODUCTS = "products"
+        STOCK = "stock"
+        SALES = "sales"
+        CUSTOMERS = "customers"
+        AUDIT = "audit"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+        EXPIRED = "expired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="percent")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    attempts = models.PositiveIntegerField(default=0)
+    object_key = models.CharField(max_length=300, blank=True)
+    size_bytes = models.BigIntegerField(null=True, blank=True)
+    row_count = models.BigIntegerField(null=True, blank=True)
+    manifest = models.JSONField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="last sign of life of the running worker"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    download_count = models.PositiveIntegerField(default=0)
+    last_downloaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "requested_by", "created_at"], name="export_tenant_requester"),
+            models.Index(fields=["tenant", "status", "expires_at"], name="export_tenant_expiry"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} export {str(self.pk)[:8]} ({self.status})"
+
+
+class CustomerRequest(TenantOwnedModel):
+    """A data-subject request carried out: one customer's data exported, or the customer erased."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export"
+        ERASE = "erase"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    customer_id = models.UUIDField(help_text="the customer (kept after erasure: the row stays, anonymised)")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    detail = models.JSONField(default=dict, help_text="counts only, never personal data")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "customer_id"], name="customerrequest_customer")]
+
+    def __str__(self):
+        return f"{self.kind} of customer {str(self.customer_id)[:8]}"

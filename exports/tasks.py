@@ -1,0 +1,32 @@
+"""Celery tasks: thin, idempotent, acknowledged late, and run again when their worker dies."""
+
+from uuid import UUID
+
+from celery import shared_task
+from django.conf import settings
+
+from exports import services
+from tenants.models import Tenant
+
+RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@shared_task(bind=True, max_retries=10, **RELIABLE)
+def export_run_task(self, tenant_id: str, export_id: str) -> str:
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None or tenant.status == Tenant.Status.PURGED:
+        return "gone"
+    export = services.export_run(tenant=tenant, export_id=UUID(export_id))
+    if export.status == export.Status.RUNNING and export.progress < 100:
+        # Claimed by a worker that may have died (redelivered): look again once it may be stale.
+        raise self.retry(countdown=services.STALE_SECONDS)
+    return str(export.status)
+
+
+@shared_task(**RELIABLE)
+def exports_expire_task() -> int:
+    """Delete every tenant's export files past their download window."""
+    expired = 0
+    for tenant in Tenant.objects.filter(region=settings.KASSA_REGION).exclude(status=Tenant.Status.PURGED):
+        expired += services.exports_expire(tenant=tenant)
+    return expired
