@@ -6,6 +6,7 @@ import io
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -181,5 +182,6 @@ def mfa_view(request):
 @login_required
 @require_POST
 def session_revoke_view(request, session_id):
-    UserSession.objects.filter(user=request.user, pk=session_id).update(revoked_at=timezone.now())
+    if not UserSession.objects.filter(user=request.user, pk=session_id).update(revoked_at=timezone.now()):
+        raise Http404
     return redirect("/account/")

@@ -10,6 +10,7 @@ Apps register their models here (`@admin.register(Model, site=kassa.admin.site)`
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.http import Http404
 from django.shortcuts import redirect
 
@@ -68,3 +69,20 @@ class TenantModelAdmin(admin.ModelAdmin):
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         # Missing, another tenant's or outside the user's stores: the same 404.
         raise Http404("No such object.")
+
+    def _object_in_scope_or_404(self, request, object_id) -> None:
+        """Before any permission check: an object the user cannot see does not exist (404)."""
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404("No such object.")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        self._object_in_scope_or_404(request, object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._object_in_scope_or_404(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._object_in_scope_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)

@@ -71,9 +71,9 @@ def ensure_postgres() -> str:
             server = pgserver.get_server(postgres_dir(), cleanup_mode=None)
         host = parse_qs(urlparse(server.get_uri()).query)["host"][0]
         marker = postgres_dir() / "kassa_bootstrap.done"
-        if not marker.exists():
-            _bootstrap_roles(server)
-            marker.write_text("roles and database created\n")
+        if not marker.exists() or marker.read_text().strip() != BOOTSTRAP_VERSION:
+            _bootstrap_roles(server)  # idempotent: safe to run again after an upgrade
+            marker.write_text(BOOTSTRAP_VERSION + "\n")
     _postgres_host = host
     return host
 
@@ -90,13 +90,17 @@ DO $$ BEGIN
   END IF;
 END $$;
 """
+# The owner may end the app role's sessions: tests drop their database WITH (FORCE).
+GRANT_SIGNAL_SQL = "GRANT pg_signal_backend TO kassa_owner;"
 DATABASE_EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = 'kassa';"
+BOOTSTRAP_VERSION = "2"
 CREATE_DATABASE_SQL = "CREATE DATABASE kassa OWNER kassa_owner;"
 
 
 def _bootstrap_roles(server) -> None:
     """Create the owner role (migrations) and the application role (no table, no RLS bypass)."""
     server.psql(BOOTSTRAP_ROLES_SQL)
+    server.psql(GRANT_SIGNAL_SQL)
     if "(1 row)" not in server.psql(DATABASE_EXISTS_SQL):
         server.psql(CREATE_DATABASE_SQL)
 

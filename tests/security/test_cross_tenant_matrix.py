@@ -1,0 +1,193 @@
+"""Every URL pattern that names an object, walked with another tenant's ids: 404, every method.
+
+A new URL pattern with a parameter fails `test_every_pattern_is_covered` until it is added to
+TARGETS below, so no endpoint or admin page escapes this check.
+"""
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from accounts.models import ApiToken, Role, SupportGrant, User, UserSession
+from inventory import services
+from inventory.models import Category, Customer, Product, Sale, StockLevel, StockMovement, Supplier
+from tenants.context import tenant_context
+from tenants.models import Store
+from tests.conftest import token_for
+
+# route name (or admin model) -> which of tenant B's objects fills its parameter
+TARGETS = {
+    "me-token-revoke": "token",
+    "user-detail": "user",
+    "user-deactivate": "user",
+    "user-unlock": "user",
+    "user-password-reset": "user",
+    "user-keys": "user",
+    "role-detail": "role",
+    "support-grant-revoke": "grant",
+    "sale-detail": "sale",
+    "sale-refund": "sale",
+    "store-detail": "store",
+    "product-detail": "product",
+    "category-detail": "category",
+    "supplier-detail": "supplier",
+    "customer-detail": "customer",
+    "stock-detail": "stocklevel",
+    "account-session-revoke": "session",
+    "view_on_site": "view_on_site",
+}
+ADMIN_MODELS = {
+    "tenants/store": "store",
+    "inventory/category": "category",
+    "inventory/supplier": "supplier",
+    "inventory/product": "product",
+    "inventory/customer": "customer",
+    "inventory/stocklevel": "stocklevel",
+    "inventory/stockmovement": "movement",
+    "inventory/sale": "sale",
+}
+METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def _walk(resolver, prefix=""):
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern
+
+
+def object_patterns():
+    """(route, pattern, target) for every pattern with a parameter that names an object."""
+    found = []
+    for route, pattern in _walk(get_resolver()):
+        if "<" not in route and "(?P<" not in route:
+            continue
+        if route.startswith("admin/"):
+            model = "/".join(route.split("/")[1:3])
+            if route == "admin/(?P<url>.*)$" or "(?P<app_label>" in route:
+                continue  # the catch-all and the app index name no object
+            target = TARGETS.get(pattern.name) or ADMIN_MODELS.get(model)
+        else:
+            target = TARGETS.get(pattern.name)
+        found.append((route, pattern, target))
+    return found
+
+
+def test_every_pattern_is_covered():
+    uncovered = [route for route, _, target in object_patterns() if target is None]
+    assert not uncovered, f"add these URL patterns to the cross-tenant matrix: {uncovered}"
+
+
+@pytest.fixture
+def bobs_objects(tenant_b, stores_b):
+    from tests.conftest import make_user
+
+    bob_user = make_user(tenant_b, "bea", "cashier")
+    with tenant_context(tenant_b):
+        owner = User.objects.get(username="bob")
+        store = stores_b[0]
+        category = services.category_create(actor=None, name="Bob's shelf")
+        supplier = services.supplier_create(actor=None, name="Bob's supplier")
+        product = services.product_create(actor=None, sku="B-1", name="Bob's tea", price=Decimal("2.00"))
+        customer = services.customer_create(actor=None, name="Bob's customer", email="c@bob.example")
+        movement = services.stock_receive(store=store, product=product, quantity=5, actor=None)
+        sale = services.sale_create(
+            store=store,
+            lines=[services.SaleLineInput(product=product, quantity=1)],
+            payments=[services.PaymentInput(method="cash", amount=Decimal("2.00"))],
+            actor=owner,
+        )
+        token_for(owner)
+        objects = {
+            "user": bob_user.pk,
+            "role": Role.objects.get(builtin="cashier").pk,
+            "grant": SupportGrant.objects.create(
+                staff_username="s",
+                reason="r",
+                permissions=[],
+                granted_by=owner,
+                expires_at=timezone.now() + timezone.timedelta(days=1),
+            ).pk,  # fmt: skip
+            "token": ApiToken.objects.first().pk,
+            "session": UserSession.objects.create(user=owner, key_hash="x" * 64).pk,
+            "store": store.pk,
+            "category": category.pk,
+            "supplier": supplier.pk,
+            "product": product.pk,
+            "customer": customer.pk,
+            "stocklevel": StockLevel.objects.get(store=store, product=product).pk,
+            "movement": movement.pk,
+            "sale": sale.pk,
+        }
+    return objects
+
+
+def _url(route: str, object_id) -> str:
+    import re
+
+    path = re.sub(r"\(\?P<\w+>[^)]*\)", str(object_id), route)
+    path = re.sub(r"<[^>]+>", str(object_id), path)
+    return "/" + path.lstrip("^").rstrip("$").replace("^", "")
+
+
+def _methods(pattern) -> list[str]:
+    callback = pattern.callback
+    if hasattr(callback, "actions"):
+        return [m for m in callback.actions if m in callback.cls.http_method_names]
+    view_class = getattr(callback, "view_class", None)
+    if view_class is not None:
+        return [m for m in METHODS if hasattr(view_class, m)]
+    return ["get", "post"]
+
+
+def test_another_tenants_ids_answer_404_everywhere(cast_a, bobs_objects, api):
+    from django.contrib.contenttypes.models import ContentType
+
+    owner_api = api(cast_a["owner"])
+    browser = Client(HTTP_HOST="alice-chain.localhost")
+    from accounts.middleware import session_key_hash
+
+    with tenant_context(cast_a["owner"].tenant):
+        browser.force_login(cast_a["owner"])
+        session = browser.session
+        session["kassa_started"] = session["kassa_seen"] = timezone.now().timestamp()
+        session.save()
+        UserSession.objects.create(user=cast_a["owner"], key_hash=session_key_hash(session.session_key))
+    checked = 0
+    for route, pattern, target in object_patterns():
+        if target is None:
+            continue  # reported by test_every_pattern_is_covered
+        if target == "view_on_site":
+            with tenant_context(cast_a["owner"].tenant):
+                content_type = ContentType.objects.get_for_model(Product)
+            url = f"/admin/r/{content_type.pk}/{bobs_objects['product']}/"
+        else:
+            url = _url(route, bobs_objects[target])
+        for method in _methods(pattern):
+            if route.startswith("api/"):
+                response = getattr(owner_api, method)(url, {})
+            else:
+                response = getattr(browser, method)(url, secure=True)
+                if response.status_code in (301, 302) and "/change/" in response.get("Location", ""):
+                    response = browser.get(response["Location"], secure=True)
+                if response.status_code == 405 and not hasattr(pattern.callback, "view_class"):
+                    continue  # a function view that does not serve this method reveals nothing
+            assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"
+            checked += 1
+    assert checked >= 60
+
+
+def test_bobs_objects_exist_for_bob(bobs_objects, tenant_b):
+    """The ids above are real: under Bob's tenant every one of them is found."""
+    with tenant_context(tenant_b):
+        assert Product.objects.filter(pk=bobs_objects["product"]).exists()
+        assert Sale.objects.filter(pk=bobs_objects["sale"]).exists()
+        assert Customer.objects.filter(pk=bobs_objects["customer"]).exists()
+        assert Category.objects.filter(pk=bobs_objects["category"]).exists()
+        assert Supplier.objects.filter(pk=bobs_objects["supplier"]).exists()
+        assert StockMovement.objects.filter(pk=bobs_objects["movement"]).exists()
+        assert Store.objects.filter(pk=bobs_objects["store"]).exists()
