@@ -96,3 +96,10 @@ def export_bytes(tenant, export) -> bytes:
             storage_for_tenant(tenant).get(export.object_key), tenant=tenant, export_id=export.pk
         )
     )
+
+
+@pytest.fixture
+def worker_storage(file_storage, monkeypatch):
+    """The Celery worker started after this writes into this test's storage directory."""
+    monkeypatch.setenv("KASSA_STORAGE_URL", f"file://{file_storage}")
+    return file_storage

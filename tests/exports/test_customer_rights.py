@@ -1,0 +1,98 @@
+"""A customer's data: exported on request, erased everywhere on request, sales figures kept."""
+
+from decimal import Decimal
+
+from django.db import connections
+
+from exports.models import CustomerRequest
+from inventory.models import Customer, Sale
+from tenants.context import tenant_context
+from tenants.models import Tenant
+from tests.conftest import transactional
+from tests.exports.conftest import CUSTOMER, run_export
+
+pytestmark = transactional
+
+SCAN_TYPES = ("text", "character varying", "json", "jsonb", "bytea", "character")
+
+
+def traces(values: list[str]) -> list[str]:
+    """Every (table.column) of the schema holding one of the values, as the owner, under each tenant."""
+    found = []
+    with connections["owner"].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = 'public'::regnamespace "
+            "AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
+        )
+        columns = [(t, c, k) for t, c, k in cursor.fetchall() if k.split("(")[0] in SCAN_TYPES]
+    tenants = [None, *Tenant.objects.all()]
+    for tenant in tenants:
+        with tenant_context(tenant), connections["owner"].cursor() as cursor:
+            for table, column, kind in columns:
+                for value in values:
+                    if kind == "bytea":
+                        condition = f"position(convert_to(%s, 'UTF8') in \"{column}\") > 0"
+                        cursor.execute(f'SELECT count(*) FROM "{table}" WHERE {condition}', [value])
+                    else:
+                        cursor.execute(
+                            f'SELECT count(*) FROM "{table}" WHERE lower("{column}"::text) LIKE %s',
+                            [f"%{value.lower()}%"],
+                        )
+                    if cursor.fetchone()[0]:
+                        found.append(f"{table}.{column} ({tenant})")
+    return found
+
+
+def test_a_customer_export_holds_everything_about_them(shop_a, cast_a, tenant_a, api):
+    customer_id = shop_a["customer"]["id"]
+    answer = api(cast_a["owner"]).get(f"/api/v1/customers/{customer_id}/export/")
+    assert answer.status_code == 200
+    data = answer.json()
+    assert data["customer"]["email"] == CUSTOMER["email"] and data["customer"]["name"] == CUSTOMER["name"]
+    assert len(data["sales"]) == 2 and data["sales"][0]["lines"][0]["sku"] == "SKU-1"
+    assert data["changes"][0]["operation"] == "insert"
+    with tenant_context(tenant_a):
+        assert CustomerRequest.objects.filter(kind="export", customer_id=customer_id).count() == 1
+
+
+def test_customer_endpoints_refuse_others(shop_a, cast_a, tenant_b, api):
+    from accounts.models import User
+
+    customer_id = shop_a["customer"]["id"]
+    auditor = api(cast_a["auditor"])  # no manage_customers
+    assert auditor.get(f"/api/v1/customers/{customer_id}/export/").status_code == 403
+    assert auditor.post(f"/api/v1/customers/{customer_id}/erase/").status_code == 403
+    with tenant_context(tenant_b):
+        bob = api(User.objects.get(username="bob"))
+    assert bob.get(f"/api/v1/customers/{customer_id}/export/").status_code == 404
+    answer = bob.post(f"/api/v1/customers/{customer_id}/erase/")
+    assert answer.status_code == 404 and answer.json()["code"] == "not_found"
+    assert api(cast_a["owner"]).post("/api/v1/customers/not-a-uuid/erase/").status_code == 404
+
+
+def test_erasure_leaves_no_trace_and_keeps_sales_figures(shop_a, cast_a, tenant_a, api, file_storage):
+    customer_id = shop_a["customer"]["id"]
+    client = api(cast_a["owner"])
+    with tenant_context(tenant_a):
+        totals = sorted(Sale.objects.values_list("total", flat=True))
+    export = run_export(tenant_a, cast_a["owner"])  # holds the customer: must go with the erasure
+    values = [CUSTOMER["name"], CUSTOMER["email"], CUSTOMER["phone"]]
+    assert traces(values), "the scan must find the customer before erasure"
+
+    answer = client.post(f"/api/v1/customers/{customer_id}/erase/")
+    assert answer.status_code == 200, answer.content
+    assert traces(values) == []
+    with tenant_context(tenant_a):
+        customer = Customer.objects.get(pk=customer_id)
+        assert customer.erased_at and customer.name is None and customer.email_hash == ""
+        assert sorted(Sale.objects.values_list("total", flat=True)) == totals
+        assert Sale.objects.filter(customer_id=customer_id).count() == 2
+        assert sum(totals, Decimal(0)) == Decimal("29.97")
+        assert CustomerRequest.objects.filter(kind="erase", customer_id=customer_id).count() == 1
+    assert not (file_storage / export.object_key).exists()
+
+    again = client.post(f"/api/v1/customers/{customer_id}/erase/")
+    assert again.status_code == 200 and again.json()["erased_at"] == answer.json()["erased_at"]
+    with tenant_context(tenant_a):
+        assert CustomerRequest.objects.filter(kind="erase", customer_id=customer_id).count() == 1
