@@ -55,6 +55,8 @@ class User(AbstractBaseUser):
     password_changed_at = models.DateTimeField(null=True, blank=True)
     # A user whose role requires MFA may sign in without it until this time, to enrol.
     mfa_grace_until = models.DateTimeField(null=True, blank=True)
+    # The web pages' language; empty: the browser's (Accept-Language).
+    language = models.CharField(max_length=8, blank=True, choices=[("en", "English"), ("fi", "Suomi")])
     date_joined = models.DateTimeField(default=timezone.now)
 
     objects = UserManager()

@@ -10,9 +10,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import mfa, selectors, services
+from accounts import mfa, selectors, services, tokens
 from accounts.apis import me_payload
 from accounts.middleware import session_key_hash
 from accounts.models import User, UserSession
@@ -118,6 +119,9 @@ def account_view(request):
         "me": me_payload(request.user),
         "history": selectors.signin_history(user=request.user)[:20],
         "sessions": UserSession.objects.filter(user=request.user, revoked_at__isnull=True),
+        "current_session": session_key_hash(request.session.session_key or ""),
+        "tokens": selectors.tokens_of(user=request.user).filter(expires_at__gt=timezone.now()),
+        "languages": User._meta.get_field("language").choices,
     }
     return render(request, "accounts/account.html", context)
 
@@ -184,4 +188,28 @@ def mfa_view(request):
 def session_revoke_view(request, session_id):
     if not UserSession.objects.filter(user=request.user, pk=session_id).update(revoked_at=timezone.now()):
         raise Http404
+    return redirect("/account/")
+
+
+@login_required
+@require_POST
+def token_revoke_view(request, token_id):
+    token = selectors.tokens_of(user=request.user).filter(pk=token_id).first()
+    if token is None:
+        raise Http404
+    tokens.token_revoke(token=token)
+    messages.success(request, _("The token was revoked."))
+    return redirect("/account/")
+
+
+@login_required
+@require_POST
+def language_view(request):
+    """The user's own choice of language for the web pages (empty: the browser's)."""
+    language = request.POST.get("language", "")
+    if language not in {code for code, _name in User._meta.get_field("language").choices} | {""}:
+        messages.error(request, _("Unknown language."))
+        return redirect("/account/")
+    request.user.language = language
+    request.user.save(update_fields=["language"])
     return redirect("/account/")

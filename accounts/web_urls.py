@@ -12,4 +12,6 @@ urlpatterns = [
     path(
         "account/sessions/<uuid:session_id>/revoke/", web.session_revoke_view, name="account-session-revoke"
     ),
+    path("account/tokens/<uuid:token_id>/revoke/", web.token_revoke_view, name="account-token-revoke"),
+    path("account/language/", web.language_view, name="account-language"),
 ]

@@ -21,6 +21,7 @@ class TenantAdminSite(admin.AdminSite):
     site_header = "Kassa"
     site_title = "Kassa admin"
     index_title = "Your chain"
+    index_template = "admin/kassa_index.html"
 
     def has_permission(self, request) -> bool:
         user = request.user
@@ -30,6 +31,14 @@ class TenantAdminSite(admin.AdminSite):
         if tenant is None:
             return user.is_platform_staff
         return user.tenant_id == tenant.pk and bool(authz.permissions_of(user))
+
+    def index(self, request, extra_context=None):
+        """Django's index with the chain's day on top (web.dashboard) on a tenant host."""
+        from web.dashboard import dashboard_for
+
+        if getattr(request, "tenant", None) is not None:
+            extra_context = {**(extra_context or {}), "dashboard": dashboard_for(request.user)}
+        return super().index(request, extra_context)
 
     def login(self, request, extra_context=None):
         """Sign-in goes through /login/ (lockout, MFA, password policy), never the admin's own form."""

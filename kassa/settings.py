@@ -101,6 +101,8 @@ INSTALLED_APPS = [
     "inventory",
     "lifecycle",
     "exports",
+    "pos",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -112,10 +114,12 @@ MIDDLEWARE = [
     "tenants.middleware.TenantMiddleware",
     "kassa.limits.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionPolicyMiddleware",
+    "web.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -321,6 +325,9 @@ if KASSA_TRUSTED_PROXIES:
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("KASSA_MAX_BODY_BYTES", 1024 * 1024)
 
 LANGUAGE_CODE = "en"
+# The browser's Accept-Language picks one (LocaleMiddleware); a user's profile language wins.
+LANGUAGES = [("en", "English"), ("fi", "Suomi")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -22,6 +22,8 @@ urlpatterns = [
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("accounts.web_urls")),
+    path("pos/", include("pos.urls")),
+    path("audit/", include("web.urls")),
     path("admin/", kassa_admin.site.urls),
     path("", home),
 ]

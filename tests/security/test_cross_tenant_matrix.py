@@ -37,6 +37,13 @@ TARGETS = {
     "customer-detail": "customer",
     "stock-detail": "stocklevel",
     "account-session-revoke": "session",
+    "account-token-revoke": "token",
+    "pos-register": "store",
+    "pos-products": "store",
+    "pos-sale-create": "store",
+    "pos-receipt-find": "store",
+    "pos-receipt": "sale",
+    "pos-refund": "sale",
     "view_on_site": "view_on_site",
 }
 ADMIN_MODELS = {

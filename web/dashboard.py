@@ -1,0 +1,45 @@
+"""The chain's day at a glance on the admin index: sales today by store, low stock, failed sign-ins."""
+
+import contextlib
+from datetime import datetime, time
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+
+from accounts import authz
+from accounts.permissions import VIEW_PRODUCTS, VIEW_SALES
+from auditlog import selectors as audit_selectors
+from auditlog.models import SignInEvent
+from inventory import selectors
+
+LOW_STOCK_ROWS = 15
+FAILED_SIGNINS = 10
+
+
+def dashboard_for(user) -> dict:
+    """What this user may see of today; empty parts are left out."""
+    found: dict = {}
+    midnight = datetime.combine(timezone.localdate(), time.min, tzinfo=timezone.get_current_timezone())
+    if authz.can(user, VIEW_SALES):
+        found["sales_today"] = list(
+            selectors.sales_visible_to(user=user)
+            .filter(created_at__gte=midnight)
+            .values("store__name")
+            .annotate(count=Count("id"), total=Sum("total"), refunded=Sum("refunded_total"))
+            .order_by("store__name")
+        )
+    if authz.can(user, VIEW_PRODUCTS):
+        found["low_stock"] = list(
+            selectors.stock_levels_visible_to(user=user)
+            .filter(quantity__lte=F("reorder_point"), product__active=True)
+            .select_related("store", "product")
+            .order_by("quantity", "product__sku")[:LOW_STOCK_ROWS]
+        )
+    with contextlib.suppress(PermissionDenied):  # no log permission: no failed sign-ins
+        found["failed_signins"] = list(
+            audit_selectors.signin_list(reader=user, filters={})
+            .exclude(outcome=SignInEvent.Outcome.SUCCESS)
+            .exclude(kind=SignInEvent.Kind.SIGN_OUT)[:FAILED_SIGNINS]
+        )
+    return found
