@@ -457,13 +457,13 @@ def sale_create(
         priced.append((line, line_total, line_tax(line_total, line.product.tax_rate)))
     total = money(sum((p[1] for p in priced), Decimal(0)))
     tax_total = money(sum((p[2] for p in priced), Decimal(0)))
-    paid, change = _check_payments(payments, total)
-
     rows = stock_rows_lock(pairs=[(store.pk, product_id) for product_id in quantities])
     for product_id, wanted in quantities.items():
         row = rows[(store.pk, product_id)]
         if not store.allow_negative_stock and row.quantity < wanted:
             raise InsufficientStock(products[product_id].sku, row.quantity, wanted)
+    # After the stock: goods that are not there are the answer, whatever was paid.
+    paid, change = _check_payments(payments, total)
 
     sale = Sale.objects.create(
         store=store,

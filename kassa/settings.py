@@ -274,6 +274,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api_permissions.IsSignedIn"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "kassa.api.exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "kassa.negotiation.FormatOverrideNegotiation",
     "DEFAULT_PAGINATION_CLASS": "kassa.pagination.PagePagination",
     "DEFAULT_THROTTLE_CLASSES": ["kassa.throttling.TokenRateThrottle"],
     "PAGE_SIZE": 50,

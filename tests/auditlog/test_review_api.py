@@ -57,6 +57,9 @@ def test_csv_is_streamed(db, cast_a, api):
     assert response.streaming
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert any(row["path"] == "/api/v1/me/" for row in rows)
+    # A client that says it accepts JSON but names the CSV format gets the CSV.
+    named = auditor.get("/api/v1/audit/access/?format=csv", HTTP_ACCEPT="application/json")
+    assert named.status_code == 200 and named["Content-Type"].startswith("text/csv")
 
 
 def test_a_store_manager_sees_only_their_stores_entries(db, cast_a, api, stores_a):

@@ -328,3 +328,13 @@ def test_requests_are_throttled_per_token(api, cast_a, settings):
     assert_error(answer, 429, "throttled")
     assert int(answer["Retry-After"]) > 0
     assert second.get("/api/v1/products/").status_code == 200  # another token, its own budget
+
+
+def test_overselling_is_409_even_when_the_payment_does_not_cover_it(api, cast_a, stores_a, coffee, tenant_a):
+    sale = {
+        "store": str(stores_a[0].pk),
+        "lines": [{"product": str(coffee.pk), "quantity": 99}],
+        "payments": [{"method": "cash", "amount": "9.00"}],
+    }
+    assert_error(api(cast_a["cashier"]).post("/api/v1/sales/", sale), 409, "insufficient_stock")
+    assert stock_of(tenant_a, stores_a[0], coffee) == 10
