@@ -68,6 +68,7 @@ def zip_build(
                     for i, c in enumerate(entity.columns)
                     if c in entity.encrypted
                 ]
+                json_columns = rows.json_positions(entity.columns, entity.table.types)
                 jsonl_hash, csv_hash, count = hashlib.sha256(), hashlib.sha256(), 0
                 csv_lines = rows.CsvLines()
                 with tempfile.TemporaryFile() as csv_file:
@@ -82,6 +83,8 @@ def zip_build(
                         for values in rows.fetch(named, FETCH_ROWS):
                             if positions:
                                 rows.decrypted(values, positions)
+                            if json_columns:
+                                rows.parsed(values, json_columns)
                             line = rows.json_line(entity.columns, values)
                             jsonl_file.write(line)
                             jsonl_hash.update(line)

@@ -46,6 +46,18 @@ def decrypted(values: list, positions: list[tuple[int, str]]) -> list:
     return values
 
 
+def json_positions(columns: list[str], types: dict[str, str]) -> list[int]:
+    """Indexes of json/jsonb columns: the driver hands them over as JSON text (Django's loader)."""
+    return [i for i, c in enumerate(columns) if types[c] in ("json", "jsonb")]
+
+
+def parsed(values: list, positions: list[int]) -> list:
+    for position in positions:
+        if isinstance(values[position], (str, bytes)):
+            values[position] = json.loads(values[position])
+    return values
+
+
 def json_line(columns: list[str], values: list) -> bytes:
     row = {column: plain(value) for column, value in zip(columns, values, strict=True)}
     return json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"

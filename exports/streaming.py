@@ -31,6 +31,7 @@ def entity_csv(*, tenant, entity: Entity) -> Iterator[bytes]:
     columns = entity.columns if key in entity.columns else [*entity.columns, key]
     key_index = columns.index(key)
     positions = [(i, entity.table.encrypted[c]) for i, c in enumerate(columns) if c in entity.encrypted]
+    json_columns = rows.json_positions(columns, entity.table.types)
     select = ", ".join(_q(c) for c in columns)
     csv_lines = rows.CsvLines()
     yield csv_lines.line(entity.columns)
@@ -47,6 +48,7 @@ def entity_csv(*, tenant, entity: Entity) -> Iterator[bytes]:
             page = [list(row) for row in cursor.fetchall()]
             for values in page:
                 rows.decrypted(values, positions)
+                rows.parsed(values, json_columns)
         if not page:
             return
         last = page[-1][key_index]

@@ -1,0 +1,227 @@
+"""Import a full export's JSON Lines into a new, empty tenant (`manage.py import_tenant FILE --as SLUG`).
+
+The new tenant gets its own domain and data key (`lifecycle.services.tenant_shell_create`:
+region check included). In one owner-role transaction: each entity's rows go into a temporary
+table (`jsonb_populate_recordset`, so PostgreSQL parses every value by the column's type),
+decrypted values are encrypted with the new tenant's key, lookup hashes recomputed under it,
+and users get an unusable password (passwords are never exported: they must be reset). Every
+uuid or serial primary key gets a new value through a map table and every foreign key follows
+its map, so the import works while the source tenant still exists. The change-log rows the
+load itself wrote are removed before the exported change log is inserted. Before commit, each
+entity is read back with the source's ids and must give the manifest's row count and JSONL
+SHA-256 exactly; otherwise nothing is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+
+from exports import rows
+from exports.builder import FORMAT, _q
+from exports.catalogue import DERIVED_COLUMNS, SCHEMA_VERSION, entities
+from exports.errors import ExportError
+from inventory import hashing
+from lifecycle.catalogue import TRIGGER_FED_TABLES, Table
+from lifecycle.services import owner_transaction, tenant_delete, tenant_shell_create
+from tenants import crypto
+from tenants.context import tenant_context
+from tenants.models import Tenant
+
+BATCH_ROWS = 1000
+UNUSABLE_PASSWORD_SQL = "'!' || md5(gen_random_uuid()::text) || md5(gen_random_uuid()::text)"
+DERIVE = {"email": hashing.email_hash, "phone": hashing.phone_hash}
+
+
+@dataclass
+class ImportResult:
+    tenant: Tenant
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def _uuid_literal(value) -> str:
+    import uuid
+
+    return f"'{uuid.UUID(str(value))}'::uuid"
+
+
+def tenant_import(*, path, slug: str, on_progress=None) -> ImportResult:
+    with zipfile.ZipFile(path) as archive:
+        try:
+            manifest = json.loads(archive.read("manifest.json"))
+        except KeyError:
+            raise ExportError("invalid", "not a Kassa export (no manifest.json)") from None
+        if manifest.get("format") != FORMAT or manifest.get("kind") != "full":
+            raise ExportError("invalid", "only a full Kassa export can be imported")
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            raise ExportError(
+                "invalid", f"export schema version {manifest.get('schema_version')} is not {SCHEMA_VERSION}"
+            )
+        try:
+            target = tenant_shell_create(
+                slug=slug, name=manifest["tenant"]["name"], region=manifest["tenant"]["region"]
+            )
+        except ValidationError as error:
+            raise ExportError("invalid", "; ".join(error.messages)) from None
+        try:
+            counts = _load(archive, manifest, target, on_progress)
+        except BaseException:
+            tenant_delete(tenant=target)
+            raise
+    Tenant.objects.filter(pk=target.pk).update(status=Tenant.Status.ACTIVE)
+    target.refresh_from_db()
+    return ImportResult(tenant=target, rows=counts)
+
+
+def _load(archive, manifest, target, on_progress) -> dict[str, int]:
+    source_id = manifest["tenant"]["id"]
+    ours = {e.name: e for e in entities("full")}
+    order = [name for name in manifest["order"] if manifest["entities"][name]["rows"] or name in ours]
+    for name in order:
+        if name not in ours or not set(manifest["entities"][name]["columns"]) <= set(
+            ours[name].table.columns
+        ):
+            raise ExportError("invalid", f"entity {name} of the export does not fit this schema")
+    total = max(sum(manifest["entities"][n]["rows"] for n in order), 1)
+    done = 0
+    maps: dict[str, str] = {}
+    with owner_transaction(target, privileged=True) as cursor:
+        for i, name in enumerate(order):
+            table = ours[name].table
+            columns = manifest["entities"][name]["columns"]
+            stage = f"kassa_import_{i}"
+            staged = [c for c in table.columns if c != "tenant_id"]
+            cursor.execute(
+                f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {', '.join(_q(c) for c in staged)} FROM {_q(name)} WITH NO DATA"  # noqa: S608
+            )
+            derived = {c: s for (t, c), s in DERIVED_COLUMNS.items() if t == name}
+            batch: list[dict] = []
+            with archive.open(f"{name}.jsonl") as lines:
+                for line in lines:
+                    row = json.loads(line)
+                    with tenant_context(target):
+                        for column, source in derived.items():  # from the plaintext, before encrypting
+                            row[column] = DERIVE[source](row.get(source))
+                        for column, purpose in table.encrypted.items():
+                            if row.get(column) is not None:
+                                row[column] = (
+                                    "\\x" + crypto.encrypt(row[column].encode(), purpose=purpose).hex()
+                                )
+                    batch.append(row)
+                    if len(batch) >= BATCH_ROWS:
+                        _stage(cursor, stage, batch)
+                        done += len(batch)
+                        batch = []
+                        if on_progress:
+                            on_progress(min(90, done * 90 // total))
+            if batch:
+                _stage(cursor, stage, batch)
+                done += len(batch)
+            key = table.single_key
+            new = _new_key_sql(table)
+            if key and new:
+                maps[name] = f"kassa_import_map_{i}"
+                cursor.execute(
+                    f"CREATE TEMP TABLE {maps[name]} (old {table.types[key]} PRIMARY KEY, new {table.types[key]} NOT NULL) ON COMMIT DROP"
+                )
+                cursor.execute(f"INSERT INTO {maps[name]} SELECT {_q(key)}, {new} FROM {stage}")  # noqa: S608
+            if name in TRIGGER_FED_TABLES:  # what this load's own inserts logged
+                cursor.execute(f"DELETE FROM {_q(name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
+            insert_columns = [
+                c for c in staged if c in columns or (name, c) in DERIVED_COLUMNS or c == "password"
+            ]
+            select, joins = _insert_select(table, insert_columns, maps, target)
+            cursor.execute(
+                f"INSERT INTO {_q(name)} (tenant_id, {', '.join(_q(c) for c in insert_columns)}) "  # noqa: S608
+                f"SELECT {_uuid_literal(target.pk)}, {select} FROM {stage} s {joins}"
+            )
+        # Read back as exported, with the source's ids: counts and checksums must match.
+        counts = {}
+        raw = cursor.connection
+        for name in order:
+            entity = ours[name]
+            columns = manifest["entities"][name]["columns"]
+            positions = [
+                (i, entity.table.encrypted[c]) for i, c in enumerate(columns) if c in entity.table.encrypted
+            ]
+            json_columns = rows.json_positions(columns, entity.table.types)
+            digest, count = hashlib.sha256(), 0
+            with raw.cursor(name=f"kassa_import_check_{name}") as named:
+                named.execute(_mapped_back_query(entity.table, columns, maps, target))
+                for values in rows.fetch(named):
+                    if positions:
+                        rows.decrypted(values, positions)
+                    rows.parsed(values, json_columns)
+                    digest.update(rows.json_line(columns, values))
+                    count += 1
+            expected = manifest["entities"][name]
+            if count != expected["rows"] or digest.hexdigest() != expected["files"]["jsonl"]["sha256"]:
+                raise ExportError("import_mismatch", f"entity {name} differs from the export after loading")
+            counts[name] = count
+    del source_id
+    if on_progress:
+        on_progress(100)
+    return counts
+
+
+def _stage(cursor, stage: str, batch: list[dict]) -> None:
+    cursor.execute(
+        f"INSERT INTO {stage} SELECT * FROM jsonb_populate_recordset(NULL::{stage}, %s::jsonb)",  # noqa: S608
+        [json.dumps(batch)],
+    )
+
+
+def _new_key_sql(table: Table) -> str | None:
+    key = table.single_key
+    if not key:
+        return None
+    if table.types[key] == "uuid":
+        return "gen_random_uuid()"
+    if table.sequence:
+        return f"nextval('{table.sequence}')"
+    return None
+
+
+def _insert_select(table: Table, columns, maps, target) -> tuple[str, str]:
+    expressions, joins = [], []
+    for column in columns:
+        fk = next((f for f in table.foreign_keys if f.column == column), None)
+        if column == "password" and table.name == "accounts_user":
+            expressions.append(UNUSABLE_PASSWORD_SQL)
+        elif column == table.single_key and table.name in maps:
+            joins.append(f"JOIN {maps[table.name]} k ON k.old = s.{_q(column)}")
+            expressions.append("k.new")
+        elif fk and fk.table in maps:
+            alias = f"f{len(joins)}"
+            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.old = s.{_q(column)}")
+            expressions.append(f"COALESCE({alias}.new, s.{_q(column)})")
+        elif fk and fk.table == "tenants_tenant":
+            expressions.append(_uuid_literal(target.pk))
+        else:
+            expressions.append(f"s.{_q(column)}")
+    return ", ".join(expressions), " ".join(joins)
+
+
+def _mapped_back_query(table: Table, columns, maps, target) -> str:
+    expressions, joins = {}, []
+    for column in columns:
+        fk = next((f for f in table.foreign_keys if f.column == column), None)
+        if column == table.single_key and table.name in maps:
+            joins.append(f"JOIN {maps[table.name]} k ON k.new = t.{_q(column)}")
+            expressions[column] = "k.old"
+        elif fk and fk.table in maps:
+            alias = f"f{len(joins)}"
+            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.new = t.{_q(column)}")
+            expressions[column] = f"COALESCE({alias}.old, t.{_q(column)})"
+        else:
+            expressions[column] = f"t.{_q(column)}"
+    order = ", ".join(expressions.get(c, f"t.{_q(c)}") for c in (table.primary_key or columns))
+    select = ", ".join(expressions[c] for c in columns)
+    return (
+        f"SELECT {select} FROM {_q(table.name)} t {' '.join(joins)} "  # noqa: S608
+        f"WHERE t.tenant_id = {_uuid_literal(target.pk)} ORDER BY {order}"
+    )
