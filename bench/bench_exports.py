@@ -98,8 +98,8 @@ def main() -> None:
     from django.test.utils import setup_databases, teardown_databases
 
     from lifecycle.services import owner_transaction
-    from tenants.models import Store
     from tenants.context import tenant_context
+    from tenants.models import Store
     from tenants.services import tenant_create
 
     config = setup_databases(verbosity=0, interactive=False, aliases={"owner", "default"})
