@@ -51,7 +51,9 @@ def _start_session(request, user: User, password_change_required: bool):
 def _refusal_message(refusal: SignInRefused) -> str:
     if refusal.code == "locked_out":
         minutes = max(1, round((refusal.retry_after or 60) / 60))
-        return f"Too many failed attempts. This account is locked; try again in {minutes} minutes."
+        return _("Too many failed attempts. This account is locked; try again in %(minutes)s minutes.") % {
+            "minutes": minutes
+        }
     return refusal.detail
 
 
