@@ -299,6 +299,8 @@ SPECTACULAR_SETTINGS = {
         "SignInEventKindEnum": "auditlog.models.SignInEvent.Kind",
         "StockMovementKindEnum": "inventory.models.StockMovement.Kind",
         "StockMovementRequestKindEnum": "inventory.serializers.StockMovementIn.KINDS",
+        "ExportStatusEnum": "exports.models.Export.Status",
+        "ExportKindEnum": "exports.models.Export.Kind",
     },
 }
 
