@@ -35,7 +35,7 @@ from accounts.signin import SignInRefused, signin_check
 from accounts.tokens import token_issue, token_revoke
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
-from kassa.api import error_body, paginate
+from kassa.api import error_body, page_of, paginate
 from kassa.idempotency import idempotent
 from kassa.pagination import TimeCursorPagination
 from tenants.context import tenant_context
@@ -211,7 +211,7 @@ class PasswordChangeApi(APIView):
 
 
 class MyAccessApi(APIView):
-    @extend_schema(responses=SignInEventOut(many=True))
+    @extend_schema(responses=page_of(SignInEventOut, cursor=True))
     def get(self, request):
         history = selectors.signin_history(user=request.user)
         return paginate(request, self, history, SignInEventOut, TimeCursorPagination)
@@ -263,7 +263,7 @@ class TotpConfirmApi(APIView):
 class UserListCreateApi(APIView):
     permission_classes = [Can(MANAGE_USERS)]
 
-    @extend_schema(responses=UserOut(many=True))
+    @extend_schema(responses=page_of(UserOut))
     def get(self, request):
         return paginate(request, self, selectors.users_visible_to(actor=request.user), UserOut)
 
@@ -351,7 +351,7 @@ class UserKeyCreateApi(APIView):
 
 
 class RoleListCreateApi(APIView):
-    @extend_schema(responses=RoleSerializer(many=True))
+    @extend_schema(responses=page_of(RoleSerializer))
     def get(self, request):
         if not (authz.can(request.user, MANAGE_ROLES) or authz.can(request.user, MANAGE_USERS)):
             return Response(error_body("permission_denied", "You may not view roles."), status=403)
@@ -391,7 +391,7 @@ class PermissionCatalogueApi(APIView):
 class SupportGrantListCreateApi(APIView):
     permission_classes = [Can(GRANT_SUPPORT)]
 
-    @extend_schema(responses=SupportGrantSerializer(many=True))
+    @extend_schema(responses=page_of(SupportGrantSerializer))
     def get(self, request):
         return paginate(request, self, selectors.support_grants(), SupportGrantSerializer)
 

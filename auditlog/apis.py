@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from accounts.api_permissions import IsSignedIn
 from auditlog import selectors
 from auditlog.models import AccessEvent, ApiCall, ChangeEvent, SignInEvent
-from kassa.api import paginate
+from kassa.api import page_of, paginate
 from kassa.pagination import TimeCursorPagination
 from tenants.context import get_current_tenant, tenant_context
 
@@ -118,7 +118,7 @@ class AccessListApi(_AuditListApi):
     def select(self, reader, filters):
         return selectors.access_list(reader=reader, filters=filters)
 
-    @extend_schema(parameters=[AccessFiltersIn], responses=AuditAccessSerializer(many=True))
+    @extend_schema(parameters=[AccessFiltersIn], responses=page_of(AuditAccessSerializer, cursor=True))
     def get(self, request):
         return super().get(request)
 
@@ -158,7 +158,7 @@ class SignInListApi(_AuditListApi):
     def select(self, reader, filters):
         return selectors.signin_list(reader=reader, filters=filters)
 
-    @extend_schema(parameters=[SignInFiltersIn], responses=AuditSignInSerializer(many=True))
+    @extend_schema(parameters=[SignInFiltersIn], responses=page_of(AuditSignInSerializer, cursor=True))
     def get(self, request):
         return super().get(request)
 
@@ -196,7 +196,7 @@ class ChangeListApi(_AuditListApi):
     def select(self, reader, filters):
         return selectors.change_list(reader=reader, filters=filters)
 
-    @extend_schema(parameters=[ChangeFiltersIn], responses=AuditChangeSerializer(many=True))
+    @extend_schema(parameters=[ChangeFiltersIn], responses=page_of(AuditChangeSerializer, cursor=True))
     def get(self, request):
         return super().get(request)
 
@@ -237,6 +237,6 @@ class ApiCallListApi(_AuditListApi):
     def select(self, reader, filters):
         return selectors.api_call_list(reader=reader, filters=filters)
 
-    @extend_schema(parameters=[ApiCallFiltersIn], responses=AuditApiCallSerializer(many=True))
+    @extend_schema(parameters=[ApiCallFiltersIn], responses=page_of(AuditApiCallSerializer, cursor=True))
     def get(self, request):
         return super().get(request)

@@ -35,7 +35,7 @@ from inventory.serializers import (
     StoreSerializer,
     SupplierSerializer,
 )
-from kassa.api import paginate
+from kassa.api import page_of, paginate
 from kassa.idempotency import idempotent
 from kassa.pagination import TimeCursorPagination
 from tenants.models import Store
@@ -303,7 +303,7 @@ class StockMovementListCreateApi(APIView):
         return selectors.movements_visible_to(user=self.request.user)
 
     @extend_schema(
-        responses=StockMovementSerializer(many=True),
+        responses=page_of(StockMovementSerializer, cursor=True),
         parameters=[
             OpenApiParameter("store", str),
             OpenApiParameter("product", str),
@@ -376,7 +376,7 @@ class SaleListCreateApi(APIView):
         return selectors.sales_visible_to(user=self.request.user).prefetch_related("lines", "payments")
 
     @extend_schema(
-        responses=SaleOut(many=True),
+        responses=page_of(SaleOut, cursor=True),
         parameters=[
             OpenApiParameter("store", str),
             OpenApiParameter("customer", str),

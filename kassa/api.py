@@ -115,3 +115,24 @@ def paginate(request, view, queryset, serializer_class, pagination_class=None):
     paginator = (pagination_class or PagePagination)()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+_PAGES: dict = {}
+
+
+def page_of(serializer_class, *, cursor: bool = False):
+    """The OpenAPI shape of a list answered through `paginate`: {"count"?, "next", "previous", "results"}."""
+    from rest_framework import serializers
+
+    key = (serializer_class, cursor)
+    if key not in _PAGES:
+        fields = {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        }
+        if not cursor:
+            fields["count"] = serializers.IntegerField()
+        name = serializer_class.__name__.removesuffix("Serializer").removesuffix("Out")
+        _PAGES[key] = type(f"{name}Page", (serializers.Serializer,), fields)
+    return _PAGES[key]
