@@ -118,7 +118,7 @@ def bobs_objects(tenant_b, stores_b):
                 permissions=[],
                 granted_by=owner,
                 expires_at=timezone.now() + timezone.timedelta(days=1),
-            ).pk,  # fmt: skip
+            ).pk,
             "token": ApiToken.objects.first().pk,
             "session": UserSession.objects.create(user=owner, key_hash="x" * 64).pk,
             "store": store.pk,
