@@ -1,0 +1,265 @@
+"""Run the load test: a database of its own, Kassa and the bare baseline under gunicorn with the
+production settings (deploy/gunicorn.conf.py), a Celery worker, then the phases, the ledger
+check and the query counts. Prints one table; writes var/bench-load/results.json.
+
+    python -m bench.load [--reuse] [--mix-seconds 60] [--ratio-seconds 8] [--threads 6]
+
+Plain HTTP on loopback (KASSA_HTTPS=false, KASSA_DEBUG off): TLS would cost both sides alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from bench.load import generator
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DB_NAME = "kassa_bench"
+KASSA_PORT = 8811
+BARE_PORT = 8812
+ENV = {
+    "KASSA_DB_NAME": DB_NAME,
+    "KASSA_HTTPS": "false",
+    "KASSA_DEBUG": "false",
+    "KASSA_REDIS_DB": "4",  # broker 4, cache 5: apart from `make run` (0, 1) and the tests (8, 9)
+    "KASSA_CACHE_PREFIX": "bench",
+    "KASSA_CELERY_QUEUE": "bench",
+    "KASSA_LOG_LEVEL": "WARNING",
+}
+# The realistic mix: cashiers sell, integrators sync, administrators read the access log.
+MIX = {"sale": 30, "product_list": 15, "product_detail": 15, "stock": 20, "product_update": 10, "access_log": 10}
+OUT = ROOT / "var" / "bench-load"
+
+
+def _django():
+    os.environ.update(ENV)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
+    import django
+
+    django.setup()
+
+
+def _database(reuse: bool) -> bool:
+    """Create (or keep, with --reuse) the bench database; True when it must be seeded."""
+    import psycopg
+    from django.db import connections
+
+    params = connections["owner"].get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    params["dbname"] = "postgres"
+    with psycopg.connect(**params, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
+        fixture = OUT / "fixture.json"
+        if reuse and exists and fixture.exists():
+            return False
+        # The name is this module's constant; identifiers cannot be parameters.
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME} OWNER kassa_owner")
+    return True
+
+
+def _wait(port: int, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:  # nosec B310
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing answers on port {port}")
+        time.sleep(0.3)
+
+
+def _servers() -> dict[str, subprocess.Popen]:
+    metrics = OUT / "metrics"
+    metrics.mkdir(parents=True, exist_ok=True)
+    for f in metrics.glob("*.db"):
+        f.unlink()
+    env = {**os.environ, **ENV, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    gunicorn = [sys.executable, "-m", "gunicorn", "kassa.wsgi", "-c", "deploy/gunicorn.conf.py"]
+    log = open(OUT / "servers.log", "ab")  # noqa: SIM115 - kept open for the servers' lifetime
+    processes = {
+        "kassa": subprocess.Popen(  # nosec B603
+            [*gunicorn, "--bind", f"127.0.0.1:{KASSA_PORT}"],
+            cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "kassa.settings"}, stdout=log, stderr=log,
+        ),
+        "bare": subprocess.Popen(  # nosec B603
+            [*gunicorn, "--bind", f"127.0.0.1:{BARE_PORT}"],
+            cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "bench.load.bare_settings"}, stdout=log, stderr=log,
+        ),
+        "worker": subprocess.Popen(  # nosec B603
+            [sys.executable, "-m", "celery", "-A", "kassa", "worker", "--concurrency", "1", "--loglevel",
+             "WARNING", "--hostname", "bench@%h", "--without-gossip", "--without-mingle"],
+            cwd=ROOT, env=env, stdout=log, stderr=log,
+        ),
+    }
+    _wait(KASSA_PORT)
+    _wait(BARE_PORT)
+    return processes
+
+
+def _stop(processes: dict[str, subprocess.Popen]) -> None:
+    for p in processes.values():
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in processes.values():
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.load")
+    parser.add_argument("--reuse", action="store_true", help="keep the seeded database of an earlier run")
+    parser.add_argument("--mix-seconds", type=float, default=60)
+    parser.add_argument("--ratio-seconds", type=float, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=6)
+    args = parser.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    _django()
+    from django.core.management import call_command
+    from django.db import connections
+
+    from bench.load import checks, seed
+
+    fresh = _database(args.reuse)
+    fixture_file = OUT / "fixture.json"
+    if fresh:
+        call_command("migrate", interactive=False, verbosity=0)
+        fixture = seed.seed()
+    else:
+        fixture = json.loads(fixture_file.read_text())
+        print(f"reusing database {DB_NAME}")
+    seed.tokens_issue(fixture)
+    fixture_file.write_text(json.dumps({"tenants": [{k: v for k, v in t.items()} for t in fixture["tenants"]]}))
+    connections.close_all()
+
+    import datetime
+
+    since = datetime.datetime.now(datetime.UTC)
+    processes = _servers()
+    phases: list[generator.Phase] = []
+    try:
+        kassa = generator.Kassa(fixture, KASSA_PORT)
+        bare = generator.Bare(fixture, BARE_PORT)
+        budget = 200_000
+        t = args.threads
+        # Warm every worker (imports, connections, prepared statements) on both sides.
+        warm = generator.run(kassa, MIX, name="kassa:warm", threads=t, seconds=5, max_requests=budget)
+        generator.run(bare, {"product_list": 1, "product_detail": 1}, name="warm", threads=t, seconds=3, max_requests=budget)
+        # Ratios: each kind alone, Kassa and bare in turn, so drift of the machine hits both alike.
+        for r in range(args.rounds):
+            for kind in ("product_list", "product_detail", "sale"):
+                for side, target in (("kassa", kassa), ("bare", bare)):
+                    phases.append(
+                        generator.run(target, {kind: 1}, name=f"{side}:{kind}:{r}", threads=t,
+                                      seconds=args.ratio_seconds, max_requests=budget, seed=r + 2)
+                    )
+        mix = generator.run(kassa, MIX, name="kassa:mix", threads=t, seconds=args.mix_seconds, max_requests=budget, seed=9)
+    finally:
+        _stop(processes)
+
+    ledger = checks.ledger_check(fixture, [warm, *(p for p in phases if p.name.startswith("kassa:")), mix], since)
+    queries = checks.query_counts(fixture)
+    report = _report(args, phases, mix, ledger, queries)
+    (OUT / "results.json").write_text(json.dumps(report, indent=2))
+    _print(report)
+    return 0 if report["errors"] == 0 and ledger["ok"] else 1
+
+
+def _stats(results) -> dict:
+    ms = [r.ms for r in results]
+    return {
+        "count": len(results),
+        "errors": sum(not r.ok for r in results),
+        "p50": generator.percentile(ms, 50),
+        "p95": generator.percentile(ms, 95),
+        "p99": generator.percentile(ms, 99),
+    }
+
+
+def _report(args, phases, mix, ledger, queries) -> dict:
+    ratios = {}
+    for kind in ("product_list", "product_detail", "sale"):
+        rps = {"kassa": [], "bare": []}
+        lat = {"kassa": [], "bare": []}
+        for p in phases:
+            side, k, _ = p.name.split(":")
+            if k == kind:
+                rps[side].append(len(p.results) / p.seconds)
+                lat[side].extend(r.ms for r in p.results)
+        ratios[kind] = {
+            "kassa_rps": statistics.median(rps["kassa"]),
+            "bare_rps": statistics.median(rps["bare"]),
+            "ratio": statistics.median(rps["kassa"]) / statistics.median(rps["bare"]),
+            "ratio_per_round": [k / b for k, b in zip(rps["kassa"], rps["bare"], strict=True)],
+            "kassa_p50": generator.percentile(lat["kassa"], 50),
+            "bare_p50": generator.percentile(lat["bare"], 50),
+            "kassa_p99": generator.percentile(lat["kassa"], 99),
+            "bare_p99": generator.percentile(lat["bare"], 99),
+        }
+    kinds = {kind: _stats(results) for kind, results in sorted(mix.by_kind().items())}
+    errors = sum(k["errors"] for k in kinds.values()) + sum(not r.ok for p in phases for r in p.results)
+    samples = [r.note for p in [*phases, mix] for r in p.results if not r.ok][:5]
+    sale_p99 = kinds.get("sale", {}).get("p99", float("nan"))
+    bare_detail_p99 = ratios["product_detail"]["bare_p99"]
+    detail = ratios["product_detail"]
+    return {
+        "threads": args.threads,
+        "mix_seconds": round(mix.seconds, 1),
+        "mix_rps": len(mix.results) / mix.seconds,
+        "kinds": kinds,
+        "ratios": ratios,
+        "errors": errors,
+        "error_samples": samples,
+        "ledger": ledger,
+        "queries": queries,
+        "targets": {
+            "product list throughput >= 0.70 of bare": ratios["product_list"]["ratio"],
+            "detail overhead <= 25% (1 - throughput ratio)": 1 - detail["ratio"],
+            "detail overhead <= 25% (extra time, bare_rps/kassa_rps - 1)": detail["bare_rps"] / detail["kassa_rps"] - 1,
+            "sale p99 under load <= 5x bare detail p99": sale_p99 / bare_detail_p99,
+            "errors == 0": errors,
+            "ledger ok": ledger["ok"],
+        },
+    }
+
+
+def _print(report: dict) -> None:
+    print(f"\nmixed load: {report['threads']} clients, {report['mix_seconds']} s, {report['mix_rps']:.0f} req/s in all")
+    print(f"{'kind':<16}{'count':>7}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'queries':>9}")
+    for kind, s in report["kinds"].items():
+        q = report["queries"].get(kind, {}).get("total", "")
+        print(f"{kind:<16}{s['count']:>7}{s['errors']:>8}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['p99']:>9.1f}{q!s:>9}")
+    print("\nalone, against the bare baseline (median of rounds; per-round ratios):")
+    for kind, r in report["ratios"].items():
+        rounds = ", ".join(f"{x:.2f}" for x in r["ratio_per_round"])
+        print(
+            f"{kind:<16} Kassa {r['kassa_rps']:6.0f} req/s p50 {r['kassa_p50']:6.1f} p99 {r['kassa_p99']:6.1f} | "
+            f"bare {r['bare_rps']:6.0f} req/s p50 {r['bare_p50']:6.1f} p99 {r['bare_p99']:6.1f} | ratio {r['ratio']:.2f} ({rounds})"
+        )
+    print("\nqueries per request (ORM statements + tenant set_config + audit write), Kassa vs bare:")
+    for kind, q in report["queries"].items():
+        print(f"  {kind:<16} {q}")
+    ledger = report["ledger"]
+    print(f"\nledger: {ledger}")
+    if report["error_samples"]:
+        print(f"error samples: {report['error_samples']}")
+    print("\ntargets:")
+    for name, value in report["targets"].items():
+        print(f"  {name}: {value:.2f}" if isinstance(value, float) else f"  {name}: {value}")
