@@ -10,6 +10,7 @@ test-artifacts/ (ignored by git).
 import os
 import time
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,8 +21,9 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from auditlog import writer
+from inventory import services
 from tests.conftest import PASSWORD
-from tests.inventory.conftest import product_make, stock_put
+from tests.inventory.conftest import stock_put
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOST = "alice-chain.localhost"
@@ -77,12 +79,14 @@ def live_url(django_db_setup):
         thread.terminate()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
+    """One browser for the module. Module scope, not session: Playwright's sync API keeps an
+    event loop running in this thread, which Django's async-safety check sees, so it is allowed
+    (DJANGO_ALLOW_ASYNC_UNSAFE) only while this module's tests run and never leaks to others
+    (`check --deploy` in a subprocess refuses it)."""
     from playwright.sync_api import sync_playwright
 
-    # Playwright's sync API runs an event loop in this thread; the test's own database calls
-    # are synchronous all the same.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
@@ -167,11 +171,22 @@ def shop(tenant_a, stores_a, as_tenant):
     """A small catalogue with stock in the first store, and a week of sign-ins for the chart."""
     from auditlog.models import SignInEvent
 
+    def product(sku, name, price, barcode):
+        with as_tenant(tenant_a):
+            return services.product_create(
+                actor=None,
+                sku=sku,
+                name=name,
+                price=Decimal(price),
+                tax_rate=Decimal("14.00"),
+                barcode=barcode,
+            )
+
     products = {
-        "coffee": product_make(tenant_a, "COF-1", "4.50", "14.00", barcode="4000000000017"),
-        "tea": product_make(tenant_a, "TEA-1", "2.99", "14.00", barcode="4000000000024"),
-        "bread": product_make(tenant_a, "BRD-1", "3.20", "14.00", barcode="4000000000031"),
-        "milk": product_make(tenant_a, "MLK-1", "1.29", "14.00", barcode="4000000000048"),
+        "coffee": product("COF-1", "Dark roast coffee 500 g", "4.50", "4000000000017"),
+        "tea": product("TEA-1", "Green tea, 20 bags", "2.99", "4000000000024"),
+        "bread": product("BRD-1", "Rye bread", "3.20", "4000000000031"),
+        "milk": product("MLK-1", "Milk 1 l", "1.29", "4000000000048"),
     }
     for product in products.values():
         stock_put(tenant_a, stores_a[0], product, 20)
@@ -185,6 +200,8 @@ def shop(tenant_a, stores_a, as_tenant):
             events += [("cody", "success", "", "192.0.2.10", at)] * (1 + (day + hour) % 3)
             if (day + hour) % 4 == 0:
                 events.append(("mallory", "failure", "unknown_user", "198.51.100.23", at))
+            if day == 2 and hour == 12:
+                events += [("cody", "failure", "bad_password", "203.0.113.40", at)] * 3
     with as_tenant(tenant_a):
         SignInEvent.objects.bulk_create(
             SignInEvent(
