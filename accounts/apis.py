@@ -263,7 +263,7 @@ class TotpConfirmApi(APIView):
 class UserListCreateApi(APIView):
     permission_classes = [Can(MANAGE_USERS)]
 
-    @extend_schema(responses=page_of(UserOut))
+    @extend_schema(operation_id="users_list", responses=page_of(UserOut))
     def get(self, request):
         return paginate(request, self, selectors.users_visible_to(actor=request.user), UserOut)
 
@@ -351,7 +351,7 @@ class UserKeyCreateApi(APIView):
 
 
 class RoleListCreateApi(APIView):
-    @extend_schema(responses=page_of(RoleSerializer))
+    @extend_schema(operation_id="roles_list", responses=page_of(RoleSerializer))
     def get(self, request):
         if not (authz.can(request.user, MANAGE_ROLES) or authz.can(request.user, MANAGE_USERS)):
             return Response(error_body("permission_denied", "You may not view roles."), status=403)

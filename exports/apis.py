@@ -11,7 +11,7 @@ from exports import customers, selectors, services, streaming
 from exports.catalogue import KIND_TABLES, KINDS
 from exports.errors import ExportError, ExportExpired, ExportNotReady
 from exports.models import Export
-from kassa.api import paginate
+from kassa.api import page_of, paginate
 from kassa.idempotency import idempotent
 
 
@@ -63,11 +63,18 @@ class ExportListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
         kind = serializers.ChoiceField(choices=KINDS)
 
-    @extend_schema(responses={200: ExportOut(many=True)})
+    @extend_schema(operation_id="exports_list", responses={200: page_of(ExportOut)})
     def get(self, request):
         return paginate(request, self, selectors.export_list(user=request.user), ExportOut)
 
-    @extend_schema(request=InputSerializer, responses={202: ExportOut})
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: inline_serializer(
+                "ExportStarted", {"id": serializers.UUIDField(), "status": serializers.CharField()}
+            )
+        },
+    )
     @idempotent
     def post(self, request):
         data = self.InputSerializer(data=request.data)

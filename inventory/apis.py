@@ -376,6 +376,7 @@ class SaleListCreateApi(APIView):
         return selectors.sales_visible_to(user=self.request.user).prefetch_related("lines", "payments")
 
     @extend_schema(
+        operation_id="sales_list",
         responses=page_of(SaleOut, cursor=True),
         parameters=[
             OpenApiParameter("store", str),

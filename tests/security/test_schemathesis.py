@@ -7,8 +7,8 @@ answer 500, its 2xx bodies must match the schema, and it must not ignore authent
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, transaction
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, given
 from hypothesis import settings as settings_
 from schemathesis.checks import not_a_server_error
