@@ -20,6 +20,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/bandit --quiet --configfile pyproject.toml --recursive --exclude ./tests,./.venv,./var,./bench .
+	$(BIN)/mypy
+	$(BIN)/python -m pip install --quiet --dry-run --require-hashes --no-deps -r requirements.lock
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import IO
 
 from django.db import connections
 from django.utils import timezone
@@ -44,7 +44,7 @@ def select_sql(entity: Entity) -> str:
 
 
 def zip_build(
-    *, tenant, export_id, kind: str, out: BinaryIO, on_progress: Callable[[int], None] | None = None
+    *, tenant, export_id, kind: str, out: IO[bytes], on_progress: Callable[[int], None] | None = None
 ) -> dict:
     """Write the export's ZIP into `out`; return its manifest."""
     import zipfile

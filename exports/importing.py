@@ -33,7 +33,7 @@ from tenants.context import tenant_context
 from tenants.models import Tenant
 
 BATCH_ROWS = 1000
-UNUSABLE_PASSWORD_SQL = "'!' || md5(gen_random_uuid()::text) || md5(gen_random_uuid()::text)"  # noqa: S105 - not a password: none can match it
+UNUSABLE_PASSWORD_SQL = "'!' || md5(gen_random_uuid()::text) || md5(gen_random_uuid()::text)"  # noqa: S105  # nosec B105 - no password can match it
 DERIVE = {"email": hashing.email_hash, "phone": hashing.phone_hash}
 
 

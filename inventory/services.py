@@ -73,7 +73,7 @@ def _clean(instance, exclude: Sequence[str] = ()) -> None:
     instance.full_clean(exclude=["tenant", *exclude], validate_unique=False, validate_constraints=False)
     field = UNIQUE_PER_TENANT.get(type(instance).__name__)
     value = getattr(instance, field, None) if field else None
-    if value:
+    if field and value:
         others = type(instance).objects.filter(**{field: value}).exclude(pk=instance.pk)
         if others.exists():
             raise ValidationError({field: f"Another {type(instance).__name__.lower()} has this {field}."})

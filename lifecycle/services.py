@@ -323,7 +323,7 @@ def archive_verify(*, tenant: Tenant, backup_id, chunks) -> dict:
             )
         elif kind == archive.DATA and digest is not None:
             digest.update(payload)
-        elif kind == archive.END and digest is not None:
+        elif kind == archive.END and digest is not None and name is not None:
             found[name] = {"columns": columns, **digest.result()}
             digest = None
         elif kind == archive.MANIFEST:
@@ -526,6 +526,8 @@ def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str
 
 
 def _new_key_sql(table: Table) -> str | None:
+    if table.single_key is None:
+        return None
     key_type = table.types[table.single_key]
     if key_type == "uuid":
         return "gen_random_uuid()"
@@ -603,7 +605,7 @@ def _reencrypt(cursor, stage: str, table: Table, columns: list[str], source: Ten
             break
         updates = []
         for pk, *values in rows:
-            new_values = []
+            new_values: list[bytes | None] = []
             for column, value in zip(encrypted, values, strict=True):
                 if value is None:
                     new_values.append(None)

@@ -133,7 +133,7 @@ def demo_shop_seed() -> list[Store]:
         stores.append(store or services.store_create(actor=None, name=name, code=code, address=address))
     if Product.objects.exists():
         return stores
-    rng = random.Random(7)  # noqa: S311 - demo data, not secrets
+    rng = random.Random(7)  # noqa: S311  # nosec B311 - demo data, not secrets
     supplier = services.supplier_create(actor=None, name="Harbour Wholesale", email="orders@example.com")
     products = []
     for category_name, items in DEMO_CATALOGUE.items():
