@@ -233,7 +233,7 @@ def audit_object(request):
     if not events:
         raise Http404("No recorded changes of this object.")
     request_ids = {event.request_id for event in events if event.request_id}
-    requests = {
+    made_by = {
         row.request_id: row
         for row in selectors.access_list(reader=request.user, filters={}).filter(request_id__in=request_ids)
     }
@@ -241,6 +241,6 @@ def audit_object(request):
     for event in events:
         event.username = names.get(event.user_id, "")
         event.difference = _difference(event)
-        event.request = requests.get(event.request_id)
+        event.request = made_by.get(event.request_id)
     context["events"] = events
     return render(request, "web/audit_object.html", context)

@@ -150,3 +150,33 @@ def test_users_without_log_permissions_get_403(cast_a, web):
 
 def test_the_platform_host_has_no_tenant_log(db, web):
     assert get(web(host="127.0.0.1"), "/audit/").status_code == 404
+
+
+def test_support_access_sessions_are_listed_for_the_chain(cast_a, tenant_a, as_tenant, web):
+    import uuid
+
+    from accounts.models import SupportGrant
+    from auditlog.models import AccessEvent
+
+    with as_tenant(tenant_a):
+        grant = SupportGrant.objects.create(
+            staff_username="stella",
+            reason="ticket 4711: stock counts look wrong",
+            permissions=["view_sales"],
+            granted_by=cast_a["owner"],
+            expires_at=timezone.now() + timedelta(days=1),
+        )
+        for path in ("/api/v1/sales/", "/api/v1/stock/"):
+            AccessEvent.objects.create(
+                tenant_id=tenant_a.pk,
+                request_id=uuid.uuid4(),
+                support_grant_id=grant.pk,
+                host="alice-chain.localhost",
+                method="GET",
+                path=path,
+                status=200,
+                duration_ms=3.0,
+            )
+    html = get(web(cast_a["owner"]), "/audit/").content.decode()
+    support = html.split('id="support"')[1].split("</table>")[0]
+    assert "stella" in support and "ticket 4711" in support and ">2<" in support
