@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from axes.handlers.proxy import AxesProxyHandler
 from axes.models import AccessAttempt
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from accounts.policy import DEFAULT_POLICY
@@ -29,22 +30,24 @@ def cooloff(request) -> timedelta:
     return timedelta(seconds=_policy(request).lockout_cooloff_seconds)
 
 
+def _recent_attempts(key: str, policy):
+    since = timezone.now() - timedelta(seconds=policy.lockout_cooloff_seconds)
+    # Axes keeps a row per username, address and browser: the account's count is their sum.
+    return AccessAttempt.objects.filter(username=key, attempt_time__gte=since)
+
+
 def retry_after_seconds(key: str, policy) -> int:
     """Seconds until a locked account may try again."""
-    attempt = AccessAttempt.objects.filter(username=key).order_by("-attempt_time").first()
-    if attempt is None:
+    latest = _recent_attempts(key, policy).aggregate(latest=Max("attempt_time"))["latest"]
+    if latest is None:
         return 0
-    until = attempt.attempt_time + timedelta(seconds=policy.lockout_cooloff_seconds)
+    until = latest + timedelta(seconds=policy.lockout_cooloff_seconds)
     return max(1, int((until - timezone.now()).total_seconds()))
 
 
 def is_locked(key: str, policy) -> bool:
-    attempt = AccessAttempt.objects.filter(username=key).order_by("-attempt_time").first()
-    return (
-        attempt is not None
-        and attempt.failures_since_start >= policy.lockout_threshold
-        and attempt.attempt_time + timedelta(seconds=policy.lockout_cooloff_seconds) > timezone.now()
-    )
+    failures = _recent_attempts(key, policy).aggregate(total=Sum("failures_since_start"))["total"] or 0
+    return failures >= policy.lockout_threshold
 
 
 def lockout_clear(key: str) -> int:

@@ -92,8 +92,22 @@ def _redact_unparsed(text: str) -> str:
     )
 
 
+_JSON_KEY = re.compile(r'"([^"\\]*)"\s*:')
+
+
+def _may_name_a_secret(text: str) -> bool:
+    """False only when the JSON text surely has no secret-named key: it holds no escape (so a
+    string cannot hide a quote or spell a name with \\u escapes, and every `"...":` is a key)
+    and none of its keys is a secret name. Saves parsing and re-serialising every answer."""
+    if "\\" in text:
+        return True
+    return any(secret_name(key) for key in set(_JSON_KEY.findall(text)))
+
+
 def cap(text: str, limit: int = BODY_LIMIT) -> tuple[str, bool]:
-    encoded = text.encode()
+    # A lone surrogate (legal as a JSON escape) cannot be stored: it becomes "?".
+    encoded = text.encode("utf-8", errors="replace")
+    text = encoded.decode("utf-8")
     if len(encoded) <= limit:
         return text, False
     return encoded[:limit].decode(errors="ignore") + TRUNCATED_MARK, True
@@ -107,10 +121,15 @@ def redact_body(raw: bytes, content_type: str) -> tuple[str, bool]:
     text = raw.decode("utf-8", errors="replace")
     if content_type == "application/json" or content_type.endswith("+json"):
         if len(raw) <= 4 * BODY_LIMIT:
-            try:
-                text = json.dumps(redact_value(json.loads(text)), ensure_ascii=False, separators=(",", ":"))
-            except ValueError:
-                text = _redact_unparsed(text)
+            if not _may_name_a_secret(text):
+                pass  # every key is plain and none is secret: redacting would change nothing
+            else:
+                try:
+                    text = json.dumps(
+                        redact_value(json.loads(text)), ensure_ascii=False, separators=(",", ":")
+                    )
+                except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
+                    text = _redact_unparsed(text)
         else:  # too big to parse on the request path: pattern redaction of the part kept
             text, _ = cap(text, BODY_LIMIT * 2)
             text = _redact_unparsed(text)
