@@ -260,6 +260,7 @@ class PlatformEvent(models.Model):
         SUPPORT_ACCESS = "support_access"
         AUDIT_PURGED = "audit_purged"
         MASTER_KEY_ROTATED = "master_key_rotated"
+        AUDIT_REDACTED = "audit_redacted"  # a customer's erasure rewrote entries (exports.customers)
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -159,14 +159,28 @@ def _purged_before(tenant):
     return parse_datetime(event.detail["cutoff"])
 
 
+def _redacted_entries(tenant) -> set[tuple[str, int]]:
+    """(table, entry id) of every entry a logged erasure rewrote (platform log, itself sealed)."""
+    if tenant is None:
+        return set()
+    events = PlatformEvent.objects.filter(kind=PlatformEvent.Kind.AUDIT_REDACTED, subject_tenant=tenant.pk)
+    return {
+        (table, int(entry_id))
+        for event in events
+        for table, ids in (event.detail or {}).get("entries", {}).items()
+        for entry_id in ids
+    }
+
+
 def verify(*, tenant=None) -> tuple[list[Problem], dict]:
     """Recompute the chain of `tenant` (or the platform's); problems in order, first one first."""
     tenant_id = str(tenant.pk) if tenant is not None else None
     problems: list[Problem] = []
-    stats = {"seals": 0, "entries": 0, "unsealed": 0}
+    stats = {"seals": 0, "entries": 0, "unsealed": 0, "redacted": 0}
     with tenant_context(tenant), transaction.atomic(), connection.cursor() as cursor:
         _utc(cursor)
         purged_before = _purged_before(tenant)
+        redacted = _redacted_entries(tenant)
         seals = list(Seal.objects.order_by("number"))
         stats["seals"] = len(seals)
         previous = GENESIS
@@ -204,7 +218,10 @@ def verify(*, tenant=None) -> tuple[list[Problem], dict]:
                     if purged_before is None or created_at >= purged_before:
                         problems.append(Problem("missing", where))
                 elif current != sealed_digest:
-                    problems.append(Problem("altered", where))
+                    if (table, entry_id) in redacted:
+                        stats["redacted"] += 1  # rewritten by a logged erasure, not tampered with
+                    else:
+                        problems.append(Problem("altered", where))
         for seal in seals:
             rows = sorted(by_seal.get(seal.pk, []))
             if len(rows) != seal.entry_count or entries_hash(rows) != seal.entries_hash:

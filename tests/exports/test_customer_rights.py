@@ -96,3 +96,37 @@ def test_erasure_leaves_no_trace_and_keeps_sales_figures(shop_a, cast_a, tenant_
     assert again.status_code == 200 and again.json()["erased_at"] == answer.json()["erased_at"]
     with tenant_context(tenant_a):
         assert CustomerRequest.objects.filter(kind="erase", customer_id=customer_id).count() == 1
+
+
+def test_a_sealed_trail_still_verifies_after_an_erasure_and_still_catches_tampering(
+    shop_a, cast_a, tenant_a, api, file_storage, capsys
+):
+    import pytest
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from auditlog.models import AccessEvent
+
+    def verify() -> tuple[int, str]:
+        with pytest.raises(SystemExit) as exited:
+            call_command("verify_audit", tenant_a.slug)
+            raise SystemExit(0)
+        captured = capsys.readouterr()
+        return exited.value.code, captured.out + captured.err
+
+    call_command("seal_audit", tenant_a.slug)
+    assert (
+        api(cast_a["owner"]).post(f"/api/v1/customers/{shop_a['customer']['id']}/erase/").status_code == 200
+    )
+    code, output = verify()
+    assert code == 0, output
+    redacted = int(output.split("(")[1].split(" redacted")[0])
+    assert redacted >= 1  # the sealed entries that held the customer were rewritten, and that is logged
+    with tenant_context(tenant_a):
+        entry = AccessEvent.objects.order_by("id").first()
+    with tenant_context(tenant_a), transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:
+        cursor.execute("ALTER TABLE auditlog_access DISABLE TRIGGER auditlog_append_only")
+        cursor.execute("UPDATE auditlog_access SET status = 204 WHERE id = %s", [entry.pk])
+        cursor.execute("ALTER TABLE auditlog_access ENABLE TRIGGER auditlog_append_only")
+    code, output = verify()
+    assert code == 1 and f"altered: access entry {entry.pk}" in output

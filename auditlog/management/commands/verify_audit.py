@@ -24,7 +24,8 @@ class Command(BaseCommand):
             else:
                 unsealed = stats["unsealed"] if stats["unsealed"] is not None else "all"
                 self.stdout.write(
-                    f"{name}: intact, {stats['seals']} seals, {stats['entries']} sealed entries, {unsealed} unsealed"
+                    f"{name}: intact, {stats['seals']} seals, {stats['entries']} sealed entries "
+                    f"({stats['redacted']} redacted by a logged erasure), {unsealed} unsealed"
                 )
         if failed:
             raise SystemExit(1)
