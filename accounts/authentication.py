@@ -3,7 +3,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts import authz
-from accounts.tokens import TokenRejected, token_check, token_tenant_id
+from accounts.tokens import TokenRejected, token_find, token_tenant_id, token_validate
 from kassa.net import client_ip
 from tenants.context import tenant_activate
 from tenants.models import Tenant
@@ -26,7 +26,10 @@ class BearerTokenAuthentication(BaseAuthentication):
         host_tenant = getattr(request._request, "tenant", None)
         if tenant_id is None or (host_tenant is not None and host_tenant.pk != tenant_id):
             raise AuthenticationFailed("Invalid token.", code="not_authenticated")
-        tenant = Tenant.objects.filter(pk=tenant_id).first()
+        # The token's tenant selects the rows; its status is read fresh with the token (one query).
+        tenant_activate(host_tenant if host_tenant is not None else Tenant(pk=tenant_id))
+        found = token_find(raw)
+        tenant = found.tenant if found is not None else None
         if tenant is None or tenant.status in (Tenant.Status.PURGED,):
             raise AuthenticationFailed("Invalid token.", code="not_authenticated")
         if tenant.status == Tenant.Status.SUSPENDED:
@@ -36,11 +39,12 @@ class BearerTokenAuthentication(BaseAuthentication):
         tenant_activate(tenant)
         request._request.tenant = tenant
         try:
-            token = token_check(raw, ip=client_ip(request))
+            token = token_validate(found, ip=client_ip(request))
         except TokenRejected as rejected:
             detail = "The token has expired." if rejected.code == "token_expired" else "Invalid token."
             raise AuthenticationFailed(detail, code=rejected.code) from None
         user = token.user
+        authz.grant_rows_set(user, token.grant_rows)
         if token.support_grant_id is not None:
             authz.grant_for_support(user, token.support_grant.permissions)
         elif token.scopes:

@@ -22,7 +22,9 @@ def grants_of(user) -> dict[str, set[UUID] | None]:
 
     grants: dict[str, set[UUID] | None] = {}
     if user.is_authenticated and user.is_active and user.tenant_id is not None:
-        rows = RoleAssignment.objects.filter(user=user).values_list("role__permissions", "store_id")
+        rows = getattr(user, "_kassa_grant_rows", None)
+        if rows is None:
+            rows = RoleAssignment.objects.filter(user=user).values_list("role__permissions", "store_id")
         for permissions, store_id in rows:
             for permission in permissions:
                 held = grants.setdefault(permission, set())
@@ -37,6 +39,17 @@ def grants_of(user) -> dict[str, set[UUID] | None]:
         grants = {p: s for p, s in grants.items() if p in restriction}
     user._kassa_grants = grants
     return grants
+
+
+def grant_rows_set(user, rows) -> None:
+    """The user's (permissions, store id) role rows, read with the token (accounts.tokens.token_find),
+    so `grants_of` needs no query of its own in this request."""
+    user._kassa_grant_rows = [(row["permissions"], _uuid(row["store"])) for row in rows or []]
+    user.__dict__.pop("_kassa_grants", None)
+
+
+def _uuid(value) -> UUID | None:
+    return UUID(value) if isinstance(value, str) else value
 
 
 def restrict(user, permissions) -> None:

@@ -94,11 +94,37 @@ def _ip_allowed(ip: str, allowed: list[str]) -> bool:
     return any(address in ipaddress.ip_network(network, strict=False) for network in allowed)
 
 
+def token_find(raw: str) -> ApiToken | None:
+    """The token row for `raw` in the current tenant, read fresh (revocation is immediate) with
+    its user, support grant and tenant, and the user's role grants (`grant_rows`, for
+    accounts.authz): one query for what a request needs to know about its caller."""
+    from django.contrib.postgres.aggregates import ArrayAgg
+    from django.db.models import F, OuterRef, Subquery
+    from django.db.models.functions import JSONObject
+
+    from accounts.models import RoleAssignment
+
+    grants = (
+        RoleAssignment.objects.filter(user=OuterRef("user_id"))
+        .values("user")
+        .annotate(rows=ArrayAgg(JSONObject(permissions=F("role__permissions"), store=F("store_id"))))
+        .values("rows")
+    )
+    return (
+        ApiToken.objects.select_related("user", "support_grant", "tenant")
+        .annotate(grant_rows=Subquery(grants))
+        .filter(token_hash=token_hash(raw))
+        .first()
+    )
+
+
 def token_check(raw: str, *, ip: str) -> ApiToken:
     """The live token for `raw` in the current tenant, or TokenRejected with the answer's code."""
-    token = (
-        ApiToken.objects.select_related("user", "support_grant").filter(token_hash=token_hash(raw)).first()
-    )
+    return token_validate(token_find(raw), ip=ip)
+
+
+def token_validate(token: ApiToken | None, *, ip: str) -> ApiToken:
+    """`token` if it is live for a request from `ip`, or TokenRejected with the answer's code."""
     if token is None or token.revoked_at is not None or not token.user.is_active:
         raise TokenRejected("not_authenticated")
     now = timezone.now()
