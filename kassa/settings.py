@@ -205,6 +205,8 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
+    # Idempotency-Key records are kept 24 hours; then they go.
+    "idempotency-records-expire": {"task": "kassa.idempotency_records_expire_task", "schedule": 3600.0},
     # PCI DSS 8.2.6: accounts unused for 90 days are disabled.
     "users-deactivate-dormant": {"task": "accounts.users_deactivate_dormant_task", "schedule": 24 * 3600.0},
     # Chain new audit entries of every tenant into a sealed batch (auditlog.sealing).
