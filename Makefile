@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench lock clean-var
+.PHONY: run test lint bench bench-load lock clean-var
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Kassa under gunicorn, Celery, PostgreSQL and Redis against a bare DRF baseline (bench/RESULTS.md).
+bench-load: $(STAMP)
+	$(BIN)/python -m bench.load
 
 # Re-pin every dependency (with hashes) after editing pyproject.toml.
 lock: $(STAMP)

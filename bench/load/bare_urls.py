@@ -89,15 +89,27 @@ class SaleCreate(Bare):
             ReceiptCounter.objects.filter(store=store).update(last_number=F("last_number") + 1)
             number = ReceiptCounter.objects.filter(store=store).values_list("last_number", flat=True).get()
             sale = Sale.objects.create(
-                store=store, receipt_number=number, currency="EUR", subtotal=total,
-                tax_total=Decimal(0), total=total, paid=total,
+                store=store,
+                receipt_number=number,
+                currency="EUR",
+                subtotal=total,
+                tax_total=Decimal(0),
+                total=total,
+                paid=total,
             )
             SaleLine.objects.bulk_create(
                 [
                     SaleLine(
-                        tenant_id=store.tenant_id, sale=sale, product=p, sku=p.sku, name=p.name,
-                        quantity=wanted[str(p.pk)], unit_price=p.price, tax_rate=p.tax_rate,
-                        line_total=p.price * wanted[str(p.pk)], line_tax=Decimal(0),
+                        tenant_id=store.tenant_id,
+                        sale=sale,
+                        product=p,
+                        sku=p.sku,
+                        name=p.name,
+                        quantity=wanted[str(p.pk)],
+                        unit_price=p.price,
+                        tax_rate=p.tax_rate,
+                        line_total=p.price * wanted[str(p.pk)],
+                        line_tax=Decimal(0),
                     )
                     for p in products.values()
                 ]
@@ -107,8 +119,12 @@ class SaleCreate(Bare):
                 delta = -wanted[str(level.product_id)]
                 StockLevel.objects.filter(pk=level.pk).update(quantity=F("quantity") + delta)
                 StockMovement.objects.create(
-                    store=store, product_id=level.product_id, kind="sale", quantity=delta,
-                    balance_after=level.quantity + delta, sale=sale,
+                    store=store,
+                    product_id=level.product_id,
+                    kind="sale",
+                    quantity=delta,
+                    balance_after=level.quantity + delta,
+                    sale=sale,
                 )
             return Response({"id": str(sale.pk)}, status=201)
 

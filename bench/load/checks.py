@@ -43,7 +43,11 @@ def ledger_check(fixture: dict, phases, since) -> dict:
             if made != len(ids):
                 problems.append(f"{entry['slug']}: {made - len(ids)} sales made but never answered 201")
             lines = SaleLine.objects.filter(sale__in=sales).values("sale").annotate(n=Count("id"))
-            moves = StockMovement.objects.filter(sale__in=sales, kind="sale").values("sale").annotate(n=Count("id"))
+            moves = (
+                StockMovement.objects.filter(sale__in=sales, kind="sale")
+                .values("sale")
+                .annotate(n=Count("id"))
+            )
             if any(row["n"] != 3 for row in lines) or any(row["n"] != 3 for row in moves):
                 problems.append(f"{entry['slug']}: a sale without exactly 3 lines and 3 movements")
             ledger_sum = (
@@ -121,7 +125,11 @@ def query_counts(fixture: dict) -> dict:
     def client(person):
         return Client(HTTP_HOST=tenant["host"], HTTP_AUTHORIZATION=f"Bearer {person['token']}")
 
-    integrator, owner, cashier = client(tenant["integrator"]), client(tenant["owner"]), client(store["cashier"])
+    integrator, owner, cashier = (
+        client(tenant["integrator"]),
+        client(tenant["owner"]),
+        client(store["cashier"]),
+    )
     sale_body = {
         "store": store["id"],
         "lines": [{"product": p, "quantity": 1} for p in tenant["stocked"][:3]],
@@ -138,7 +146,9 @@ def query_counts(fixture: dict) -> dict:
             f"/api/v1/audit/access/?user={store['cashier']['id']}&since={day}T00:00:00Z&until={day}T23:59:59Z"
         ),
         "sale": lambda: cashier.post(
-            "/api/v1/sales/", json.dumps(sale_body), content_type="application/json",
+            "/api/v1/sales/",
+            json.dumps(sale_body),
+            content_type="application/json",
             HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
         ),
     }
@@ -154,11 +164,14 @@ def query_counts(fixture: dict) -> dict:
         "product_list": lambda: bare.get("/bare/products/?page=7"),
         "product_detail": lambda: bare.get(f"/bare/products/{product}/"),
         "sale": lambda: bare.post(
-            "/bare/sales/", json.dumps({"store": store["id"], "lines": sale_body["lines"]}),
+            "/bare/sales/",
+            json.dumps({"store": store["id"], "lines": sale_body["lines"]}),
             content_type="application/json",
         ),
     }
-    with override_settings(ROOT_URLCONF="bench.load.bare_urls", MIDDLEWARE=["django.middleware.common.CommonMiddleware"]):
+    with override_settings(
+        ROOT_URLCONF="bench.load.bare_urls", MIDDLEWARE=["django.middleware.common.CommonMiddleware"]
+    ):
         for kind, call in bare_calls.items():
             call()
             with _counting() as c:

@@ -91,7 +91,9 @@ class Kassa:
         if kind == "stock":
             store = rng.choice(tenant["stores"])["id"]
             if rng.random() < 0.5:
-                return self._get(kind, f"/api/v1/stock/?store={store}&product={rng.choice(tenant['stocked'])}", headers)
+                return self._get(
+                    kind, f"/api/v1/stock/?store={store}&product={rng.choice(tenant['stocked'])}", headers
+                )
             return self._get(kind, f"/api/v1/stock/?store={store}&page={rng.randint(1, 2)}", headers)
         if kind == "product_update":
             product = rng.choice(tenant["stocked"])
@@ -109,7 +111,9 @@ class Kassa:
         except OSError as error:
             return Result(kind, 0, (time.perf_counter() - started) * 1000, False, repr(error))
         ms = (time.perf_counter() - started) * 1000
-        return Result(kind, status, ms, status == expected, "" if status == expected else content[:200].decode())
+        return Result(
+            kind, status, ms, status == expected, "" if status == expected else content[:200].decode()
+        )
 
     def _sale(self, tenant, rng, phase: Phase) -> Result:
         store = rng.choice(tenant["stores"])
@@ -137,7 +141,9 @@ class Kassa:
             replayed = json.loads(content).get("id") if status == 201 else ""
             phase.replays.append((tenant["id"], sale_id, replayed))
             ok = status == 201 and replayed == sale_id and answer_headers.get("Idempotent-Replayed") == "true"
-            phase.results.append(Result("sale_replay", status, replay_ms, ok, "" if ok else content[:200].decode()))
+            phase.results.append(
+                Result("sale_replay", status, replay_ms, ok, "" if ok else content[:200].decode())
+            )
         return Result("sale", status, ms, True)
 
 
@@ -167,7 +173,9 @@ class Bare:
         raise ValueError(kind)
 
 
-def run(target, mix: dict[str, int], *, name: str, threads: int, seconds: float, max_requests: int, seed: int = 1) -> Phase:
+def run(
+    target, mix: dict[str, int], *, name: str, threads: int, seconds: float, max_requests: int, seed: int = 1
+) -> Phase:
     """Closed loop: `threads` clients, each picking a kind by weight, for `seconds` at most."""
     phase = Phase(name, seconds)
     kinds, weights = list(mix), list(mix.values())

@@ -36,7 +36,14 @@ ENV = {
     "KASSA_LOG_LEVEL": "WARNING",
 }
 # The realistic mix: cashiers sell, integrators sync, administrators read the access log.
-MIX = {"sale": 30, "product_list": 15, "product_detail": 15, "stock": 20, "product_update": 10, "access_log": 10}
+MIX = {
+    "sale": 30,
+    "product_list": 15,
+    "product_detail": 15,
+    "stock": 20,
+    "product_update": 10,
+    "access_log": 10,
+}
 OUT = ROOT / "var" / "bench-load"
 
 
@@ -93,16 +100,39 @@ def _servers() -> dict[str, subprocess.Popen]:
     processes = {
         "kassa": subprocess.Popen(  # nosec B603
             [*gunicorn, "--bind", f"127.0.0.1:{KASSA_PORT}"],
-            cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "kassa.settings"}, stdout=log, stderr=log,
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": "kassa.settings"},
+            stdout=log,
+            stderr=log,
         ),
         "bare": subprocess.Popen(  # nosec B603
             [*gunicorn, "--bind", f"127.0.0.1:{BARE_PORT}"],
-            cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "bench.load.bare_settings"}, stdout=log, stderr=log,
+            cwd=ROOT,
+            env={**env, "DJANGO_SETTINGS_MODULE": "bench.load.bare_settings"},
+            stdout=log,
+            stderr=log,
         ),
         "worker": subprocess.Popen(  # nosec B603
-            [sys.executable, "-m", "celery", "-A", "kassa", "worker", "--concurrency", "1", "--loglevel",
-             "WARNING", "--hostname", "bench@%h", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=env, stdout=log, stderr=log,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "kassa",
+                "worker",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "WARNING",
+                "--hostname",
+                "bench@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
         ),
     }
     _wait(KASSA_PORT)
@@ -146,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         fixture = json.loads(fixture_file.read_text())
         print(f"reusing database {DB_NAME}")
     seed.tokens_issue(fixture)
-    fixture_file.write_text(json.dumps({"tenants": [{k: v for k, v in t.items()} for t in fixture["tenants"]]}))
+    fixture_file.write_text(
+        json.dumps({"tenants": [{k: v for k, v in t.items()} for t in fixture["tenants"]]})
+    )
     connections.close_all()
 
     import datetime
@@ -161,20 +193,38 @@ def main(argv: list[str] | None = None) -> int:
         t = args.threads
         # Warm every worker (imports, connections, prepared statements) on both sides.
         warm = generator.run(kassa, MIX, name="kassa:warm", threads=t, seconds=5, max_requests=budget)
-        generator.run(bare, {"product_list": 1, "product_detail": 1}, name="warm", threads=t, seconds=3, max_requests=budget)
+        generator.run(
+            bare,
+            {"product_list": 1, "product_detail": 1},
+            name="warm",
+            threads=t,
+            seconds=3,
+            max_requests=budget,
+        )
         # Ratios: each kind alone, Kassa and bare in turn, so drift of the machine hits both alike.
         for r in range(args.rounds):
             for kind in ("product_list", "product_detail", "sale"):
                 for side, target in (("kassa", kassa), ("bare", bare)):
                     phases.append(
-                        generator.run(target, {kind: 1}, name=f"{side}:{kind}:{r}", threads=t,
-                                      seconds=args.ratio_seconds, max_requests=budget, seed=r + 2)
+                        generator.run(
+                            target,
+                            {kind: 1},
+                            name=f"{side}:{kind}:{r}",
+                            threads=t,
+                            seconds=args.ratio_seconds,
+                            max_requests=budget,
+                            seed=r + 2,
+                        )
                     )
-        mix = generator.run(kassa, MIX, name="kassa:mix", threads=t, seconds=args.mix_seconds, max_requests=budget, seed=9)
+        mix = generator.run(
+            kassa, MIX, name="kassa:mix", threads=t, seconds=args.mix_seconds, max_requests=budget, seed=9
+        )
     finally:
         _stop(processes)
 
-    ledger = checks.ledger_check(fixture, [warm, *(p for p in phases if p.name.startswith("kassa:")), mix], since)
+    ledger = checks.ledger_check(
+        fixture, [warm, *(p for p in phases if p.name.startswith("kassa:")), mix], since
+    )
     queries = checks.query_counts(fixture)
     report = _report(args, phases, mix, ledger, queries)
     (OUT / "results.json").write_text(json.dumps(report, indent=2))
@@ -232,7 +282,9 @@ def _report(args, phases, mix, ledger, queries) -> dict:
         "targets": {
             "product list throughput >= 0.70 of bare": ratios["product_list"]["ratio"],
             "detail overhead <= 25% (1 - throughput ratio)": 1 - detail["ratio"],
-            "detail overhead <= 25% (extra time, bare_rps/kassa_rps - 1)": detail["bare_rps"] / detail["kassa_rps"] - 1,
+            "detail overhead <= 25% (extra time, bare_rps/kassa_rps - 1)": detail["bare_rps"]
+            / detail["kassa_rps"]
+            - 1,
             "sale p99 under load <= 5x bare detail p99": sale_p99 / bare_detail_p99,
             "errors == 0": errors,
             "ledger ok": ledger["ok"],
@@ -241,11 +293,15 @@ def _report(args, phases, mix, ledger, queries) -> dict:
 
 
 def _print(report: dict) -> None:
-    print(f"\nmixed load: {report['threads']} clients, {report['mix_seconds']} s, {report['mix_rps']:.0f} req/s in all")
+    print(
+        f"\nmixed load: {report['threads']} clients, {report['mix_seconds']} s, {report['mix_rps']:.0f} req/s in all"
+    )
     print(f"{'kind':<16}{'count':>7}{'errors':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'queries':>9}")
     for kind, s in report["kinds"].items():
         q = report["queries"].get(kind, {}).get("total", "")
-        print(f"{kind:<16}{s['count']:>7}{s['errors']:>8}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['p99']:>9.1f}{q!s:>9}")
+        print(
+            f"{kind:<16}{s['count']:>7}{s['errors']:>8}{s['p50']:>9.1f}{s['p95']:>9.1f}{s['p99']:>9.1f}{q!s:>9}"
+        )
     print("\nalone, against the bare baseline (median of rounds; per-round ratios):")
     for kind, r in report["ratios"].items():
         rounds = ", ".join(f"{x:.2f}" for x in r["ratio_per_round"])

@@ -62,8 +62,13 @@ def seed() -> dict:
             StockMovement.objects.bulk_create(
                 [
                     StockMovement(
-                        tenant_id=tenant.pk, store=s, product_id=p, kind="receive",
-                        quantity=START_QUANTITY, balance_after=START_QUANTITY, reason="bench seed",
+                        tenant_id=tenant.pk,
+                        store=s,
+                        product_id=p,
+                        kind="receive",
+                        quantity=START_QUANTITY,
+                        balance_after=START_QUANTITY,
+                        reason="bench seed",
                     )
                     for s in stores
                     for p in stocked
@@ -72,13 +77,18 @@ def seed() -> dict:
             cashier_role = Role.objects.get(builtin=CASHIER)
             cashiers = [
                 user_create(
-                    username=f"cashier{s}", password=PASSWORD, roles=[cashier_role], stores=[store],
+                    username=f"cashier{s}",
+                    password=PASSWORD,
+                    roles=[cashier_role],
+                    stores=[store],
                     must_change_password=False,
                 )
                 for s, store in enumerate(stores)
             ]
             integrator = user_create(
-                username="integrator", password=PASSWORD, roles=[Role.objects.get(builtin=INTEGRATOR)],
+                username="integrator",
+                password=PASSWORD,
+                roles=[Role.objects.get(builtin=INTEGRATOR)],
                 must_change_password=False,
             )
 

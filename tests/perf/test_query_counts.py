@@ -71,8 +71,12 @@ def world(cast_a, tenant_a, stores_a):
         ]
         SignInEvent.objects.bulk_create(
             [
-                SignInEvent(tenant_id=tenant_a.pk, username="alice", user_id=owner.pk,
-                            outcome=SignInEvent.Outcome.values[0])
+                SignInEvent(
+                    tenant_id=tenant_a.pk,
+                    username="alice",
+                    user_id=owner.pk,
+                    outcome=SignInEvent.Outcome.values[0],
+                )
                 for _ in range(ROWS)
             ]
         )
@@ -126,7 +130,10 @@ def test_detail_queries_are_few_and_fixed(api, world):
     counts = {}
     for name, (first, second) in ids.items():
         client.get(f"/api/v1/{name}/{first}/")
-        counts[name] = (_count(client, f"/api/v1/{name}/{first}/"), _count(client, f"/api/v1/{name}/{second}/"))
+        counts[name] = (
+            _count(client, f"/api/v1/{name}/{first}/"),
+            _count(client, f"/api/v1/{name}/{second}/"),
+        )
     print("detail queries:", counts)
     differ = {name: c for name, c in counts.items() if c[0] != c[1]}
     assert not differ, f"detail queries depend on the object's related rows: {differ}"
