@@ -70,8 +70,14 @@ class Node:
             self.process.wait(30)
 
 
+@pytest.fixture(scope="module")
+def collected_static():
+    """The nodes serve static files as in production: collected, with a manifest."""
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+
+
 @pytest.fixture
-def stack_env():
+def stack_env(collected_static):
     return {**os.environ, "KASSA_DB_NAME": connections["default"].settings_dict["NAME"]}
 
 
