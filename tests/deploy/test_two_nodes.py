@@ -73,7 +73,9 @@ class Node:
 @pytest.fixture(scope="module")
 def collected_static():
     """The nodes serve static files as in production: collected, with a manifest."""
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True
+    )
 
 
 @pytest.fixture
