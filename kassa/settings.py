@@ -35,6 +35,8 @@ SECRET_KEY = env_str("KASSA_SECRET_KEY")
 KASSA_MASTER_KEY = env_str("KASSA_MASTER_KEY")
 KASSA_MASTER_KEY_PREVIOUS = env_str("KASSA_MASTER_KEY_PREVIOUS")
 KASSA_KMS_KEY_ID = env_str("KASSA_KMS_KEY_ID")
+KASSA_KMS_REGION = env_str("KASSA_KMS_REGION")  # default: boto3's (AWS_REGION)
+KASSA_KMS_ENDPOINT_URL = env_str("KASSA_KMS_ENDPOINT_URL")  # a KMS-compatible endpoint; unset for AWS
 if PRODUCTION:
     if not SECRET_KEY:
         raise ConfigError("KASSA_SECRET_KEY is required in production")

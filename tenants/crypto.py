@@ -102,13 +102,54 @@ def master_keys() -> tuple[MasterKey, list[MasterKey]]:
     return current, previous
 
 
+# --- AWS KMS as the key-encryption key (KASSA_KMS_KEY_ID) --------------------------------
+
+KMS_PREFIX = "kms:"
+KMS_CONTEXT = {"purpose": "kassa-data-key"}
+
+
+def _kms():
+    import boto3
+
+    return boto3.client(
+        "kms", region_name=settings.KASSA_KMS_REGION, endpoint_url=settings.KASSA_KMS_ENDPOINT_URL
+    )
+
+
+def _kms_kek_id(key_id: str) -> str:
+    return KMS_PREFIX + hashlib.sha256(key_id.encode()).hexdigest()[:16]
+
+
+def current_kek_id() -> str:
+    """The id new data keys are wrapped under: the KMS key if configured, else the master key."""
+    if settings.KASSA_KMS_KEY_ID:
+        return _kms_kek_id(settings.KASSA_KMS_KEY_ID)
+    return master_keys()[0].key_id
+
+
 def wrap_data_key(data_key: bytes) -> tuple[str, bytes]:
+    if settings.KASSA_KMS_KEY_ID:
+        blob = _kms().encrypt(
+            KeyId=settings.KASSA_KMS_KEY_ID, Plaintext=data_key, EncryptionContext=KMS_CONTEXT
+        )
+        return _kms_kek_id(settings.KASSA_KMS_KEY_ID), blob["CiphertextBlob"]
     current, _ = master_keys()
     nonce = os.urandom(NONCE_BYTES)
     return current.key_id, nonce + _aesgcm(current.secret).encrypt(nonce, data_key, WRAP_AAD)
 
 
 def unwrap_data_key(kek_id: str, wrapped: bytes) -> bytes:
+    if kek_id.startswith(KMS_PREFIX):
+        from botocore.exceptions import ClientError
+
+        try:  # the ciphertext names its KMS key; the context binds it to this use
+            return _kms().decrypt(CiphertextBlob=wrapped, EncryptionContext=KMS_CONTEXT)["Plaintext"]
+        except ClientError as error:
+            raise DecryptionError(
+                f"KMS refused to unwrap a data key: {error.response['Error']['Code']}"
+            ) from None
+    if not (settings.KASSA_MASTER_KEY or _key_file()):
+        raise DecryptionError(f"master key {kek_id} is not configured")
     current, previous = master_keys()
     for master in (current, *previous):
         if master.key_id == kek_id:
@@ -143,9 +184,8 @@ def data_keys_destroy() -> int:
 
 def master_key_rewrap() -> int:
     """Wrap the current tenant's data keys with the current master key; return how many changed."""
-    current, _ = master_keys()
     changed = 0
-    for key in TenantKey.objects.exclude(kek_id=current.key_id):
+    for key in TenantKey.objects.exclude(kek_id=current_kek_id()):
         secret = unwrap_data_key(key.kek_id, bytes(key.wrapped_key))
         key.kek_id, key.wrapped_key = wrap_data_key(secret)
         key.save(update_fields=["kek_id", "wrapped_key"])
