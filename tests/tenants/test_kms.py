@@ -1,5 +1,7 @@
 """Data keys wrapped by AWS KMS (KASSA_KMS_KEY_ID), against moto's KMS."""
 
+import io
+
 import boto3
 import pytest
 from django.core.management import call_command
@@ -24,7 +26,7 @@ def kms(settings, monkeypatch):
 
 
 def test_a_new_tenants_data_key_is_wrapped_by_kms(kms, settings, db, as_tenant):
-    client, key_id = kms
+    _, key_id = kms
     settings.KASSA_KMS_KEY_ID = key_id
     tenant = make_tenant("kms-chain")
     with as_tenant(tenant):
@@ -36,14 +38,16 @@ def test_a_new_tenants_data_key_is_wrapped_by_kms(kms, settings, db, as_tenant):
 
 
 def test_rotating_from_the_master_key_to_kms(kms, settings, db, as_tenant, tmp_path):
-    client, key_id = kms
+    _, key_id = kms
     settings.KASSA_MASTER_KEY = None
     settings.KASSA_MASTER_KEY_FILE = tmp_path / "master.key"
     tenant = make_tenant("moving-chain")
     with as_tenant(tenant):
         blob = crypto.encrypt(b"kept", purpose="p")
     settings.KASSA_KMS_KEY_ID = key_id
-    call_command("rotate_master_key")
+    out = io.StringIO()
+    call_command("rotate_master_key", stdout=out)
+    assert "1 data keys re-wrapped with key kms:" in out.getvalue()
     settings.KASSA_MASTER_KEY_FILE = None  # the old master key is gone: only KMS can unwrap now
     crypto._data_key_cache.clear()
     with as_tenant(tenant):
@@ -52,7 +56,7 @@ def test_rotating_from_the_master_key_to_kms(kms, settings, db, as_tenant, tmp_p
 
 
 def test_a_data_key_kms_does_not_recognise_is_refused(kms, settings, db, as_tenant):
-    client, key_id = kms
+    _, key_id = kms
     settings.KASSA_KMS_KEY_ID = key_id
     tenant = make_tenant("gone-chain")
     with as_tenant(tenant):

@@ -34,9 +34,9 @@ class Command(BaseCommand):
                 changed += crypto.master_key_rewrap()
         if generate:
             crypto.previous_key_file(key_file).unlink(missing_ok=True)
-        current, _ = crypto.master_keys()
+        key_id = crypto.current_kek_id()
         platform_event_record(
             kind=PlatformEvent.Kind.MASTER_KEY_ROTATED,
-            detail={"key_id": current.key_id, "data_keys": changed},
+            detail={"key_id": key_id, "data_keys": changed},
         )
-        self.stdout.write(f"{changed} data keys re-wrapped with master key {current.key_id}")
+        self.stdout.write(f"{changed} data keys re-wrapped with key {key_id}")
