@@ -19,11 +19,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import mail_admins
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from kassa.alerts import alert_send
 from kassa.storage import WrongRegion, all_storages, storage_for_region, storage_for_tenant, tenant_prefix
 from lifecycle import archive
 from lifecycle.catalogue import TRIGGER_FED_TABLES, Table, encrypted_columns, tenant_tables
@@ -722,10 +722,11 @@ def restore_drill_run(*, tenant: Tenant) -> RestoreDrill | None:
             detail=detail,
         )
     if status == RestoreDrill.Status.FAILED:
-        logger.error("restore drill of %s failed (backup %s): %s", tenant.slug, backup.pk, detail)
-        mail_admins(
-            f"Restore drill failed: {tenant.slug}",
-            f"The restore drill of tenant {tenant.slug} ({tenant.pk}) failed for backup {backup.pk}:\n{detail}\n",
+        # Log, mail to ADMINS and the webhook (kassa.alerts), per tenant.
+        alert_send(
+            "restore_drill_failed",
+            tenant=tenant.slug,
+            detail=f"The restore drill of tenant {tenant.slug} ({tenant.pk}) failed for backup {backup.pk}: {detail}",
         )
     return drill
 

@@ -16,6 +16,7 @@ from accounts.models import ApiToken, Role, SupportGrant, User, UserSession
 from exports.services import export_create
 from inventory import services
 from inventory.models import Category, Customer, Product, Sale, StockLevel, StockMovement, Supplier
+from lifecycle.models import Backup, RestoreDrill
 from tenants.context import tenant_context
 from tenants.models import Store
 from tests.conftest import token_for
@@ -72,6 +73,8 @@ ADMIN_MODELS = {
     "inventory/stockmovement": "movement",
     "inventory/sale": "sale",
     "exports/export": "export",
+    "lifecycle/backup": "backup",
+    "lifecycle/restoredrill": "drill",
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -158,6 +161,8 @@ def bobs_objects(tenant_b, stores_b):
             "movement": movement.pk,
             "sale": sale.pk,
             "export": export_create(actor=owner, kind="products").pk,
+            "backup": Backup.objects.create(tenant=tenant_b, region="local").pk,
+            "drill": RestoreDrill.objects.create(tenant=tenant_b, status=RestoreDrill.Status.PASSED).pk,
         }
     return objects
 
