@@ -5,6 +5,7 @@ TARGETS below, so no endpoint or admin page escapes this check.
 """
 
 import re
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -13,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.models import ApiToken, Role, SupportGrant, User, UserSession
+from auditlog.models import AccessEvent, SignInEvent
 from exports.services import export_create
 from inventory import services
 from inventory.models import Category, Customer, Product, Sale, StockLevel, StockMovement, Supplier
@@ -73,6 +75,10 @@ ADMIN_MODELS = {
     "inventory/stockmovement": "movement",
     "inventory/sale": "sale",
     "exports/export": "export",
+    "accounts/user": "user",
+    "accounts/role": "role",
+    "auditlog/signinevent": "signinevent",
+    "auditlog/accessevent": "accessevent",
     "lifecycle/backup": "backup",
     "lifecycle/restoredrill": "drill",
 }
@@ -161,6 +167,17 @@ def bobs_objects(tenant_b, stores_b):
             "movement": movement.pk,
             "sale": sale.pk,
             "export": export_create(actor=owner, kind="products").pk,
+            "signinevent": SignInEvent.objects.create(username="bea", outcome="failure", channel="web").pk,
+            "accessevent": AccessEvent.objects.create(
+                tenant_id=tenant_b.pk,
+                request_id=uuid.uuid4(),
+                store_id=store.pk,
+                host="bob-chain.localhost",
+                method="GET",
+                path="/bobs/",
+                status=200,
+                duration_ms=1.0,
+            ).pk,
             "backup": Backup.objects.create(tenant=tenant_b, region="local").pk,
             "drill": RestoreDrill.objects.create(tenant=tenant_b, status=RestoreDrill.Status.PASSED).pk,
         }

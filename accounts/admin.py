@@ -1,0 +1,404 @@
+"""Users, roles and the access logs in the tenant-scoped admin.
+
+Every change calls the same service as the API (accounts.services) with the signed-in user as
+the actor, so the escalation rules hold here too: nobody grants what they do not hold, and a
+store-scoped administrator acts only in their stores. The service runs while the form is
+validated (`ServiceForm.run`), so a refusal (PermissionDenied, ValidationError) becomes a form
+error and nothing is written; the admin view then only records what the service saved.
+
+No field shows or takes a password hash: a new user's first password is typed on the add form,
+later ones through "Reset password" (`password_reset`), always to be changed at first use.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from accounts import authz, selectors, services
+from accounts.models import Role, User
+from accounts.permissions import (
+    CATALOGUE,
+    MANAGE_ROLES,
+    MANAGE_USERS,
+    PERMISSION_CHOICES,
+    VIEW_CHAIN_LOGS,
+    VIEW_STORE_LOGS,
+)
+from accounts.policy import CHARACTER_CLASSES, role_policy_defaults
+from auditlog import selectors as audit_selectors
+from auditlog.models import AccessEvent, SignInEvent
+from kassa.admin import TenantModelAdmin, site
+from tenants.models import Store
+
+
+def adopt(obj, saved) -> None:
+    """Make the admin's unsaved instance the one the service saved (for its log and redirect)."""
+    obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+    obj._state.adding = False
+
+
+def stores_for(user, permission: str):
+    stores = authz.store_ids(user, permission)
+    return Store.objects.all() if stores is authz.ALL_STORES else Store.objects.filter(pk__in=stores)
+
+
+class ServiceForm(forms.ModelForm):
+    """A model form whose validation ends by calling a service; its refusal is a form error."""
+
+    actor: User  # set per request by the admin's get_form
+    saved = None
+
+    def run(self):  # pragma: no cover - each form defines it
+        raise NotImplementedError
+
+    def _post_clean(self):
+        super()._post_clean()
+        if self.errors:
+            return
+        try:
+            with transaction.atomic():
+                self.saved = self.run()
+        except PermissionDenied as error:
+            self.add_error(None, str(error) or "You may not do this.")
+        except ValidationError as error:
+            self._add_service_error(error)
+
+    def _add_service_error(self, error: ValidationError) -> None:
+        if not hasattr(error, "error_dict"):
+            self.add_error(None, error.messages)
+            return
+        for field, problems in error.message_dict.items():
+            self.add_error(field if field in self.fields else None, problems)
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+class UserForm(ServiceForm):
+    roles = forms.ModelMultipleChoiceField(
+        queryset=Role.unscoped.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    stores = forms.ModelMultipleChoiceField(
+        queryset=Store.unscoped.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None chosen: every store (only for those who administer every store).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["roles"].queryset = Role.objects.all()
+        self.fields["stores"].queryset = stores_for(self.actor, MANAGE_USERS)
+
+
+class UserAddForm(UserForm):
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        strip=False,
+        help_text="A first password; the user must change it at first sign-in.",
+    )
+
+    class Meta:
+        model = User
+        fields = ["username", "full_name", "email"]
+
+    def run(self):
+        data = self.cleaned_data
+        return services.user_create(
+            actor=self.actor,
+            username=data["username"],
+            password=data["password"],
+            roles=list(data["roles"]),
+            stores=list(data["stores"]),
+            full_name=data.get("full_name") or "",
+            email=data.get("email") or "",
+            must_change_password=True,
+        )
+
+
+class UserChangeForm(UserForm):
+    class Meta:
+        model = User
+        fields = ["full_name", "email"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        assignments = list(self.instance.assignments.all()) if self.instance.pk else []
+        self.current_roles = {a.role_id for a in assignments}
+        self.current_stores = {a.store_id for a in assignments if a.store_id}
+        self.initial.setdefault("roles", sorted(self.current_roles))
+        self.initial.setdefault("stores", sorted(self.current_stores))
+
+    def run(self):
+        data = self.cleaned_data
+        changes = {name: data[name] or "" for name in ("full_name", "email") if name in self.changed_data}
+        roles, stores = list(data["roles"]), list(data["stores"])
+        if {r.pk for r in roles} != self.current_roles:
+            changes["roles"] = roles
+        if {s.pk for s in stores} != self.current_stores:
+            changes["stores"] = stores
+        user = User.objects.get(pk=self.instance.pk)  # as stored, not as the form changed it
+        return services.user_update(user=user, actor=self.actor, **changes)
+
+
+class PasswordResetForm(forms.Form):
+    new_password = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)
+    again = forms.CharField(widget=forms.PasswordInput(render_value=False), strip=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password") and data.get("again") != data["new_password"]:
+            self.add_error("again", "The two passwords differ.")
+        return data
+
+
+@admin.register(User, site=site)
+class UserAdmin(TenantModelAdmin):
+    view_permission = MANAGE_USERS
+    change_permission = MANAGE_USERS
+    list_display = ["username", "full_name", "is_active", "role_names", "store_names", "last_login"]
+    list_filter = ["is_active"]
+    search_fields = ["username"]
+    ordering = ["username"]
+    actions = ["deactivate", "unlock"]
+    readonly_fields = ["username", "is_active", "must_change_password", "last_login", "date_joined", "reset"]
+
+    def get_queryset(self, request):
+        return selectors.users_visible_to(actor=request.user).prefetch_related(
+            "assignments__role", "assignments__store"
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["username", "password", "full_name", "email", "roles", "stores"]})]
+        return [
+            (None, {"fields": ["username", "full_name", "email", "roles", "stores"]}),
+            (
+                "Account",
+                {"fields": ["is_active", "must_change_password", "last_login", "date_joined", "reset"]},
+            ),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        base = UserChangeForm if obj is not None else UserAddForm
+        kwargs["form"] = type(base.__name__, (base,), {"actor": request.user})
+        kwargs["fields"] = base._meta.fields  # the declared fields (password, roles, stores) come along
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        adopt(obj, form.saved)  # the service saved it while the form was validated
+
+    def save_related(self, request, form, formsets, change):
+        pass  # roles and stores were assigned by the service
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # users are deactivated, never deleted
+
+    @admin.display(description="roles")
+    def role_names(self, user):
+        return ", ".join(sorted({a.role.name for a in user.assignments.all()}))
+
+    @admin.display(description="stores")
+    def store_names(self, user):
+        assignments = list(user.assignments.all())
+        if any(a.store_id is None for a in assignments):
+            return "every store" if assignments else ""
+        return ", ".join(sorted({a.store.name for a in assignments}))
+
+    @admin.display(description="password")
+    def reset(self, user):
+        url = reverse("admin:accounts_user_password_reset", args=[user.pk])
+        return format_html('<a href="{}">Reset the password</a>', url)
+
+    def _each(self, request, queryset, service, done: str):
+        count = 0
+        for user in queryset:
+            try:
+                service(user=user, actor=request.user)
+                count += 1
+            except (PermissionDenied, ValidationError) as error:
+                self.message_user(request, f"{user.username}: {error}", messages.WARNING)
+        self.message_user(request, f"{count} users {done}.")
+
+    @admin.action(
+        description="Deactivate the selected users (ends their sessions and tokens)", permissions=["change"]
+    )
+    def deactivate(self, request, queryset):
+        self._each(request, queryset, services.user_deactivate, "deactivated")
+
+    @admin.action(description="Unlock the selected users", permissions=["change"])
+    def unlock(self, request, queryset):
+        def unlock_one(*, user, actor):
+            return services.user_unlock(user=user, actor=actor, request=request)
+
+        self._each(request, queryset, unlock_one, "unlocked")
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/password/",
+                self.admin_site.admin_view(self.password_reset_view),
+                name="accounts_user_password_reset",
+            ),
+            *super().get_urls(),
+        ]
+
+    def password_reset_view(self, request, object_id):
+        user = self.get_object(request, unquote(object_id))
+        if user is None:
+            raise Http404("No such object.")
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
+        form = PasswordResetForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.password_reset(
+                    user=user, actor=request.user, new_password=form.cleaned_data["new_password"]
+                )
+            except PermissionDenied as error:
+                form.add_error(None, str(error))
+            except ValidationError as error:
+                form.add_error("new_password", error.messages)
+            else:
+                self.log_change(request, user, "Reset the password.")
+                self.message_user(
+                    request, f"The password of {user.username} was reset; it must be changed at first use."
+                )
+                return redirect(reverse("admin:accounts_user_change", args=[user.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": user,
+            "title": f"Reset the password of {user.username}",
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/accounts/user/password_reset.html", context)
+
+
+# --- roles --------------------------------------------------------------------------------
+
+
+POLICY_FIELDS = list(services.ROLE_POLICY_FIELDS)
+
+
+class RoleForm(ServiceForm):
+    permissions = forms.MultipleChoiceField(
+        choices=[(p, f"{p}: {CATALOGUE[p]}") for p in PERMISSION_CHOICES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    password_require_classes = forms.MultipleChoiceField(
+        choices=[(name, label) for name, (label, _) in CHARACTER_CLASSES.items()],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Role
+        fields = ["name", "permissions", *POLICY_FIELDS]
+
+    def run(self):
+        data = self.cleaned_data
+        policy = {name: data[name] for name in POLICY_FIELDS}
+        if self.instance._state.adding:  # (its id has a default: pk is never None)
+            return services.role_create(
+                actor=self.actor, name=data["name"], permissions=data["permissions"], **policy
+            )
+        changes = {name: data[name] for name in self.changed_data if name in self.fields}
+        role = Role.objects.get(pk=self.instance.pk)  # as stored, not as the form changed it
+        return services.role_update(role=role, actor=self.actor, **changes)
+
+
+@admin.register(Role, site=site)
+class RoleAdmin(TenantModelAdmin):
+    view_permission = MANAGE_ROLES
+    change_permission = MANAGE_ROLES
+    list_display = ["name", "builtin", "permission_count", "mfa_required", "password_min_length"]
+    search_fields = ["name"]
+    readonly_fields = ["builtin"]
+    fieldsets = [
+        (None, {"fields": ["name", "builtin", "permissions"]}),
+        ("Password", {"fields": POLICY_FIELDS[:4]}),
+        ("Lockout, MFA, sessions and tokens", {"fields": POLICY_FIELDS[4:]}),
+    ]
+
+    def get_changeform_initial_data(self, request):
+        return {**role_policy_defaults(mfa_required=False), **super().get_changeform_initial_data(request)}
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = type(RoleForm.__name__, (RoleForm,), {"actor": request.user})
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        adopt(obj, form.saved)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="permissions")
+    def permission_count(self, role):
+        return len(role.permissions)
+
+
+# --- access logs --------------------------------------------------------------------------
+
+
+class LogAdmin(TenantModelAdmin):
+    """Read-only: the chain's entries with view_chain_logs, those of one's stores with view_store_logs."""
+
+    change_list_template = "admin/auditlog/change_list.html"
+    show_full_result_count = False
+    list_per_page = 50
+
+    def has_view_permission(self, request, obj=None):
+        return authz.can(request.user, VIEW_CHAIN_LOGS) or authz.can(request.user, VIEW_STORE_LOGS)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def entries(self, request):
+        raise NotImplementedError
+
+    def get_queryset(self, request):
+        try:
+            return self.entries(request)
+        except PermissionDenied:
+            return self.model.objects.none()  # no log permission: nothing exists (404 on objects)
+
+
+@admin.register(SignInEvent, site=site)
+class SignInEventAdmin(LogAdmin):
+    list_display = ["created_at", "kind", "username", "outcome", "reason", "channel", "ip"]
+    list_filter = ["outcome", "kind", "channel"]
+    search_fields = ["username", "ip"]
+    date_hierarchy = "created_at"
+
+    def entries(self, request):
+        return audit_selectors.signin_list(reader=request.user, filters={})
+
+
+@admin.register(AccessEvent, site=site)
+class AccessEventAdmin(LogAdmin):
+    list_display = ["created_at", "method", "path", "status", "ip", "user_id", "duration_ms"]
+    list_filter = ["method", "status"]
+    search_fields = ["path", "ip"]
+    date_hierarchy = "created_at"
+
+    def entries(self, request):
+        return audit_selectors.access_list(reader=request.user, filters={})
