@@ -7,6 +7,7 @@ stores where the user holds the permission in question.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -26,12 +27,13 @@ from accounts.permissions import (
 )
 from inventory import selectors, services
 from inventory.errors import Conflict, InsufficientStock
-from inventory.importing import csv_rows, header_problems, products_import
+from inventory.importing import csv_rows, header_problems, product_import_create
 from inventory.models import (
     Category,
     Customer,
     Payment,
     Product,
+    ProductImport,
     Sale,
     SaleLine,
     StockLevel,
@@ -174,13 +176,19 @@ class ProductAdmin(ServiceFormMixin, TenantModelAdmin):
     def get_urls(self):
         return [
             path("import/", self.admin_site.admin_view(self.import_view), name="inventory_product_import"),
+            path(
+                "import/<uuid:job_id>/",
+                self.admin_site.admin_view(self.import_job_view),
+                name="inventory_product_import_job",
+            ),
             *super().get_urls(),
         ]
 
     def import_view(self, request):
+        """Check the file's size, encoding and header here; the rows are imported by a worker."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        result = problems = None
+        problems = None
         form = ImportForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
@@ -188,22 +196,40 @@ class ProductAdmin(ServiceFormMixin, TenantModelAdmin):
                 problems = [f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MiB."]
             else:
                 try:
-                    header, rows = csv_rows(upload.read())
+                    text = upload.read().decode("utf-8-sig")
+                    header, _ = csv_rows(text)
                 except UnicodeDecodeError:
-                    header, rows, problems = [], [], ["The file is not UTF-8 text."]
+                    text, header, problems = "", [], ["The file is not UTF-8 text."]
                 problems = problems or header_problems(header)
                 if not problems:
-                    result = products_import(rows=rows, actor=request.user)
+                    job = product_import_create(actor=request.user, data=text, filename=upload.name or "")
+                    return redirect("admin:inventory_product_import_job", job_id=job.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Import products",
             "form": form,
-            "result": result,
             "problems": problems,
+            "jobs": ProductImport.objects.filter(requested_by=request.user)[:10],
         }
         status = 400 if problems else 200
         return TemplateResponse(request, "admin/inventory/product/import.html", context, status=status)
+
+    def import_job_view(self, request, job_id):
+        """The job's percentage, refreshed by the page itself until it ends; then the refused rows."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        job = ProductImport.objects.filter(pk=job_id).first()
+        if job is None:
+            raise Http404("No such import.")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Product import",
+            "job": job,
+            "refused_more": max(0, job.failed - len(job.errors)),
+        }
+        return TemplateResponse(request, "admin/inventory/product/import_job.html", context)
 
 
 @admin.register(Customer, site=site)

@@ -3,6 +3,7 @@
 import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,10 +20,21 @@ from accounts.permissions import (
     VIEW_SALES,
 )
 from inventory import selectors, services
-from inventory.models import Category, Customer, Product, Sale, SaleLine, StockLevel, StockMovement, Supplier
+from inventory.models import (
+    Category,
+    Customer,
+    Product,
+    ProductImport,
+    Sale,
+    SaleLine,
+    StockLevel,
+    StockMovement,
+    Supplier,
+)
 from inventory.serializers import (
     CategorySerializer,
     CustomerSerializer,
+    ProductImportOut,
     ProductSerializer,
     RefundIn,
     RefundOut,
@@ -455,3 +467,16 @@ class SaleRefundApi(APIView):
             sale=sale, lines=lines, reason=values["reason"], restock=values["restock"], actor=request.user
         )
         return Response(RefundOut(refund).data, status=status.HTTP_201_CREATED)
+
+
+class ProductImportDetailApi(APIView):
+    """A CSV product import started in the admin: status, progress (percent) and refused rows."""
+
+    permission_classes = [Can(MANAGE_PRODUCTS)]
+
+    @extend_schema(responses=ProductImportOut)
+    def get(self, request, import_id):
+        job = ProductImport.objects.filter(pk=import_id).first()
+        if job is None:
+            raise NotFound()
+        return Response(ProductImportOut(job).data)

@@ -113,3 +113,116 @@ def products_import(
 def header_problems(header: list[str]) -> list[str]:
     missing = [name for name in REQUIRED if name not in header]
     return [f"The header lacks the column {name!r}." for name in missing]
+
+
+# --- the import as a job (admin and API): a ProductImport row run by a Celery worker ---------
+
+# A running import whose worker has shown no sign of life for this long may be claimed again;
+# running it again is safe, since rows are created or updated by SKU.
+STALE_SECONDS = 120
+# Progress is written every 2% of the rows, and at least every PROGRESS_ROWS rows.
+PROGRESS_ROWS = 200
+
+
+def product_import_create(*, actor, data: str, filename: str = ""):
+    """Record an import of the actor's tenant (header already checked) and run it after commit."""
+    from inventory.models import ProductImport
+
+    if not services.authz.can(actor, services.MANAGE_PRODUCTS):
+        raise PermissionDenied("You may not manage products.")
+    _, rows = csv_rows(data)
+    job = ProductImport.objects.create(
+        requested_by=actor, data=data, filename=filename[:200], total_rows=len(rows)
+    )
+    product_import_enqueue(job)
+    return job
+
+
+def product_import_enqueue(job) -> None:
+    from inventory.tasks import product_import_task
+
+    transaction.on_commit(lambda: product_import_task.delay(str(job.tenant_id), str(job.pk)))
+
+
+def product_import_claim(*, job_id) -> bool:
+    """Move the job from queued (or stale running) to running; False if another worker has it."""
+    from datetime import timedelta
+
+    from django.db.models import F, Q
+    from django.utils import timezone
+
+    from inventory.models import ProductImport
+
+    now = timezone.now()
+    claimed = ProductImport.objects.filter(
+        Q(status=ProductImport.Status.QUEUED)
+        | Q(status=ProductImport.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=STALE_SECONDS)),
+        pk=job_id,
+    ).update(
+        status=ProductImport.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        heartbeat_at=now,
+        progress=0,
+        error="",
+    )
+    return claimed == 1
+
+
+def product_import_run(*, tenant, job_id):
+    """Import the job's rows through `products_import`; safe to call again (done or claimed: nothing)."""
+    from django.utils import timezone
+
+    from inventory.models import ProductImport
+    from tenants.context import tenant_context
+
+    with tenant_context(tenant):
+        job = ProductImport.objects.select_related("requested_by").get(pk=job_id)
+        if job.finished or not product_import_claim(job_id=job.pk):
+            return job
+        jobs = ProductImport.objects.filter(pk=job.pk)
+        total = max(job.total_rows, 1)
+        step = max(1, min(PROGRESS_ROWS, total // 50))
+        done = 0
+
+        def progress(rows: int) -> None:
+            nonlocal done
+            done += rows
+            if done % step == 0 and done < total:
+                jobs.update(progress=min(99, done * 100 // total), heartbeat_at=timezone.now())
+
+        try:
+            _, rows = csv_rows(job.data or "")
+            result = products_import(rows=rows, actor=job.requested_by, progress=progress)
+        except Exception as error:
+            jobs.update(
+                status=ProductImport.Status.FAILED,
+                error=_job_error(error),
+                data=None,
+                finished_at=timezone.now(),
+            )
+            raise
+        now = timezone.now()
+        jobs.update(
+            status=ProductImport.Status.DONE,
+            progress=100,
+            created=result.created,
+            updated=result.updated,
+            failed=len(result.errors),
+            errors=[
+                {"row": line, "message": message[:500]}
+                for line, message in result.errors[: ProductImport.MAX_ERRORS]
+            ],
+            data=None,
+            finished_at=now,
+            heartbeat_at=now,
+        )
+        job.refresh_from_db()
+    return job
+
+
+def _job_error(error: Exception) -> str:
+    # A database error's text may quote row values: only its type, unless it is our own refusal.
+    if isinstance(error, (PermissionDenied, ValidationError)):
+        return f"{type(error).__name__}: {error}"[:500]
+    return type(error).__name__

@@ -280,3 +280,50 @@ class RefundLine(TenantOwnedModel):
     quantity = models.PositiveIntegerField()
     amount = models.DecimalField(**MONEY)
     tax = models.DecimalField(**MONEY)
+
+
+class ProductImport(TenantOwnedModel):
+    """A CSV product import run by a worker; the admin's job page and the API show its progress.
+
+    The uploaded file is kept in the row, encrypted with the tenant's data key, only until the
+    job ends (done or failed): then it is cleared. A purge deletes the row with the tenant's data.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    MAX_ERRORS = 500
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="percent")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(max_length=200, blank=True)
+    data = EncryptedTextField(null=True, blank=True, help_text="the uploaded CSV, until the job ends")
+    total_rows = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text=f"[{{row, message}}], the first {MAX_ERRORS} refused rows"
+    )
+    error = models.CharField(max_length=500, blank=True, help_text="why the whole job failed")
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["tenant", "created_at"], name="productimport_tenant_created")]
+
+    def __str__(self):
+        return f"product import {str(self.pk)[:8]} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

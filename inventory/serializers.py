@@ -9,6 +9,7 @@ from inventory.models import (
     Customer,
     Payment,
     Product,
+    ProductImport,
     Refund,
     RefundLine,
     Sale,
@@ -261,3 +262,25 @@ class RefundOut(serializers.ModelSerializer):
     class Meta:
         model = Refund
         fields = ["id", "sale", "store", "reason", "restock", "total", "tax_total", "lines", "created_at"]
+
+
+class ProductImportOut(serializers.ModelSerializer):
+    """A CSV import job: its status, percentage, counts and refused rows (never the file)."""
+
+    class Meta:
+        model = ProductImport
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "filename",
+            "total_rows",
+            "created",
+            "updated",
+            "failed",
+            "errors",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]

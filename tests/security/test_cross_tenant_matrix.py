@@ -17,6 +17,7 @@ from accounts.models import ApiToken, Role, SupportGrant, User, UserSession
 from auditlog.models import AccessEvent, SignInEvent
 from exports.services import export_create
 from inventory import services
+from inventory.importing import product_import_create
 from inventory.models import Category, Customer, Product, Sale, StockLevel, StockMovement, Supplier
 from lifecycle.models import Backup, RestoreDrill
 from tenants.context import tenant_context
@@ -50,6 +51,8 @@ TARGETS = {
     "pos-receipt": "sale",
     "pos-refund": "sale",
     "view_on_site": "view_on_site",
+    "inventory_product_import_job": "productimport",
+    "product-import-detail": "productimport",
 }
 # Patterns whose parameter names a kind of thing, not an object.
 NOT_OBJECTS = {r"api/v1/^exports/(?P<kind>[a-z]+)\.csv$", "audit/export/<slug:kind>/"}
@@ -180,6 +183,7 @@ def bobs_objects(tenant_b, stores_b):
             ).pk,
             "backup": Backup.objects.create(tenant=tenant_b, region="local").pk,
             "drill": RestoreDrill.objects.create(tenant=tenant_b, status=RestoreDrill.Status.PASSED).pk,
+            "productimport": product_import_create(actor=owner, data="sku,name,price\nB-2,Tea,1\n").pk,
         }
     return objects
 
