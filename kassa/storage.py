@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -32,7 +33,7 @@ def tenant_prefix(tenant_id) -> str:
     return f"tenants/{tenant_id}/"
 
 
-class Storage:
+class Storage(ABC):
     """put/get in chunks, exists, delete, list by prefix, rename; `put` checks the tenant's region."""
 
     def __init__(self, *, url: str, region: str):
@@ -60,23 +61,23 @@ class Storage:
         self._rename(source, target)
 
     # Backends implement these.
-    def _put(self, key: str, chunks: Iterable[bytes]) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def _put(self, key: str, chunks: Iterable[bytes]) -> int: ...
 
-    def _rename(self, source: str, target: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def _rename(self, source: str, target: str) -> None: ...
 
-    def get(self, key: str) -> Iterator[bytes]:
-        raise NotImplementedError
+    @abstractmethod
+    def get(self, key: str) -> Iterator[bytes]: ...
 
-    def exists(self, key: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
 
-    def delete(self, key: str) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
 
-    def list(self, prefix: str) -> Iterator[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[str]: ...
 
 
 class FileStorage(Storage):
