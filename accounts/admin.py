@@ -50,13 +50,13 @@ def stores_for(user, permission: str):
 
 
 class ServiceForm(forms.ModelForm):
-    """A model form whose validation ends by calling a service; its refusal is a form error."""
+    """A model form whose validation ends by calling a service; its refusal is a form error.
+
+    Each form defines `run()`, the service call; what it returns is kept in `saved`.
+    """
 
     actor: User  # set per request by the admin's get_form
     saved = None
-
-    def run(self):  # pragma: no cover - each form defines it
-        raise NotImplementedError
 
     def _post_clean(self):
         super()._post_clean()
@@ -354,7 +354,10 @@ class RoleAdmin(TenantModelAdmin):
 
 
 class LogAdmin(TenantModelAdmin):
-    """Read-only: the chain's entries with view_chain_logs, those of one's stores with view_store_logs."""
+    """Read-only: the chain's entries with view_chain_logs, those of one's stores with view_store_logs.
+
+    Each log defines `entries(request)`, its rows as auditlog.selectors scopes them.
+    """
 
     change_list_template = "admin/auditlog/change_list.html"
     show_full_result_count = False
@@ -371,9 +374,6 @@ class LogAdmin(TenantModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def entries(self, request):
-        raise NotImplementedError
 
     def get_queryset(self, request):
         try:

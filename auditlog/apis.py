@@ -55,16 +55,16 @@ class FiltersIn(serializers.Serializer):
 
 
 class _AuditListApi(APIView):
-    """One audit list: JSON pages (cursor pagination, newest first) or `?format=csv` streamed."""
+    """One audit list: JSON pages (cursor pagination, newest first) or `?format=csv` streamed.
+
+    Each list defines `select(reader, filters)`, the queryset it answers.
+    """
 
     permission_classes = [IsSignedIn]
     renderer_classes = [JSONRenderer, CsvRenderer]
     filters_class = FiltersIn
     fields: list[str] = []
     name = ""
-
-    def select(self, reader, filters):
-        raise NotImplementedError
 
     def get(self, request):
         filters = self.filters_class(data=request.query_params)
