@@ -7,7 +7,7 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
     from django.core.management import execute_from_command_line
 
-    from kassa.env import ConfigError
+    from core.env import ConfigError
 
     try:
         execute_from_command_line(sys.argv)

@@ -14,7 +14,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -22,6 +21,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from accounts import authz, selectors, services
+from accounts.admin_base import ServiceForm, TenantModelAdmin, adopt, stores_for
 from accounts.models import Role, User
 from accounts.permissions import (
     CATALOGUE,
@@ -34,49 +34,7 @@ from accounts.permissions import (
 from accounts.policy import CHARACTER_CLASSES, role_policy_defaults
 from auditlog import selectors as audit_selectors
 from auditlog.models import AccessEvent, SignInEvent
-from kassa.admin import TenantModelAdmin, site
 from tenants.models import Store
-
-
-def adopt(obj, saved) -> None:
-    """Make the admin's unsaved instance the one the service saved (for its log and redirect)."""
-    obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
-    obj._state.adding = False
-
-
-def stores_for(user, permission: str):
-    stores = authz.store_ids(user, permission)
-    return Store.objects.all() if stores is authz.ALL_STORES else Store.objects.filter(pk__in=stores)
-
-
-class ServiceForm(forms.ModelForm):
-    """A model form whose validation ends by calling a service; its refusal is a form error.
-
-    Each form defines `run()`, the service call; what it returns is kept in `saved`.
-    """
-
-    actor: User  # set per request by the admin's get_form
-    saved = None
-
-    def _post_clean(self):
-        super()._post_clean()
-        if self.errors:
-            return
-        try:
-            with transaction.atomic():
-                self.saved = self.run()
-        except PermissionDenied as error:
-            self.add_error(None, str(error) or "You may not do this.")
-        except ValidationError as error:
-            self._add_service_error(error)
-
-    def _add_service_error(self, error: ValidationError) -> None:
-        if not hasattr(error, "error_dict"):
-            self.add_error(None, error.messages)
-            return
-        for field, problems in error.message_dict.items():
-            self.add_error(field if field in self.fields else None, problems)
-
 
 # --- users --------------------------------------------------------------------------------
 
@@ -159,7 +117,7 @@ class PasswordResetForm(forms.Form):
         return data
 
 
-@admin.register(User, site=site)
+@admin.register(User)
 class UserAdmin(TenantModelAdmin):
     view_permission = MANAGE_USERS
     change_permission = MANAGE_USERS
@@ -319,7 +277,7 @@ class RoleForm(ServiceForm):
         return services.role_update(role=role, actor=self.actor, **changes)
 
 
-@admin.register(Role, site=site)
+@admin.register(Role)
 class RoleAdmin(TenantModelAdmin):
     view_permission = MANAGE_ROLES
     change_permission = MANAGE_ROLES
@@ -382,7 +340,7 @@ class LogAdmin(TenantModelAdmin):
             return self.model.objects.none()  # no log permission: nothing exists (404 on objects)
 
 
-@admin.register(SignInEvent, site=site)
+@admin.register(SignInEvent)
 class SignInEventAdmin(LogAdmin):
     list_display = ["created_at", "kind", "username", "outcome", "reason", "channel", "ip"]
     list_filter = ["outcome", "kind", "channel"]
@@ -393,7 +351,7 @@ class SignInEventAdmin(LogAdmin):
         return audit_selectors.signin_list(reader=request.user, filters={})
 
 
-@admin.register(AccessEvent, site=site)
+@admin.register(AccessEvent)
 class AccessEventAdmin(LogAdmin):
     list_display = ["created_at", "method", "path", "status", "ip", "user_id", "duration_ms"]
     list_filter = ["method", "status"]

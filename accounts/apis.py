@@ -35,9 +35,9 @@ from accounts.signin import SignInRefused, signin_check
 from accounts.tokens import token_issue, token_revoke
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
-from kassa.api import error_body, page_of, paginate
-from kassa.idempotency import idempotent
-from kassa.pagination import TimeCursorPagination
+from core.api import error_body, page_of, paginate
+from core.pagination import TimeCursorPagination
+from idempotency.decorator import idempotent
 from tenants.context import tenant_context
 from tenants.models import Tenant
 

@@ -4,7 +4,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts import authz
 from accounts.tokens import TokenRejected, token_find, token_tenant_id, token_validate
-from kassa.net import client_ip
+from core.net import client_ip
 from tenants.context import tenant_activate
 from tenants.models import Tenant
 

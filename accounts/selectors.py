@@ -1,10 +1,10 @@
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
 
 from accounts import authz
 from accounts.models import ApiToken, Role, SupportGrant, User
 from accounts.permissions import MANAGE_USERS
 from auditlog.models import SignInEvent
+from core.errors import NotFound
 
 
 def users_visible_to(*, actor: User) -> QuerySet[User]:

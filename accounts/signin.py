@@ -17,10 +17,10 @@ from accounts.models import User
 from accounts.policy import DEFAULT_POLICY, Policy, password_expired, policy_for
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
-from kassa.alerts import burst_note
-from kassa.counters import counter_add, counter_get
-from kassa.net import client_ip
-from kassa.observability import LOCKOUTS, SIGNIN_FAILURES
+from core.alerts import burst_note
+from core.counters import counter_add, counter_get
+from core.net import client_ip
+from core.observability import LOCKOUTS, SIGNIN_FAILURES
 from tenants.context import get_current_tenant
 
 

@@ -21,7 +21,7 @@ from accounts.policy import policy_for
 from accounts.signin import SignInRefused, second_factor_check, signin_check, signin_complete
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
-from kassa.net import client_ip
+from core.net import client_ip
 
 PENDING_OTP = "kassa_pending_otp_user"
 

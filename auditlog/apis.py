@@ -10,8 +10,8 @@ from rest_framework.views import APIView
 from accounts.api_permissions import IsSignedIn
 from auditlog import selectors
 from auditlog.models import AccessEvent, ApiCall, ChangeEvent, SignInEvent
-from kassa.api import page_of, paginate
-from kassa.pagination import TimeCursorPagination
+from core.api import page_of, paginate
+from core.pagination import TimeCursorPagination
 from tenants.context import get_current_tenant, tenant_context
 
 CSV_CHUNK = 2000

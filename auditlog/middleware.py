@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from auditlog import redact, writer
 from auditlog.context import RequestActor, actor_of
-from kassa.net import client_ip
-from kassa.observability import request_id_var
+from core.net import client_ip
+from core.observability import request_id_var
 
 logger = logging.getLogger("auditlog")
 

@@ -17,7 +17,7 @@ from auditlog.models import (
     SignInEvent,
 )
 from auditlog.redact import clean
-from kassa.net import client_ip
+from core.net import client_ip
 from tenants.context import current_tenant_id, tenant_context
 
 logger = logging.getLogger("auditlog")

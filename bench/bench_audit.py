@@ -143,8 +143,8 @@ def main() -> None:
         from accounts.policy import policy_for
         from accounts.services import user_create
         from accounts.tokens import token_issue
+        from lifecycle.onboarding import tenant_create
         from tenants.context import tenant_context
-        from tenants.services import tenant_create
 
         tenant, _ = tenant_create(
             slug="bench",

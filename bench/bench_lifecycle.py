@@ -91,9 +91,9 @@ def main() -> None:
     from django.db import connections
     from django.test.utils import setup_databases, teardown_databases
 
-    from lifecycle.services import owner_transaction
+    from lifecycle.onboarding import tenant_create
+    from tenants.owner import owner_transaction
     from tenants.rls import rls_statements
-    from tenants.services import tenant_create
 
     config = setup_databases(verbosity=0, interactive=False, aliases={"owner", "default"})
     try:

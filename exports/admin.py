@@ -1,14 +1,14 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from accounts.admin_base import TenantModelAdmin
 from accounts.permissions import EXPORT
 from exports import services
 from exports.errors import ExportError
 from exports.models import Export
-from kassa.admin import TenantModelAdmin, site
 
 
-@admin.register(Export, site=site)
+@admin.register(Export)
 class ExportAdmin(TenantModelAdmin):
     """ "Add export" starts one (the worker builds it); the list shows percent and the download."""
 

@@ -7,12 +7,12 @@ from rest_framework.views import APIView
 
 from accounts.api_permissions import Can
 from accounts.permissions import EXPORT, MANAGE_CUSTOMERS
+from core.api import page_of, paginate
 from exports import customers, selectors, services, streaming
 from exports.catalogue import KIND_TABLES, KINDS
 from exports.errors import ExportError, ExportExpired, ExportNotReady
 from exports.models import Export
-from kassa.api import page_of, paginate
-from kassa.idempotency import idempotent
+from idempotency.decorator import idempotent
 
 
 class ExportOut(serializers.ModelSerializer):

@@ -28,19 +28,15 @@ from exports.catalogue import (
     column_descriptions,
     entities,
 )
-from lifecycle.services import migration_state, owner_transaction
+from tenants.owner import migration_state, owner_transaction, quote
 
 FETCH_ROWS = 2000
 FORMAT = "kassa-export"
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def select_sql(entity: Entity) -> str:
-    columns = ", ".join(_q(c) for c in entity.columns)
-    return f"SELECT {columns} FROM {_q(entity.name)} WHERE tenant_id = %s ORDER BY {entity.table.order_by}"  # noqa: S608
+    columns = ", ".join(quote(c) for c in entity.columns)
+    return f"SELECT {columns} FROM {quote(entity.name)} WHERE tenant_id = %s ORDER BY {entity.table.order_by}"  # noqa: S608
 
 
 def zip_build(
@@ -55,7 +51,7 @@ def zip_build(
         migrations = migration_state(cursor)
         totals = {}
         for entity in chosen:
-            cursor.execute(f"SELECT count(*) FROM {_q(entity.name)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
+            cursor.execute(f"SELECT count(*) FROM {quote(entity.name)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
             totals[entity.name] = cursor.fetchone()[0]
         total, done, shown, last_report = max(sum(totals.values()), 1), 0, 0, time.monotonic()
         raw = connections["owner"].connection

@@ -1,6 +1,6 @@
 """What an export holds: the tenant-owned tables (from the PostgreSQL catalogue), minus credentials.
 
-A full export takes every tenant-owned table the catalogue finds (lifecycle.catalogue), so a
+A full export takes every tenant-owned table the catalogue finds (tenants.catalogue), so a
 table another app adds later is exported, and its rows are counted, with no change here. Left
 out are the tables that only hold credentials or the export machinery itself, and any column
 named like a secret (auditlog.tracking.SECRET_COLUMNS: password, token/key/code hashes, wrapped
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.apps import apps
 
 from auditlog.tracking import SECRET_COLUMNS
-from lifecycle.catalogue import Table, tenant_tables
+from tenants.catalogue import Table, tenant_tables
 
 SCHEMA_VERSION = 1
 

@@ -37,8 +37,8 @@ from auditlog.models import ChangeEvent
 from exports.models import CustomerRequest, Export
 from inventory import hashing, selectors
 from inventory.models import Customer, Payment, Refund, Sale, SaleLine
-from lifecycle.services import owner_transaction
 from tenants.context import get_current_tenant
+from tenants.owner import owner_transaction
 
 ERASED = "[erased]"
 MIN_TERM = 3

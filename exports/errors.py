@@ -1,8 +1,6 @@
 """Error codes of exports and customer-data requests (snake_case, shared by APIs and commands)."""
 
-from rest_framework import status
-
-from kassa.api import ApiError
+from core.errors import Conflict, Gone
 
 
 class ExportError(Exception):
@@ -11,19 +9,11 @@ class ExportError(Exception):
         self.code = code
 
 
-class ExportExpired(ApiError):
-    def __init__(self):
-        super().__init__(
-            "This export has expired; start a new one.",
-            code="export_expired",
-            status_code=status.HTTP_410_GONE,
-        )
+class ExportExpired(Gone):
+    code = "export_expired"
+    default_detail = "This export has expired; start a new one."
 
 
-class ExportNotReady(ApiError):
+class ExportNotReady(Conflict):
     def __init__(self, state: str):
-        super().__init__(
-            f"This export is {state}, not ready to download.",
-            code="conflict",
-            status_code=status.HTTP_409_CONFLICT,
-        )
+        super().__init__(f"This export is {state}, not ready to download.")

@@ -1,8 +1,8 @@
 from uuid import UUID
 
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
 
+from core.errors import NotFound
 from exports.models import Export
 
 

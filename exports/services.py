@@ -13,12 +13,12 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.storage import StorageError, WrongRegion, storage_for_tenant, tenant_prefix
 from exports import container
 from exports.builder import zip_build
 from exports.catalogue import KINDS
 from exports.errors import ExportError
 from exports.models import Export
-from kassa.storage import StorageError, WrongRegion, storage_for_tenant, tenant_prefix
 from tenants.context import tenant_context
 from tenants.models import Tenant
 

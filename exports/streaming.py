@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from django.db import connections
 
 from exports import rows
-from exports.builder import _q
 from exports.catalogue import KIND_TABLES, Entity, entities
 from tenants.context import tenant_context
+from tenants.owner import quote
 
 PAGE_ROWS = 1000
 
@@ -21,7 +21,7 @@ def entity_for_kind(kind: str) -> Entity:
 
 def entity_count(*, tenant, entity: Entity) -> int:
     with tenant_context(tenant), connections["default"].cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {_q(entity.name)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
+        cursor.execute(f"SELECT count(*) FROM {quote(entity.name)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
         return cursor.fetchone()[0]
 
 
@@ -32,17 +32,17 @@ def entity_csv(*, tenant, entity: Entity) -> Iterator[bytes]:
     key_index = columns.index(key)
     positions = [(i, entity.table.encrypted[c]) for i, c in enumerate(columns) if c in entity.encrypted]
     json_columns = rows.json_positions(columns, entity.table.types)
-    select = ", ".join(_q(c) for c in columns)
+    select = ", ".join(quote(c) for c in columns)
     csv_lines = rows.CsvLines()
     yield csv_lines.line(entity.columns)
     last = None
     while True:
-        sql = f"SELECT {select} FROM {_q(entity.name)} WHERE tenant_id = %s"  # noqa: S608
+        sql = f"SELECT {select} FROM {quote(entity.name)} WHERE tenant_id = %s"  # noqa: S608
         params: list = [tenant.pk]
         if last is not None:
-            sql += f" AND {_q(key)} > %s"
+            sql += f" AND {quote(key)} > %s"
             params.append(last)
-        sql += f" ORDER BY {_q(key)} LIMIT {PAGE_ROWS}"
+        sql += f" ORDER BY {quote(key)} LIMIT {PAGE_ROWS}"
         with tenant_context(tenant), connections["default"].cursor() as cursor:
             cursor.execute(sql, params)
             page = [list(row) for row in cursor.fetchall()]

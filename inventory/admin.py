@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from accounts import authz
+from accounts.admin_base import TenantModelAdmin, adopt, stores_for
 from accounts.permissions import (
     ADJUST_STOCK,
     MANAGE_CUSTOMERS,
@@ -25,8 +26,9 @@ from accounts.permissions import (
     VIEW_PRODUCTS,
     VIEW_SALES,
 )
+from core.errors import Conflict
 from inventory import selectors, services
-from inventory.errors import Conflict, InsufficientStock
+from inventory.errors import InsufficientStock
 from inventory.importing import csv_rows, header_problems, product_import_create
 from inventory.models import (
     Category,
@@ -40,21 +42,9 @@ from inventory.models import (
     StockMovement,
     Supplier,
 )
-from kassa.admin import TenantModelAdmin, site
 from tenants.models import Store
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
-
-
-def adopt(obj, saved) -> None:
-    """Make the admin's unsaved instance the one the service saved (for its log and redirect)."""
-    obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
-    obj._state.adding = False
-
-
-def stores_for(user, permission: str):
-    stores = authz.store_ids(user, permission)
-    return Store.objects.all() if stores is authz.ALL_STORES else Store.objects.filter(pk__in=stores)
 
 
 class StoreListFilter(admin.SimpleListFilter):
@@ -98,7 +88,7 @@ class ServiceFormMixin:
             return redirect(request.get_full_path())
 
 
-@admin.register(Store, site=site)
+@admin.register(Store)
 class StoreAdmin(ServiceFormMixin, TenantModelAdmin):
     view_permission = VIEW_PRODUCTS
     change_permission = MANAGE_SETTINGS
@@ -117,7 +107,7 @@ class StoreAdmin(ServiceFormMixin, TenantModelAdmin):
             adopt(obj, saved)
 
 
-@admin.register(Category, site=site)
+@admin.register(Category)
 class CategoryAdmin(ServiceFormMixin, TenantModelAdmin):
     view_permission = VIEW_PRODUCTS
     change_permission = MANAGE_PRODUCTS
@@ -125,7 +115,7 @@ class CategoryAdmin(ServiceFormMixin, TenantModelAdmin):
     search_fields = ["name"]
 
 
-@admin.register(Supplier, site=site)
+@admin.register(Supplier)
 class SupplierAdmin(ServiceFormMixin, TenantModelAdmin):
     view_permission = VIEW_PRODUCTS
     change_permission = MANAGE_PRODUCTS
@@ -139,7 +129,7 @@ class ImportForm(forms.Form):
     )
 
 
-@admin.register(Product, site=site)
+@admin.register(Product)
 class ProductAdmin(ServiceFormMixin, TenantModelAdmin):
     view_permission = VIEW_PRODUCTS
     change_permission = MANAGE_PRODUCTS
@@ -232,7 +222,7 @@ class ProductAdmin(ServiceFormMixin, TenantModelAdmin):
         return TemplateResponse(request, "admin/inventory/product/import_job.html", context)
 
 
-@admin.register(Customer, site=site)
+@admin.register(Customer)
 class CustomerAdmin(ServiceFormMixin, TenantModelAdmin):
     view_permission = VIEW_CUSTOMERS
     change_permission = MANAGE_CUSTOMERS
@@ -263,7 +253,7 @@ class CustomerAdmin(ServiceFormMixin, TenantModelAdmin):
 # --- stock --------------------------------------------------------------------------------
 
 
-@admin.register(StockLevel, site=site)
+@admin.register(StockLevel)
 class StockLevelAdmin(StoreScopedAdmin):
     view_permission = VIEW_PRODUCTS
     change_permission = ""  # levels change only through movements
@@ -292,7 +282,7 @@ class MovementForm(forms.ModelForm):
         fields = ["reason"]
 
 
-@admin.register(StockMovement, site=site)
+@admin.register(StockMovement)
 class StockMovementAdmin(ServiceFormMixin, StoreScopedAdmin):
     view_permission = VIEW_SALES
     store_permission = VIEW_SALES
@@ -375,7 +365,7 @@ class PaymentInline(SaleLineInline):
     readonly_fields = fields
 
 
-@admin.register(Sale, site=site)
+@admin.register(Sale)
 class SaleAdmin(StoreScopedAdmin):
     view_permission = VIEW_SALES
     store_permission = VIEW_SALES

@@ -19,6 +19,9 @@ from accounts.permissions import (
     VIEW_PRODUCTS,
     VIEW_SALES,
 )
+from core.api import page_of, paginate
+from core.pagination import TimeCursorPagination
+from idempotency.decorator import idempotent
 from inventory import selectors, services
 from inventory.models import (
     Category,
@@ -47,9 +50,6 @@ from inventory.serializers import (
     StoreSerializer,
     SupplierSerializer,
 )
-from kassa.api import page_of, paginate
-from kassa.idempotency import idempotent
-from kassa.pagination import TimeCursorPagination
 from tenants.models import Store
 
 

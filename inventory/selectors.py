@@ -6,10 +6,10 @@ A missing id and another tenant's (or another store's) id answer alike: NotFound
 from uuid import UUID
 
 from django.db.models import Q, QuerySet
-from rest_framework.exceptions import NotFound
 
 from accounts import authz
 from accounts.permissions import MANAGE_SETTINGS, STORE_SCOPED, VIEW_PRODUCTS, VIEW_SALES
+from core.errors import NotFound
 from inventory import hashing
 from inventory.models import Customer, Product, Sale, StockLevel, StockMovement, Supplier
 from tenants.models import Store

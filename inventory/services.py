@@ -28,8 +28,9 @@ from accounts.permissions import (
     SELL,
     TRANSFER_STOCK,
 )
+from core.errors import Conflict
 from inventory import hashing
-from inventory.errors import Conflict, InsufficientStock
+from inventory.errors import InsufficientStock
 from inventory.locks import stock_rows_lock
 from inventory.models import (
     Category,

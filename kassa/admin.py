@@ -3,15 +3,16 @@ platform host. Every page runs under the host's tenant, so the tenant-owned mana
 row-level security beneath them) limit lists, forms, choices and searches to that tenant;
 permissions come from the role catalogue through `accounts.authz.can`.
 
-Apps register their models here (`@admin.register(Model, site=kassa.admin.site)`) with
-`TenantModelAdmin`, naming the catalogue permissions that allow viewing and changing.
+This site is the default admin site (`KassaAdminConfig.default_site`), so apps register with a
+plain `@admin.register(Model)` and `accounts.admin_base.TenantModelAdmin`. Models that Django
+and its libraries register on the default site (groups, axes' attempts) are taken off again at
+start (`KassaConfig.ready`): their rights would come from Django's permissions, not from the
+role catalogue.
 """
 
 from urllib.parse import urlencode
 
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
-from django.http import Http404
 from django.shortcuts import redirect
 
 from accounts import authz
@@ -46,52 +47,13 @@ class TenantAdminSite(admin.AdminSite):
         return redirect(f"/login/?{urlencode({'next': target})}")
 
 
-site = TenantAdminSite(name="admin")
+site = admin.site
 
 
-class TenantModelAdmin(admin.ModelAdmin):
-    """A model admin whose rights come from the role catalogue instead of Django's permissions."""
+def foreign_models_unregister() -> None:
+    """Leave on the site only models whose admin takes its rights from the role catalogue."""
+    from accounts.admin_base import TenantModelAdmin
 
-    view_permission: str = ""
-    change_permission: str = ""
-    add_permission: str | None = None  # defaults to change_permission
-    deletable = False
-
-    def _can(self, request, permission: str | None) -> bool:
-        return bool(permission) and authz.can(request.user, permission)
-
-    def has_module_permission(self, request):
-        return self.has_view_permission(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._can(request, self.view_permission) or self.has_change_permission(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._can(request, self.change_permission)
-
-    def has_add_permission(self, request):
-        return self._can(request, self.add_permission or self.change_permission)
-
-    def has_delete_permission(self, request, obj=None):
-        return self.deletable and self.has_change_permission(request, obj)
-
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        # Missing, another tenant's or outside the user's stores: the same 404.
-        raise Http404("No such object.")
-
-    def _object_in_scope_or_404(self, request, object_id) -> None:
-        """Before any permission check: an object the user cannot see does not exist (404)."""
-        if self.get_object(request, unquote(object_id)) is None:
-            raise Http404("No such object.")
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        self._object_in_scope_or_404(request, object_id)
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        self._object_in_scope_or_404(request, object_id)
-        return super().delete_view(request, object_id, extra_context)
-
-    def history_view(self, request, object_id, extra_context=None):
-        self._object_in_scope_or_404(request, object_id)
-        return super().history_view(request, object_id, extra_context)
+    for model, model_admin in list(site._registry.items()):
+        if not isinstance(model_admin, TenantModelAdmin):
+            site.unregister(model)

@@ -11,21 +11,21 @@ app.autodiscover_tasks()
 
 @signals.task_success.connect
 def _task_succeeded(sender=None, **kwargs):
-    from kassa.observability import task_outcome
+    from core.observability import task_outcome
 
     task_outcome(sender.name, "success")
 
 
 @signals.task_failure.connect
 def _task_failed(sender=None, **kwargs):
-    from kassa.observability import task_outcome
+    from core.observability import task_outcome
 
     task_outcome(sender.name, "failure")
 
 
 @signals.task_retry.connect
 def _task_retried(sender=None, **kwargs):
-    from kassa.observability import task_outcome
+    from core.observability import task_outcome
 
     task_outcome(sender.name, "retry")
 

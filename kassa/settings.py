@@ -6,8 +6,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
-from kassa import embedded
-from kassa.env import ConfigError, env_bool, env_int, env_list, env_str
+from core import embedded
+from core.env import ConfigError, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = embedded.var_dir()
@@ -81,7 +81,7 @@ KASSA_PLATFORM_HOSTS = [KASSA_BASE_DOMAIN, *env_list("KASSA_PLATFORM_HOSTS", "12
 ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "kassa.apps.KassaAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -97,7 +97,9 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "kassa",
+    "core",
     "tenants",
+    "idempotency",
     "accounts",
     "auditlog",
     "inventory",
@@ -109,12 +111,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "kassa.headers.SecurityHeadersMiddleware",
-    "kassa.observability.MetricsMiddleware",
+    "core.headers.SecurityHeadersMiddleware",
+    "core.observability.MetricsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "auditlog.middleware.AuditMiddleware",
     "tenants.middleware.TenantMiddleware",
-    "kassa.limits.BodySizeLimitMiddleware",
+    "core.limits.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -153,7 +155,7 @@ def _database(url: str | None, embedded_role: str) -> dict:
         config = {"NAME": embedded.DATABASE_NAME, "USER": embedded_role, "HOST": "", "EMBEDDED": True}
     # A worker started by the tests points at the test database this way.
     config["NAME"] = env_str("KASSA_DB_NAME") or config["NAME"]
-    config["ENGINE"] = "kassa.db"
+    config["ENGINE"] = "tenants.db"
     config["CONN_MAX_AGE"] = env_int("KASSA_DB_CONN_MAX_AGE", 60)
     config["CONN_HEALTH_CHECKS"] = True
     return config
@@ -173,7 +175,7 @@ DATABASES["owner"]["TEST"] = {"NAME": env_str("KASSA_TEST_DB_NAME"), "DEPENDENCI
 DATABASES["audit"] = {k: v for k, v in DATABASES["default"].items() if k != "ATOMIC_REQUESTS"}
 # The change-log triggers read the actor from pghistory's context (auditlog.context).
 PGHISTORY_JSON_ENCODER = "auditlog.context.ContextEncoder"
-DATABASE_ROUTERS = ["kassa.routers.MigrationsAsOwnerRouter"]
+DATABASE_ROUTERS = ["core.routers.MigrationsAsOwnerRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker (database N), cache and throttling counters (database N + 1).
@@ -208,7 +210,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {
     # Idempotency-Key records are kept 24 hours; then they go.
-    "idempotency-records-expire": {"task": "kassa.idempotency_records_expire_task", "schedule": 3600.0},
+    "idempotency-records-expire": {"task": "idempotency.idempotency_records_expire_task", "schedule": 3600.0},
     # PCI DSS 8.2.6: accounts unused for 90 days are disabled.
     "users-deactivate-dormant": {"task": "accounts.users_deactivate_dormant_task", "schedule": 24 * 3600.0},
     # Chain new audit entries of every tenant into a sealed batch (auditlog.sealing).
@@ -273,14 +275,14 @@ SILENCED_SYSTEM_CHECKS = [
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["kassa.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.api_permissions.IsSignedIn"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "EXCEPTION_HANDLER": "kassa.api.exception_handler",
-    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "kassa.negotiation.FormatOverrideNegotiation",
-    "DEFAULT_PAGINATION_CLASS": "kassa.pagination.PagePagination",
-    "DEFAULT_THROTTLE_CLASSES": ["kassa.throttling.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.negotiation.FormatOverrideNegotiation",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.PagePagination",
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.TokenRateThrottle"],
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,
 }
@@ -369,7 +371,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "kassa.observability.JsonFormatter"},
+        "json": {"()": "core.observability.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": env_str("KASSA_LOG_FORMAT", "json")}

@@ -1,9 +1,9 @@
+from django.contrib import admin
 from django.shortcuts import redirect
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from kassa import admin as kassa_admin
-from kassa import errors, health, observability
+from core import error_pages, health, observability
 
 
 def home(request):
@@ -24,9 +24,9 @@ urlpatterns = [
     path("", include("accounts.web_urls")),
     path("pos/", include("pos.urls")),
     path("audit/", include("web.urls")),
-    path("admin/", kassa_admin.site.urls),
+    path("admin/", admin.site.urls),
     path("", home),
 ]
 
-handler404 = errors.not_found
-handler500 = errors.server_error
+handler404 = error_pages.not_found
+handler500 = error_pages.server_error

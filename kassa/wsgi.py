@@ -3,7 +3,7 @@ import sys
 
 from django.core.wsgi import get_wsgi_application
 
-from kassa.env import ConfigError
+from core.env import ConfigError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 try:

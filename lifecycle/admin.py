@@ -5,8 +5,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
 from accounts import authz
+from accounts.admin_base import TenantModelAdmin
 from accounts.permissions import EXPORT, MANAGE_SETTINGS
-from kassa.admin import TenantModelAdmin, site
 from lifecycle import services
 from lifecycle.models import Backup, RestoreDrill
 from lifecycle.tasks import backup_enqueue
@@ -28,7 +28,7 @@ class _ChainRecordAdmin(TenantModelAdmin):
         return super().get_queryset(request).filter(tenant=tenant)
 
 
-@admin.register(Backup, site=site)
+@admin.register(Backup)
 class BackupAdmin(_ChainRecordAdmin):
     list_display = ["created_at", "status", "progress", "trigger", "table_count", "row_count", "size_bytes"]
     list_filter = ["status", "trigger"]
@@ -53,7 +53,7 @@ class BackupAdmin(_ChainRecordAdmin):
         return render(request, "admin/lifecycle/backup/confirm.html", context)
 
 
-@admin.register(RestoreDrill, site=site)
+@admin.register(RestoreDrill)
 class RestoreDrillAdmin(_ChainRecordAdmin):
     list_display = ["created_at", "status", "table_count", "row_count", "seconds"]
     list_filter = ["status"]

@@ -23,22 +23,22 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from kassa.alerts import alert_send
-from kassa.storage import WrongRegion, all_storages, storage_for_region, storage_for_tenant, tenant_prefix
+from core.alerts import alert_send
+from core.storage import WrongRegion, all_storages, storage_for_region, storage_for_tenant, tenant_prefix
 from lifecycle import archive
-from lifecycle.catalogue import TRIGGER_FED_TABLES, Table, encrypted_columns, tenant_tables
 from lifecycle.models import Backup, PurgeCertificate, RestoreDrill
 from tenants import crypto
+from tenants.catalogue import TRIGGER_FED_TABLES, Table, encrypted_columns, tenant_tables
 from tenants.context import tenant_context
 from tenants.models import Domain, Tenant, TenantKey
-from tenants.services import tenant_host
+from tenants.owner import migration_state, owner_transaction, quote, uuid_literal
+from tenants.selectors import tenant_host
 
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 BLOCK_BYTES = 256 * 1024
 DELETE_BATCH = 5000
-PRIVILEGED_DELETE_SQL = "SELECT set_config('kassa.audit_purge', 'on', true)"
 LOCK_NAMESPACE = 61  # pg_advisory_lock(namespace, hashtext(backup id))
 
 
@@ -55,39 +55,6 @@ class BackupBusy(LifecycleError):
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _uuid_literal(value) -> str:
-    return f"'{uuid.UUID(str(value))}'::uuid"
-
-
-@contextmanager
-def owner_transaction(tenant: Tenant, *, snapshot: bool = False, privileged: bool = False):
-    """A transaction on the owner connection with `tenant` selected; yields a cursor."""
-    with transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:
-        if snapshot:
-            with tenant_context(None):  # must come before any query of the transaction
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        with tenant_context(tenant):
-            cursor.execute("SELECT set_config('kassa.tenant_id', %s, true)", [str(tenant.pk)])
-            if privileged:
-                cursor.execute(PRIVILEGED_DELETE_SQL)
-            yield cursor
-
-
-def migration_state(cursor=None) -> dict[str, list[str]]:
-    if cursor is None:
-        with connections["owner"].cursor() as own:
-            return migration_state(own)
-    cursor.execute("SELECT app, name FROM django_migrations ORDER BY app, name")
-    state: dict[str, list[str]] = {}
-    for app, name in cursor.fetchall():
-        state.setdefault(app, []).append(name)
-    return state
 
 
 def backup_key(tenant_id, backup_id) -> str:
@@ -262,14 +229,14 @@ def _backup_frames(tenant: Tenant, backup: Backup, manifest: dict, on_progress) 
         migrations = migration_state(cursor)
         totals = {}
         for table in tables:
-            cursor.execute(f"SELECT count(*) FROM {_q(table.name)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
+            cursor.execute(f"SELECT count(*) FROM {quote(table.name)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
             totals[table.name] = cursor.fetchone()[0]
         total, done, shown = max(sum(totals.values()), 1), 0, 0
         for table in tables:
-            columns = ", ".join(_q(c) for c in table.columns)
+            columns = ", ".join(quote(c) for c in table.columns)
             writer.record(archive.HEADER, archive.header_record(table.name, table.columns))
             digest = TableDigest(table.columns, table.encrypted, tenant)
-            query = f"SELECT {columns} FROM {_q(table.name)} WHERE tenant_id = {_uuid_literal(tenant.pk)} ORDER BY {table.order_by}"  # noqa: S608
+            query = f"SELECT {columns} FROM {quote(table.name)} WHERE tenant_id = {uuid_literal(tenant.pk)} ORDER BY {table.order_by}"  # noqa: S608
             for block in _copy_out(cursor, query):
                 digest.update(block)
                 writer.record(archive.DATA, block)
@@ -464,9 +431,9 @@ def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str
                 break
             header = json.loads(payload)
             name, columns = header["table"], header["columns"]
-            quoted = ", ".join(_q(c) for c in columns)
+            quoted = ", ".join(quote(c) for c in columns)
             cursor.execute(
-                f"CREATE TEMP TABLE {stages[name]} ON COMMIT DROP AS SELECT {quoted} FROM {_q(name)} WITH NO DATA"  # noqa: S608
+                f"CREATE TEMP TABLE {stages[name]} ON COMMIT DROP AS SELECT {quoted} FROM {quote(name)} WITH NO DATA"  # noqa: S608
             )
             with cursor.copy(f"COPY {stages[name]} ({quoted}) FROM STDIN") as copy:
                 for kind, payload in records:
@@ -476,7 +443,7 @@ def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str
         # 2. Same tenant: its current rows go (children first; constraints are checked at commit).
         if not remap:
             for table in reversed(list(tables.values())):
-                cursor.execute(f"DELETE FROM {_q(table.name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
+                cursor.execute(f"DELETE FROM {quote(table.name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
         # 3. Into a new tenant: new primary keys, and values encrypted with the new tenant's key.
         maps: dict[str, str] = {}
         if remap:
@@ -489,7 +456,7 @@ def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str
                         f"CREATE TEMP TABLE kassa_map_{i} (old {table.types[key]} PRIMARY KEY, new {table.types[key]} NOT NULL) ON COMMIT DROP"
                     )
                     cursor.execute(
-                        f"INSERT INTO kassa_map_{i} SELECT {_q(key)}, {new} FROM {stages[table.name]}"  # noqa: S608
+                        f"INSERT INTO kassa_map_{i} SELECT {quote(key)}, {new} FROM {stages[table.name]}"  # noqa: S608
                     )
                 if table.encrypted:
                     _reencrypt(
@@ -504,10 +471,10 @@ def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str
         for table in order:
             columns = manifest["tables"][table.name]["columns"]
             if table.name in TRIGGER_FED_TABLES:
-                cursor.execute(f"DELETE FROM {_q(table.name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
+                cursor.execute(f"DELETE FROM {quote(table.name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
             select, joins = _insert_select(table, columns, maps, source, target)
             cursor.execute(
-                f"INSERT INTO {_q(table.name)} ({', '.join(_q(c) for c in columns)}) "  # noqa: S608
+                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
                 f"SELECT {select} FROM {stages[table.name]} s {joins}"
             )
         # 5. Read the restored rows back as the backup holds them; commit only if they match.
@@ -542,19 +509,19 @@ def _insert_select(table: Table, columns, maps, source, target) -> tuple[str, st
         fk = next((f for f in table.foreign_keys if f.column == column), None)
         if column == "tenant_id" or (fk and fk.table == "tenants_tenant"):
             expressions.append(
-                _uuid_literal(target.pk)
+                uuid_literal(target.pk)
                 if column == "tenant_id"
-                else f"CASE WHEN s.{_q(column)} = {_uuid_literal(source.pk)} THEN {_uuid_literal(target.pk)} ELSE s.{_q(column)} END"
+                else f"CASE WHEN s.{quote(column)} = {uuid_literal(source.pk)} THEN {uuid_literal(target.pk)} ELSE s.{quote(column)} END"
             )
         elif column == table.single_key and table.name in maps:
-            joins.append(f"JOIN {maps[table.name]} k ON k.old = s.{_q(column)}")
+            joins.append(f"JOIN {maps[table.name]} k ON k.old = s.{quote(column)}")
             expressions.append("k.new")
         elif fk and fk.table in maps:
             alias = f"f{len(joins)}"
-            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.old = s.{_q(column)}")
-            expressions.append(f"COALESCE({alias}.new, s.{_q(column)})")
+            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.old = s.{quote(column)}")
+            expressions.append(f"COALESCE({alias}.new, s.{quote(column)})")
         else:
-            expressions.append(f"s.{_q(column)}")
+            expressions.append(f"s.{quote(column)}")
     return ", ".join(expressions), " ".join(joins)
 
 
@@ -564,25 +531,25 @@ def _mapped_back_query(table: Table, columns, maps, source, target) -> str:
     for column in columns:
         fk = next((f for f in table.foreign_keys if f.column == column), None)
         if column == "tenant_id":
-            expressions[column] = _uuid_literal(source.pk)
+            expressions[column] = uuid_literal(source.pk)
         elif fk and fk.table == "tenants_tenant":
             expressions[column] = (
-                f"CASE WHEN t.{_q(column)} = {_uuid_literal(target.pk)} THEN {_uuid_literal(source.pk)} ELSE t.{_q(column)} END"
+                f"CASE WHEN t.{quote(column)} = {uuid_literal(target.pk)} THEN {uuid_literal(source.pk)} ELSE t.{quote(column)} END"
             )
         elif column == table.single_key and table.name in maps:
-            joins.append(f"JOIN {maps[table.name]} k ON k.new = t.{_q(column)}")
+            joins.append(f"JOIN {maps[table.name]} k ON k.new = t.{quote(column)}")
             expressions[column] = "k.old"
         elif fk and fk.table in maps:
             alias = f"f{len(joins)}"
-            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.new = t.{_q(column)}")
-            expressions[column] = f"COALESCE({alias}.old, t.{_q(column)})"
+            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.new = t.{quote(column)}")
+            expressions[column] = f"COALESCE({alias}.old, t.{quote(column)})"
         else:
-            expressions[column] = f"t.{_q(column)}"
-    order = ", ".join(expressions.get(c, f"t.{_q(c)}") for c in (table.primary_key or columns))
+            expressions[column] = f"t.{quote(column)}"
+    order = ", ".join(expressions.get(c, f"t.{quote(c)}") for c in (table.primary_key or columns))
     select = ", ".join(expressions[c] for c in columns)
     return (
-        f"SELECT {select} FROM {_q(table.name)} t {' '.join(joins)} "  # noqa: S608
-        f"WHERE t.tenant_id = {_uuid_literal(target.pk)} ORDER BY {order}"
+        f"SELECT {select} FROM {quote(table.name)} t {' '.join(joins)} "  # noqa: S608
+        f"WHERE t.tenant_id = {uuid_literal(target.pk)} ORDER BY {order}"
     )
 
 
@@ -593,11 +560,11 @@ def _reencrypt(cursor, stage: str, table: Table, columns: list[str], source: Ten
         raise LifecycleError(
             "restore_unsupported", f"table {table.name} has encrypted values but no single key"
         )
-    cursor.execute(f"CREATE INDEX ON {stage} ({_q(key)})")
+    cursor.execute(f"CREATE INDEX ON {stage} ({quote(key)})")
     cursor.execute(
-        f"DECLARE kassa_reencrypt NO SCROLL CURSOR FOR SELECT {_q(key)}, {', '.join(_q(c) for c in encrypted)} FROM {stage}"  # noqa: S608
+        f"DECLARE kassa_reencrypt NO SCROLL CURSOR FOR SELECT {quote(key)}, {', '.join(quote(c) for c in encrypted)} FROM {stage}"  # noqa: S608
     )
-    assignments = ", ".join(f"{_q(c)} = %s" for c in encrypted)
+    assignments = ", ".join(f"{quote(c)} = %s" for c in encrypted)
     while True:
         cursor.execute("FETCH 500 FROM kassa_reencrypt")
         rows = cursor.fetchall()
@@ -615,7 +582,7 @@ def _reencrypt(cursor, stage: str, table: Table, columns: list[str], source: Ten
                 with tenant_context(target):
                     new_values.append(crypto.encrypt(plaintext, purpose=table.encrypted[column]))
             updates.append([*new_values, pk])
-        cursor.executemany(f"UPDATE {stage} SET {assignments} WHERE {_q(key)} = %s", updates)  # noqa: S608
+        cursor.executemany(f"UPDATE {stage} SET {assignments} WHERE {quote(key)} = %s", updates)  # noqa: S608
     cursor.execute("CLOSE kassa_reencrypt")
 
 
@@ -645,8 +612,8 @@ def tenant_rows_delete(
                 try:
                     with owner_transaction(tenant, privileged=True) as cursor:
                         cursor.execute(
-                            f"DELETE FROM {_q(table.name)} WHERE ctid = ANY(ARRAY("  # noqa: S608
-                            f"SELECT ctid FROM {_q(table.name)} WHERE tenant_id = %s LIMIT %s))",
+                            f"DELETE FROM {quote(table.name)} WHERE ctid = ANY(ARRAY("  # noqa: S608
+                            f"SELECT ctid FROM {quote(table.name)} WHERE tenant_id = %s LIMIT %s))",
                             [tenant.pk, batch_size],
                         )
                         deleted = cursor.rowcount
@@ -670,7 +637,7 @@ def _rows_delete_at_once(tenant, tables, counts, on_batch) -> int:
     total = 0
     with owner_transaction(tenant, privileged=True) as cursor:
         for table in tables:
-            cursor.execute(f"DELETE FROM {_q(table.name)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
+            cursor.execute(f"DELETE FROM {quote(table.name)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
             if cursor.rowcount:
                 counts[table.name] = counts.get(table.name, 0) + cursor.rowcount
                 total += cursor.rowcount
@@ -722,7 +689,7 @@ def restore_drill_run(*, tenant: Tenant) -> RestoreDrill | None:
             detail=detail,
         )
     if status == RestoreDrill.Status.FAILED:
-        # Log, mail to ADMINS and the webhook (kassa.alerts), per tenant.
+        # Log, mail to ADMINS and the webhook (core.alerts), per tenant.
         alert_send(
             "restore_drill_failed",
             tenant=tenant.slug,

@@ -16,12 +16,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
-from rest_framework.exceptions import NotFound
 
 from accounts import authz
 from accounts.permissions import REFUND, SELL, VIEW_SALES
+from core.errors import Conflict, NotFound
 from inventory import selectors, services
-from inventory.errors import Conflict, InsufficientStock
+from inventory.errors import InsufficientStock
 from inventory.models import Payment, Sale, StockLevel
 from tenants.models import Store
 from web.access import tenant_staff_required

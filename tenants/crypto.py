@@ -56,7 +56,7 @@ def _decode_key(text: str, origin: str) -> bytes:
     except ValueError:
         secret = b""
     if len(secret) != 32:
-        from kassa.env import ConfigError
+        from core.env import ConfigError
 
         raise ConfigError(f"{origin} must be 32 random bytes in URL-safe base64")
     return secret

@@ -3,10 +3,10 @@ from django.http import HttpResponseNotFound
 from django.http.request import split_domain_port
 from django.shortcuts import render
 
-from kassa.api import json_error
+from core.api import json_error
 from tenants.context import tenant_context
 from tenants.models import Tenant
-from tenants.services import tenant_get_by_host
+from tenants.selectors import tenant_get_by_host
 
 
 def _is_api(request) -> bool:

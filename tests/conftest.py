@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.db import connections
 
+from lifecycle.onboarding import tenant_create
 from tenants.context import tenant_context
-from tenants.services import tenant_create
 
 PASSWORD = "correct-horse-battery-7"
 

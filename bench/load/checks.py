@@ -88,7 +88,7 @@ def _counting():
     from django.test.utils import CaptureQueriesContext
 
     from auditlog import writer
-    from kassa.db import base
+    from tenants.db import base
 
     counts = {"set_config": 0, "audit": 0}
     apply_tenant, execute = base._apply_tenant, writer.execute

@@ -23,9 +23,10 @@ def seed() -> dict:
     from accounts.permissions import CASHIER, INTEGRATOR
     from accounts.services import user_create
     from inventory.models import Product, ReceiptCounter, StockLevel, StockMovement
+    from lifecycle.onboarding import tenant_create
     from tenants.context import tenant_context
     from tenants.models import Store
-    from tenants.services import tenant_create, tenant_host
+    from tenants.selectors import tenant_host
 
     began = time.perf_counter()
     tenants = []

@@ -88,8 +88,8 @@ def run_export(tenant, user, kind="full"):
 
 
 def export_bytes(tenant, export) -> bytes:
+    from core.storage import storage_for_tenant
     from exports import container
-    from kassa.storage import storage_for_tenant
 
     return b"".join(
         container.unseal(

@@ -6,7 +6,7 @@ from pathlib import Path
 from django.db import connections
 
 from exports.catalogue import EXCLUDED_TABLES
-from lifecycle.catalogue import tenant_table_names
+from tenants.catalogue import tenant_table_names
 from tenants.context import tenant_context
 from tenants.rls import PLATFORM_TABLES
 from tests.conftest import transactional

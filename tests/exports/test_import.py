@@ -8,8 +8,8 @@ from django.core.management import call_command
 
 from accounts.models import User
 from exports.errors import ExportError
-from exports.importing import tenant_import
 from inventory.models import Customer, Product, Sale
+from lifecycle.importing import tenant_import
 from tenants.context import tenant_context
 from tenants.models import Tenant
 from tests.conftest import transactional

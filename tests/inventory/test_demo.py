@@ -1,7 +1,7 @@
 from accounts import authz
 from accounts.models import User
 from inventory.models import Product, Sale, StockLevel, StockMovement
-from tenants.demo import demo_seed
+from kassa.demo import demo_seed
 from tenants.models import Store, Tenant
 
 

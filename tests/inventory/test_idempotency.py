@@ -3,8 +3,8 @@ import uuid
 
 from django.db import connection
 
+from idempotency.models import IdempotencyRecord
 from inventory.models import Sale
-from kassa.models import IdempotencyRecord
 from tests.conftest import HttpsApiClient, token_for, transactional
 from tests.inventory.conftest import product_make, stock_of, stock_put
 

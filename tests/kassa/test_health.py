@@ -12,7 +12,7 @@ def test_readyz_checks_database_redis_and_migrations(client, db):
 
 
 def test_readyz_answers_503_when_the_database_is_unreachable(client, db, monkeypatch):
-    from kassa import health
+    from core import health
 
     def broken(*args, **kwargs):
         raise DatabaseError("connection refused")

@@ -5,9 +5,9 @@ import threading
 
 from django.core import mail
 
-from kassa import alerts
+from core import alerts
+from core.observability import JsonFormatter, request_id_var
 from kassa.celery import ping_task
-from kassa.observability import JsonFormatter, request_id_var
 from tests.conftest import HttpsApiClient
 
 
@@ -87,7 +87,7 @@ def test_a_failing_alert_channel_does_not_break_the_caller(settings, db):
 
 
 def test_a_request_logs_with_its_request_id(cast_a, caplog):
-    from kassa.observability import request_id_var
+    from core.observability import request_id_var
 
     seen = []
 

@@ -1,7 +1,7 @@
 from django.utils import timezone
 
-from kassa.models import IdempotencyRecord
-from kassa.tasks import idempotency_records_expire_task
+from idempotency.models import IdempotencyRecord
+from idempotency.tasks import idempotency_records_expire_task
 from tests.conftest import transactional
 
 

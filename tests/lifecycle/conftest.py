@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.db import connections
 
-from lifecycle.catalogue import tenant_table_names
+from tenants.catalogue import tenant_table_names
 from tenants.context import tenant_context
 from tests.conftest import make_tenant, make_user
 

@@ -5,11 +5,11 @@ from django.core.management import CommandError, call_command
 from django.db import connections
 
 from accounts.models import RoleAssignment, TotpDevice, User
-from kassa.storage import WrongRegion, storage_for_tenant
+from core.storage import WrongRegion, storage_for_tenant
 from lifecycle import services
 from lifecycle.archive import ArchiveError
-from lifecycle.catalogue import tenant_table_names
 from lifecycle.models import Backup
+from tenants.catalogue import tenant_table_names
 from tenants.context import tenant_context
 from tenants.models import Store, Tenant
 from tests.conftest import make_tenant

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import TotpDevice
-from kassa.storage import storage_for_tenant
+from core.storage import storage_for_tenant
 from lifecycle import services
 from lifecycle.archive import ArchiveError
 from lifecycle.models import Backup, PurgeCertificate, RestoreDrill

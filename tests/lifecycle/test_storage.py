@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from kassa.storage import (
+from core.storage import (
     FileStorage,
     S3Storage,
     StorageError,

@@ -7,7 +7,7 @@ import psutil
 import pytest
 from django.db import connections
 
-from kassa.storage import storage_for_tenant
+from core.storage import storage_for_tenant
 from lifecycle import services
 from lifecycle.models import Backup
 from lifecycle.tasks import backup_run_task

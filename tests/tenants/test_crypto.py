@@ -73,7 +73,7 @@ def test_rotate_master_key_rewraps_every_tenants_data_key(tenant_a, tenant_b, as
 
 
 def test_master_key_from_environment_must_be_32_bytes(settings):
-    from kassa.env import ConfigError
+    from core.env import ConfigError
 
     settings.KASSA_MASTER_KEY = "too-short"
     with pytest.raises(ConfigError, match="KASSA_MASTER_KEY"):

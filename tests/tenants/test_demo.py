@@ -1,5 +1,5 @@
 from accounts.models import User
-from tenants.demo import demo_seed
+from kassa.demo import demo_seed
 from tenants.models import Tenant
 
 

@@ -100,7 +100,7 @@ def test_every_tenant_table_has_forced_row_level_security():
 
 @pytest.mark.django_db(databases=["default", "owner"])
 def test_a_tenant_table_without_its_policy_fails_the_check():
-    from kassa.checks import tenant_tables_have_row_level_security
+    from tenants.checks import tenant_tables_have_row_level_security
 
     owner = connections["owner"]
     with transaction.atomic(using="owner"):

@@ -5,10 +5,10 @@ from tqdm import tqdm
 
 from accounts.models import User
 from accounts.permissions import OWNER
+from core.storage import storage_for_tenant
 from exports import container, services
 from exports.catalogue import KINDS
 from exports.models import Export
-from kassa.storage import storage_for_tenant
 from tenants.context import tenant_context
 from tenants.models import Tenant
 

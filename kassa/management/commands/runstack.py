@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
 
-from kassa import embedded
+from core import embedded
 from kassa.tls import ensure_certificate
 
 

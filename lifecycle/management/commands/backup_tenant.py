@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from kassa.storage import StorageError
+from core.storage import StorageError
 from lifecycle.archive import ArchiveError
 from lifecycle.management.commands._common import tenant_by_slug
 from lifecycle.services import LifecycleError, backup_create, backup_run

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from kassa.storage import StorageError
+from core.storage import StorageError
 from lifecycle.archive import ArchiveError
 from lifecycle.services import LifecycleError, backup_get, backup_restore
 

@@ -4,7 +4,7 @@
 - Metrics: requests by kind and status class, latency, sign-in failures, lockouts, task
   outcomes. Served at /metrics to KASSA_METRICS_ALLOWED_IPS only; several processes
   (gunicorn workers) share them through PROMETHEUS_MULTIPROC_DIR.
-- Alerts (kassa.alerts) for bursts of failed sign-ins and lockouts per tenant.
+- Alerts (core.alerts) for bursts of failed sign-ins and lockouts per tenant.
 """
 
 import json
@@ -17,7 +17,7 @@ from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotFound
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-from kassa.net import client_ip
+from core.net import client_ip
 
 request_id_var: ContextVar[str] = ContextVar("kassa_request_id", default="")
 

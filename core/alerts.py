@@ -8,9 +8,9 @@ from django.conf import settings
 from django.core.mail import mail_admins
 from django.utils import timezone
 
-from kassa.counters import counter_add
+from core.counters import counter_add
 
-logger = logging.getLogger("kassa.alerts")
+logger = logging.getLogger("core.alerts")
 
 BURST_WINDOW_SECONDS = 600
 

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from exports.errors import ExportError
-from exports.importing import tenant_import
+from lifecycle.importing import tenant_import
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from tenants.models import TenantOwnedModel
 
 
 class IdempotencyRecord(TenantOwnedModel):
-    """The first successful answer to a POST with an `Idempotency-Key` (kassa.idempotency)."""
+    """The first successful answer to a POST with an `Idempotency-Key` (idempotency.decorator)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     key = models.CharField(max_length=255)
@@ -17,5 +17,6 @@ class IdempotencyRecord(TenantOwnedModel):
     expires_at = models.DateTimeField()
 
     class Meta:
+        db_table = "kassa_idempotencyrecord"  # its name from before it had an app of its own
         constraints = [models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_tenant_key")]
         indexes = [models.Index(fields=["tenant", "expires_at"], name="idempotency_tenant_expires")]

@@ -22,15 +22,16 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from exports import rows
-from exports.builder import FORMAT, _q
+from exports.builder import FORMAT
 from exports.catalogue import DERIVED_COLUMNS, SCHEMA_VERSION, entities
 from exports.errors import ExportError
 from inventory import hashing
-from lifecycle.catalogue import TRIGGER_FED_TABLES, Table
-from lifecycle.services import owner_transaction, tenant_delete, tenant_shell_create
+from lifecycle.services import tenant_delete, tenant_shell_create
 from tenants import crypto
+from tenants.catalogue import TRIGGER_FED_TABLES, Table
 from tenants.context import tenant_context
 from tenants.models import Tenant
+from tenants.owner import owner_transaction, quote, uuid_literal
 
 BATCH_ROWS = 1000
 UNUSABLE_PASSWORD_SQL = "'!' || md5(gen_random_uuid()::text) || md5(gen_random_uuid()::text)"  # noqa: S105  # nosec B105 - no password can match it
@@ -41,12 +42,6 @@ DERIVE = {"email": hashing.email_hash, "phone": hashing.phone_hash}
 class ImportResult:
     tenant: Tenant
     rows: dict[str, int] = field(default_factory=dict)
-
-
-def _uuid_literal(value) -> str:
-    import uuid
-
-    return f"'{uuid.UUID(str(value))}'::uuid"
 
 
 def tenant_import(*, path, slug: str, on_progress=None) -> ImportResult:
@@ -96,7 +91,7 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
             stage = f"kassa_import_{i}"
             staged = [c for c in table.columns if c != "tenant_id"]
             cursor.execute(
-                f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {', '.join(_q(c) for c in staged)} FROM {_q(name)} WITH NO DATA"  # noqa: S608
+                f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {', '.join(quote(c) for c in staged)} FROM {quote(name)} WITH NO DATA"  # noqa: S608
             )
             derived = {c: s for (t, c), s in DERIVED_COLUMNS.items() if t == name}
             batch: list[dict] = []
@@ -128,16 +123,16 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
                 cursor.execute(
                     f"CREATE TEMP TABLE {maps[name]} (old {table.types[key]} PRIMARY KEY, new {table.types[key]} NOT NULL) ON COMMIT DROP"
                 )
-                cursor.execute(f"INSERT INTO {maps[name]} SELECT {_q(key)}, {new} FROM {stage}")  # noqa: S608
+                cursor.execute(f"INSERT INTO {maps[name]} SELECT {quote(key)}, {new} FROM {stage}")  # noqa: S608
             if name in TRIGGER_FED_TABLES:  # what this load's own inserts logged
-                cursor.execute(f"DELETE FROM {_q(name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
+                cursor.execute(f"DELETE FROM {quote(name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
             insert_columns = [
                 c for c in staged if c in columns or (name, c) in DERIVED_COLUMNS or c == "password"
             ]
             select, joins = _insert_select(table, insert_columns, maps, target)
             cursor.execute(
-                f"INSERT INTO {_q(name)} (tenant_id, {', '.join(_q(c) for c in insert_columns)}) "  # noqa: S608
-                f"SELECT {_uuid_literal(target.pk)}, {select} FROM {stage} s {joins}"
+                f"INSERT INTO {quote(name)} (tenant_id, {', '.join(quote(c) for c in insert_columns)}) "  # noqa: S608
+                f"SELECT {uuid_literal(target.pk)}, {select} FROM {stage} s {joins}"
             )
         # Read back as exported, with the source's ids: counts and checksums must match.
         counts = {}
@@ -193,16 +188,16 @@ def _insert_select(table: Table, columns, maps, target) -> tuple[str, str]:
         if column == "password" and table.name == "accounts_user":
             expressions.append(UNUSABLE_PASSWORD_SQL)
         elif column == table.single_key and table.name in maps:
-            joins.append(f"JOIN {maps[table.name]} k ON k.old = s.{_q(column)}")
+            joins.append(f"JOIN {maps[table.name]} k ON k.old = s.{quote(column)}")
             expressions.append("k.new")
         elif fk and fk.table in maps:
             alias = f"f{len(joins)}"
-            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.old = s.{_q(column)}")
-            expressions.append(f"COALESCE({alias}.new, s.{_q(column)})")
+            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.old = s.{quote(column)}")
+            expressions.append(f"COALESCE({alias}.new, s.{quote(column)})")
         elif fk and fk.table == "tenants_tenant":
-            expressions.append(_uuid_literal(target.pk))
+            expressions.append(uuid_literal(target.pk))
         else:
-            expressions.append(f"s.{_q(column)}")
+            expressions.append(f"s.{quote(column)}")
     return ", ".join(expressions), " ".join(joins)
 
 
@@ -211,17 +206,17 @@ def _mapped_back_query(table: Table, columns, maps, target) -> str:
     for column in columns:
         fk = next((f for f in table.foreign_keys if f.column == column), None)
         if column == table.single_key and table.name in maps:
-            joins.append(f"JOIN {maps[table.name]} k ON k.new = t.{_q(column)}")
+            joins.append(f"JOIN {maps[table.name]} k ON k.new = t.{quote(column)}")
             expressions[column] = "k.old"
         elif fk and fk.table in maps:
             alias = f"f{len(joins)}"
-            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.new = t.{_q(column)}")
-            expressions[column] = f"COALESCE({alias}.old, t.{_q(column)})"
+            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.new = t.{quote(column)}")
+            expressions[column] = f"COALESCE({alias}.old, t.{quote(column)})"
         else:
-            expressions[column] = f"t.{_q(column)}"
-    order = ", ".join(expressions.get(c, f"t.{_q(c)}") for c in (table.primary_key or columns))
+            expressions[column] = f"t.{quote(column)}"
+    order = ", ".join(expressions.get(c, f"t.{quote(c)}") for c in (table.primary_key or columns))
     select = ", ".join(expressions[c] for c in columns)
     return (
-        f"SELECT {select} FROM {_q(table.name)} t {' '.join(joins)} "  # noqa: S608
-        f"WHERE t.tenant_id = {_uuid_literal(target.pk)} ORDER BY {order}"
+        f"SELECT {select} FROM {quote(table.name)} t {' '.join(joins)} "  # noqa: S608
+        f"WHERE t.tenant_id = {uuid_literal(target.pk)} ORDER BY {order}"
     )

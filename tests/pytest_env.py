@@ -1,4 +1,4 @@
-"""Loaded by pytest before Django (`-p kassa.pytest_env`): keep tests off `make run`'s Redis data.
+"""Loaded by pytest before Django (`-p tests.pytest_env`): keep tests off `make run`'s Redis data.
 
 Each xdist worker gets its own Celery queue and cache key prefix (set here, not inherited
 from the controller), so tests that run side by side, and a `make run` on the same machine,

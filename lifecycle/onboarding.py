@@ -1,3 +1,5 @@
+"""A tenant's start: the tenant, its domain, its data key, the built-in roles and the owner."""
+
 import secrets
 import string
 
@@ -13,6 +15,7 @@ from auditlog.services import platform_event_record
 from tenants import crypto
 from tenants.context import tenant_context
 from tenants.models import Domain, Tenant
+from tenants.selectors import tenant_host
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
@@ -23,10 +26,6 @@ def password_generate(length: int = 20) -> str:
         password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
         if any(c.isdigit() for c in password) and any(c.isalpha() for c in password):
             return password
-
-
-def tenant_host(slug: str) -> str:
-    return f"{slug}.{settings.KASSA_BASE_DOMAIN}"
 
 
 @transaction.atomic
@@ -64,8 +63,3 @@ def tenant_create(
         )
     )
     return tenant, owner
-
-
-def tenant_get_by_host(host: str) -> Tenant | None:
-    domain = Domain.objects.select_related("tenant").filter(host=host.lower()).first()
-    return domain.tenant if domain else None

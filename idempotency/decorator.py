@@ -20,21 +20,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from kassa.api import ApiError
+from core.errors import Conflict, DomainError, Unprocessable
+from idempotency.services import record_find, record_store
 from tenants.context import current_tenant_id
 
 HEADER = "Idempotency-Key"
-RETENTION = timedelta(hours=24)
 IN_FLIGHT_SECONDS = 300
 MAX_KEY_LENGTH = 255
 NOT_STORED = "not_stored"
@@ -59,26 +56,14 @@ def _lock_key(tenant_id, key: str) -> str:
 
 def _replay(record, fingerprint: str) -> Response:
     if record.fingerprint != fingerprint:
-        raise ApiError(
-            "This Idempotency-Key was used with another request.",
-            code="idempotency_key_reused",
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise Unprocessable(
+            "This Idempotency-Key was used with another request.", code="idempotency_key_reused"
         )
     if record.response_body == NOT_STORED:
-        raise ApiError(
-            "This request was already processed; its answer held a secret and is not kept.",
-            code="conflict",
-            status_code=status.HTTP_409_CONFLICT,
-        )
+        raise Conflict("This request was already processed; its answer held a secret and is not kept.")
     response = Response(record.response_body, status=record.response_status)
     response["Idempotent-Replayed"] = "true"
     return response
-
-
-def _find(key: str):
-    from kassa.models import IdempotencyRecord
-
-    return IdempotencyRecord.objects.filter(key=key, expires_at__gt=timezone.now()).first()
 
 
 def idempotent(method=None, *, store_response: bool = True):
@@ -93,20 +78,18 @@ def idempotent(method=None, *, store_response: bool = True):
                 return handler(self, request, *args, **kwargs)
             key = key.strip()
             if not key or len(key) > MAX_KEY_LENGTH:
-                raise ApiError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", code="invalid")
+                raise DomainError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
             fingerprint = _fingerprint(request)
-            record = _find(key)
+            record = record_find(key=key)
             if record is not None:
                 return _replay(record, fingerprint)
             lock = _lock_key(tenant_id, key)
             if not cache.add(lock, fingerprint, timeout=IN_FLIGHT_SECONDS):
-                record = _find(key)  # the other request may have committed meanwhile
+                record = record_find(key=key)  # the other request may have committed meanwhile
                 if record is not None:
                     return _replay(record, fingerprint)
-                raise ApiError(
-                    "A request with this Idempotency-Key is still running.",
-                    code="idempotency_key_in_flight",
-                    status_code=status.HTTP_409_CONFLICT,
+                raise Conflict(
+                    "A request with this Idempotency-Key is still running.", code="idempotency_key_in_flight"
                 )
             try:
                 response = handler(self, request, *args, **kwargs)
@@ -129,26 +112,7 @@ def idempotent(method=None, *, store_response: bool = True):
 
 
 def _store(key: str, fingerprint: str, response: Response, store_response: bool) -> None:
-    from kassa.models import IdempotencyRecord
-
     body = NOT_STORED
     if store_response:
         body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-    now = timezone.now()
-    # An expired record of the same key may still be there; it no longer counts.
-    IdempotencyRecord.objects.filter(key=key, expires_at__lte=now).delete()
-    IdempotencyRecord.objects.create(
-        key=key,
-        fingerprint=fingerprint,
-        response_status=response.status_code,
-        response_body=body,
-        expires_at=now + RETENTION,
-    )
-
-
-def records_expired_delete() -> int:
-    """Delete the current tenant's expired records."""
-    from kassa.models import IdempotencyRecord
-
-    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now()).delete()
-    return deleted
+    record_store(key=key, fingerprint=fingerprint, response_status=response.status_code, response_body=body)

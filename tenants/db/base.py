@@ -11,9 +11,9 @@ from django.db import transaction
 from django.db.backends.postgresql import base as postgresql
 from psycopg import pq
 
-from kassa import embedded
-from kassa.db.creation import DatabaseCreation
+from core import embedded
 from tenants.context import current_tenant_id
+from tenants.db.creation import DatabaseCreation
 
 SET_TENANT_SQL = "SELECT set_config('kassa.tenant_id', %s, true)"
 

@@ -7,14 +7,17 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core import errors
 
-class ApiError(exceptions.APIException):
-    """An error with a documented code; raise subclasses (or this with a code) from API code."""
-
-    def __init__(self, detail: str, code: str, status_code: int = status.HTTP_400_BAD_REQUEST):
-        super().__init__(detail=detail, code=code)
-        self.status_code = status_code
-        self.code = code
+# The status of each domain error class (core.errors); the first match wins.
+_DOMAIN_STATUS = (
+    (errors.NotFound, status.HTTP_404_NOT_FOUND),
+    (errors.Forbidden, status.HTTP_403_FORBIDDEN),
+    (errors.Conflict, status.HTTP_409_CONFLICT),
+    (errors.Gone, status.HTTP_410_GONE),
+    (errors.Unprocessable, status.HTTP_422_UNPROCESSABLE_ENTITY),
+    (errors.DomainError, status.HTTP_400_BAD_REQUEST),
+)
 
 
 _DEFAULT_CODES = {
@@ -74,6 +77,10 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, errors.DomainError):
+        set_rollback()
+        status_code = next(code for klass, code in _DOMAIN_STATUS if isinstance(exc, klass))
+        return Response(error_body(exc.code, exc.detail), status=status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_fields(exc))
     elif isinstance(exc, Http404):
@@ -110,7 +117,7 @@ def json_error(status_code: int, code: str, detail: str) -> JsonResponse:
 
 def paginate(request, view, queryset, serializer_class, pagination_class=None):
     """One page of `queryset` in the documented list shape."""
-    from kassa.pagination import PagePagination
+    from core.pagination import PagePagination
 
     paginator = (pagination_class or PagePagination)()
     page = paginator.paginate_queryset(queryset, request, view=view)

@@ -1,11 +1,11 @@
 from celery import shared_task
 
-from kassa.idempotency import records_expired_delete
+from idempotency.services import records_expired_delete
 from tenants.context import tenant_context
 from tenants.models import Tenant
 
 
-@shared_task(name="kassa.idempotency_records_expire_task", acks_late=True)
+@shared_task(name="idempotency.idempotency_records_expire_task", acks_late=True)
 def idempotency_records_expire_task() -> int:
     """Delete Idempotency-Key records past their 24 hours, tenant by tenant (safe to run twice)."""
     deleted = 0

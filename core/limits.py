@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from kassa.api import json_error
+from core.api import json_error
 
 
 class BodySizeLimitMiddleware:

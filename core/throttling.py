@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
-from kassa.net import client_ip
+from core.net import client_ip
 
 
 class TokenRateThrottle(SimpleRateThrottle):

@@ -2,7 +2,7 @@
 
 from django.views import defaults
 
-from kassa.api import json_error
+from core.api import json_error
 
 
 def not_found(request, exception):
