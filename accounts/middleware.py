@@ -1,4 +1,3 @@
-import hashlib
 from datetime import timedelta
 
 from django.contrib.auth import logout
@@ -7,13 +6,10 @@ from django.utils import timezone
 
 from accounts.models import UserSession
 from accounts.policy import password_expired, policy_for
+from accounts.sessions import session_key_hash, session_seen
 
 SEEN_GRANULARITY = timedelta(minutes=1)
 ALLOWED_BEFORE_PASSWORD_CHANGE = ("/account/password/", "/logout/", "/static/")
-
-
-def session_key_hash(session_key: str) -> str:
-    return hashlib.sha256(session_key.encode()).hexdigest()
 
 
 class SessionPolicyMiddleware:
@@ -44,7 +40,7 @@ class SessionPolicyMiddleware:
             return redirect(f"/login/?next={request.path}")
         if now - record.last_seen_at >= SEEN_GRANULARITY:
             request.session["kassa_seen"] = now.timestamp()
-            UserSession.objects.filter(pk=record.pk).update(last_seen_at=now)
+            session_seen(session=record, now=now)
         if password_expired(user, policy) and not request.path.startswith(ALLOWED_BEFORE_PASSWORD_CHANGE):
             return redirect("/account/password/")
         return self.get_response(request)

@@ -1,7 +1,7 @@
 from django.db.models import QuerySet
 
 from accounts import authz
-from accounts.models import ApiToken, Role, SupportGrant, User
+from accounts.models import ApiToken, Role, SupportGrant, User, UserSession
 from accounts.permissions import MANAGE_USERS
 from auditlog.models import SignInEvent
 from core.errors import NotFound
@@ -39,6 +39,11 @@ def support_grant_get(*, grant_id) -> SupportGrant:
 
 def tokens_of(*, user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+
+
+def sessions_of(*, user: User) -> QuerySet[UserSession]:
+    """The user's live browser sessions."""
+    return UserSession.objects.filter(user=user, revoked_at__isnull=True)
 
 
 def signin_history(*, user: User) -> QuerySet[SignInEvent]:

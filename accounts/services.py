@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import authz, lockout
-from accounts.models import PasswordHistory, Role, RoleAssignment, SupportGrant, User, UserSession
+from accounts.models import PasswordHistory, Role, RoleAssignment, SupportGrant, User
 from accounts.permissions import BUILTIN_ROLES, CATALOGUE, MANAGE_ROLES, MANAGE_USERS, SUPPORT_DEFAULT
 from accounts.policy import (
     password_problems,
@@ -21,7 +21,7 @@ from accounts.policy import (
     policy_validate,
     role_policy_defaults,
 )
-from accounts.tokens import tokens_revoke_for_user
+from accounts.sessions import sessions_end
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
 from tenants.context import require_tenant_id
@@ -158,14 +158,6 @@ def user_update(
     return user
 
 
-def _sessions_end(user: User, keep_token=None, keep_session_key_hash: str | None = None) -> None:
-    tokens_revoke_for_user(user=user, keep=keep_token)
-    sessions = UserSession.objects.filter(user=user, revoked_at__isnull=True)
-    if keep_session_key_hash:
-        sessions = sessions.exclude(key_hash=keep_session_key_hash)
-    sessions.update(revoked_at=timezone.now())
-
-
 @transaction.atomic
 def user_deactivate(*, user: User, actor: User) -> User:
     """Deactivate a user and end every session and token they have."""
@@ -174,7 +166,7 @@ def user_deactivate(*, user: User, actor: User) -> User:
     _check_can_manage(actor, user)
     user.is_active = False
     user.save(update_fields=["is_active"])
-    _sessions_end(user)
+    sessions_end(user=user)
     return user
 
 
@@ -198,7 +190,7 @@ def user_unlock(*, user: User, actor: User, request=None) -> int:
 
 @transaction.atomic
 def password_change(
-    *, user: User, current_password: str, new_password: str, keep_token=None, keep_session_key_hash=None
+    *, user: User, current_password: str, new_password: str, keep_token=None, keep_session_key=None
 ) -> None:
     """Change one's own password; every other session and token of the user ends."""
     if not user.check_password(current_password):
@@ -206,7 +198,7 @@ def password_change(
     _password_set(user, new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])
-    _sessions_end(user, keep_token=keep_token, keep_session_key_hash=keep_session_key_hash)
+    sessions_end(user=user, keep_token=keep_token, keep_session_key=keep_session_key)
 
 
 @transaction.atomic
@@ -216,7 +208,7 @@ def password_reset(*, user: User, actor: User, new_password: str) -> None:
     _password_set(user, new_password)
     user.must_change_password = True
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])
-    _sessions_end(user)
+    sessions_end(user=user)
 
 
 ROLE_POLICY_FIELDS = (
@@ -349,6 +341,6 @@ def users_deactivate_dormant(*, now=None) -> int:
     for user in dormant:
         user.is_active = False
         user.save(update_fields=["is_active"])
-        _sessions_end(user)
+        sessions_end(user=user)
         count += 1
     return count

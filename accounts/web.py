@@ -13,10 +13,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import mfa, selectors, services, tokens
+from accounts import mfa, selectors, services, sessions, tokens
 from accounts.apis import me_payload
-from accounts.middleware import session_key_hash
-from accounts.models import User, UserSession
+from accounts.models import User
 from accounts.policy import policy_for
 from accounts.signin import SignInRefused, second_factor_check, signin_check, signin_complete
 from auditlog.models import SignInEvent
@@ -39,11 +38,11 @@ def _start_session(request, user: User, password_change_required: bool):
     request.session["kassa_started"] = now.timestamp()
     request.session["kassa_seen"] = now.timestamp()
     request.session.save()
-    UserSession.objects.create(
+    sessions.session_start(
         user=user,
-        key_hash=session_key_hash(request.session.session_key),
-        ip=client_ip(request) or None,
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+        session_key=request.session.session_key,
+        ip=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     return redirect("/account/password/" if password_change_required else _next_url(request))
 
@@ -100,9 +99,7 @@ def login_otp_view(request):
 @require_POST
 def logout_view(request):
     if request.user.is_authenticated:
-        UserSession.objects.filter(
-            user=request.user, key_hash=session_key_hash(request.session.session_key or "")
-        ).update(revoked_at=timezone.now())
+        sessions.session_end(user=request.user, session_key=request.session.session_key or "")
         signin_event_record(
             request=request,
             username=request.user.username,
@@ -120,8 +117,8 @@ def account_view(request):
     context = {
         "me": me_payload(request.user),
         "history": selectors.signin_history(user=request.user)[:20],
-        "sessions": UserSession.objects.filter(user=request.user, revoked_at__isnull=True),
-        "current_session": session_key_hash(request.session.session_key or ""),
+        "sessions": selectors.sessions_of(user=request.user),
+        "current_session": sessions.session_key_hash(request.session.session_key or ""),
         "tokens": selectors.tokens_of(user=request.user).filter(expires_at__gt=timezone.now()),
         "languages": User._meta.get_field("language").choices,
     }
@@ -139,16 +136,14 @@ def password_change_view(request):
                 user=request.user,
                 current_password=request.POST.get("current_password", ""),
                 new_password=request.POST.get("new_password", ""),
-                keep_session_key_hash=session_key_hash(request.session.session_key or ""),
+                keep_session_key=request.session.session_key or "",
             )
         except services.PolicyViolation as violation:
             problems = violation.problems
         else:
-            old_hash = session_key_hash(request.session.session_key or "")
+            old_key = request.session.session_key or ""
             update_session_auth_hash(request, request.user)  # keeps this session, with a new id
-            UserSession.objects.filter(user=request.user, key_hash=old_hash).update(
-                key_hash=session_key_hash(request.session.session_key)
-            )
+            sessions.session_rekey(user=request.user, old_key=old_key, new_key=request.session.session_key)
             messages.success(request, "Your password was changed; your other sessions were signed out.")
             return redirect("/account/")
     return render(request, "accounts/password.html", {"policy": policy, "problems": problems})
@@ -188,7 +183,7 @@ def mfa_view(request):
 @login_required
 @require_POST
 def session_revoke_view(request, session_id):
-    if not UserSession.objects.filter(user=request.user, pk=session_id).update(revoked_at=timezone.now()):
+    if not sessions.session_revoke(user=request.user, session_id=session_id):
         raise Http404
     return redirect("/account/")
 

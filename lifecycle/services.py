@@ -23,6 +23,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.sessions import non_owner_credentials_revoke
 from core.alerts import alert_send
 from core.storage import WrongRegion, all_storages, storage_for_region, storage_for_tenant, tenant_prefix
 from lifecycle import archive
@@ -709,9 +710,6 @@ def purge_due_at(tenant: Tenant):
 
 def tenant_terminate(*, tenant: Tenant, ends_at=None) -> Tenant:
     """End the subscription: only owners may sign in (to export) until the purge."""
-    from accounts.models import ApiToken, UserSession
-    from accounts.permissions import OWNER
-
     if tenant.status == Tenant.Status.PURGED:
         raise LifecycleError("tenant_purged", f"tenant {tenant.slug} is already purged")
     now = timezone.now()
@@ -721,12 +719,7 @@ def tenant_terminate(*, tenant: Tenant, ends_at=None) -> Tenant:
             subscription_ends_at=ends_at or tenant.subscription_ends_at or now,
         )
         with tenant_context(tenant):
-            ApiToken.objects.filter(revoked_at__isnull=True).exclude(
-                user__assignments__role__builtin=OWNER
-            ).update(revoked_at=now)
-            UserSession.objects.filter(revoked_at__isnull=True).exclude(
-                user__assignments__role__builtin=OWNER
-            ).update(revoked_at=now)
+            non_owner_credentials_revoke()
     tenant.refresh_from_db()
     logger.info("tenant %s terminated; purge due %s", tenant.slug, purge_due_at(tenant))
     return tenant

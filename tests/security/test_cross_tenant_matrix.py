@@ -213,7 +213,7 @@ def test_another_tenants_ids_answer_404_everywhere(cast_a, bobs_objects, api):
 
     owner_api = api(cast_a["owner"])
     browser = Client(HTTP_HOST="alice-chain.localhost")
-    from accounts.middleware import session_key_hash
+    from accounts.sessions import session_key_hash
 
     with tenant_context(cast_a["owner"].tenant):
         browser.force_login(cast_a["owner"])

@@ -1,0 +1,77 @@
+"""Browser sessions as the server keeps them: one `UserSession` row per signed-in browser.
+
+The session itself lives in Redis (Django's cache backend); the row holds only the SHA-256 of
+its key, so sessions can be listed and revoked and a revoked one is refused on its next request
+(accounts.middleware). Every write of a session row goes through this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.utils import timezone
+
+from accounts.models import ApiToken, User, UserSession
+from accounts.permissions import OWNER
+from accounts.tokens import tokens_revoke_for_user
+
+
+def session_key_hash(session_key: str) -> str:
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def session_start(*, user: User, session_key: str, ip: str | None, user_agent: str) -> UserSession:
+    """Record a new signed-in browser session."""
+    return UserSession.objects.create(
+        user=user, key_hash=session_key_hash(session_key), ip=ip or None, user_agent=user_agent[:300]
+    )
+
+
+def session_rekey(*, user: User, old_key: str, new_key: str) -> None:
+    """The same session under a new key (after a password change keeps this browser signed in)."""
+    UserSession.objects.filter(user=user, key_hash=session_key_hash(old_key)).update(
+        key_hash=session_key_hash(new_key)
+    )
+
+
+def session_seen(*, session: UserSession, now) -> None:
+    UserSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+
+
+def session_end(*, user: User, session_key: str) -> None:
+    """Sign-out: this browser's session ends."""
+    UserSession.objects.filter(user=user, key_hash=session_key_hash(session_key)).update(
+        revoked_at=timezone.now()
+    )
+
+
+def session_revoke(*, user: User, session_id) -> bool:
+    """The user ends one of their own sessions; False when it is not theirs or does not exist."""
+    return bool(UserSession.objects.filter(user=user, pk=session_id).update(revoked_at=timezone.now()))
+
+
+def sessions_end(
+    *, user: User, keep_token: ApiToken | None = None, keep_session_key: str | None = None
+) -> None:
+    """End every session and token of the user but the ones kept (password change, deactivation)."""
+    tokens_revoke_for_user(user=user, keep=keep_token)
+    sessions = UserSession.objects.filter(user=user, revoked_at__isnull=True)
+    if keep_session_key:
+        sessions = sessions.exclude(key_hash=session_key_hash(keep_session_key))
+    sessions.update(revoked_at=timezone.now())
+
+
+def non_owner_credentials_revoke() -> int:
+    """End the sessions and tokens of the current tenant's users who are not owners (termination)."""
+    now = timezone.now()
+    revoked = (
+        ApiToken.objects.filter(revoked_at__isnull=True)
+        .exclude(user__assignments__role__builtin=OWNER)
+        .update(revoked_at=now)
+    )
+    revoked += (
+        UserSession.objects.filter(revoked_at__isnull=True)
+        .exclude(user__assignments__role__builtin=OWNER)
+        .update(revoked_at=now)
+    )
+    return revoked
