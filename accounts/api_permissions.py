@@ -1,4 +1,9 @@
-"""DRF permission classes: every one asks accounts.authz.can."""
+"""DRF permission classes: every one asks accounts.authz.can.
+
+The one way an API view declares what it needs: `permission_classes = [Can(...)]`,
+`[ReadWrite(read, write)]` or `[CanAny(...)]`. Services check again only where a store
+matters (the permission is held somewhere, but is it held in this store?).
+"""
 
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
@@ -29,3 +34,29 @@ def Can(permission: str) -> type[BasePermission]:
 
     _Can.__name__ = f"Can_{permission}"
     return _Can
+
+
+def CanAny(*permissions: str) -> type[BasePermission]:
+    """Permission class: the user holds at least one of `permissions`."""
+
+    class _CanAny(IsSignedIn):
+        def has_permission(self, request, view):
+            return super().has_permission(request, view) and any(
+                authz.can(request.user, permission) for permission in permissions
+            )
+
+    _CanAny.__name__ = "CanAny_" + "_".join(permissions)
+    return _CanAny
+
+
+def ReadWrite(read: str, write: str) -> type[BasePermission]:
+    """Permission class: `read` for safe methods, `write` for the others."""
+    readers, writers = Can(read), Can(write)
+
+    class _ReadWrite(IsSignedIn):
+        def has_permission(self, request, view):
+            chosen = readers if request.method in ("GET", "HEAD", "OPTIONS") else writers
+            return chosen().has_permission(request, view)
+
+    _ReadWrite.__name__ = f"ReadWrite_{read}_{write}"
+    return _ReadWrite

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import authz
-from accounts.api_permissions import Can, IsSignedIn
+from accounts.api_permissions import Can, IsSignedIn, ReadWrite
 from accounts.permissions import (
     MANAGE_CUSTOMERS,
     MANAGE_PRODUCTS,
@@ -51,19 +51,6 @@ from inventory.serializers import (
     SupplierSerializer,
 )
 from tenants.models import Store
-
-
-def ReadWrite(read: str, write: str):
-    """Permission class: `read` for safe methods, `write` for the others."""
-    readers, writers = Can(read), Can(write)
-
-    class _ReadWrite(IsSignedIn):
-        def has_permission(self, request, view):
-            chosen = readers if request.method in ("GET", "HEAD", "OPTIONS") else writers
-            return chosen().has_permission(request, view)
-
-    _ReadWrite.__name__ = f"ReadWrite_{read}_{write}"
-    return _ReadWrite
 
 
 class ServiceViewSet(
