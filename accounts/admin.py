@@ -1,4 +1,4 @@
-"""Users, roles and the access logs in the tenant-scoped admin.
+"""Users and roles in the tenant-scoped admin (the access logs: auditlog.admin).
 
 Every change calls the same service as the API (accounts.services) with the signed-in user as
 the actor, so the escalation rules hold here too: nobody grants what they do not hold, and a
@@ -20,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts import authz, selectors, services
+from accounts import selectors, services
 from accounts.admin_base import ServiceForm, TenantModelAdmin, adopt, stores_for
 from accounts.models import Role, User
 from accounts.permissions import (
@@ -28,12 +28,8 @@ from accounts.permissions import (
     MANAGE_ROLES,
     MANAGE_USERS,
     PERMISSION_CHOICES,
-    VIEW_CHAIN_LOGS,
-    VIEW_STORE_LOGS,
 )
 from accounts.policy import CHARACTER_CLASSES, role_policy_defaults
-from auditlog import selectors as audit_selectors
-from auditlog.models import AccessEvent, SignInEvent
 from tenants.models import Store
 
 # --- users --------------------------------------------------------------------------------
@@ -306,57 +302,3 @@ class RoleAdmin(TenantModelAdmin):
     @admin.display(description="permissions")
     def permission_count(self, role):
         return len(role.permissions)
-
-
-# --- access logs --------------------------------------------------------------------------
-
-
-class LogAdmin(TenantModelAdmin):
-    """Read-only: the chain's entries with view_chain_logs, those of one's stores with view_store_logs.
-
-    Each log defines `entries(request)`, its rows as auditlog.selectors scopes them.
-    """
-
-    change_list_template = "admin/auditlog/change_list.html"
-    show_full_result_count = False
-    list_per_page = 50
-
-    def has_view_permission(self, request, obj=None):
-        return authz.can(request.user, VIEW_CHAIN_LOGS) or authz.can(request.user, VIEW_STORE_LOGS)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_queryset(self, request):
-        try:
-            return self.entries(request)
-        except PermissionDenied:
-            return self.model.objects.none()  # no log permission: nothing exists (404 on objects)
-
-
-@admin.register(SignInEvent)
-class SignInEventAdmin(LogAdmin):
-    list_display = ["created_at", "kind", "username", "outcome", "reason", "channel", "ip"]
-    list_filter = ["outcome", "kind", "channel"]
-    search_fields = ["username", "ip"]
-    date_hierarchy = "created_at"
-
-    def entries(self, request):
-        return audit_selectors.signin_list(reader=request.user, filters={})
-
-
-@admin.register(AccessEvent)
-class AccessEventAdmin(LogAdmin):
-    list_display = ["created_at", "method", "path", "status", "ip", "user_id", "duration_ms"]
-    list_filter = ["method", "status"]
-    search_fields = ["path", "ip"]
-    date_hierarchy = "created_at"
-
-    def entries(self, request):
-        return audit_selectors.access_list(reader=request.user, filters={})

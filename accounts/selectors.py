@@ -1,9 +1,11 @@
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
 from accounts import authz
-from accounts.models import ApiToken, Role, SupportGrant, User, UserSession
-from accounts.permissions import MANAGE_USERS
+from accounts.models import ApiToken, Role, RoleAssignment, SupportGrant, User, UserSession
+from accounts.permissions import MANAGE_USERS, VIEW_CHAIN_LOGS, VIEW_STORE_LOGS
 from auditlog.models import SignInEvent
+from auditlog.selectors import CHAIN, LogScope
 from core.errors import NotFound
 
 
@@ -63,4 +65,19 @@ def active_support_grant(*, staff_username: str) -> SupportGrant | None:
         )
         .order_by("-expires_at")
         .first()
+    )
+
+
+def log_scope(*, reader: User) -> LogScope:
+    """What of the audit log `reader` may read; PermissionDenied when nothing."""
+    if authz.can(reader, VIEW_CHAIN_LOGS):
+        return CHAIN
+    stores = authz.store_ids(reader, VIEW_STORE_LOGS)
+    if stores is authz.ALL_STORES:
+        return CHAIN
+    if not stores:
+        raise PermissionDenied("You may not read the audit log.")
+    return LogScope(
+        stores=frozenset(stores),
+        store_users=RoleAssignment.objects.filter(store_id__in=stores).values("user_id"),
     )

@@ -8,6 +8,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.views import APIView
 
 from accounts.api_permissions import IsSignedIn
+from accounts.selectors import log_scope
 from auditlog import selectors
 from auditlog.models import AccessEvent, ApiCall, ChangeEvent, SignInEvent
 from core.api import page_of, paginate
@@ -116,7 +117,7 @@ class AccessListApi(_AuditListApi):
     OutputSerializer = AuditAccessSerializer
 
     def select(self, reader, filters):
-        return selectors.access_list(reader=reader, filters=filters)
+        return selectors.access_list(scope=log_scope(reader=reader), filters=filters)
 
     @extend_schema(parameters=[AccessFiltersIn], responses=page_of(AuditAccessSerializer, cursor=True))
     def get(self, request):
@@ -156,7 +157,7 @@ class SignInListApi(_AuditListApi):
     OutputSerializer = AuditSignInSerializer
 
     def select(self, reader, filters):
-        return selectors.signin_list(reader=reader, filters=filters)
+        return selectors.signin_list(scope=log_scope(reader=reader), filters=filters)
 
     @extend_schema(parameters=[SignInFiltersIn], responses=page_of(AuditSignInSerializer, cursor=True))
     def get(self, request):
@@ -194,7 +195,7 @@ class ChangeListApi(_AuditListApi):
     OutputSerializer = AuditChangeSerializer
 
     def select(self, reader, filters):
-        return selectors.change_list(reader=reader, filters=filters)
+        return selectors.change_list(scope=log_scope(reader=reader), filters=filters)
 
     @extend_schema(parameters=[ChangeFiltersIn], responses=page_of(AuditChangeSerializer, cursor=True))
     def get(self, request):
@@ -235,7 +236,7 @@ class ApiCallListApi(_AuditListApi):
     OutputSerializer = AuditApiCallSerializer
 
     def select(self, reader, filters):
-        return selectors.api_call_list(reader=reader, filters=filters)
+        return selectors.api_call_list(scope=log_scope(reader=reader), filters=filters)
 
     @extend_schema(parameters=[ApiCallFiltersIn], responses=page_of(AuditApiCallSerializer, cursor=True))
     def get(self, request):

@@ -1,30 +1,31 @@
-"""Reads of the audit log, scoped by the reader's permissions.
+"""Reads of the audit log, within a `LogScope` the caller derives from the reader's rights.
 
-`view_chain_logs`: every entry of the chain. `view_store_logs`: entries recorded with one of
-the reader's stores (`store_id` — the store a request named, or the store column of a changed
-row); sign-ins of users assigned to one of those stores. Neither: PermissionDenied.
-Row-level security keeps every other tenant's rows (and the platform's) out in any case.
+The scope comes from `accounts.selectors.log_scope(reader=...)`: `view_chain_logs` reads every
+entry of the chain; `view_store_logs` the entries recorded with one of the reader's stores
+(`store_id` — the store a request named, or the store column of a changed row) and the
+sign-ins of users assigned to one of those stores. Row-level security keeps every other
+tenant's rows (and the platform's) out in any case.
 """
 
-from django.core.exceptions import PermissionDenied
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
 from django.db.models import QuerySet
 
-from accounts import authz
-from accounts.models import RoleAssignment
-from accounts.permissions import VIEW_CHAIN_LOGS, VIEW_STORE_LOGS
 from auditlog.models import AccessEvent, ApiCall, ChangeEvent, SignInEvent
 
 
-def _stores(user) -> set | None:
-    """None: the whole chain; else the store ids the user may read the logs of."""
-    if authz.can(user, VIEW_CHAIN_LOGS):
-        return None
-    stores = authz.store_ids(user, VIEW_STORE_LOGS)
-    if stores is None:
-        return None
-    if not stores:
-        raise PermissionDenied("You may not read the audit log.")
-    return stores
+@dataclass(frozen=True)
+class LogScope:
+    """The whole chain (`stores` None), or the entries of some stores and their users' sign-ins."""
+
+    stores: frozenset[UUID] | None = None
+    store_users: QuerySet | None = None  # ids of the users assigned to one of `stores`
+
+
+CHAIN = LogScope()
 
 
 def _common(queryset: QuerySet, filters: dict, user_field: str = "user_id") -> QuerySet:
@@ -37,8 +38,8 @@ def _common(queryset: QuerySet, filters: dict, user_field: str = "user_id") -> Q
     return queryset
 
 
-def access_list(*, reader, filters: dict) -> QuerySet:
-    stores = _stores(reader)
+def access_list(*, scope: LogScope, filters: dict) -> QuerySet:
+    stores = scope.stores
     queryset = _common(AccessEvent.objects.all(), filters)
     if stores is not None:
         queryset = queryset.filter(store_id__in=stores)
@@ -50,8 +51,8 @@ def access_list(*, reader, filters: dict) -> QuerySet:
     return queryset
 
 
-def api_call_list(*, reader, filters: dict) -> QuerySet:
-    stores = _stores(reader)
+def api_call_list(*, scope: LogScope, filters: dict) -> QuerySet:
+    stores = scope.stores
     queryset = _common(ApiCall.objects.all(), filters)
     if stores is not None:
         queryset = queryset.filter(store_id__in=stores)
@@ -62,8 +63,8 @@ def api_call_list(*, reader, filters: dict) -> QuerySet:
     return queryset
 
 
-def change_list(*, reader, filters: dict) -> QuerySet:
-    stores = _stores(reader)
+def change_list(*, scope: LogScope, filters: dict) -> QuerySet:
+    stores = scope.stores
     queryset = _common(ChangeEvent.objects.all(), filters)
     if stores is not None:
         queryset = queryset.filter(store_id__in=stores)
@@ -74,12 +75,11 @@ def change_list(*, reader, filters: dict) -> QuerySet:
     return queryset
 
 
-def signin_list(*, reader, filters: dict) -> QuerySet:
-    stores = _stores(reader)
+def signin_list(*, scope: LogScope, filters: dict) -> QuerySet:
+    stores = scope.stores
     queryset = _common(SignInEvent.objects.all(), filters)
     if stores is not None:
-        users = RoleAssignment.objects.filter(store_id__in=stores).values("user_id")
-        queryset = queryset.filter(user_id__in=users)
+        queryset = queryset.filter(user_id__in=scope.store_users)
     if filters.get("username"):
         queryset = queryset.filter(username__iexact=filters["username"])
     for name in ("outcome", "ip"):

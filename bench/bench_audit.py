@@ -86,6 +86,7 @@ def bench_access_query(tenant, reader) -> None:
     from django.db import connection, connections, transaction
     from django.utils import timezone
 
+    from accounts.selectors import log_scope
     from auditlog import selectors
     from tenants.context import tenant_context
 
@@ -123,7 +124,9 @@ def bench_access_query(tenant, reader) -> None:
             started = time.perf_counter()
             with transaction.atomic():
                 rows = list(
-                    selectors.access_list(reader=reader, filters=filters).order_by("-created_at", "-id")[:50]
+                    selectors.access_list(scope=log_scope(reader=reader), filters=filters).order_by(
+                        "-created_at", "-id"
+                    )[:50]
                 )
             times.append((time.perf_counter() - started) * 1000)
             assert rows

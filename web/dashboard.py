@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts import authz
 from accounts.permissions import VIEW_PRODUCTS, VIEW_SALES
+from accounts.selectors import log_scope
 from auditlog import selectors as audit_selectors
 from auditlog.models import SignInEvent
 from inventory import selectors
@@ -38,7 +39,7 @@ def dashboard_for(user) -> dict:
         )
     with contextlib.suppress(PermissionDenied):  # no log permission: no failed sign-ins
         found["failed_signins"] = list(
-            audit_selectors.signin_list(reader=user, filters={})
+            audit_selectors.signin_list(scope=log_scope(reader=user), filters={})
             .exclude(outcome=SignInEvent.Outcome.SUCCESS)
             .exclude(kind=SignInEvent.Kind.SIGN_OUT)[:FAILED_SIGNINS]
         )

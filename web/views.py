@@ -1,14 +1,13 @@
 """The access-log review at /audit/: filters, the sign-in timeline, who fails, lockouts, support
 access, requests, changes and the history of one object; CSV of what is filtered.
 
-Reads go through `auditlog.selectors` only, so the scope is the API's: `view_chain_logs` reads
-the chain, `view_store_logs` the reader's stores, anyone else gets 403.
+Reads go through `auditlog.selectors` within `accounts.selectors.log_scope`, so the scope is the
+API's: `view_chain_logs` reads the chain, `view_store_logs` the reader's stores, anyone else 403.
 """
 
 from datetime import datetime, time, timedelta
 
 from django import forms
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncDay, TruncHour
 from django.http import Http404, StreamingHttpResponse
@@ -17,12 +16,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from accounts import authz
 from accounts.models import RoleAssignment, SupportGrant, User
-from accounts.permissions import VIEW_CHAIN_LOGS, VIEW_STORE_LOGS
+from accounts.selectors import log_scope
 from auditlog import selectors
 from auditlog.apis import AccessListApi, ChangeListApi, SignInListApi, _csv_stream
 from auditlog.models import SignInEvent
+from auditlog.selectors import LogScope
 from tenants.models import Store
 from web import charts
 from web.access import tenant_staff_required
@@ -31,16 +30,6 @@ DEFAULT_DAYS = 7
 MAX_DAYS = 400
 ROWS = 50
 FAILED = (SignInEvent.Outcome.FAILURE, SignInEvent.Outcome.LOCKED_OUT)
-
-
-def _scope(user) -> set | None:
-    """None: the whole chain; else the reader's stores. PermissionDenied for other users."""
-    if authz.can(user, VIEW_CHAIN_LOGS):
-        return None
-    stores = authz.store_ids(user, VIEW_STORE_LOGS)
-    if stores is not None and not stores:
-        raise PermissionDenied(_("You may not read the access log."))
-    return stores
 
 
 class AuditFilters(forms.Form):
@@ -60,12 +49,13 @@ class AuditFilters(forms.Form):
     since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, data, *, stores: set | None):
+    def __init__(self, data, *, scope: LogScope):
         super().__init__(data)
+        stores = scope.stores
         store_rows = Store.objects.all() if stores is None else Store.objects.filter(pk__in=stores)
         users = User.objects.filter(tenant_id__isnull=False)
         if stores is not None:
-            users = users.filter(pk__in=RoleAssignment.objects.filter(store_id__in=stores).values("user_id"))
+            users = users.filter(pk__in=scope.store_users)
         self.fields["store"].choices = [("", _("All my stores"))] + [(str(s.pk), s.name) for s in store_rows]
         self.fields["user"].choices = [("", _("Anyone"))] + [
             (str(u.pk), u.username) for u in users.order_by("username")
@@ -87,13 +77,13 @@ class AuditFilters(forms.Form):
         return data
 
 
-def _filtered(reader, data: dict):
+def _filtered(scope: LogScope, data: dict):
     """The sign-in, access and change querysets of the filters (all in the reader's scope)."""
     common = {"since": data["since_at"], "until": data["until_at"], "user": data.get("user") or None}
     store = data.get("store") or None
-    signins = selectors.signin_list(reader=reader, filters={**common, "ip": data.get("ip")})
-    access = selectors.access_list(reader=reader, filters={**common, "ip": data.get("ip")})
-    changes = selectors.change_list(reader=reader, filters=common)
+    signins = selectors.signin_list(scope=scope, filters={**common, "ip": data.get("ip")})
+    access = selectors.access_list(scope=scope, filters={**common, "ip": data.get("ip")})
+    changes = selectors.change_list(scope=scope, filters=common)
     if store:
         signins = signins.filter(user_id__in=RoleAssignment.objects.filter(store_id=store).values("user_id"))
         access = access.filter(store_id=store)
@@ -135,12 +125,12 @@ def _timeline(signins, data: dict) -> dict:
 @tenant_staff_required
 @require_GET
 def audit_review(request):
-    stores = _scope(request.user)
-    form = AuditFilters(request.GET, stores=stores)
+    scope = log_scope(reader=request.user)
+    form = AuditFilters(request.GET, scope=scope)
     if not form.is_valid():
         return render(request, "web/audit.html", {"form": form, "invalid": True}, status=400)
     data = form.cleaned_data
-    signins_all, access_all, changes = _filtered(request.user, data)
+    signins_all, access_all, changes = _filtered(scope, data)
     signins, access = _outcome(signins_all, access_all, data.get("outcome", ""))
     failures = signins_all.filter(kind=SignInEvent.Kind.SIGN_IN, outcome__in=FAILED).order_by()
     support = (
@@ -164,7 +154,7 @@ def audit_review(request):
         "web/audit.html",
         {
             "form": form,
-            "chain": stores is None,
+            "chain": scope.stores is None,
             "chart": _timeline(signins, data),
             "signins": signins.order_by("-created_at", "-id")[:ROWS],
             "top_ips": failures.values("ip").annotate(n=Count("id")).order_by("-n", "ip")[:8],
@@ -191,11 +181,11 @@ def audit_export(request):
     api = EXPORTS.get(kind)
     if api is None:
         raise Http404("No such log.")
-    stores = _scope(request.user)
-    form = AuditFilters(request.GET, stores=stores)
+    scope = log_scope(reader=request.user)
+    form = AuditFilters(request.GET, scope=scope)
     if not form.is_valid():
         return render(request, "web/audit.html", {"form": form, "invalid": True}, status=400)
-    signins, access, changes = _filtered(request.user, form.cleaned_data)
+    signins, access, changes = _filtered(scope, form.cleaned_data)
     signins, access = _outcome(signins, access, form.cleaned_data.get("outcome", ""))
     queryset = {"logins": signins, "access": access, "changes": changes}[kind]
     response = StreamingHttpResponse(
@@ -216,7 +206,7 @@ def _difference(event) -> list[tuple[str, object, object]]:
 @require_GET
 def audit_object(request):
     """Every recorded change of one object, with the requests that made them."""
-    _scope(request.user)
+    scope = log_scope(reader=request.user)
     model = request.GET.get("model", "").strip().lower()[:100]
     object_id = request.GET.get("object_id", "").strip()[:64]
     context = {"model": model, "object_id": object_id}
@@ -226,7 +216,7 @@ def audit_object(request):
         context["error"] = _("Give both the kind of object and its id.")
         return render(request, "web/audit_object.html", context, status=400)
     events = list(
-        selectors.change_list(reader=request.user, filters={"model": model, "object_id": object_id}).order_by(
+        selectors.change_list(scope=scope, filters={"model": model, "object_id": object_id}).order_by(
             "created_at", "id"
         )
     )
@@ -235,7 +225,7 @@ def audit_object(request):
     request_ids = {event.request_id for event in events if event.request_id}
     made_by = {
         row.request_id: row
-        for row in selectors.access_list(reader=request.user, filters={}).filter(request_id__in=request_ids)
+        for row in selectors.access_list(scope=scope, filters={}).filter(request_id__in=request_ids)
     }
     names = _usernames([event.user_id for event in events])
     for event in events:
