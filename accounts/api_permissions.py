@@ -49,14 +49,15 @@ def CanAny(*permissions: str) -> type[BasePermission]:
     return _CanAny
 
 
-def ReadWrite(read: str, write: str) -> type[BasePermission]:
-    """Permission class: `read` for safe methods, `write` for the others."""
-    readers, writers = Can(read), Can(write)
+def ReadWrite(read: str | type[BasePermission], write: str | type[BasePermission]) -> type[BasePermission]:
+    """Permission class: `read` for safe methods, `write` for the others (names or classes)."""
+    readers = Can(read) if isinstance(read, str) else read
+    writers = Can(write) if isinstance(write, str) else write
 
     class _ReadWrite(IsSignedIn):
         def has_permission(self, request, view):
             chosen = readers if request.method in ("GET", "HEAD", "OPTIONS") else writers
             return chosen().has_permission(request, view)
 
-    _ReadWrite.__name__ = f"ReadWrite_{read}_{write}"
+    _ReadWrite.__name__ = f"ReadWrite_{readers.__name__}_{writers.__name__}"
     return _ReadWrite

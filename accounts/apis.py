@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import authz, mfa, selectors, services
-from accounts.api_permissions import Can
+from accounts.api_permissions import Can, CanAny, ReadWrite
 from accounts.models import ApiToken, Role, RoleAssignment, User
 from accounts.permissions import CATALOGUE, GRANT_SUPPORT, MANAGE_ROLES, MANAGE_USERS
 from accounts.policy import password_expired, policy_for
@@ -36,6 +36,7 @@ from accounts.tokens import token_issue, token_revoke
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
 from core.api import error_body, page_of, paginate
+from core.errors import NotFound
 from core.pagination import TimeCursorPagination
 from idempotency.decorator import idempotent
 from tenants.context import tenant_context
@@ -229,7 +230,7 @@ class MyTokenRevokeApi(APIView):
     def post(self, request, token_id):
         token = selectors.tokens_of(user=request.user).filter(pk=token_id).first()
         if token is None:
-            return Response(error_body("not_found", "Not found."), status=404)
+            raise NotFound()
         token_revoke(token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -351,10 +352,11 @@ class UserKeyCreateApi(APIView):
 
 
 class RoleListCreateApi(APIView):
+    # Those who manage users see the roles they may give.
+    permission_classes = [ReadWrite(CanAny(MANAGE_ROLES, MANAGE_USERS), MANAGE_ROLES)]
+
     @extend_schema(operation_id="roles_list", responses=page_of(RoleSerializer))
     def get(self, request):
-        if not (authz.can(request.user, MANAGE_ROLES) or authz.can(request.user, MANAGE_USERS)):
-            return Response(error_body("permission_denied", "You may not view roles."), status=403)
         return paginate(request, self, Role.objects.all(), RoleSerializer)
 
     @extend_schema(request=RoleSerializer, responses={201: RoleSerializer})
