@@ -202,11 +202,14 @@ def password_change(
 
 
 @transaction.atomic
-def password_reset(*, user: User, actor: User, new_password: str) -> None:
-    """An administrator sets a password; it must be changed at first use."""
+def password_reset(
+    *, user: User, actor: User | None, new_password: str, must_change_password: bool = True
+) -> None:
+    """An administrator (or, with no actor, an operator's command) sets a password; by default
+    it must be changed at first use. Every session and token of the user ends."""
     _check_can_manage(actor, user)
     _password_set(user, new_password)
-    user.must_change_password = True
+    user.must_change_password = must_change_password
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])
     sessions_end(user=user)
 

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.permissions import AUDITOR, CASHIER, INTEGRATOR, STORE_MANAGER
+from accounts.services import password_reset
 from lifecycle.onboarding import password_generate, tenant_create
 from tenants.context import tenant_context
 from tenants.models import Store, Tenant
@@ -80,8 +81,7 @@ def demo_seed() -> tuple[dict, bool]:
     else:  # the credentials file was lost: give the demo users new passwords
         with tenant_context(tenant):
             owner = User.objects.get(username=DEMO_OWNER)
-            owner.set_password(password)
-            owner.save(update_fields=["password"])
+            password_reset(user=owner, actor=None, new_password=password, must_change_password=False)
     with tenant_context(tenant):
         stores = demo_shop_seed()
         users = {DEMO_OWNER: password, **demo_staff_seed(stores)}
@@ -117,8 +117,7 @@ def demo_staff_seed(stores: list[Store]) -> dict[str, str]:
                 must_change_password=False,
             )
         else:
-            user.set_password(password)
-            user.save(update_fields=["password"])
+            password_reset(user=user, actor=None, new_password=password, must_change_password=False)
         passwords[username] = password
     return passwords
 
