@@ -6,7 +6,7 @@ from auditlog import sealing
 from tenants.models import Tenant
 
 
-@shared_task(name="auditlog.tasks.audit_seal_task")
+@shared_task(name="auditlog.audit_seal_task")
 def audit_seal_task(delay_seconds: int | None = None) -> int:
     """Seal new entries of every tenant and of the platform; safe to run twice (advisory lock)."""
     delay = sealing.SEAL_DELAY if delay_seconds is None else timedelta(seconds=delay_seconds)

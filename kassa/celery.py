@@ -30,12 +30,12 @@ def _task_retried(sender=None, **kwargs):
     task_outcome(sender.name, "retry")
 
 
-@app.task(name="kassa.ping")
+@app.task(name="kassa.ping_task")
 def ping_task() -> str:
     return "pong"
 
 
-@app.task(bind=True, name="kassa.worker_name")
+@app.task(bind=True, name="kassa.worker_name_task")
 def worker_name_task(self, seconds: float = 0.0) -> str:
     """Which worker ran this (operations and the two-node test)."""
     import time

@@ -214,7 +214,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # PCI DSS 8.2.6: accounts unused for 90 days are disabled.
     "users-deactivate-dormant": {"task": "accounts.users_deactivate_dormant_task", "schedule": 24 * 3600.0},
     # Chain new audit entries of every tenant into a sealed batch (auditlog.sealing).
-    "audit-seal": {"task": "auditlog.tasks.audit_seal_task", "schedule": 300.0},
+    "audit-seal": {"task": "auditlog.audit_seal_task", "schedule": 300.0},
     # Back up every active tenant, then expire old backups (KASSA_BACKUP_KEEP_DAILY/MONTHLY).
     "backups-nightly": {
         "task": "lifecycle.tasks.backups_nightly_task",

@@ -32,7 +32,7 @@ def test_sign_in_failures_and_lockouts_are_counted(cast_a, client):
 def test_task_outcomes_are_counted(client, db):
     ping_task.apply()
     text = client.get("/metrics", REMOTE_ADDR="127.0.0.1").content.decode()
-    assert 'kassa_task_outcomes_total{outcome="success",task="kassa.ping"}' in text
+    assert 'kassa_task_outcomes_total{outcome="success",task="kassa.ping_task"}' in text
 
 
 def test_logs_are_json_lines_with_the_request_id():
