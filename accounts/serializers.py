@@ -1,10 +1,9 @@
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken, Role, SupportGrant, User
 from accounts.permissions import PERMISSION_CHOICES
 from auditlog.models import SignInEvent
+from core.serializers import TenantRelatedField
 from tenants.models import Store
 
 
@@ -79,32 +78,18 @@ class UserOut(serializers.ModelSerializer):
         return sorted({str(a.store_id) for a in user.assignments.all() if a.store_id})
 
 
-@extend_schema_field(OpenApiTypes.UUID)
-class TenantPrimaryKeyField(serializers.PrimaryKeyRelatedField):
-    """A reference to a row of the current tenant; another tenant's id is 'does not exist'."""
-
-    def __init__(self, model, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        return self.model.objects.all()
-
-
 class UserCreateIn(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]{1,150}$")
     password = serializers.CharField(max_length=1024, trim_whitespace=False)
-    roles = serializers.ListField(child=TenantPrimaryKeyField(Role), min_length=1, max_length=20)
-    stores = serializers.ListField(child=TenantPrimaryKeyField(Store), required=False, default=list)
+    roles = serializers.ListField(child=TenantRelatedField(Role), min_length=1, max_length=20)
+    stores = serializers.ListField(child=TenantRelatedField(Store), required=False, default=list)
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
 
 
 class UserUpdateIn(serializers.Serializer):
-    roles = serializers.ListField(
-        child=TenantPrimaryKeyField(Role), min_length=1, max_length=20, required=False
-    )
-    stores = serializers.ListField(child=TenantPrimaryKeyField(Store), required=False)
+    roles = serializers.ListField(child=TenantRelatedField(Role), min_length=1, max_length=20, required=False)
+    stores = serializers.ListField(child=TenantRelatedField(Store), required=False)
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
 

@@ -1,9 +1,8 @@
 """Input and output shapes of the Inventory API. No serializer writes: the services do."""
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.serializers import TenantRelatedField
 from inventory.models import (
     Category,
     Customer,
@@ -19,21 +18,6 @@ from inventory.models import (
     Supplier,
 )
 from tenants.models import Store
-
-
-@extend_schema_field(OpenApiTypes.UUID)
-class TenantRelatedField(serializers.PrimaryKeyRelatedField):
-    """A reference by id to the current tenant's objects; the queryset is built per request."""
-
-    def __init__(self, model, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        return self.model.objects.all()
-
-    def use_pk_only_optimization(self):
-        return True
 
 
 def related(model, **kwargs):
