@@ -229,6 +229,13 @@ ROLE_POLICY_FIELDS = (
 )
 
 
+def _check_grantable(actor: User, permissions: Sequence[str]) -> None:
+    """Permissions given chain-wide (in a role or a support grant) must be held chain-wide."""
+    missing = [p for p in permissions if authz.store_ids(actor, p) is not authz.ALL_STORES]
+    if missing:
+        raise PermissionDenied(f"You cannot grant what you do not hold: {', '.join(missing)}.")
+
+
 def _role_check(actor: User, permissions: Sequence[str], fields: dict) -> None:
     if not authz.can(actor, MANAGE_ROLES):
         raise PermissionDenied("You may not manage roles.")
@@ -238,9 +245,7 @@ def _role_check(actor: User, permissions: Sequence[str], fields: dict) -> None:
         problems["permissions"] = f"unknown permissions: {', '.join(unknown)}"
     if problems:
         raise ValidationError(problems)
-    missing = [p for p in permissions if authz.store_ids(actor, p) is not authz.ALL_STORES]
-    if missing:
-        raise PermissionDenied(f"You cannot grant what you do not hold: {', '.join(missing)}.")
+    _check_grantable(actor, permissions)
 
 
 @transaction.atomic
@@ -292,9 +297,7 @@ def support_grant_create(
         problems["permissions"] = f"unknown permissions: {', '.join(unknown)}"
     if problems:
         raise ValidationError(problems)
-    missing = [p for p in permissions if authz.store_ids(actor, p) is not authz.ALL_STORES]
-    if missing:
-        raise PermissionDenied(f"You cannot grant what you do not hold: {', '.join(missing)}.")
+    _check_grantable(actor, permissions)
     return SupportGrant.objects.create(
         staff_username=staff_username,
         reason=reason,

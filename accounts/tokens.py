@@ -118,11 +118,6 @@ def token_find(raw: str) -> ApiToken | None:
     )
 
 
-def token_check(raw: str, *, ip: str) -> ApiToken:
-    """The live token for `raw` in the current tenant, or TokenRejected with the answer's code."""
-    return token_validate(token_find(raw), ip=ip)
-
-
 def token_validate(token: ApiToken | None, *, ip: str) -> ApiToken:
     """`token` if it is live for a request from `ip`, or TokenRejected with the answer's code."""
     if token is None or token.revoked_at is not None or not token.user.is_active:

@@ -23,11 +23,6 @@ from tenants.context import current_tenant_id, tenant_context
 logger = logging.getLogger("auditlog")
 
 
-def _clean(text: str, limit: int) -> str:
-    """One line, no control characters: a username with CR/LF stays one entry (log injection)."""
-    return clean(text, limit)
-
-
 def signin_event_record(
     *,
     request: HttpRequest | None,
@@ -45,15 +40,15 @@ def signin_event_record(
     meta = request.META if request is not None else {}
     return SignInEvent.objects.create(
         kind=kind,
-        username=_clean(username, 150),
+        username=clean(username, 150),
         user_id=user.pk if user is not None else None,
         actor_id=actor.pk if actor is not None else None,
         outcome=outcome,
         reason=reason,
         channel=channel,
         ip=client_ip(request) or None if request is not None else None,
-        host=_clean(request.get_host(), 253) if request is not None else "",
-        user_agent=_clean(meta.get("HTTP_USER_AGENT", ""), 300),
+        host=clean(request.get_host(), 253) if request is not None else "",
+        user_agent=clean(meta.get("HTTP_USER_AGENT", ""), 300),
         request_id=getattr(request, "audit_request_id", None),
     )
 
@@ -77,7 +72,7 @@ def platform_event_record(
             kind,
             str(tenant.pk) if tenant is not None else None,
             tenant.slug if tenant is not None else "",
-            _clean(actor or "system", 200),
+            clean(actor or "system", 200),
             str(request_id) if request_id is not None else None,
             json.dumps(detail or {}),
         ),
