@@ -159,7 +159,7 @@ class LogoutApi(APIView):
         signin_event_record(
             request=request._request,
             username=request.user.username,
-            outcome="success",
+            outcome=SignInEvent.Outcome.SUCCESS,
             channel="api",
             user=request.user,
             kind=SignInEvent.Kind.SIGN_OUT,

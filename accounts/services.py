@@ -178,7 +178,7 @@ def user_unlock(*, user: User, actor: User, request=None) -> int:
     signin_event_record(
         request=request,
         username=user.username,
-        outcome="success",
+        outcome=SignInEvent.Outcome.SUCCESS,
         reason="unlocked",
         channel="api",
         user=user,

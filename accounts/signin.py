@@ -114,7 +114,7 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
             signin_event_record(
                 request=request,
                 username=username,
-                outcome="locked_out",
+                outcome=SignInEvent.Outcome.LOCKED_OUT,
                 reason="locked_out",
                 channel=channel,
                 user=known,
@@ -141,7 +141,7 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
             signin_event_record(
                 request=request,
                 username=username,
-                outcome="failure",
+                outcome=SignInEvent.Outcome.FAILURE,
                 reason="otp_missing",
                 channel=channel,
                 user=user,
@@ -159,7 +159,7 @@ def second_factor_check(*, request, user: User, otp: str, channel: str) -> None:
         signin_event_record(
             request=request,
             username=user.username,
-            outcome="failure",
+            outcome=SignInEvent.Outcome.FAILURE,
             reason="otp_wrong",
             channel=channel,
             user=user,
@@ -176,7 +176,7 @@ def signin_complete(*, request, user: User, policy: Policy, channel: str) -> Sig
     signin_event_record(
         request=request,
         username=username,
-        outcome="success",
+        outcome=SignInEvent.Outcome.SUCCESS,
         reason="password_expired" if expired else "",
         channel=channel,
         user=user,

@@ -103,7 +103,7 @@ def logout_view(request):
         signin_event_record(
             request=request,
             username=request.user.username,
-            outcome="success",
+            outcome=SignInEvent.Outcome.SUCCESS,
             channel="web",
             user=request.user,
             kind=SignInEvent.Kind.SIGN_OUT,

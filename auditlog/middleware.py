@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from auditlog import redact, writer
 from auditlog.context import RequestActor, actor_of
+from auditlog.models import PlatformEvent
 from core.net import client_ip
 from core.observability import request_id_var
 
@@ -118,7 +119,7 @@ class AuditMiddleware:
             from auditlog.services import platform_event_record
 
             platform_event_record(
-                kind="support_access",
+                kind=PlatformEvent.Kind.SUPPORT_ACCESS,
                 tenant=tenant,
                 actor=str(user_id),
                 request_id=request.audit_request_id,
