@@ -22,6 +22,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/bandit --quiet --configfile pyproject.toml --recursive --exclude ./tests,./.venv,./var,./bench .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pip install --quiet --dry-run --require-hashes --no-deps -r requirements.lock
 
 bench: $(STAMP)
