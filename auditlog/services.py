@@ -128,3 +128,48 @@ def audit_purge(*, tenant, now=None) -> dict:
     )
     logger.info("audit purge of %s before %s: %s", tenant.slug, cutoff.isoformat(), counts)
     return {"cutoff": cutoff, "deleted": counts}
+
+
+ERASED = "[erased]"
+REDACTED_TABLES = ("auditlog_apicall", "auditlog_access", "auditlog_signinevent", "auditlog_change")
+TEXT_TYPES = ("text", "character varying", "json", "jsonb")
+
+
+def audit_redact(*, cursor, tenant_id, pattern: str) -> dict[str, list]:
+    """Replace `pattern` with "[erased]" in the tenant's audit entries that hold it (a customer's
+    erasure, exports.customers). Runs in the caller's owner transaction on its privileged path
+    (`kassa.audit_purge`), which alone lets an entry be deleted and written back. Returns the
+    ids of the entries rewritten, per table."""
+    return {table: _redact_table(cursor, table, tenant_id, pattern) for table in REDACTED_TABLES}
+
+
+def _redact_table(cursor, table: str, tenant_id, pattern: str) -> list:
+    """Replace the pattern in the text columns of the tenant's matching audit entries; return their ids."""
+    cursor.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        [table],
+    )
+    columns = [(name, kind) for name, kind in cursor.fetchall() if kind.split("(")[0] in TEXT_TYPES]
+    if not columns:
+        return []
+    match = " OR ".join(f'"{name}"::text ~* %(p)s' for name, _ in columns)
+    stage = f"kassa_redact_{table}"
+    cursor.execute(
+        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM {table} WHERE tenant_id = %(t)s AND ({match})",  # noqa: S608
+        {"t": tenant_id, "p": pattern},
+    )
+    cursor.execute(f"SELECT id FROM {stage} ORDER BY id")  # noqa: S608
+    ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        cursor.execute(f"DROP TABLE {stage}")
+        return []
+    sets = ", ".join(
+        f'"{name}" = regexp_replace("{name}"::text, %(p)s, %(e)s, \'gi\')::{kind}' for name, kind in columns
+    )
+    cursor.execute(f"UPDATE {stage} SET {sets}", {"p": pattern, "e": ERASED})  # noqa: S608
+    # Append-only: a DELETE passes only on the privileged path; the entries return redacted.
+    cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {stage})")  # noqa: S608
+    cursor.execute(f"INSERT INTO {table} SELECT * FROM {stage}")  # noqa: S608
+    cursor.execute(f"DROP TABLE {stage}")
+    return ids

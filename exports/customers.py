@@ -34,16 +34,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from auditlog.models import ChangeEvent
+from auditlog.services import audit_redact
 from exports.models import CustomerRequest, Export
+from idempotency.services import records_forget
 from inventory import hashing, selectors
 from inventory.models import Customer, Payment, Refund, Sale, SaleLine
 from tenants.context import get_current_tenant
 from tenants.owner import owner_transaction
 
-ERASED = "[erased]"
 MIN_TERM = 3
-AUDIT_TABLES = ("auditlog_apicall", "auditlog_access", "auditlog_signinevent", "auditlog_change")
-TEXT_TYPES = ("text", "character varying", "json", "jsonb")
 
 
 def customer_get(*, customer_id: UUID) -> Customer:
@@ -166,13 +165,9 @@ def customer_erase(*, customer: Customer, actor) -> dict:
             customer.refresh_from_db()
             return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}
         if pattern:
-            cursor.execute(
-                "DELETE FROM kassa_idempotencyrecord WHERE tenant_id = %s AND response_body::text ~* %s",
-                [tenant.pk, pattern],
-            )
+            records_forget(cursor=cursor, tenant_id=tenant.pk, pattern=pattern)
             # After the writes above: their change-log entries are redacted too.
-            for table in AUDIT_TABLES:
-                redacted[table] = _redact_table(cursor, table, tenant.pk, pattern)
+            redacted = audit_redact(cursor=cursor, tenant_id=tenant.pk, pattern=pattern)
         cursor.execute(
             "INSERT INTO exports_customerrequest (id, tenant_id, kind, customer_id, actor_id, detail, created_at) "
             "VALUES (gen_random_uuid(), %s, 'erase', %s, %s, %s, %s)",
@@ -192,35 +187,3 @@ def customer_erase(*, customer: Customer, actor) -> dict:
         detail={"reason": "customer erasure", "customer": str(customer.pk), "entries": redacted},
     )
     return {"id": str(customer.pk), "erased_at": now.isoformat()}
-
-
-def _redact_table(cursor, table: str, tenant_id, pattern: str) -> list:
-    """Replace the pattern in the text columns of the tenant's matching audit entries; return their ids."""
-    cursor.execute(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
-        [table],
-    )
-    columns = [(name, kind) for name, kind in cursor.fetchall() if kind.split("(")[0] in TEXT_TYPES]
-    if not columns:
-        return []
-    match = " OR ".join(f'"{name}"::text ~* %(p)s' for name, _ in columns)
-    stage = f"kassa_redact_{table}"
-    cursor.execute(
-        f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM {table} WHERE tenant_id = %(t)s AND ({match})",  # noqa: S608
-        {"t": tenant_id, "p": pattern},
-    )
-    cursor.execute(f"SELECT id FROM {stage} ORDER BY id")  # noqa: S608
-    ids = [row[0] for row in cursor.fetchall()]
-    if not ids:
-        cursor.execute(f"DROP TABLE {stage}")
-        return []
-    sets = ", ".join(
-        f'"{name}" = regexp_replace("{name}"::text, %(p)s, %(e)s, \'gi\')::{kind}' for name, kind in columns
-    )
-    cursor.execute(f"UPDATE {stage} SET {sets}", {"p": pattern, "e": ERASED})  # noqa: S608
-    # Append-only: a DELETE passes only on the privileged path; the entries return redacted.
-    cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {stage})")  # noqa: S608
-    cursor.execute(f"INSERT INTO {table} SELECT * FROM {stage}")  # noqa: S608
-    cursor.execute(f"DROP TABLE {stage}")
-    return ids

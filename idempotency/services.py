@@ -33,3 +33,13 @@ def records_expired_delete() -> int:
     """Delete the current tenant's expired records."""
     deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted
+
+
+def records_forget(*, cursor, tenant_id, pattern: str) -> int:
+    """Delete the tenant's stored answers whose body matches `pattern` (a customer's erasure, in
+    the caller's owner transaction): a replay must not bring the erased data back."""
+    cursor.execute(
+        "DELETE FROM kassa_idempotencyrecord WHERE tenant_id = %s AND response_body::text ~* %s",
+        [tenant_id, pattern],
+    )
+    return cursor.rowcount

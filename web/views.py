@@ -114,7 +114,8 @@ def _timeline(signins, data: dict) -> dict:
         .annotate(bucket=trunc("created_at"))
         .values("bucket")
         .annotate(
-            ok=Count("id", filter=Q(outcome=SignInEvent.Outcome.SUCCESS)), failed=Count("id", filter=Q(outcome__in=FAILED))
+            ok=Count("id", filter=Q(outcome=SignInEvent.Outcome.SUCCESS)),
+            failed=Count("id", filter=Q(outcome__in=FAILED)),
         )
         .order_by()
     )
