@@ -6,7 +6,6 @@ validated, so a refusal (PermissionDenied, ValidationError, a domain error) beco
 error, the input is kept, and nothing is written.
 """
 
-from core.errors import DomainError
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
@@ -15,6 +14,7 @@ from django.db import transaction
 from django.http import Http404
 
 from accounts import authz
+from core.errors import DomainError
 from tenants.models import Store
 
 
