@@ -27,7 +27,7 @@ from accounts.permissions import (
     VIEW_SALES,
 )
 from core.errors import Conflict
-from inventory import selectors, services
+from inventory import selectors
 from inventory.errors import InsufficientStock
 from inventory.importing import csv_rows, header_problems, product_import_create
 from inventory.models import (
@@ -42,6 +42,10 @@ from inventory.models import (
     StockMovement,
     Supplier,
 )
+from inventory.services.catalogue import product_create, product_update, store_create, store_update
+from inventory.services.customers import customer_create, customer_update
+from inventory.services.sales import sale_refund
+from inventory.services.stock import stock_adjust, stock_count, stock_receive, stock_transfer
 from tenants.models import Store
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -101,9 +105,9 @@ class StoreAdmin(ServiceFormMixin, TenantModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = {name: form.cleaned_data[name] for name in form.changed_data}
         if change:
-            services.store_update(store=obj, actor=request.user, **fields)
+            store_update(store=obj, actor=request.user, **fields)
         else:
-            saved = services.store_create(actor=request.user, **{**form.cleaned_data})
+            saved = store_create(actor=request.user, **{**form.cleaned_data})
             adopt(obj, saved)
 
 
@@ -143,16 +147,16 @@ class ProductAdmin(ServiceFormMixin, TenantModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             fields = {name: form.cleaned_data[name] for name in form.changed_data}
-            services.product_update(product=obj, actor=request.user, **fields)
+            product_update(product=obj, actor=request.user, **fields)
         else:
-            saved = services.product_create(actor=request.user, **form.cleaned_data)
+            saved = product_create(actor=request.user, **form.cleaned_data)
             adopt(obj, saved)
 
     def _set_active(self, request, queryset, active: bool):
         if not self.has_change_permission(request):
             raise PermissionDenied
         for product in queryset:
-            services.product_update(product=product, actor=request.user, active=active)
+            product_update(product=product, actor=request.user, active=active)
         self.message_user(request, f"{queryset.count()} products changed.")
 
     @admin.action(description="Mark selected products active", permissions=["change"])
@@ -244,9 +248,9 @@ class CustomerAdmin(ServiceFormMixin, TenantModelAdmin):
             name: form.cleaned_data[name] or "" for name in (form.changed_data if change else self.fields)
         }
         if change:
-            services.customer_update(customer=obj, actor=request.user, **fields)
+            customer_update(customer=obj, actor=request.user, **fields)
         else:
-            saved = services.customer_create(actor=request.user, **fields)
+            saved = customer_create(actor=request.user, **fields)
             adopt(obj, saved)
 
 
@@ -314,15 +318,15 @@ class StockMovementAdmin(ServiceFormMixin, StoreScopedAdmin):
         common = {"store": data["store"], "product": data["product"], "actor": request.user}
         operation, amount, reason = data["operation"], data["amount"], data.get("reason") or ""
         if operation == "receive":
-            saved = services.stock_receive(**common, quantity=amount, reason=reason)
+            saved = stock_receive(**common, quantity=amount, reason=reason)
         elif operation == "adjust":
-            saved = services.stock_adjust(**common, quantity=amount, reason=reason)
+            saved = stock_adjust(**common, quantity=amount, reason=reason)
         elif operation == "count":
-            saved = services.stock_count(**common, counted=amount, reason=reason)
+            saved = stock_count(**common, counted=amount, reason=reason)
         else:
             if data.get("to_store") is None:
                 raise ValidationError({"to_store": "A transfer needs the store to send to."})
-            saved, _ = services.stock_transfer(
+            saved, _ = stock_transfer(
                 from_store=data["store"],
                 to_store=data["to_store"],
                 product=data["product"],
@@ -407,7 +411,7 @@ class SaleAdmin(StoreScopedAdmin):
         done = 0
         for sale in queryset.select_related("store"):
             try:
-                services.sale_refund(sale=sale, actor=request.user, reason="refunded in the admin")
+                sale_refund(sale=sale, actor=request.user, reason="refunded in the admin")
                 done += 1
             except (Conflict, PermissionDenied) as error:
                 self.message_user(request, f"Receipt {sale.receipt_number}: {error}", messages.WARNING)

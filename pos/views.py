@@ -20,9 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import authz
 from accounts.permissions import REFUND, SELL, VIEW_SALES
 from core.errors import Conflict, NotFound
-from inventory import selectors, services
+from inventory import selectors
 from inventory.errors import InsufficientStock
 from inventory.models import Payment, Sale, StockLevel
+from inventory.services import sales
 from tenants.models import Store
 from web.access import tenant_staff_required
 
@@ -89,7 +90,7 @@ def register(request, store_id):
         {
             "store": store,
             "recent": recent,
-            "currency": services.currency(),
+            "currency": sales.currency(),
             "can_refund": authz.can(request.user, REFUND, store),
             "other_stores": _sell_stores(request.user).exclude(pk=store.pk).exists(),
             "strings": {
@@ -161,7 +162,7 @@ def _sale_input(body: dict):
             product = selectors.product_get(product_id=item.get("product"))
         except NotFound:
             raise ValidationError({"lines": _("Line %(n)d: no such product.") % {"n": index}}) from None
-        lines.append(services.SaleLineInput(product=product, quantity=quantity))
+        lines.append(sales.SaleLineInput(product=product, quantity=quantity))
     if not isinstance(raw_payments, list) or not raw_payments or len(raw_payments) > 4:
         raise ValidationError({"payments": _("Take a payment.")})
     payments = []
@@ -175,7 +176,7 @@ def _sale_input(body: dict):
         if amount is None or not amount.is_finite() or amount <= 0 or amount > Decimal("1000000"):
             raise ValidationError({"payments": _("Payment %(n)d: enter an amount.") % {"n": index}})
         reference = str(item.get("reference") or "")[:64]
-        payments.append(services.PaymentInput(method=item["method"], amount=amount, reference=reference))
+        payments.append(sales.PaymentInput(method=item["method"], amount=amount, reference=reference))
     return lines, payments
 
 
@@ -189,7 +190,7 @@ def sale_create(request, store_id):
         return _json_error(400, "invalid", _("The request was not JSON."))
     try:
         lines, payments = _sale_input(body)
-        sale = services.sale_create(store=store, lines=lines, payments=payments, actor=request.user)
+        sale = sales.sale_create(store=store, lines=lines, payments=payments, actor=request.user)
     except ValidationError as error:
         fields = {name: " ".join(map(str, problems)) for name, problems in error.message_dict.items()}
         return _json_error(400, "invalid", " ".join(fields.values()), fields)
@@ -260,10 +261,10 @@ def sale_refund(request, store_id, sale_id):
             if not raw.isdigit():
                 raise ValidationError({"lines": _("%(sku)s: enter a whole number.") % {"sku": line.sku}})
             if int(raw) > 0:
-                wanted.append(services.RefundLineInput(sale_line=line, quantity=int(raw)))
+                wanted.append(sales.RefundLineInput(sale_line=line, quantity=int(raw)))
         if not wanted:
             raise ValidationError({"lines": _("Choose what to refund.")})
-        services.sale_refund(
+        sales.sale_refund(
             sale=sale,
             actor=request.user,
             lines=wanted,

@@ -8,8 +8,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from inventory import services
 from inventory.models import Product, Sale, StockMovement
+from inventory.services.catalogue import supplier_create
+from inventory.services.customers import customer_create
+from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
 from tests.conftest import PASSWORD
 from tests.inventory.conftest import stock_of, stock_put
 
@@ -59,18 +61,18 @@ def test_another_tenants_objects_answer_404(cast_a, tenant_b, stores_b, bobs_pro
     from inventory.models import StockLevel
 
     with as_tenant(tenant_b):
-        sale = services.sale_create(
+        sale = sale_create(
             store=stores_b[0],
-            lines=[services.SaleLineInput(product=bobs_product, quantity=1)],
-            payments=[services.PaymentInput(method="cash", amount=bobs_product.price)],
+            lines=[SaleLineInput(product=bobs_product, quantity=1)],
+            payments=[PaymentInput(method="cash", amount=bobs_product.price)],
             actor=None,
         )
         ids = {
             "product": bobs_product.pk,
             "stock": StockLevel.objects.get(product=bobs_product).pk,
             "sale": sale.pk,
-            "customer": services.customer_create(actor=None, name="Bobby").pk,
-            "supplier": services.supplier_create(actor=None, name="Bob supplies").pk,
+            "customer": customer_create(actor=None, name="Bobby").pk,
+            "supplier": supplier_create(actor=None, name="Bob supplies").pk,
             "store": stores_b[0].pk,
         }
     assert get(signed_in(cast_a["owner"]), page.format(**ids)).status_code == 404
@@ -234,10 +236,10 @@ def test_sales_are_listed_per_store_and_refunded_through_the_service(
     stock_put(tenant_a, stores_a[1], coffee, 2)
     with as_tenant(tenant_a):
         mine, other = (
-            services.sale_create(
+            sale_create(
                 store=store,
-                lines=[services.SaleLineInput(product=coffee, quantity=1)],
-                payments=[services.PaymentInput(method="cash", amount=coffee.price)],
+                lines=[SaleLineInput(product=coffee, quantity=1)],
+                payments=[PaymentInput(method="cash", amount=coffee.price)],
                 actor=cast_a["owner"],
             )
             for store in stores_a
@@ -260,8 +262,8 @@ def test_sales_are_listed_per_store_and_refunded_through_the_service(
 
 def test_customers_are_found_by_exact_email(cast_a, tenant_a, as_tenant):
     with as_tenant(tenant_a):
-        services.customer_create(actor=None, name="Carol", email="carol@example.com")
-        services.customer_create(actor=None, name="Dave", email="dave@example.com")
+        customer_create(actor=None, name="Carol", email="carol@example.com")
+        customer_create(actor=None, name="Dave", email="dave@example.com")
     page = get(signed_in(cast_a["cashier"]), "/admin/inventory/customer/?q=Carol@Example.com")
     assert page.status_code == 200
     assert b"carol@example.com" in page.content and b"dave@example.com" not in page.content

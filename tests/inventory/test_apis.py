@@ -5,8 +5,10 @@ import uuid
 
 import pytest
 
-from inventory import services
 from inventory.models import Customer, Product, Sale, StockLevel, StockMovement, Supplier
+from inventory.services.catalogue import supplier_create
+from inventory.services.customers import customer_create
+from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
 from tenants.models import Store
 from tests.inventory.conftest import stock_of, stock_put
 
@@ -23,12 +25,12 @@ def assert_error(response, status: int, code: str):
 def bobs_things(tenant_b, stores_b, bobs_product, as_tenant):
     """One object of every kind in Bob's chain, to be probed from Alice's."""
     with as_tenant(tenant_b):
-        customer = services.customer_create(actor=None, name="Bob's customer")
-        supplier = services.supplier_create(actor=None, name="Bob's supplier")
-        sale = services.sale_create(
+        customer = customer_create(actor=None, name="Bob's customer")
+        supplier = supplier_create(actor=None, name="Bob's supplier")
+        sale = sale_create(
             store=stores_b[0],
-            lines=[services.SaleLineInput(product=bobs_product, quantity=1)],
-            payments=[services.PaymentInput(method="cash", amount=bobs_product.price)],
+            lines=[SaleLineInput(product=bobs_product, quantity=1)],
+            payments=[PaymentInput(method="cash", amount=bobs_product.price)],
             actor=None,
         )
         stock = StockLevel.objects.get(product=bobs_product)
@@ -164,10 +166,10 @@ def test_store_scoped_staff_cannot_act_in_other_stores(api, cast_a, stores_a, co
     assert_error(manager.get(f"/api/v1/stores/{stores_a[1].pk}/"), 404, "not_found")
     # A sale in the other store, by the owner: the manager cannot refund it.
     with as_tenant(tenant_a):
-        other_sale = services.sale_create(
+        other_sale = sale_create(
             store=stores_a[1],
-            lines=[services.SaleLineInput(product=coffee, quantity=1)],
-            payments=[services.PaymentInput(method="cash", amount=coffee.price)],
+            lines=[SaleLineInput(product=coffee, quantity=1)],
+            payments=[PaymentInput(method="cash", amount=coffee.price)],
             actor=cast_a["owner"],
         )
     assert_error(manager.post(f"/api/v1/sales/{other_sale.pk}/refund/", {}), 403, "permission_denied")
