@@ -4,10 +4,16 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from inventory.errors import InsufficientStock
-from inventory.models import Refund, Sale, SaleLine, StockMovement
-from inventory.services.catalogue import supplier_create
+from inventory.models import Category, Refund, Sale, SaleLine, StockMovement, Supplier
+from inventory.services.catalogue import category_create, category_update, supplier_create, supplier_update
 from inventory.services.customers import customer_create
-from inventory.services.sales import PaymentInput, RefundLineInput, SaleLineInput, sale_create, sale_refund
+from inventory.services.sales import (
+    PaymentInput,
+    RefundLineInput,
+    SaleLineInput,
+    sale_create,
+    sale_refund,
+)
 from inventory.services.stock import stock_adjust, stock_count, stock_receive, stock_transfer
 from tenants.models import Store
 from tests.inventory.conftest import ledger_sum, product_make, stock_of, stock_put
@@ -272,3 +278,38 @@ def test_customer_contact_data_is_encrypted_and_found_by_keyed_hash(tenant_a, te
         bob_carol = customer_create(actor=None, email="carol@example.com")
         # Another tenant's key: the same address hashes differently.
         assert bob_carol.email_hash != hash_a
+
+
+def test_categories_are_created_and_changed_by_product_managers_only(tenant_a, cast_a, as_tenant):
+    with as_tenant(tenant_a):
+        drinks = category_create(actor=cast_a["store_manager"], name="Drinks")
+        tea = category_create(actor=cast_a["owner"], name="Tea")
+        category_update(category=tea, actor=cast_a["integrator"], name="Teas", parent=drinks)
+        with pytest.raises(PermissionDenied):
+            category_create(actor=cast_a["cashier"], name="Sweets")
+        with pytest.raises(PermissionDenied):
+            category_update(category=tea, actor=cast_a["cashier"], name="Coffee")
+        with pytest.raises(ValidationError) as duplicate:
+            category_update(category=tea, actor=cast_a["owner"], name="Drinks")
+        assert "name" in duplicate.value.message_dict
+        with pytest.raises(TypeError):
+            category_update(category=tea, actor=cast_a["owner"], tenant_id=None)
+        stored = Category.objects.get(pk=tea.pk)
+        assert (stored.name, stored.parent_id) == ("Teas", drinks.pk)
+        assert Category.objects.count() == 2
+
+
+def test_suppliers_are_created_and_changed_by_product_managers_only(tenant_a, cast_a, as_tenant):
+    with as_tenant(tenant_a):
+        beans = supplier_create(actor=cast_a["store_manager"], name="Beans Ltd")
+        supplier_create(actor=cast_a["owner"], name="Leaves Ltd")
+        supplier_update(supplier=beans, actor=cast_a["owner"], email="orders@beans.example")
+        with pytest.raises(PermissionDenied):
+            supplier_create(actor=cast_a["cashier"], name="Sweets Ltd")
+        with pytest.raises(PermissionDenied):
+            supplier_update(supplier=beans, actor=cast_a["auditor"], name="Cheap beans")
+        with pytest.raises(ValidationError):
+            supplier_update(supplier=beans, actor=cast_a["owner"], name="Leaves Ltd")
+        stored = Supplier.objects.get(pk=beans.pk)
+        assert (stored.name, stored.email) == ("Beans Ltd", "orders@beans.example")
+        assert Supplier.objects.count() == 2
