@@ -4,10 +4,10 @@ import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
 from rest_framework.exceptions import NotFound
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import authz
 from accounts.api_permissions import Can, IsSignedIn, ReadWrite
 from accounts.permissions import (
     MANAGE_CUSTOMERS,
@@ -54,6 +54,30 @@ from inventory.services import catalogue, customers, sales, stock
 from tenants.models import Store
 
 
+def ReadOrWrite(
+    read: type[BasePermission],
+    write: type[BasePermission],
+    *,
+    read_message: str | None = None,
+    write_message: str | None = None,
+) -> type[BasePermission]:
+    """Permission class: `read` for safe methods, `write` for the others, each refusing in its words.
+
+    `ReadWrite` where one side needs no permission beyond signing in (`IsSignedIn`).
+    """
+
+    class _ReadOrWrite(IsSignedIn):
+        def has_permission(self, request, view):
+            reading = request.method in SAFE_METHODS
+            message = read_message if reading else write_message
+            if message is not None:
+                self.message = message
+            return (read if reading else write)().has_permission(request, view)
+
+    _ReadOrWrite.__name__ = f"ReadOrWrite_{read.__name__}_{write.__name__}"
+    return _ReadOrWrite
+
+
 class ServiceViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -88,17 +112,19 @@ class ServiceViewSet(
 class StoreViewSet(ServiceViewSet):
     model = Store
     serializer_class = StoreSerializer
-    permission_classes = [IsSignedIn]
+    # Everyone signed in reads the stores they work in (the queryset limits them).
+    permission_classes = [
+        ReadOrWrite(
+            IsSignedIn,
+            Can(MANAGE_SETTINGS),
+            write_message="Managing stores needs the manage_settings permission.",
+        )
+    ]
     filter_backends = [filters.OrderingFilter]
     ordering_fields = ["name", "code", "created_at"]
 
     def visible(self):
         return selectors.stores_visible_to(user=self.request.user)
-
-    def check_permissions(self, request):
-        super().check_permissions(request)
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not authz.can(request.user, MANAGE_SETTINGS):
-            self.permission_denied(request, message="Managing stores needs the manage_settings permission.")
 
     @staticmethod
     def create_service(**kwargs):
@@ -290,6 +316,10 @@ class MovementFilter(django_filters.FilterSet):
 class StockMovementListCreateApi(APIView):
     """The stock ledger: list it, or receive, adjust, count or transfer stock."""
 
+    # Posting needs only a signed-in user here: each service checks its permission in the store.
+    permission_classes = [
+        ReadOrWrite(Can(VIEW_SALES), IsSignedIn, read_message="You may not view the stock ledger.")
+    ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = MovementFilter
 
@@ -310,8 +340,6 @@ class StockMovementListCreateApi(APIView):
         ],
     )
     def get(self, request):
-        if not authz.can(request.user, VIEW_SALES):
-            self.permission_denied(request, message="You may not view the stock ledger.")
         movements = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
             request, self.get_queryset(), self
         )
@@ -363,6 +391,14 @@ class SaleFilter(django_filters.FilterSet):
 
 
 class SaleListCreateApi(APIView):
+    permission_classes = [
+        ReadOrWrite(
+            Can(VIEW_SALES),
+            Can(SELL),
+            read_message="You may not view sales.",
+            write_message="You may not sell.",
+        )
+    ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = SaleFilter
 
@@ -385,8 +421,6 @@ class SaleListCreateApi(APIView):
         ],
     )
     def get(self, request):
-        if not authz.can(request.user, VIEW_SALES):
-            self.permission_denied(request, message="You may not view sales.")
         found = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
             request, self.get_queryset(), self
         )
@@ -395,8 +429,6 @@ class SaleListCreateApi(APIView):
     @extend_schema(request=SaleIn, responses={201: SaleOut})
     @idempotent
     def post(self, request):
-        if not authz.can(request.user, SELL):
-            self.permission_denied(request, message="You may not sell.")
         data = SaleIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
