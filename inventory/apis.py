@@ -432,13 +432,11 @@ class SaleListCreateApi(APIView):
         data = SaleIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
+        lines, payments = sales.sale_inputs(lines=values["lines"], payments=values["payments"])
         sale = sales.sale_create(
             store=values["store"],
-            lines=[
-                sales.SaleLineInput(product=line["product"], quantity=line["quantity"])
-                for line in values["lines"]
-            ],
-            payments=[sales.PaymentInput(**payment) for payment in values["payments"]],
+            lines=lines,
+            payments=payments,
             customer=values.get("customer"),
             actor=request.user,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -53,6 +53,25 @@ class PaymentInput:
 class RefundLineInput:
     sale_line: SaleLine
     quantity: int
+
+
+def sale_inputs(
+    *, lines: Iterable[Mapping], payments: Iterable[Mapping]
+) -> tuple[list[SaleLineInput], list[PaymentInput]]:
+    """`sale_create`'s lines and payments from checked input (the API's and the register's).
+
+    Lines are `{"product": Product, "quantity": int}`, payments
+    `{"method": str, "amount": Decimal, "reference": str (optional)}`.
+    """
+    return (
+        [SaleLineInput(product=line["product"], quantity=line["quantity"]) for line in lines],
+        [
+            PaymentInput(
+                method=payment["method"], amount=payment["amount"], reference=payment.get("reference", "")
+            )
+            for payment in payments
+        ],
+    )
 
 
 def line_tax(line_total: Decimal, tax_rate: Decimal) -> Decimal:

@@ -12,6 +12,7 @@ from inventory.services.sales import (
     RefundLineInput,
     SaleLineInput,
     sale_create,
+    sale_inputs,
     sale_refund,
 )
 from inventory.services.stock import stock_adjust, stock_count, stock_receive, stock_transfer
@@ -313,3 +314,18 @@ def test_suppliers_are_created_and_changed_by_product_managers_only(tenant_a, ca
         stored = Supplier.objects.get(pk=beans.pk)
         assert (stored.name, stored.email) == ("Beans Ltd", "orders@beans.example")
         assert Supplier.objects.count() == 2
+
+
+def test_sale_inputs_are_built_from_checked_values(coffee):
+    lines, payments = sale_inputs(
+        lines=[{"product": coffee, "quantity": 2}],
+        payments=[
+            {"method": "cash", "amount": Decimal("5")},
+            {"method": "card", "amount": 4, "reference": "r"},
+        ],
+    )
+    assert lines == [SaleLineInput(product=coffee, quantity=2)]
+    assert payments == [
+        PaymentInput(method="cash", amount=Decimal("5"), reference=""),
+        PaymentInput(method="card", amount=4, reference="r"),
+    ]
