@@ -1,7 +1,8 @@
 """Inventory, sales, customers and the stock ledger in the tenant-scoped admin.
 
-Every write calls the same service as the API; store choices and lists are limited to the
-stores where the user holds the permission in question.
+Every write calls the same service as the API, from a `ServiceForm` while the form is
+validated: a refusal is a form error and the input is kept. Store choices and lists are
+limited to the stores where the user holds the permission in question.
 """
 
 from django import forms
@@ -13,7 +14,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from accounts import authz
-from accounts.admin_base import TenantModelAdmin, adopt, stores_for
+from accounts.admin_base import ServiceForm, ServiceFormAdmin, TenantModelAdmin, stores_for
 from accounts.permissions import (
     ADJUST_STOCK,
     MANAGE_CUSTOMERS,
@@ -27,8 +28,7 @@ from accounts.permissions import (
     VIEW_SALES,
 )
 from core.errors import Conflict
-from inventory import selectors, services
-from inventory.errors import InsufficientStock
+from inventory import selectors
 from inventory.importing import csv_rows, header_problems, product_import_create
 from inventory.models import (
     Category,
@@ -42,6 +42,19 @@ from inventory.models import (
     StockMovement,
     Supplier,
 )
+from inventory.services.catalogue import (
+    category_create,
+    category_update,
+    product_create,
+    product_update,
+    store_create,
+    store_update,
+    supplier_create,
+    supplier_update,
+)
+from inventory.services.customers import customer_create, customer_update
+from inventory.services.sales import sale_refund
+from inventory.services.stock import stock_adjust, stock_count, stock_receive, stock_transfer
 from tenants.models import Store
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -76,20 +89,41 @@ class StoreScopedAdmin(TenantModelAdmin):
 # --- stores and catalogue -----------------------------------------------------------------
 
 
-class ServiceFormMixin:
-    """Turn a service's ValidationError into form errors instead of a crash."""
+def _changes(form) -> dict:
+    return {name: form.cleaned_data[name] for name in form.changed_data}
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except (ValidationError, InsufficientStock, Conflict) as error:
-            message = " ".join(error.messages) if isinstance(error, ValidationError) else str(error.detail)
-            self.message_user(request, message, messages.ERROR)
-            return redirect(request.get_full_path())
+
+class StoreForm(ServiceForm):
+    def run(self):
+        if self.instance._state.adding:  # (its id has a default: pk is never None)
+            return store_create(actor=self.actor, **self.cleaned_data)
+        return store_update(store=self.instance, actor=self.actor, **_changes(self))
+
+
+class CategoryForm(ServiceForm):
+    def run(self):
+        if self.instance._state.adding:
+            return category_create(actor=self.actor, **self.cleaned_data)
+        return category_update(category=self.instance, actor=self.actor, **_changes(self))
+
+
+class SupplierForm(ServiceForm):
+    def run(self):
+        if self.instance._state.adding:
+            return supplier_create(actor=self.actor, **self.cleaned_data)
+        return supplier_update(supplier=self.instance, actor=self.actor, **_changes(self))
+
+
+class ProductForm(ServiceForm):
+    def run(self):
+        if self.instance._state.adding:
+            return product_create(actor=self.actor, **self.cleaned_data)
+        return product_update(product=self.instance, actor=self.actor, **_changes(self))
 
 
 @admin.register(Store)
-class StoreAdmin(ServiceFormMixin, TenantModelAdmin):
+class StoreAdmin(ServiceFormAdmin):
+    form = StoreForm
     view_permission = VIEW_PRODUCTS
     change_permission = MANAGE_SETTINGS
     list_display = ["name", "code", "allow_negative_stock", "active"]
@@ -98,17 +132,10 @@ class StoreAdmin(ServiceFormMixin, TenantModelAdmin):
     def get_queryset(self, request):
         return selectors.stores_visible_to(user=request.user)
 
-    def save_model(self, request, obj, form, change):
-        fields = {name: form.cleaned_data[name] for name in form.changed_data}
-        if change:
-            services.store_update(store=obj, actor=request.user, **fields)
-        else:
-            saved = services.store_create(actor=request.user, **{**form.cleaned_data})
-            adopt(obj, saved)
-
 
 @admin.register(Category)
-class CategoryAdmin(ServiceFormMixin, TenantModelAdmin):
+class CategoryAdmin(ServiceFormAdmin):
+    form = CategoryForm
     view_permission = VIEW_PRODUCTS
     change_permission = MANAGE_PRODUCTS
     list_display = ["name", "parent"]
@@ -116,7 +143,8 @@ class CategoryAdmin(ServiceFormMixin, TenantModelAdmin):
 
 
 @admin.register(Supplier)
-class SupplierAdmin(ServiceFormMixin, TenantModelAdmin):
+class SupplierAdmin(ServiceFormAdmin):
+    form = SupplierForm
     view_permission = VIEW_PRODUCTS
     change_permission = MANAGE_PRODUCTS
     list_display = ["name", "email", "phone"]
@@ -130,7 +158,8 @@ class ImportForm(forms.Form):
 
 
 @admin.register(Product)
-class ProductAdmin(ServiceFormMixin, TenantModelAdmin):
+class ProductAdmin(ServiceFormAdmin):
+    form = ProductForm
     view_permission = VIEW_PRODUCTS
     change_permission = MANAGE_PRODUCTS
     list_display = ["sku", "name", "price", "tax_rate", "active", "category"]
@@ -140,19 +169,11 @@ class ProductAdmin(ServiceFormMixin, TenantModelAdmin):
     actions = ["make_active", "make_inactive"]
     change_list_template = "admin/inventory/product/change_list.html"
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            fields = {name: form.cleaned_data[name] for name in form.changed_data}
-            services.product_update(product=obj, actor=request.user, **fields)
-        else:
-            saved = services.product_create(actor=request.user, **form.cleaned_data)
-            adopt(obj, saved)
-
     def _set_active(self, request, queryset, active: bool):
         if not self.has_change_permission(request):
             raise PermissionDenied
         for product in queryset:
-            services.product_update(product=product, actor=request.user, active=active)
+            product_update(product=product, actor=request.user, active=active)
         self.message_user(request, f"{queryset.count()} products changed.")
 
     @admin.action(description="Mark selected products active", permissions=["change"])
@@ -222,8 +243,20 @@ class ProductAdmin(ServiceFormMixin, TenantModelAdmin):
         return TemplateResponse(request, "admin/inventory/product/import_job.html", context)
 
 
+class CustomerForm(ServiceForm):
+    def run(self):
+        adding = self.instance._state.adding
+        contact = {
+            name: self.cleaned_data[name] or "" for name in (self.fields if adding else self.changed_data)
+        }
+        if adding:
+            return customer_create(actor=self.actor, **contact)
+        return customer_update(customer=self.instance, actor=self.actor, **contact)
+
+
 @admin.register(Customer)
-class CustomerAdmin(ServiceFormMixin, TenantModelAdmin):
+class CustomerAdmin(ServiceFormAdmin):
+    form = CustomerForm
     view_permission = VIEW_CUSTOMERS
     change_permission = MANAGE_CUSTOMERS
     list_display = ["__str__", "email", "phone", "created_at"]
@@ -239,16 +272,6 @@ class CustomerAdmin(ServiceFormMixin, TenantModelAdmin):
         by_phone = selectors.customer_find(queryset=queryset, phone=term)
         return by_email | by_phone, False
 
-    def save_model(self, request, obj, form, change):
-        fields = {
-            name: form.cleaned_data[name] or "" for name in (form.changed_data if change else self.fields)
-        }
-        if change:
-            services.customer_update(customer=obj, actor=request.user, **fields)
-        else:
-            saved = services.customer_create(actor=request.user, **fields)
-            adopt(obj, saved)
-
 
 # --- stock --------------------------------------------------------------------------------
 
@@ -262,7 +285,7 @@ class StockLevelAdmin(StoreScopedAdmin):
     search_fields = ["product__sku", "product__name"]
 
 
-class MovementForm(forms.ModelForm):
+class MovementForm(ServiceForm):
     """Receive, adjust, count or transfer; choices are filled per request (get_form)."""
 
     KINDS = [
@@ -281,9 +304,31 @@ class MovementForm(forms.ModelForm):
         model = StockMovement
         fields = ["reason"]
 
+    def run(self):
+        data = self.cleaned_data
+        common = {"store": data["store"], "product": data["product"], "actor": self.actor}
+        operation, amount, reason = data["operation"], data["amount"], data.get("reason") or ""
+        if operation == "receive":
+            return stock_receive(**common, quantity=amount, reason=reason)
+        if operation == "adjust":
+            return stock_adjust(**common, quantity=amount, reason=reason)
+        if operation == "count":
+            return stock_count(**common, counted=amount, reason=reason)
+        if data.get("to_store") is None:
+            raise ValidationError({"to_store": "A transfer needs the store to send to."})
+        out, _ = stock_transfer(
+            from_store=data["store"],
+            to_store=data["to_store"],
+            product=data["product"],
+            quantity=amount,
+            actor=self.actor,
+            reason=reason,
+        )
+        return out
+
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ServiceFormMixin, StoreScopedAdmin):
+class StockMovementAdmin(ServiceFormAdmin, StoreScopedAdmin):
     view_permission = VIEW_SALES
     store_permission = VIEW_SALES
     form = MovementForm
@@ -308,29 +353,6 @@ class StockMovementAdmin(ServiceFormMixin, StoreScopedAdmin):
         form.base_fields["to_store"].queryset = Store.objects.all()
         form.base_fields["product"].queryset = Product.objects.filter(active=True)
         return form
-
-    def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        common = {"store": data["store"], "product": data["product"], "actor": request.user}
-        operation, amount, reason = data["operation"], data["amount"], data.get("reason") or ""
-        if operation == "receive":
-            saved = services.stock_receive(**common, quantity=amount, reason=reason)
-        elif operation == "adjust":
-            saved = services.stock_adjust(**common, quantity=amount, reason=reason)
-        elif operation == "count":
-            saved = services.stock_count(**common, counted=amount, reason=reason)
-        else:
-            if data.get("to_store") is None:
-                raise ValidationError({"to_store": "A transfer needs the store to send to."})
-            saved, _ = services.stock_transfer(
-                from_store=data["store"],
-                to_store=data["to_store"],
-                product=data["product"],
-                quantity=amount,
-                actor=request.user,
-                reason=reason,
-            )
-        adopt(obj, saved)
 
 
 # --- sales --------------------------------------------------------------------------------
@@ -407,7 +429,7 @@ class SaleAdmin(StoreScopedAdmin):
         done = 0
         for sale in queryset.select_related("store"):
             try:
-                services.sale_refund(sale=sale, actor=request.user, reason="refunded in the admin")
+                sale_refund(sale=sale, actor=request.user, reason="refunded in the admin")
                 done += 1
             except (Conflict, PermissionDenied) as error:
                 self.message_user(request, f"Receipt {sale.receipt_number}: {error}", messages.WARNING)

@@ -4,10 +4,10 @@ import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
 from rest_framework.exceptions import NotFound
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import authz
 from accounts.api_permissions import Can, IsSignedIn, ReadWrite
 from accounts.permissions import (
     MANAGE_CUSTOMERS,
@@ -22,7 +22,7 @@ from accounts.permissions import (
 from core.api import page_of, paginate
 from core.pagination import TimeCursorPagination
 from idempotency.decorator import idempotent
-from inventory import selectors, services
+from inventory import selectors
 from inventory.models import (
     Category,
     Customer,
@@ -50,7 +50,32 @@ from inventory.serializers import (
     StoreSerializer,
     SupplierSerializer,
 )
+from inventory.services import catalogue, customers, sales, stock
 from tenants.models import Store
+
+
+def ReadOrWrite(
+    read: type[BasePermission],
+    write: type[BasePermission],
+    *,
+    read_message: str | None = None,
+    write_message: str | None = None,
+) -> type[BasePermission]:
+    """Permission class: `read` for safe methods, `write` for the others, each refusing in its words.
+
+    `ReadWrite` where one side needs no permission beyond signing in (`IsSignedIn`).
+    """
+
+    class _ReadOrWrite(IsSignedIn):
+        def has_permission(self, request, view):
+            reading = request.method in SAFE_METHODS
+            message = read_message if reading else write_message
+            if message is not None:
+                self.message = message
+            return (read if reading else write)().has_permission(request, view)
+
+    _ReadOrWrite.__name__ = f"ReadOrWrite_{read.__name__}_{write.__name__}"
+    return _ReadOrWrite
 
 
 class ServiceViewSet(
@@ -87,25 +112,27 @@ class ServiceViewSet(
 class StoreViewSet(ServiceViewSet):
     model = Store
     serializer_class = StoreSerializer
-    permission_classes = [IsSignedIn]
+    # Everyone signed in reads the stores they work in (the queryset limits them).
+    permission_classes = [
+        ReadOrWrite(
+            IsSignedIn,
+            Can(MANAGE_SETTINGS),
+            write_message="Managing stores needs the manage_settings permission.",
+        )
+    ]
     filter_backends = [filters.OrderingFilter]
     ordering_fields = ["name", "code", "created_at"]
 
     def visible(self):
         return selectors.stores_visible_to(user=self.request.user)
 
-    def check_permissions(self, request):
-        super().check_permissions(request)
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not authz.can(request.user, MANAGE_SETTINGS):
-            self.permission_denied(request, message="Managing stores needs the manage_settings permission.")
-
     @staticmethod
     def create_service(**kwargs):
-        return services.store_create(**kwargs)
+        return catalogue.store_create(**kwargs)
 
     @staticmethod
     def update_service(store, **kwargs):
-        return services.store_update(store=store, **kwargs)
+        return catalogue.store_update(store=store, **kwargs)
 
 
 class ProductFilter(django_filters.FilterSet):
@@ -140,11 +167,11 @@ class ProductViewSet(ServiceViewSet):
 
     @staticmethod
     def create_service(**kwargs):
-        return services.product_create(**kwargs)
+        return catalogue.product_create(**kwargs)
 
     @staticmethod
     def update_service(product, **kwargs):
-        return services.product_update(product=product, **kwargs)
+        return catalogue.product_update(product=product, **kwargs)
 
 
 class CategoryViewSet(ServiceViewSet):
@@ -159,15 +186,11 @@ class CategoryViewSet(ServiceViewSet):
 
     @staticmethod
     def create_service(**kwargs):
-        return services.category_create(**kwargs)
+        return catalogue.category_create(**kwargs)
 
     @staticmethod
-    def update_service(category, *, actor, **kwargs):
-        services._require(actor, MANAGE_PRODUCTS)
-        for name, value in kwargs.items():
-            setattr(category, name, value)
-        category.save(update_fields=list(kwargs))
-        return category
+    def update_service(category, **kwargs):
+        return catalogue.category_update(category=category, **kwargs)
 
 
 class SupplierViewSet(ServiceViewSet):
@@ -186,11 +209,11 @@ class SupplierViewSet(ServiceViewSet):
 
     @staticmethod
     def create_service(**kwargs):
-        return services.supplier_create(**kwargs)
+        return catalogue.supplier_create(**kwargs)
 
     @staticmethod
     def update_service(supplier, **kwargs):
-        return services.supplier_update(supplier=supplier, **kwargs)
+        return catalogue.supplier_update(supplier=supplier, **kwargs)
 
 
 @extend_schema_view(
@@ -208,26 +231,26 @@ class CustomerViewSet(ServiceViewSet):
     filter_backends: list = []
 
     def visible(self):
-        customers = Customer.objects.all()
+        found = Customer.objects.all()
         if self.action == "list":
             params = self.request.query_params
-            customers = selectors.customer_find(
-                queryset=customers, email=params.get("email", ""), phone=params.get("phone", "")
+            found = selectors.customer_find(
+                queryset=found, email=params.get("email", ""), phone=params.get("phone", "")
             )
-        return customers
+        return found
 
     def get_object(self):
         return selectors.customer_get(customer_id=self.kwargs["pk"])
 
     @staticmethod
     def create_service(**kwargs):
-        return services.customer_create(
+        return customers.customer_create(
             **{k: v or "" for k, v in kwargs.items() if k != "actor"}, actor=kwargs["actor"]
         )
 
     @staticmethod
     def update_service(customer, **kwargs):
-        return services.customer_update(customer=customer, **kwargs)
+        return customers.customer_update(customer=customer, **kwargs)
 
 
 class StockFilter(django_filters.FilterSet):
@@ -269,7 +292,7 @@ class StockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         level = self.get_object()
         data = StockLevelUpdateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        level = services.stock_reorder_point_set(
+        level = stock.stock_reorder_point_set(
             store=level.store,
             product=level.product,
             reorder_point=data.validated_data["reorder_point"],
@@ -293,6 +316,10 @@ class MovementFilter(django_filters.FilterSet):
 class StockMovementListCreateApi(APIView):
     """The stock ledger: list it, or receive, adjust, count or transfer stock."""
 
+    # Posting needs only a signed-in user here: each service checks its permission in the store.
+    permission_classes = [
+        ReadOrWrite(Can(VIEW_SALES), IsSignedIn, read_message="You may not view the stock ledger.")
+    ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = MovementFilter
 
@@ -313,8 +340,6 @@ class StockMovementListCreateApi(APIView):
         ],
     )
     def get(self, request):
-        if not authz.can(request.user, VIEW_SALES):
-            self.permission_denied(request, message="You may not view the stock ledger.")
         movements = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
             request, self.get_queryset(), self
         )
@@ -329,7 +354,7 @@ class StockMovementListCreateApi(APIView):
         common = {"store": values["store"], "product": values["product"], "actor": request.user}
         kind = values["kind"]
         if kind == "receive":
-            movement = services.stock_receive(
+            movement = stock.stock_receive(
                 **common,
                 quantity=values["quantity"],
                 unit_cost=values.get("unit_cost"),
@@ -337,11 +362,11 @@ class StockMovementListCreateApi(APIView):
                 reason=values["reason"],
             )
         elif kind == "adjust":
-            movement = services.stock_adjust(**common, quantity=values["quantity"], reason=values["reason"])
+            movement = stock.stock_adjust(**common, quantity=values["quantity"], reason=values["reason"])
         elif kind == "count":
-            movement = services.stock_count(**common, counted=values["quantity"], reason=values["reason"])
+            movement = stock.stock_count(**common, counted=values["quantity"], reason=values["reason"])
         else:
-            movement, _ = services.stock_transfer(
+            movement, _ = stock.stock_transfer(
                 from_store=values["store"],
                 to_store=values["to_store"],
                 product=values["product"],
@@ -366,6 +391,14 @@ class SaleFilter(django_filters.FilterSet):
 
 
 class SaleListCreateApi(APIView):
+    permission_classes = [
+        ReadOrWrite(
+            Can(VIEW_SALES),
+            Can(SELL),
+            read_message="You may not view sales.",
+            write_message="You may not sell.",
+        )
+    ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = SaleFilter
 
@@ -388,28 +421,22 @@ class SaleListCreateApi(APIView):
         ],
     )
     def get(self, request):
-        if not authz.can(request.user, VIEW_SALES):
-            self.permission_denied(request, message="You may not view sales.")
-        sales = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
+        found = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
             request, self.get_queryset(), self
         )
-        return paginate(request, self, sales, SaleOut, TimeCursorPagination)
+        return paginate(request, self, found, SaleOut, TimeCursorPagination)
 
     @extend_schema(request=SaleIn, responses={201: SaleOut})
     @idempotent
     def post(self, request):
-        if not authz.can(request.user, SELL):
-            self.permission_denied(request, message="You may not sell.")
         data = SaleIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        sale = services.sale_create(
+        lines, payments = sales.sale_inputs(lines=values["lines"], payments=values["payments"])
+        sale = sales.sale_create(
             store=values["store"],
-            lines=[
-                services.SaleLineInput(product=line["product"], quantity=line["quantity"])
-                for line in values["lines"]
-            ],
-            payments=[services.PaymentInput(**payment) for payment in values["payments"]],
+            lines=lines,
+            payments=payments,
             customer=values.get("customer"),
             actor=request.user,
         )
@@ -447,10 +474,10 @@ class SaleRefundApi(APIView):
 
                 raise ValidationError({"lines": [f"Not a line of this sale: {', '.join(unknown)}."]})
             lines = [
-                services.RefundLineInput(sale_line=sale_lines[item["line"]], quantity=item["quantity"])
+                sales.RefundLineInput(sale_line=sale_lines[item["line"]], quantity=item["quantity"])
                 for item in values["lines"]
             ]
-        refund = services.sale_refund(
+        refund = sales.sale_refund(
             sale=sale, lines=lines, reason=values["reason"], restock=values["restock"], actor=request.user
         )
         return Response(RefundOut(refund).data, status=status.HTTP_201_CREATED)

@@ -14,8 +14,10 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from inventory import services
+from accounts import authz
+from accounts.permissions import MANAGE_PRODUCTS
 from inventory.models import Category, Product
+from inventory.services.catalogue import product_create, product_update
 
 REQUIRED = ("sku", "name", "price")
 OPTIONAL = ("barcode", "description", "cost", "tax_rate", "active", "category")
@@ -88,7 +90,7 @@ def products_import(
     *, rows: Iterable[dict], actor, progress: Callable[[int], None] | None = None
 ) -> ImportResult:
     """Create or update a product per row; line numbers count the header as line 1."""
-    if actor is not None and not services.authz.can(actor, services.MANAGE_PRODUCTS):
+    if actor is not None and not authz.can(actor, MANAGE_PRODUCTS):
         raise PermissionDenied("You may not manage products.")
     result = ImportResult()
     for line, row in enumerate(rows, start=2):
@@ -97,11 +99,11 @@ def products_import(
                 values = _row_values(row)
                 product = Product.objects.filter(sku=values["sku"]).first()
                 if product is None:
-                    services.product_create(actor=actor, **values)
+                    product_create(actor=actor, **values)
                     result.created += 1
                 else:
                     values.pop("sku")
-                    services.product_update(product=product, actor=actor, **values)
+                    product_update(product=product, actor=actor, **values)
                     result.updated += 1
         except ValidationError as error:
             result.errors.append((line, _message(error)))
@@ -128,7 +130,7 @@ def product_import_create(*, actor, data: str, filename: str = ""):
     """Record an import of the actor's tenant (header already checked) and run it after commit."""
     from inventory.models import ProductImport
 
-    if not services.authz.can(actor, services.MANAGE_PRODUCTS):
+    if not authz.can(actor, MANAGE_PRODUCTS):
         raise PermissionDenied("You may not manage products.")
     _, rows = csv_rows(data)
     job = ProductImport.objects.create(

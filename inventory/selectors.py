@@ -62,8 +62,14 @@ def stores_visible_to(*, user) -> QuerySet[Store]:
     return Store.objects.filter(pk__in=ids)
 
 
-def store_get(*, user, store_id: UUID) -> Store:
-    return _get(stores_visible_to(user=user), store_id)
+def store_get(*, store_id: UUID) -> Store:
+    """One of the tenant's stores, whoever may work in it (the caller checks the permission)."""
+    return _get(Store.objects.all(), store_id)
+
+
+def stores_open_to(*, user, permission: str) -> QuerySet[Store]:
+    """The active stores where `user` holds `permission`."""
+    return _in_stores(Store.objects.filter(active=True), user, permission, field="pk")
 
 
 def customer_get(*, customer_id: UUID) -> Customer:
@@ -81,6 +87,13 @@ def customer_find(*, queryset: QuerySet[Customer], email: str = "", phone: str =
             # A value that normalises to nothing (a phone without digits) matches no one.
             queryset = queryset.filter(**{field: wanted}) if wanted else queryset.none()
     return queryset
+
+
+def stock_quantities(*, store: Store, products) -> dict[UUID, int]:
+    """The store's stock of each of `products`, by product id (missing: no stock row yet)."""
+    return dict(
+        StockLevel.objects.filter(store=store, product__in=products).values_list("product_id", "quantity")
+    )
 
 
 def stock_levels_visible_to(*, user) -> QuerySet[StockLevel]:
@@ -105,3 +118,17 @@ def sales_visible_to(*, user, permission: str | None = VIEW_SALES) -> QuerySet[S
 def sale_get(*, user, sale_id: UUID, permission: str | None = VIEW_SALES) -> Sale:
     sales = sales_visible_to(user=user, permission=permission).select_related("store", "customer")
     return _get(sales.prefetch_related("lines", "payments"), sale_id)
+
+
+def store_sales_recent(*, store: Store, limit: int) -> QuerySet[Sale]:
+    return Sale.objects.filter(store=store).order_by("-created_at")[:limit]
+
+
+def store_sale_get(*, store: Store, sale_id: UUID) -> Sale:
+    """A sale of `store`, with what its receipt shows (lines, payments, refunds)."""
+    sales = Sale.objects.filter(store=store).select_related("store", "cashier")
+    return _get(sales.prefetch_related("lines", "payments", "refunds"), sale_id)
+
+
+def store_sale_by_receipt_number(*, store: Store, receipt_number: int) -> Sale | None:
+    return Sale.objects.filter(store=store, receipt_number=receipt_number).first()

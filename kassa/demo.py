@@ -124,26 +124,29 @@ def demo_staff_seed(stores: list[Store]) -> dict[str, str]:
 
 def demo_shop_seed() -> list[Store]:
     """Two stores, a catalogue with stock, and some sales; skipped where they exist already."""
-    from inventory import services
     from inventory.models import Category, Product
+    from inventory.services.catalogue import category_create, product_create, store_create, supplier_create
+    from inventory.services.customers import customer_create
+    from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
+    from inventory.services.stock import stock_receive, stock_reorder_point_set
 
     stores = []
     for name, code, address in DEMO_STORES:
         store = Store.objects.filter(code=code).first()
-        stores.append(store or services.store_create(actor=None, name=name, code=code, address=address))
+        stores.append(store or store_create(actor=None, name=name, code=code, address=address))
     if Product.objects.exists():
         return stores
     rng = random.Random(7)  # noqa: S311  # nosec B311 - demo data, not secrets
-    supplier = services.supplier_create(actor=None, name="Harbour Wholesale", email="orders@example.com")
+    supplier = supplier_create(actor=None, name="Harbour Wholesale", email="orders@example.com")
     products = []
     for category_name, items in DEMO_CATALOGUE.items():
-        category = Category.objects.filter(name=category_name).first() or services.category_create(
+        category = Category.objects.filter(name=category_name).first() or category_create(
             actor=None, name=category_name
         )
         for index, (name, price) in enumerate(items, start=1):
             price = Decimal(price)
             products.append(
-                services.product_create(
+                product_create(
                     actor=None,
                     sku=f"{category_name[:3].upper()}-{index:03d}",
                     barcode=f"200{len(products):09d}",
@@ -159,20 +162,20 @@ def demo_shop_seed() -> list[Store]:
             )
     for store in stores:
         for product in products:
-            services.stock_receive(
+            stock_receive(
                 store=store, product=product, quantity=rng.randint(8, 60), supplier=supplier, actor=None
             )
-            services.stock_reorder_point_set(store=store, product=product, reorder_point=5, actor=None)
-    customer = services.customer_create(actor=None, name="Dana Demo", email="dana@example.com")
+            stock_reorder_point_set(store=store, product=product, reorder_point=5, actor=None)
+    customer = customer_create(actor=None, name="Dana Demo", email="dana@example.com")
     for number in range(12):
         store = stores[number % 2]
         basket = rng.sample(products, rng.randint(1, 4))
-        lines = [services.SaleLineInput(product=product, quantity=rng.randint(1, 3)) for product in basket]
+        lines = [SaleLineInput(product=product, quantity=rng.randint(1, 3)) for product in basket]
         total = sum(line.product.price * line.quantity for line in lines)
-        services.sale_create(
+        sale_create(
             store=store,
             lines=lines,
-            payments=[services.PaymentInput(method="card" if number % 3 else "cash", amount=total)],
+            payments=[PaymentInput(method="card" if number % 3 else "cash", amount=total)],
             customer=customer if number % 4 == 0 else None,
             actor=None,
         )

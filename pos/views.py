@@ -1,6 +1,6 @@
 """The register: server-rendered pages and a few thin JSON views for its script.
 
-Every write goes through `inventory.services` (`sale_create`, `sale_refund`), every read
+Every write goes through `inventory.services.sales` (`sale_create`, `sale_refund`), every read
 through `inventory.selectors`, exactly as the API does; the services check the permission in
 the store again. Each URL names its store as `store_id`, so the access log records the store
 and store managers see the register's requests in their logs.
@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -20,9 +20,10 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts import authz
 from accounts.permissions import REFUND, SELL, VIEW_SALES
 from core.errors import Conflict, NotFound
-from inventory import selectors, services
+from inventory import selectors
 from inventory.errors import InsufficientStock
-from inventory.models import Payment, Sale, StockLevel
+from inventory.models import Payment
+from inventory.services import sales
 from tenants.models import Store
 from web.access import tenant_staff_required
 
@@ -32,32 +33,12 @@ MAX_QUANTITY = 9999
 REGISTER_METHODS = (Payment.Method.CASH, Payment.Method.CARD)
 
 
-def _sell_stores(user):
-    stores = Store.objects.filter(active=True)
-    allowed = authz.store_ids(user, SELL)
-    return stores if allowed is authz.ALL_STORES else stores.filter(pk__in=allowed)
-
-
 def _store(request, store_id, *permissions) -> Store:
     """The store named in the URL: 404 if it is not the tenant's, 403 without one of `permissions`."""
-    store = Store.objects.filter(pk=store_id).first()
-    if store is None:
-        raise Http404("No such store.")
+    store = selectors.store_get(store_id=store_id)
     if not any(authz.can(request.user, permission, store) for permission in permissions):
         raise PermissionDenied(_("You may not do this in %(store)s.") % {"store": store.name})
     return store
-
-
-def _sale(request, store: Store, sale_id) -> Sale:
-    sale = (
-        Sale.objects.filter(store=store, pk=sale_id)
-        .select_related("store", "cashier")
-        .prefetch_related("lines", "payments", "refunds")
-        .first()
-    )
-    if sale is None:
-        raise Http404("No such sale.")
-    return sale
 
 
 def _json_error(status: int, code: str, detail: str, fields: dict | None = None) -> JsonResponse:
@@ -72,7 +53,7 @@ def _json_error(status: int, code: str, detail: str, fields: dict | None = None)
 def store_choose(request):
     if not authz.can(request.user, SELL):
         raise PermissionDenied(_("You may not sell in any store."))
-    stores = list(_sell_stores(request.user))
+    stores = list(selectors.stores_open_to(user=request.user, permission=SELL))
     if len(stores) == 1:
         return redirect("pos-register", store_id=stores[0].pk)
     return render(request, "pos/choose_store.html", {"stores": stores})
@@ -82,16 +63,17 @@ def store_choose(request):
 @require_GET
 def register(request, store_id):
     store = _store(request, store_id, SELL)
-    recent = Sale.objects.filter(store=store).order_by("-created_at")[:8]
+    recent = selectors.store_sales_recent(store=store, limit=8)
+    open_stores = selectors.stores_open_to(user=request.user, permission=SELL)
     return render(
         request,
         "pos/register.html",
         {
             "store": store,
             "recent": recent,
-            "currency": services.currency(),
+            "currency": sales.currency(),
             "can_refund": authz.can(request.user, REFUND, store),
-            "other_stores": _sell_stores(request.user).exclude(pk=store.pk).exists(),
+            "other_stores": open_stores.exclude(pk=store.pk).exists(),
             "strings": {
                 "not_found": _("Nothing matches “%s”."),
                 "choose": _("Several products match: choose one."),
@@ -123,9 +105,7 @@ def product_lookup(request, store_id):
         if len(exact) == 1
         else list(selectors.product_search(queryset=active, text=text)[:SEARCH_LIMIT])
     )
-    stock = dict(
-        StockLevel.objects.filter(store=store, product__in=products).values_list("product_id", "quantity")
-    )
+    stock = selectors.stock_quantities(store=store, products=products)
     return JsonResponse(
         {
             "exact": len(exact) == 1,
@@ -161,7 +141,7 @@ def _sale_input(body: dict):
             product = selectors.product_get(product_id=item.get("product"))
         except NotFound:
             raise ValidationError({"lines": _("Line %(n)d: no such product.") % {"n": index}}) from None
-        lines.append(services.SaleLineInput(product=product, quantity=quantity))
+        lines.append({"product": product, "quantity": quantity})
     if not isinstance(raw_payments, list) or not raw_payments or len(raw_payments) > 4:
         raise ValidationError({"payments": _("Take a payment.")})
     payments = []
@@ -175,8 +155,8 @@ def _sale_input(body: dict):
         if amount is None or not amount.is_finite() or amount <= 0 or amount > Decimal("1000000"):
             raise ValidationError({"payments": _("Payment %(n)d: enter an amount.") % {"n": index}})
         reference = str(item.get("reference") or "")[:64]
-        payments.append(services.PaymentInput(method=item["method"], amount=amount, reference=reference))
-    return lines, payments
+        payments.append({"method": item["method"], "amount": amount, "reference": reference})
+    return sales.sale_inputs(lines=lines, payments=payments)
 
 
 @tenant_staff_required
@@ -189,7 +169,7 @@ def sale_create(request, store_id):
         return _json_error(400, "invalid", _("The request was not JSON."))
     try:
         lines, payments = _sale_input(body)
-        sale = services.sale_create(store=store, lines=lines, payments=payments, actor=request.user)
+        sale = sales.sale_create(store=store, lines=lines, payments=payments, actor=request.user)
     except ValidationError as error:
         fields = {name: " ".join(map(str, problems)) for name, problems in error.message_dict.items()}
         return _json_error(400, "invalid", " ".join(fields.values()), fields)
@@ -211,7 +191,7 @@ def sale_create(request, store_id):
 @require_GET
 def receipt(request, store_id, sale_id):
     store = _store(request, store_id, SELL, REFUND, VIEW_SALES)
-    sale = _sale(request, store, sale_id)
+    sale = selectors.store_sale_get(store=store, sale_id=sale_id)
     return _receipt_page(request, store, sale)
 
 
@@ -241,7 +221,11 @@ def _receipt_page(request, store, sale, error: str = "", status: int = 200):
 def receipt_find(request, store_id):
     store = _store(request, store_id, SELL, REFUND, VIEW_SALES)
     number = request.GET.get("number", "").strip().lstrip("#")
-    sale = Sale.objects.filter(store=store, receipt_number=int(number)).first() if number.isdigit() else None
+    sale = (
+        selectors.store_sale_by_receipt_number(store=store, receipt_number=int(number))
+        if number.isdigit()
+        else None
+    )
     if sale is None:
         messages.error(request, _("No receipt %(number)s in this store.") % {"number": number[:20]})
         return redirect("pos-register", store_id=store.pk)
@@ -252,7 +236,7 @@ def receipt_find(request, store_id):
 @require_POST
 def sale_refund(request, store_id, sale_id):
     store = _store(request, store_id, REFUND)
-    sale = _sale(request, store, sale_id)
+    sale = selectors.store_sale_get(store=store, sale_id=sale_id)
     wanted = []
     try:
         for line in sale.lines.all():
@@ -260,10 +244,10 @@ def sale_refund(request, store_id, sale_id):
             if not raw.isdigit():
                 raise ValidationError({"lines": _("%(sku)s: enter a whole number.") % {"sku": line.sku}})
             if int(raw) > 0:
-                wanted.append(services.RefundLineInput(sale_line=line, quantity=int(raw)))
+                wanted.append(sales.RefundLineInput(sale_line=line, quantity=int(raw)))
         if not wanted:
             raise ValidationError({"lines": _("Choose what to refund.")})
-        services.sale_refund(
+        sales.sale_refund(
             sale=sale,
             actor=request.user,
             lines=wanted,

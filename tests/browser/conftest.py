@@ -21,7 +21,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from auditlog import writer
-from inventory import services
+from inventory.services.catalogue import product_create
 from tests.conftest import PASSWORD
 from tests.inventory.conftest import stock_put
 
@@ -173,7 +173,7 @@ def shop(tenant_a, stores_a, as_tenant):
 
     def product(sku, name, price, barcode):
         with as_tenant(tenant_a):
-            return services.product_create(
+            return product_create(
                 actor=None,
                 sku=sku,
                 name=name,

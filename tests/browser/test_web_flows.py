@@ -115,13 +115,13 @@ def test_the_owner_reviews_the_chain_in_finnish_and_sees_the_dashboard(
 ):
     from decimal import Decimal
 
-    from inventory import services
+    from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
 
     with as_tenant(tenant_a):
-        services.sale_create(
+        sale_create(
             store=stores_a[0],
-            lines=[services.SaleLineInput(product=shop["milk"], quantity=2)],
-            payments=[services.PaymentInput(method="card", amount=Decimal("2.58"))],
+            lines=[SaleLineInput(product=shop["milk"], quantity=2)],
+            payments=[PaymentInput(method="card", amount=Decimal("2.58"))],
             actor=cast_a["cashier"],
         )
     finnish = browse(locale="fi-FI")

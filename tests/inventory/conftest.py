@@ -4,14 +4,15 @@ from decimal import Decimal
 
 import pytest
 
-from inventory import services
 from inventory.models import StockLevel, StockMovement
+from inventory.services.catalogue import product_create
+from inventory.services.stock import stock_receive
 from tenants.context import tenant_context
 
 
 def product_make(tenant, sku: str, price: str = "4.50", tax_rate: str = "14.00", **fields):
     with tenant_context(tenant):
-        return services.product_create(
+        return product_create(
             actor=None,
             sku=sku,
             name=f"Product {sku}",
@@ -23,7 +24,7 @@ def product_make(tenant, sku: str, price: str = "4.50", tax_rate: str = "14.00",
 
 def stock_put(tenant, store, product, quantity: int):
     with tenant_context(tenant):
-        return services.stock_receive(store=store, product=product, quantity=quantity, actor=None)
+        return stock_receive(store=store, product=product, quantity=quantity, actor=None)
 
 
 def stock_of(tenant, store, product) -> int:

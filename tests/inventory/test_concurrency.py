@@ -5,9 +5,10 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
-from inventory import services
 from inventory.errors import InsufficientStock
 from inventory.models import Sale, StockMovement
+from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
+from inventory.services.stock import stock_transfer
 from tenants.context import tenant_context
 from tests.conftest import transactional
 from tests.inventory.conftest import ledger_sum, product_make, stock_of, stock_put
@@ -42,10 +43,10 @@ def test_twenty_simultaneous_sales_of_ten_in_stock_sell_exactly_ten(tenant_a, st
 
     def sell(_):
         with tenant_context(tenant_a), transaction.atomic():
-            return services.sale_create(
+            return sale_create(
                 store=store,
-                lines=[services.SaleLineInput(product=product, quantity=1)],
-                payments=[services.PaymentInput(method="card", amount=Decimal("2.00"))],
+                lines=[SaleLineInput(product=product, quantity=1)],
+                payments=[PaymentInput(method="card", amount=Decimal("2.00"))],
                 actor=cast_a["cashier"],
             )
 
@@ -71,14 +72,14 @@ def test_crossing_multi_line_sales_and_transfers_do_not_deadlock(tenant_a, store
         with tenant_context(tenant_a), transaction.atomic():
             if index % 2:
                 order = (first, second) if index % 4 == 1 else (second, first)
-                return services.sale_create(
+                return sale_create(
                     store=stores_a[0],
-                    lines=[services.SaleLineInput(product=p, quantity=1) for p in order],
-                    payments=[services.PaymentInput(method="card", amount=Decimal("2.00"))],
+                    lines=[SaleLineInput(product=p, quantity=1) for p in order],
+                    payments=[PaymentInput(method="card", amount=Decimal("2.00"))],
                     actor=cast_a["owner"],
                 )
             source, target = (stores_a[0], stores_a[1]) if index % 4 == 0 else (stores_a[1], stores_a[0])
-            return services.stock_transfer(
+            return stock_transfer(
                 from_store=source, to_store=target, product=first, quantity=1, actor=cast_a["owner"]
             )
 

@@ -154,3 +154,21 @@ def test_progress_is_written_while_the_rows_are_imported(cast_a, tenant_a, as_te
     monkeypatch.setattr(importing, "products_import", watching)
     assert importing.product_import_run(tenant=tenant_a, job_id=job.pk).progress == 100
     assert seen[1] == 2 and seen[49] == 50 and seen[-1] == 98 and seen == sorted(seen)
+
+
+def test_the_task_is_named_for_its_app(django_capture_on_commit_callbacks, cast_a, tenant_a, as_tenant):
+    from unittest import mock
+
+    from kassa.celery import app
+
+    assert product_import_task.name == "inventory.product_import_task"
+    assert "inventory.product_import_task" in app.tasks
+    assert "inventory.tasks.product_import_task" not in app.tasks
+    with (
+        mock.patch.object(product_import_task, "delay") as delay,
+        as_tenant(tenant_a),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        job = importing.product_import_create(actor=cast_a["owner"], data=GOOD_AND_BAD)
+        assert not delay.called  # enqueued only once the job is committed
+    delay.assert_called_once_with(str(tenant_a.pk), str(job.pk))

@@ -5,9 +5,11 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inventory import services
 from inventory.errors import InsufficientStock
-from inventory.models import Sale, SaleLine, StockLevel, StockMovement
+from inventory.models import Product, Sale, SaleLine, StockLevel, StockMovement
+from inventory.services.catalogue import product_create
+from inventory.services.sales import PaymentInput, RefundLineInput, SaleLineInput, sale_create, sale_refund
+from inventory.services.stock import stock_adjust, stock_count, stock_receive, stock_transfer
 
 operation = st.one_of(
     st.tuples(st.just("receive"), st.integers(0, 1), st.integers(0, 1), st.integers(1, 20)),
@@ -27,8 +29,8 @@ def test_stock_levels_always_equal_the_sum_of_their_movements(
     owner = cast_a["owner"]
     with as_tenant(tenant_a):
         products = [
-            services.product_create(actor=None, sku=sku, name=sku, price=Decimal("1.25"))
-            if not (existing := services.Product.objects.filter(sku=sku).first())
+            product_create(actor=None, sku=sku, name=sku, price=Decimal("1.25"))
+            if not (existing := Product.objects.filter(sku=sku).first())
             else existing
             for sku in ("P0", "P1")
         ]
@@ -36,15 +38,13 @@ def test_stock_levels_always_equal_the_sum_of_their_movements(
             store, product = stores_a[store_index], products[product_index]
             try:
                 if kind == "receive":
-                    services.stock_receive(store=store, product=product, quantity=amount, actor=owner)
+                    stock_receive(store=store, product=product, quantity=amount, actor=owner)
                 elif kind == "adjust":
-                    services.stock_adjust(
-                        store=store, product=product, quantity=amount, reason="test", actor=owner
-                    )
+                    stock_adjust(store=store, product=product, quantity=amount, reason="test", actor=owner)
                 elif kind == "count":
-                    services.stock_count(store=store, product=product, counted=amount, actor=owner)
+                    stock_count(store=store, product=product, counted=amount, actor=owner)
                 elif kind == "transfer":
-                    services.stock_transfer(
+                    stock_transfer(
                         from_store=store,
                         to_store=stores_a[1 - store_index],
                         product=product,
@@ -52,19 +52,19 @@ def test_stock_levels_always_equal_the_sum_of_their_movements(
                         actor=owner,
                     )
                 elif kind == "sale":
-                    services.sale_create(
+                    sale_create(
                         store=store,
-                        lines=[services.SaleLineInput(product=product, quantity=amount)],
-                        payments=[services.PaymentInput(method="cash", amount=product.price * amount)],
+                        lines=[SaleLineInput(product=product, quantity=amount)],
+                        payments=[PaymentInput(method="cash", amount=product.price * amount)],
                         actor=owner,
                     )
                 else:
                     sale = Sale.objects.exclude(status=Sale.Status.REFUNDED).order_by("created_at").first()
                     if sale is not None:
                         line = SaleLine.objects.filter(sale=sale).first()
-                        services.sale_refund(
+                        sale_refund(
                             sale=sale,
-                            lines=[services.RefundLineInput(sale_line=line, quantity=1)],
+                            lines=[RefundLineInput(sale_line=line, quantity=1)],
                             restock=bool(amount),
                             actor=owner,
                         )

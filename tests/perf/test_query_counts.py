@@ -43,28 +43,31 @@ def world(cast_a, tenant_a, stores_a):
     from accounts.permissions import VIEW_PRODUCTS
     from accounts.services import role_create, user_create
     from auditlog.models import SignInEvent
-    from inventory import services
     from inventory.models import Category
+    from inventory.services.catalogue import product_create, store_create, supplier_create
+    from inventory.services.customers import customer_create
+    from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
+    from inventory.services.stock import stock_receive
 
     owner = cast_a["owner"]
     with tenant_context(tenant_a):
-        stores = [*stores_a] + [services.store_create(actor=owner, name=f"Store {i}") for i in range(ROWS)]
+        stores = [*stores_a] + [store_create(actor=owner, name=f"Store {i}") for i in range(ROWS)]
         products = [
-            services.product_create(actor=owner, sku=f"SKU-{i}", name=f"Product {i}", price=Decimal("3.00"))
+            product_create(actor=owner, sku=f"SKU-{i}", name=f"Product {i}", price=Decimal("3.00"))
             for i in range(ROWS)
         ]
         for i in range(ROWS):
-            services.supplier_create(actor=owner, name=f"Supplier {i}")
+            supplier_create(actor=owner, name=f"Supplier {i}")
             Category.objects.create(name=f"Category {i}")
-            services.customer_create(actor=owner, name=f"Customer {i}", email=f"c{i}@example.com")
+            customer_create(actor=owner, name=f"Customer {i}", email=f"c{i}@example.com")
             user_create(username=f"user{i}", password="correct-horse-battery-7", must_change_password=False)
             role_create(actor=owner, name=f"Role {i}", permissions=[VIEW_PRODUCTS])
-            services.stock_receive(store=stores[0], product=products[i], quantity=100, actor=owner)
+            stock_receive(store=stores[0], product=products[i], quantity=100, actor=owner)
         sales = [
-            services.sale_create(
+            sale_create(
                 store=stores[0],
-                lines=[services.SaleLineInput(product=p, quantity=1) for p in products[: 1 + i % 6]],
-                payments=[services.PaymentInput(method="cash", amount=Decimal("100.00"))],
+                lines=[SaleLineInput(product=p, quantity=1) for p in products[: 1 + i % 6]],
+                payments=[PaymentInput(method="cash", amount=Decimal("100.00"))],
                 actor=owner,
             )
             for i in range(ROWS)

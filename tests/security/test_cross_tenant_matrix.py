@@ -16,9 +16,12 @@ from django.utils import timezone
 from accounts.models import ApiToken, Role, SupportGrant, User, UserSession
 from auditlog.models import AccessEvent, SignInEvent
 from exports.services import export_create
-from inventory import services
 from inventory.importing import product_import_create
 from inventory.models import Category, Customer, Product, Sale, StockLevel, StockMovement, Supplier
+from inventory.services.catalogue import category_create, product_create, supplier_create
+from inventory.services.customers import customer_create
+from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
+from inventory.services.stock import stock_receive
 from lifecycle.models import Backup, RestoreDrill
 from tenants.context import tenant_context
 from tenants.models import Store
@@ -137,15 +140,15 @@ def bobs_objects(tenant_b, stores_b):
     with tenant_context(tenant_b):
         owner = User.objects.get(username="bob")
         store = stores_b[0]
-        category = services.category_create(actor=None, name="Bob's shelf")
-        supplier = services.supplier_create(actor=None, name="Bob's supplier")
-        product = services.product_create(actor=None, sku="B-1", name="Bob's tea", price=Decimal("2.00"))
-        customer = services.customer_create(actor=None, name="Bob's customer", email="c@bob.example")
-        movement = services.stock_receive(store=store, product=product, quantity=5, actor=None)
-        sale = services.sale_create(
+        category = category_create(actor=None, name="Bob's shelf")
+        supplier = supplier_create(actor=None, name="Bob's supplier")
+        product = product_create(actor=None, sku="B-1", name="Bob's tea", price=Decimal("2.00"))
+        customer = customer_create(actor=None, name="Bob's customer", email="c@bob.example")
+        movement = stock_receive(store=store, product=product, quantity=5, actor=None)
+        sale = sale_create(
             store=store,
-            lines=[services.SaleLineInput(product=product, quantity=1)],
-            payments=[services.PaymentInput(method="cash", amount=Decimal("2.00"))],
+            lines=[SaleLineInput(product=product, quantity=1)],
+            payments=[PaymentInput(method="cash", amount=Decimal("2.00"))],
             actor=owner,
         )
         token_for(owner)

@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from accounts.models import ApiToken, User
-from inventory import services
+from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
 from tests.conftest import PASSWORD, token_for
 from tests.pos.conftest import web_client
 
@@ -83,10 +83,10 @@ def test_the_password_page_names_each_broken_rule(cast_a, web):
 
 def test_the_admin_index_shows_the_chains_day(cast_a, stores_a, coffee, tenant_a, as_tenant, web):
     with as_tenant(tenant_a):
-        services.sale_create(
+        sale_create(
             store=stores_a[0],
-            lines=[services.SaleLineInput(product=coffee, quantity=10)],
-            payments=[services.PaymentInput(method="cash", amount=Decimal("45.00"))],
+            lines=[SaleLineInput(product=coffee, quantity=10)],
+            payments=[PaymentInput(method="cash", amount=Decimal("45.00"))],
             actor=cast_a["owner"],
         )
     post(web_client(), "/login/", {"username": "mallory", "password": "nope-nope-nope-1"})

@@ -1,0 +1,42 @@
+"""Rules shared by the inventory services: the actor's permission, field checks, money."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from accounts import authz
+from tenants.models import Store
+
+CENT = Decimal("0.01")
+
+UNIQUE_PER_TENANT = {"Product": "sku", "Supplier": "name", "Category": "name", "Store": "code"}
+
+
+def money(value) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def require(actor, permission: str, store: Store | None = None) -> None:
+    """Refuse unless `actor` holds `permission` (in `store`, when given); `None` is the system."""
+    if actor is not None and not authz.can(actor, permission, store):
+        where = f" in {store.name}" if store is not None else ""
+        raise PermissionDenied(f"You may not {permission.replace('_', ' ')}{where}.")
+
+
+def clean(instance, exclude: Sequence[str] = ()) -> None:
+    """Validate the fields, and the tenant's uniqueness rule that full_clean skips (it excludes tenant)."""
+    instance.full_clean(exclude=["tenant", *exclude], validate_unique=False, validate_constraints=False)
+    field = UNIQUE_PER_TENANT.get(type(instance).__name__)
+    value = getattr(instance, field, None) if field else None
+    if field and value:
+        others = type(instance).objects.filter(**{field: value}).exclude(pk=instance.pk)
+        if others.exists():
+            raise ValidationError({field: f"Another {type(instance).__name__.lower()} has this {field}."})
+
+
+def positive(quantity: int, field: str = "quantity") -> None:
+    if not isinstance(quantity, int) or quantity <= 0:
+        raise ValidationError({field: "Must be a positive whole number."})

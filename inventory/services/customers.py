@@ -1,0 +1,46 @@
+"""Customers: contact data kept encrypted, found by keyed hashes."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.permissions import MANAGE_CUSTOMERS
+from core.errors import Conflict
+from inventory import hashing
+from inventory.models import Customer
+from inventory.services._rules import require
+
+
+def _customer_set_contact(customer: Customer, fields: dict) -> list[str]:
+    changed = []
+    for name in ("name", "email", "phone", "notes"):
+        if name in fields:
+            setattr(customer, name, fields[name] or ("" if name == "notes" else None))
+            changed.append(name)
+    if "email" in fields:
+        customer.email_hash = hashing.email_hash(fields["email"])
+        changed.append("email_hash")
+    if "phone" in fields:
+        customer.phone_hash = hashing.phone_hash(fields["phone"])
+        changed.append("phone_hash")
+    return changed
+
+
+@transaction.atomic
+def customer_create(*, actor, name: str = "", email: str = "", phone: str = "", notes: str = "") -> Customer:
+    require(actor, MANAGE_CUSTOMERS)
+    customer = Customer()
+    _customer_set_contact(customer, {"name": name, "email": email, "phone": phone, "notes": notes})
+    customer.save()
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor, **fields) -> Customer:
+    require(actor, MANAGE_CUSTOMERS)
+    if customer.erased_at is not None:
+        raise Conflict("This customer was erased.")
+    changed = _customer_set_contact(customer, fields)
+    if changed:
+        customer.save(update_fields=changed)
+    return customer
