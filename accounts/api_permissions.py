@@ -6,7 +6,7 @@ matters (the permission is held somewhere, but is it held in this store?).
 """
 
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts import authz
 
@@ -49,15 +49,25 @@ def CanAny(*permissions: str) -> type[BasePermission]:
     return _CanAny
 
 
-def ReadWrite(read: str | type[BasePermission], write: str | type[BasePermission]) -> type[BasePermission]:
-    """Permission class: `read` for safe methods, `write` for the others (names or classes)."""
+def ReadWrite(
+    read: str | type[BasePermission],
+    write: str | type[BasePermission],
+    *,
+    read_message: str | None = None,
+    write_message: str | None = None,
+) -> type[BasePermission]:
+    """Permission class: `read` for safe methods, `write` for the others (permission names or
+    classes, e.g. `IsSignedIn` where a side needs nothing more), each refusing in its words."""
     readers = Can(read) if isinstance(read, str) else read
     writers = Can(write) if isinstance(write, str) else write
 
     class _ReadWrite(IsSignedIn):
         def has_permission(self, request, view):
-            chosen = readers if request.method in ("GET", "HEAD", "OPTIONS") else writers
-            return chosen().has_permission(request, view)
+            reading = request.method in SAFE_METHODS
+            message = read_message if reading else write_message
+            if message is not None:
+                self.message = message
+            return (readers if reading else writers)().has_permission(request, view)
 
     _ReadWrite.__name__ = f"ReadWrite_{readers.__name__}_{writers.__name__}"
     return _ReadWrite

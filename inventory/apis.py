@@ -4,7 +4,6 @@ import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
 from rest_framework.exceptions import NotFound
-from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -54,30 +53,6 @@ from inventory.services import catalogue, customers, sales, stock
 from tenants.models import Store
 
 
-def ReadOrWrite(
-    read: type[BasePermission],
-    write: type[BasePermission],
-    *,
-    read_message: str | None = None,
-    write_message: str | None = None,
-) -> type[BasePermission]:
-    """Permission class: `read` for safe methods, `write` for the others, each refusing in its words.
-
-    `ReadWrite` where one side needs no permission beyond signing in (`IsSignedIn`).
-    """
-
-    class _ReadOrWrite(IsSignedIn):
-        def has_permission(self, request, view):
-            reading = request.method in SAFE_METHODS
-            message = read_message if reading else write_message
-            if message is not None:
-                self.message = message
-            return (read if reading else write)().has_permission(request, view)
-
-    _ReadOrWrite.__name__ = f"ReadOrWrite_{read.__name__}_{write.__name__}"
-    return _ReadOrWrite
-
-
 class ServiceViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -114,7 +89,7 @@ class StoreViewSet(ServiceViewSet):
     serializer_class = StoreSerializer
     # Everyone signed in reads the stores they work in (the queryset limits them).
     permission_classes = [
-        ReadOrWrite(
+        ReadWrite(
             IsSignedIn,
             Can(MANAGE_SETTINGS),
             write_message="Managing stores needs the manage_settings permission.",
@@ -318,7 +293,7 @@ class StockMovementListCreateApi(APIView):
 
     # Posting needs only a signed-in user here: each service checks its permission in the store.
     permission_classes = [
-        ReadOrWrite(Can(VIEW_SALES), IsSignedIn, read_message="You may not view the stock ledger.")
+        ReadWrite(Can(VIEW_SALES), IsSignedIn, read_message="You may not view the stock ledger.")
     ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = MovementFilter
@@ -392,7 +367,7 @@ class SaleFilter(django_filters.FilterSet):
 
 class SaleListCreateApi(APIView):
     permission_classes = [
-        ReadOrWrite(
+        ReadWrite(
             Can(VIEW_SALES),
             Can(SELL),
             read_message="You may not view sales.",
