@@ -5,7 +5,7 @@ from tenants.context import tenant_context
 from tenants.models import Tenant
 
 
-@shared_task(name="accounts.users_deactivate_dormant_task", acks_late=True)
+@shared_task(name="accounts.users_deactivate_dormant_task")
 def users_deactivate_dormant_task() -> int:
     """Deactivate accounts unused for 90 days, tenant by tenant (safe to run twice)."""
     total = 0

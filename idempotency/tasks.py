@@ -5,7 +5,7 @@ from tenants.context import tenant_context
 from tenants.models import Tenant
 
 
-@shared_task(name="idempotency.idempotency_records_expire_task", acks_late=True)
+@shared_task(name="idempotency.idempotency_records_expire_task")
 def idempotency_records_expire_task() -> int:
     """Delete Idempotency-Key records past their 24 hours, tenant by tenant (safe to run twice)."""
     deleted = 0

@@ -5,6 +5,7 @@ A missing id and another tenant's (or another store's) id answer alike: NotFound
 
 from uuid import UUID
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from accounts import authz
@@ -18,7 +19,7 @@ from tenants.models import Store
 def _get(queryset: QuerySet, pk):
     try:
         obj = queryset.filter(pk=pk).first()
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, ValidationError):  # not an id at all: missing all the same
         obj = None
     if obj is None:
         raise NotFound()

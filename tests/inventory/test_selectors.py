@@ -48,3 +48,12 @@ def test_a_stores_sales_are_read_in_that_store_only(tenant_a, stores_a, coffee, 
         assert list(selectors.store_sales_recent(store=stores_a[0], limit=8)) == [sale]
         assert selectors.stock_quantities(store=stores_a[0], products=[coffee]) == {coffee.pk: 8}
         assert selectors.stock_quantities(store=stores_a[1], products=[coffee]) == {}
+
+
+@pytest.mark.parametrize("not_an_id", ["not-a-uuid", "1' OR '1'='1", "\x00", "9" * 400])
+def test_something_that_is_not_an_id_is_not_found(tenant_a, coffee, as_tenant, not_an_id):
+    with as_tenant(tenant_a):
+        with pytest.raises(NotFound):
+            selectors.product_get(product_id=not_an_id)
+        with pytest.raises(NotFound):
+            selectors.store_get(store_id=not_an_id)

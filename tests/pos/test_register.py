@@ -1,6 +1,7 @@
 """The register's views: every sale and refund through inventory.services, scoped like the API."""
 
 import json
+import uuid
 from decimal import Decimal
 
 from auditlog.models import AccessEvent
@@ -224,3 +225,19 @@ def test_the_platform_host_has_no_register(cast_a, web):
 def test_signed_out_visitors_are_sent_to_sign_in(stores_a, web):
     response = get(web(), f"/pos/{stores_a[0].pk}/")
     assert response.status_code == 302 and response["Location"].startswith("/login/?next=")
+
+
+def test_a_line_naming_no_product_is_refused_and_changes_nothing(
+    cast_a, stores_a, coffee, tenant_a, as_tenant, web
+):
+    client = web(cast_a["cashier"])
+    for product in ("not-a-uuid", "\x00", "9" * 400, str(uuid.uuid4())):
+        body = {
+            "lines": [{"product": product, "quantity": 1}],
+            "payments": [{"method": "cash", "amount": "9.00"}],
+        }
+        response = post_json(client, f"/pos/{stores_a[0].pk}/sales/", body)
+        assert response.status_code in (400, 404), (product, response.status_code)
+        assert response.json()["code"] in ("invalid", "not_found")
+    assert sales_of(tenant_a, as_tenant) == 0
+    assert stock_of(tenant_a, stores_a[0], coffee) == 10
