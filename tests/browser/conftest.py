@@ -21,8 +21,8 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from auditlog import writer
-from inventory import services
 from tests.conftest import PASSWORD
+from tests.factories import ProductFactory
 from tests.inventory.conftest import stock_put
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -174,15 +174,7 @@ def shop(tenant_a, stores_a, as_tenant):
     from auditlog.models import SignInEvent
 
     def product(sku, name, price, barcode):
-        with as_tenant(tenant_a):
-            return services.product_create(
-                actor=None,
-                sku=sku,
-                name=name,
-                price=Decimal(price),
-                tax_rate=Decimal("14.00"),
-                barcode=barcode,
-            )
+        return ProductFactory(tenant=tenant_a, sku=sku, name=name, price=Decimal(price), barcode=barcode)
 
     products = {
         "coffee": product("COF-1", "Dark roast coffee 500 g", "4.50", "4000000000017"),
