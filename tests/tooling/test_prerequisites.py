@@ -7,8 +7,8 @@ else, a chromium path that does not exist, and, when run as root, as the `nobody
 
 import os
 import shutil
-import stat
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,17 +24,17 @@ NOBODY = 65534
 
 
 @pytest.fixture
-def bare_bin(tmp_path_factory):
-    """A PATH directory holding only bash (the script's interpreter), readable by anyone."""
-    directory = tmp_path_factory.mktemp("bin")
+def bare_bin():
+    """A PATH directory holding only bash (the script's interpreter), readable by anyone.
+
+    Not under pytest's temporary directories: those are private to their user, and `nobody`
+    must reach this one.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="kassa-bare-bin-"))
+    directory.chmod(0o755)
     (directory / "bash").symlink_to(shutil.which("bash"))
-    # pytest's temporary directories are private to their user; `nobody` must reach this one.
-    top = Path(tmp_path_factory.getbasetemp()).parent
-    for opened in [directory, *directory.parents]:
-        opened.chmod(opened.stat().st_mode | stat.S_IROTH | stat.S_IXOTH)
-        if opened == top:
-            break
-    return directory
+    yield directory
+    shutil.rmtree(directory)
 
 
 def fake_apt_get(directory: Path, record: Path) -> None:
