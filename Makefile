@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-load lock clean-var
+.PHONY: run test test-prerequisites lint bench bench-load lock clean-var
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,11 @@ $(STAMP): requirements.lock
 run: $(STAMP)
 	$(BIN)/python manage.py runstack
 
-test: $(STAMP)
+# What the tests need beyond Python (Debian's chromium): installed when root, else named in one line.
+test-prerequisites:
+	@tools/test-prerequisites
+
+test: test-prerequisites $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)

@@ -7,6 +7,7 @@ from celery import shared_task
 from inventory import importing
 from tenants.models import Tenant
 
+
 @shared_task(name="inventory.product_import_task", bind=True, max_retries=10)
 def product_import_task(self, tenant_id: str, job_id: str) -> str:
     tenant = Tenant.objects.filter(pk=tenant_id).first()

@@ -1,18 +1,32 @@
 """The cast of every test: two tenants, Alice's chain (tenant_a) and Bob's (tenant_b).
 
+Each has stores (`stores_a`, `stores_b`) and a user per built-in role (`cast_a`, `cast_b`),
+made by the factories of tests/factories.py. Clients: `api(user)` (a token, the platform
+host) and `web(user)` (signed in on the user's tenant host); `celery_worker` is a real worker.
+
 Tests run against the real PostgreSQL and Redis (embedded unless DATABASE_URL/REDIS_URL are
 set). The test database is created and migrated by the owner role; the tests themselves, like
 the web and the worker, connect as the application role that row-level security binds.
 """
 
+import os
+import secrets
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.db import connections
+from django.test import Client
 
-from lifecycle.onboarding import tenant_create
 from tenants.context import tenant_context
+from tests.factories import PASSWORD, StoreFactory, TenantFactory, UserFactory
 
-PASSWORD = "correct-horse-battery-7"
+ROOT = Path(__file__).resolve().parents[1]
+HOST_A = "alice-chain.localhost"
 
 # Committed data and a flush by the owner role afterwards (the app role may not TRUNCATE).
 transactional = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
@@ -66,10 +80,7 @@ def _test_settings(settings):
 
 
 def make_tenant(slug: str, owner: str = "owner"):
-    tenant, _ = tenant_create(
-        slug=slug, name=slug.title(), region="local", owner_username=owner, owner_password=PASSWORD
-    )
-    return tenant
+    return TenantFactory(slug=slug, owner=owner)
 
 
 @pytest.fixture
@@ -88,19 +99,15 @@ def as_tenant():
     return tenant_context
 
 
-@pytest.fixture
-def celery_worker(django_db_setup, django_db_blocker):
-    """A real Celery worker process on this test's queue and test database."""
-    import os
-    import subprocess
-    import sys
-    import time
-    import uuid
+def start_worker(extra_env: dict | None = None, *, pool: str = "prefork", prefix: str = "test"):
+    """A real Celery worker process on this test's queue and test database: (process, name).
 
+    It leads a process group of its own, so stop_worker ends its pool processes with it.
+    """
     from kassa.celery import app
 
-    name = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    env = {**os.environ, "KASSA_DB_NAME": connections["default"].settings_dict["NAME"]}
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}@localhost"
+    env = {**os.environ, "KASSA_DB_NAME": connections["default"].settings_dict["NAME"], **(extra_env or {})}
     process = subprocess.Popen(
         [
             sys.executable,
@@ -110,7 +117,7 @@ def celery_worker(django_db_setup, django_db_blocker):
             "kassa",
             "worker",
             "--pool",
-            "prefork",
+            pool,
             "--concurrency",
             "1",
             "--hostname",
@@ -120,52 +127,66 @@ def celery_worker(django_db_setup, django_db_blocker):
             "--without-gossip",
             "--without-mingle",
         ],
+        cwd=ROOT,
         env=env,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
         while not app.control.ping(destination=[name], timeout=0.5):
             assert process.poll() is None, "the Celery worker exited at start"
             assert time.monotonic() < deadline, "the Celery worker did not answer within 60 s"
-        yield process
-    finally:
-        process.terminate()
+    except BaseException:
+        stop_worker(process)
+        raise
+    return process, name
+
+
+def stop_worker(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, 15)
         try:
             process.wait(20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, 9)
             process.wait()
 
 
 @pytest.fixture
-def stores_a(tenant_a):
-    from tenants.models import Store
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker (prefork, one process) for this test, stopped after it."""
+    process, _ = start_worker()
+    yield process
+    stop_worker(process)
 
-    with tenant_context(tenant_a):
-        return [Store.objects.create(name="Main street"), Store.objects.create(name="Harbour")]
+
+@pytest.fixture
+def stores_a(tenant_a):
+    return [StoreFactory(tenant=tenant_a, name="Main street"), StoreFactory(tenant=tenant_a, name="Harbour")]
 
 
 @pytest.fixture
 def stores_b(tenant_b):
-    from tenants.models import Store
-
-    with tenant_context(tenant_b):
-        return [Store.objects.create(name="Bob's corner")]
+    return [StoreFactory(tenant=tenant_b, name="Bob's corner")]
 
 
 def make_user(tenant, username: str, role_key: str, stores=(), password: str = PASSWORD):
-    from accounts.models import Role
-    from accounts.services import user_create
+    return UserFactory(tenant=tenant, username=username, role=role_key, stores=stores, password=password)
+
+
+# The built-in roles below the owner; the store roles work in their chain's first store only.
+STORE_ROLES = ("store_manager", "cashier")
+
+
+def make_cast(tenant, stores, owner: str, names: dict[str, str]) -> dict:
+    """The owner (made with the tenant, every store) and a user per other built-in role."""
+    from accounts.models import User
 
     with tenant_context(tenant):
-        role = Role.objects.get(builtin=role_key)
-        return user_create(
-            username=username,
-            password=password,
-            roles=[role],
-            stores=list(stores),
-            must_change_password=False,
-        )
+        cast = {"owner": User.objects.get(username=owner)}
+    for role, username in names.items():
+        cast[role] = make_user(tenant, username, role, [stores[0]] if role in STORE_ROLES else [])
+    return cast
 
 
 @pytest.fixture
@@ -174,17 +195,18 @@ def cast_a(tenant_a, stores_a):
 
     The store manager and the cashier work in the first store only.
     """
-    from accounts.models import User
+    names = {"store_manager": "sam", "cashier": "cody", "integrator": "ivy", "auditor": "aud"}
+    return make_cast(tenant_a, stores_a, "alice", names)
 
-    with tenant_context(tenant_a):
-        owner = User.objects.get(username="alice")
-    return {
-        "owner": owner,
-        "store_manager": make_user(tenant_a, "sam", "store_manager", [stores_a[0]]),
-        "cashier": make_user(tenant_a, "cody", "cashier", [stores_a[0]]),
-        "integrator": make_user(tenant_a, "ivy", "integrator"),
-        "auditor": make_user(tenant_a, "aud", "auditor"),
-    }
+
+@pytest.fixture
+def cast_b(tenant_b, stores_b):
+    """Bob's chain, as cast_a: the owner `bob` and one user per other built-in role.
+
+    The store manager and the cashier work in Bob's first (and only) store.
+    """
+    names = {"store_manager": "sid", "cashier": "cora", "integrator": "ian", "auditor": "ada"}
+    return make_cast(tenant_b, stores_b, "bob", names)
 
 
 class HttpsApiClient:
@@ -221,3 +243,28 @@ def token_for(user) -> str:
 def api():
     """`api(user)`: a client signed in as `user`; `api()`: an anonymous one."""
     return lambda user=None: HttpsApiClient(token_for(user) if user is not None else None)
+
+
+def tenant_host(user) -> str:
+    return f"{user.tenant.slug}.localhost"
+
+
+def web_client(host: str = HOST_A, **extra) -> Client:
+    """A browser-like client (no JavaScript) on `host`, by default Alice's tenant host."""
+    # An address of its own: other tests' failed sign-ins from 127.0.0.1 count against the IP.
+    address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+    return Client(HTTP_HOST=host, REMOTE_ADDR=address, **extra)
+
+
+def signed_in(user, host: str | None = None, **extra) -> Client:
+    """A web client signed in through /login/ as `user`, on its tenant's host unless told."""
+    client = web_client(host or tenant_host(user), **extra)
+    response = client.post("/login/", {"username": user.username, "password": PASSWORD}, secure=True)
+    assert response.status_code == 302, response.content[:500]
+    return client
+
+
+@pytest.fixture
+def web():
+    """`web(user)`: a browser-like client signed in as `user`; `web()`: anonymous, on Alice's host."""
+    return lambda user=None, **extra: signed_in(user, **extra) if user is not None else web_client(**extra)

@@ -1,4 +1,4 @@
-"""A live server on Alice's tenant host and Debian's chromium driven by Playwright.
+"""A live server on Alice's tenant host and Debian's chromium ($KASSA_CHROMIUM) driven by Playwright.
 
 The server speaks plain HTTP (settings overridden for it alone: no HTTPS redirect, cookies
 without the `__Host-` prefix or Secure flag); chromium maps `*.localhost` to 127.0.0.1. Each
@@ -21,12 +21,14 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from auditlog import writer
-from inventory.services.catalogue import product_create
 from tests.conftest import PASSWORD
+from tests.factories import ProductFactory
 from tests.inventory.conftest import stock_put
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOST = "alice-chain.localhost"
+# The one tools/test-prerequisites checks for (and installs as root) before `make test` runs.
+CHROMIUM = os.environ.get("KASSA_CHROMIUM", "/usr/bin/chromium")
 DESKTOP = {"width": 1280, "height": 800}
 TABLET = {"width": 768, "height": 1024}
 CHROMIUM_ARGS = [
@@ -90,7 +92,7 @@ def chromium():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield browser
             browser.close()
     finally:
@@ -172,15 +174,7 @@ def shop(tenant_a, stores_a, as_tenant):
     from auditlog.models import SignInEvent
 
     def product(sku, name, price, barcode):
-        with as_tenant(tenant_a):
-            return product_create(
-                actor=None,
-                sku=sku,
-                name=name,
-                price=Decimal(price),
-                tax_rate=Decimal("14.00"),
-                barcode=barcode,
-            )
+        return ProductFactory(tenant=tenant_a, sku=sku, name=name, price=Decimal(price), barcode=barcode)
 
     products = {
         "coffee": product("COF-1", "Dark roast coffee 500 g", "4.50", "4000000000017"),

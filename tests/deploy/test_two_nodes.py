@@ -16,7 +16,7 @@ from django.db import connections
 
 from kassa.celery import worker_name_task
 from kassa.tls import ensure_certificate
-from tests.conftest import PASSWORD, transactional
+from tests.conftest import PASSWORD, start_worker, stop_worker, transactional
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,26 +92,15 @@ def two_nodes(tmp_path, stack_env):
 
 
 @pytest.fixture
-def two_workers(stack_env):
-    from kassa.celery import app
-
+def two_workers(django_db_setup):
     workers = []
-    for index in (1, 2):
-        name = f"node{index}-{os.getpid()}@localhost"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "kassa", "worker", "--pool", "solo", "--hostname", name,
-             "--loglevel", "WARNING", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=stack_env,
-        )  # fmt: skip
-        workers.append((name, process))
-    deadline = time.monotonic() + 60
-    names = [name for name, _ in workers]
-    while len(app.control.ping(destination=names, timeout=0.5)) < 2:
-        assert time.monotonic() < deadline, "the workers did not answer within 60 s"
-    yield names
-    for _, process in workers:
-        process.terminate()
-        process.wait(30)
+    try:
+        for index in (1, 2):
+            workers.append(start_worker(pool="solo", prefix=f"node{index}"))
+        yield [name for _, name in workers]
+    finally:
+        for process, _ in workers:
+            stop_worker(process)
 
 
 @transactional

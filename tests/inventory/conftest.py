@@ -5,21 +5,13 @@ from decimal import Decimal
 import pytest
 
 from inventory.models import StockLevel, StockMovement
-from inventory.services.catalogue import product_create
 from inventory.services.stock import stock_receive
 from tenants.context import tenant_context
+from tests.factories import ProductFactory
 
 
 def product_make(tenant, sku: str, price: str = "4.50", tax_rate: str = "14.00", **fields):
-    with tenant_context(tenant):
-        return product_create(
-            actor=None,
-            sku=sku,
-            name=f"Product {sku}",
-            price=Decimal(price),
-            tax_rate=Decimal(tax_rate),
-            **fields,
-        )
+    return ProductFactory(tenant=tenant, sku=sku, price=Decimal(price), tax_rate=Decimal(tax_rate), **fields)
 
 
 def stock_put(tenant, store, product, quantity: int):

@@ -1,7 +1,6 @@
 """The tenant-scoped admin: tenant, store and permission limits on every page."""
 
 import io
-import secrets
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -13,20 +12,10 @@ from inventory.services.catalogue import category_create, store_update, supplier
 from inventory.services.customers import customer_create
 from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
 from tenants.models import Store
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, signed_in
 from tests.inventory.conftest import stock_of, stock_put
 
 HOST = "alice-chain.localhost"
-
-
-def signed_in(user, host: str = HOST) -> Client:
-    # An address of its own: other tests' failed sign-ins from 127.0.0.1 count against the IP.
-    client = Client(HTTP_HOST=host, REMOTE_ADDR=f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.7")
-    response = client.post(
-        "/login/", {"username": user.username, "password": PASSWORD, "next": "/admin/"}, secure=True
-    )
-    assert response.status_code == 302, response.content[:500]
-    return client
 
 
 def get(client, path):

@@ -1,8 +1,5 @@
 import os
 import socket
-import subprocess
-import sys
-import time
 import uuid
 
 import pytest
@@ -80,47 +77,3 @@ def chain(transactional_db, django_db_blocker):
     make_user(tenant, "cody", "cashier", [stores[1]])
     make_user(tenant, "aud", "auditor")
     return tenant
-
-
-def start_worker(extra_env: dict) -> tuple[subprocess.Popen, str]:
-    from kassa.celery import app
-
-    name = f"lifecycle-{uuid.uuid4().hex[:8]}@localhost"
-    env = {**os.environ, "KASSA_DB_NAME": connections["default"].settings_dict["NAME"], **extra_env}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "kassa",
-            "worker",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "1",
-            "--hostname",
-            name,
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        env=env,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while not app.control.ping(destination=[name], timeout=0.5):
-        assert process.poll() is None, "the Celery worker exited at start"
-        assert time.monotonic() < deadline, "the Celery worker did not answer within 60 s"
-    return process, name
-
-
-def stop_worker(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()

@@ -12,7 +12,7 @@ from lifecycle import services
 from lifecycle.models import Backup
 from lifecycle.tasks import backup_run_task
 from tenants.context import tenant_context
-from tests.lifecycle.conftest import start_worker, stop_worker
+from tests.conftest import start_worker, stop_worker
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from accounts.models import ApiToken, Role, SupportGrant, User, UserSession
+from accounts.models import ApiToken, Role, SupportGrant, UserSession
 from auditlog.models import AccessEvent, SignInEvent
 from exports.services import export_create
 from inventory.importing import product_import_create
@@ -25,7 +25,7 @@ from inventory.services.stock import stock_receive
 from lifecycle.models import Backup, RestoreDrill
 from tenants.context import tenant_context
 from tenants.models import Store
-from tests.conftest import token_for
+from tests.conftest import tenant_host, token_for
 
 # route name (or admin model) -> which of tenant B's objects fills its parameter
 TARGETS = {
@@ -51,8 +51,8 @@ TARGETS = {
     "pos-products": "store",
     "pos-sale-create": "store",
     "pos-receipt-find": "store",
-    "pos-receipt": "sale",
-    "pos-refund": "sale",
+    "pos-receipt": {"store_id": "store", "sale_id": "sale"},
+    "pos-refund": {"store_id": "store", "sale_id": "sale"},
     "view_on_site": "view_on_site",
     "inventory_product_import_job": "productimport",
     "product-import-detail": "productimport",
@@ -89,6 +89,15 @@ ADMIN_MODELS = {
     "lifecycle/restoredrill": "drill",
 }
 METHODS = ("get", "post", "put", "patch", "delete")
+# Routes that answer 404 to Bob too, so the control (Bob reading his own ids) leaves them out. They
+# stay in the matrix: what would make them answer must not make them answer another tenant.
+NOT_FOUND_FOR_ANYONE = {
+    # No model has get_absolute_url, so the admin's "view on site" finds no page for any object.
+    "admin/r/<path:content_type_id>/<path:object_id>/",
+    # The export is queued, not built (building reads through the owner role: a transactional
+    # test; tests/exports checks another tenant's download of a built one).
+    "admin/exports/export/<uuid:export_id>/download/",
+}
 
 
 def _walk(resolver, prefix=""):
@@ -133,12 +142,11 @@ def test_every_pattern_is_covered():
 
 
 @pytest.fixture
-def bobs_objects(tenant_b, stores_b):
-    from tests.conftest import make_user
-
-    bob_user = make_user(tenant_b, "bea", "cashier")
+def bobs_objects(cast_b, tenant_b, stores_b):
+    """One of everything in Bob's chain, made by his staff of every role (cast_b)."""
+    owner = cast_b["owner"]
+    token_for(cast_b["integrator"])
     with tenant_context(tenant_b):
-        owner = User.objects.get(username="bob")
         store = stores_b[0]
         category = category_create(actor=None, name="Bob's shelf")
         supplier = supplier_create(actor=None, name="Bob's supplier")
@@ -149,11 +157,10 @@ def bobs_objects(tenant_b, stores_b):
             store=store,
             lines=[SaleLineInput(product=product, quantity=1)],
             payments=[PaymentInput(method="cash", amount=Decimal("2.00"))],
-            actor=owner,
+            actor=cast_b["cashier"],
         )
-        token_for(owner)
         objects = {
-            "user": bob_user.pk,
+            "user": cast_b["cashier"].pk,
             "role": Role.objects.get(builtin="cashier").pk,
             "grant": SupportGrant.objects.create(
                 staff_username="s",
@@ -162,8 +169,8 @@ def bobs_objects(tenant_b, stores_b):
                 granted_by=owner,
                 expires_at=timezone.now() + timezone.timedelta(days=1),
             ).pk,
-            "token": ApiToken.objects.first().pk,
-            "session": UserSession.objects.create(user=owner, key_hash="x" * 64).pk,
+            "token": ApiToken.objects.get(user=cast_b["integrator"]).pk,
+            "session": UserSession.objects.create(user=cast_b["store_manager"], key_hash="x" * 64).pk,
             "store": store.pk,
             "category": category.pk,
             "supplier": supplier.pk,
@@ -173,7 +180,9 @@ def bobs_objects(tenant_b, stores_b):
             "movement": movement.pk,
             "sale": sale.pk,
             "export": export_create(actor=owner, kind="products").pk,
-            "signinevent": SignInEvent.objects.create(username="bea", outcome="failure", channel="web").pk,
+            "signinevent": SignInEvent.objects.create(
+                username=cast_b["auditor"].username, outcome="failure", channel="web"
+            ).pk,
             "accessevent": AccessEvent.objects.create(
                 tenant_id=tenant_b.pk,
                 request_id=uuid.uuid4(),
@@ -211,30 +220,45 @@ def _methods(pattern) -> list[str]:
     return ["get", "post"]
 
 
-def test_another_tenants_ids_answer_404_everywhere(cast_a, bobs_objects, api):
-    from django.contrib.contenttypes.models import ContentType
-
-    owner_api = api(cast_a["owner"])
-    browser = Client(HTTP_HOST="alice-chain.localhost")
+def _browser(user) -> Client:
+    """A web client on the user's tenant host, signed in (the session as sign-in leaves it)."""
     from accounts.sessions import session_key_hash
 
-    with tenant_context(cast_a["owner"].tenant):
-        browser.force_login(cast_a["owner"])
+    browser = Client(HTTP_HOST=tenant_host(user))
+    with tenant_context(user.tenant):
+        browser.force_login(user)
         session = browser.session
         session["kassa_started"] = session["kassa_seen"] = timezone.now().timestamp()
         session.save()
-        UserSession.objects.create(user=cast_a["owner"], key_hash=session_key_hash(session.session_key))
-    checked = 0
+        UserSession.objects.create(user=user, key_hash=session_key_hash(session.session_key))
+    return browser
+
+
+def _requests(owner_api, browser, objects: dict, targets=None, methods=METHODS, skip=()):
+    """(route, method, url, response) for every object pattern, its parameters filled from `objects`.
+
+    Only the patterns whose target is in `targets` (all if None) and whose route is not in `skip`,
+    only `methods`.
+    """
+    from django.contrib.contenttypes.models import ContentType
+
     for route, pattern, target in object_patterns():
         if target is None:
             continue  # reported by test_every_pattern_is_covered
+        if route in skip:
+            continue
+        if targets is not None and not targets & (
+            set(target.values()) if isinstance(target, dict) else {target}
+        ):
+            continue
         if target == "view_on_site":
-            with tenant_context(cast_a["owner"].tenant):
-                content_type = ContentType.objects.get_for_model(Product)
-            url = f"/admin/r/{content_type.pk}/{bobs_objects['product']}/"
+            content_type = ContentType.objects.get_for_model(Product)
+            url = f"/admin/r/{content_type.pk}/{objects['product']}/"
         else:
-            url = _url(route, target, bobs_objects)
+            url = _url(route, target, objects)
         for method in _methods(pattern):
+            if method not in methods:
+                continue
             if route.startswith("api/"):
                 response = getattr(owner_api, method)(url, {})
             else:
@@ -243,10 +267,47 @@ def test_another_tenants_ids_answer_404_everywhere(cast_a, bobs_objects, api):
                     response = browser.get(response["Location"], secure=True)
                 if response.status_code == 405 and not hasattr(pattern.callback, "view_class"):
                     continue  # a function view that does not serve this method reveals nothing
-            assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"
-            checked += 1
+            yield route, method, url, response
+
+
+def test_another_tenants_ids_answer_404_everywhere(cast_a, bobs_objects, api):
+    checked = 0
+    for _, method, url, response in _requests(api(cast_a["owner"]), _browser(cast_a["owner"]), bobs_objects):
+        assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"
+        checked += 1
     print(f"cross-tenant matrix: {checked} requests over {len(object_patterns())} object patterns")
     assert checked >= 60
+
+
+def test_every_one_of_bobs_staff_answers_404_to_alices_owner(cast_a, cast_b, bobs_objects, api):
+    """Each user page and endpoint, with each of Bob's users (owner to auditor), for every method."""
+    owner_api, browser = api(cast_a["owner"]), _browser(cast_a["owner"])
+    checked = 0
+    for role, user in cast_b.items():
+        objects = {**bobs_objects, "user": user.pk}
+        for _, method, url, response in _requests(owner_api, browser, objects, targets={"user"}):
+            assert response.status_code == 404, (
+                f"{role}: {method.upper()} {url} answered {response.status_code}"
+            )
+            checked += 1
+    assert checked >= 5 * 10
+
+
+def test_bobs_ids_lead_bob_to_his_objects(cast_b, bobs_objects, api):
+    """The control: the same URLs read (GET) by Bob's owner find every object, so each 404 above
+    comes from the tenant boundary, not from an id or URL that names nothing."""
+    found = {}
+    for _, method, url, response in _requests(
+        api(cast_b["owner"]),
+        _browser(cast_b["owner"]),
+        bobs_objects,
+        methods=("get",),
+        skip=NOT_FOUND_FOR_ANYONE,
+    ):
+        found[f"{method.upper()} {url}"] = response.status_code
+    missing = {request: status for request, status in found.items() if status == 404}
+    assert not missing
+    assert len(found) >= 40
 
 
 def test_bobs_objects_exist_for_bob(bobs_objects, tenant_b):

@@ -4,8 +4,7 @@ from decimal import Decimal
 
 from accounts.models import ApiToken, User
 from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
-from tests.conftest import PASSWORD, token_for
-from tests.pos.conftest import web_client
+from tests.conftest import PASSWORD, token_for, web_client
 
 
 def get(client, path, **extra):
