@@ -5,8 +5,7 @@ from tqdm import tqdm
 
 from accounts.models import User
 from accounts.permissions import OWNER
-from core.storage import storage_for_tenant
-from exports import container, services
+from exports import services
 from exports.catalogue import KINDS
 from exports.models import Export
 from tenants.context import tenant_context
@@ -49,7 +48,6 @@ class Command(BaseCommand):
             path = Path(out)
             path.touch(mode=0o600)
             with path.open("wb") as handle:
-                stored = storage_for_tenant(tenant).get(export.object_key)
-                for chunk in container.unseal(stored, tenant=tenant, export_id=export.pk):
+                for chunk in services.export_chunks(tenant=tenant, export=export):
                     handle.write(chunk)
             self.stdout.write(f"written to {path}")
