@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 from accounts import authz
 from accounts.admin_base import TenantModelAdmin
 from accounts.permissions import EXPORT, MANAGE_SETTINGS
-from lifecycle import services
 from lifecycle.models import Backup, RestoreDrill
+from lifecycle.services.backups import backup_create
 from lifecycle.tasks import backup_enqueue
 
 
@@ -45,7 +45,7 @@ class BackupAdmin(_ChainRecordAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            backup = services.backup_create(tenant=request.tenant)
+            backup = backup_create(tenant=request.tenant)
             backup_enqueue(backup)
             messages.success(request, "A backup was started; its progress shows in the list.")
             return redirect("admin:lifecycle_backup_changelist")

@@ -3,8 +3,9 @@ from rest_framework.response import Response
 
 from accounts.api_permissions import Can
 from accounts.permissions import EXPORT, MANAGE_SETTINGS
-from lifecycle import selectors, services
+from lifecycle import selectors
 from lifecycle.serializers import BackupOut, RestoreDrillOut
+from lifecycle.services.backups import backup_create
 from lifecycle.tasks import backup_enqueue
 
 CanSeeBackups = Can(EXPORT) | Can(MANAGE_SETTINGS)
@@ -25,7 +26,7 @@ class BackupListCreateApi(ListAPIView):
         return selectors.backup_list()
 
     def post(self, request):
-        backup = services.backup_create(tenant=request.tenant)
+        backup = backup_create(tenant=request.tenant)
         backup_enqueue(backup)
         return Response(BackupOut(backup).data, status=202)
 

@@ -7,8 +7,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from lifecycle import services
 from lifecycle.models import Backup
+from lifecycle.services.backups import backup_create, backup_run, backups_expire
+from lifecycle.services.drills import restore_drill_run
+from lifecycle.services.purge import tenant_purge, tenants_purge_due
 from tenants.models import Tenant
 
 RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
@@ -26,7 +28,7 @@ def backup_run_task(self, tenant_id: str, backup_id: str) -> str:
     tenant = Tenant.objects.get(pk=tenant_id)
     if tenant.status == Tenant.Status.PURGED:
         return "purged"
-    return str(services.backup_run(tenant=tenant, backup_id=UUID(backup_id)).status)
+    return str(backup_run(tenant=tenant, backup_id=UUID(backup_id)).status)
 
 
 def backup_enqueue(backup: Backup) -> None:
@@ -39,11 +41,11 @@ def backups_nightly_task() -> int:
     today = timezone.now().date()
     count = 0
     for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE, region=settings.KASSA_REGION):
-        backup = services.backup_create(tenant=tenant, trigger=Backup.Trigger.SCHEDULED, scheduled_for=today)
+        backup = backup_create(tenant=tenant, trigger=Backup.Trigger.SCHEDULED, scheduled_for=today)
         if backup.status != Backup.Status.DONE:
             backup_enqueue(backup)
             count += 1
-        services.backups_expire(tenant=tenant)
+        backups_expire(tenant=tenant)
     return count
 
 
@@ -51,7 +53,7 @@ def backups_nightly_task() -> int:
 def restore_drills_task() -> dict:
     results = {}
     for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE, region=settings.KASSA_REGION):
-        drill = services.restore_drill_run(tenant=tenant)
+        drill = restore_drill_run(tenant=tenant)
         if drill is not None:
             results[tenant.slug] = drill.status
     return results
@@ -60,7 +62,7 @@ def restore_drills_task() -> dict:
 @shared_task(**RELIABLE)
 def tenants_purge_due_task() -> list[str]:
     purged = []
-    for tenant in services.tenants_purge_due():
-        services.tenant_purge(tenant=tenant, requested_by="scheduled purge after the grace period")
+    for tenant in tenants_purge_due():
+        tenant_purge(tenant=tenant, requested_by="scheduled purge after the grace period")
         purged.append(tenant.slug)
     return purged

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.db import connections
 
-from lifecycle.onboarding import tenant_create
+from lifecycle.services.onboarding import tenant_create
 from tenants.context import tenant_context
 
 PASSWORD = "correct-horse-battery-7"

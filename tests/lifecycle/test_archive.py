@@ -10,7 +10,7 @@ import pytest
 
 from core.storage import storage_for_tenant
 from lifecycle import archive
-from lifecycle.services import backup_create, backup_run
+from lifecycle.services.backups import backup_create, backup_run
 from tests.tenants.test_chunks import layout_frames, layout_read
 
 

@@ -3,8 +3,9 @@ from tqdm import tqdm
 
 from core.storage import StorageError
 from lifecycle.archive import ArchiveError
+from lifecycle.errors import LifecycleError
 from lifecycle.management.commands._common import tenant_by_slug
-from lifecycle.services import LifecycleError, backup_create, backup_run
+from lifecycle.services.backups import backup_create, backup_run
 
 
 class Command(BaseCommand):
