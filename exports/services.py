@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.errors import Forbidden
 from core.storage import StorageError, WrongRegion, storage_for_tenant, tenant_prefix
 from exports.builder import zip_build
 from exports.catalogue import KINDS
@@ -40,9 +41,9 @@ def export_create(*, actor, kind: str) -> Export:
     from accounts.permissions import EXPORT
 
     if kind not in KINDS:
-        raise ExportError("invalid", f"kind must be one of {', '.join(KINDS)}")
+        raise ExportError(f"kind must be one of {', '.join(KINDS)}", code="invalid")
     if not authz.can(actor, EXPORT):
-        raise ExportError("permission_denied", "You may not export the chain's data.")
+        raise Forbidden("You may not export the chain's data.")
     export = Export.objects.create(kind=kind, requested_by=actor)
     export_enqueue(export)
     return export

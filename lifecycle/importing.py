@@ -51,19 +51,20 @@ def tenant_import(*, path, slug: str, on_progress=None) -> ImportResult:
         try:
             manifest = json.loads(archive.read("manifest.json"))
         except KeyError:
-            raise ExportError("invalid", "not a Kassa export (no manifest.json)") from None
+            raise ExportError("not a Kassa export (no manifest.json)", code="invalid") from None
         if manifest.get("format") != FORMAT or manifest.get("kind") != "full":
-            raise ExportError("invalid", "only a full Kassa export can be imported")
+            raise ExportError("only a full Kassa export can be imported", code="invalid")
         if manifest.get("schema_version") != SCHEMA_VERSION:
             raise ExportError(
-                "invalid", f"export schema version {manifest.get('schema_version')} is not {SCHEMA_VERSION}"
+                f"export schema version {manifest.get('schema_version')} is not {SCHEMA_VERSION}",
+                code="invalid",
             )
         try:
             target = tenant_shell_create(
                 slug=slug, name=manifest["tenant"]["name"], region=manifest["tenant"]["region"]
             )
         except ValidationError as error:
-            raise ExportError("invalid", "; ".join(error.messages)) from None
+            raise ExportError("; ".join(error.messages), code="invalid") from None
         try:
             counts = _load(archive, manifest, target, on_progress)
         except BaseException:
@@ -82,7 +83,7 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
         if name not in ours or not set(manifest["entities"][name]["columns"]) <= set(
             ours[name].table.columns
         ):
-            raise ExportError("invalid", f"entity {name} of the export does not fit this schema")
+            raise ExportError(f"entity {name} of the export does not fit this schema", code="invalid")
     total = max(sum(manifest["entities"][n]["rows"] for n in order), 1)
     done = 0
     maps: dict[str, str] = {}
@@ -160,7 +161,9 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
                     count += 1
             expected = manifest["entities"][name]
             if count != expected["rows"] or digest.hexdigest() != expected["files"]["jsonl"]["sha256"]:
-                raise ExportError("import_mismatch", f"entity {name} differs from the export after loading")
+                raise ExportError(
+                    f"entity {name} differs from the export after loading", code="import_mismatch"
+                )
             counts[name] = count
     if on_progress:
         on_progress(100)
