@@ -59,7 +59,7 @@ def measure(operation: str, argument: str) -> None:
     started = time.perf_counter()
     if operation == "backup":
         tenant = Tenant.objects.get(slug=argument)
-        backup = backup_run(tenant=tenant, backup_id=backup_create(tenant=tenant).pk)
+        backup = backup_run(tenant=tenant, backup_id=backup_create(tenant=tenant, enqueue=False).pk)
         result = {"backup": str(backup.pk), "rows": backup.row_count, "bytes": backup.size_bytes}
     else:
         backup = backup_get(backup_id=argument)

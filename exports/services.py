@@ -35,8 +35,11 @@ def export_key(tenant_id, export_id) -> str:
     return f"{tenant_prefix(tenant_id)}exports/{export_id}.kex"
 
 
-def export_create(*, actor, kind: str) -> Export:
-    """Record an export of the actor's tenant and run it in a worker after commit."""
+def export_create(*, actor, kind: str, enqueue: bool = True) -> Export:
+    """Record an export of the actor's tenant and run it in a worker after commit.
+
+    `enqueue=False`: the caller runs it now (`export_run`, as the export_tenant command does).
+    """
     from accounts import authz
     from accounts.permissions import EXPORT
 
@@ -45,11 +48,12 @@ def export_create(*, actor, kind: str) -> Export:
     if not authz.can(actor, EXPORT):
         raise Forbidden("You may not export the chain's data.")
     export = Export.objects.create(kind=kind, requested_by=actor)
-    export_enqueue(export)
+    if enqueue:
+        _export_enqueue(export)
     return export
 
 
-def export_enqueue(export: Export) -> None:
+def _export_enqueue(export: Export) -> None:
     from exports.tasks import export_run_task
 
     transaction.on_commit(lambda: export_run_task.delay(str(export.tenant_id), str(export.pk)))

@@ -6,7 +6,6 @@ from accounts.permissions import EXPORT, MANAGE_SETTINGS
 from lifecycle import selectors
 from lifecycle.serializers import BackupOut, RestoreDrillOut
 from lifecycle.services.backups import backup_create
-from lifecycle.tasks import backup_enqueue
 
 CanSeeBackups = Can(EXPORT) | Can(MANAGE_SETTINGS)
 
@@ -27,7 +26,6 @@ class BackupListCreateApi(ListAPIView):
 
     def post(self, request):
         backup = backup_create(tenant=request.tenant)
-        backup_enqueue(backup)
         return Response(BackupOut(backup).data, status=202)
 
 

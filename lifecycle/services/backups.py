@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -96,8 +96,18 @@ def copy_out(cursor, query: str) -> Iterator[bytes]:
         yield bytes(block)
 
 
-def backup_create(*, tenant: Tenant, trigger: str = Backup.Trigger.MANUAL, scheduled_for=None) -> Backup:
-    """Record a backup to run (one per night for scheduled ones); the caller enqueues it."""
+def backup_create(
+    *,
+    tenant: Tenant,
+    trigger: str = Backup.Trigger.MANUAL,
+    scheduled_for=None,
+    enqueue: bool = True,
+) -> Backup:
+    """Record a backup (one per night for scheduled ones) and run it in a worker after commit.
+
+    `enqueue=False`: the caller runs it now (`backup_run`, as the backup_tenant command does).
+    A scheduled backup already done that night is not run again.
+    """
     if tenant.region != settings.KASSA_REGION:
         raise WrongRegion(f"tenant {tenant.slug} is not in this deployment's region")
     with tenant_context(tenant):
@@ -108,8 +118,17 @@ def backup_create(*, tenant: Tenant, trigger: str = Backup.Trigger.MANUAL, sched
                 scheduled_for=scheduled_for,
                 defaults={"region": tenant.region},
             )
-            return backup
-        return Backup.objects.create(tenant=tenant, trigger=trigger, region=tenant.region)
+        else:
+            backup = Backup.objects.create(tenant=tenant, trigger=trigger, region=tenant.region)
+    if enqueue and backup.status != Backup.Status.DONE:
+        _backup_enqueue(backup)
+    return backup
+
+
+def _backup_enqueue(backup: Backup) -> None:
+    from lifecycle.tasks import backup_run_task
+
+    transaction.on_commit(lambda: backup_run_task.delay(str(backup.tenant_id), str(backup.pk)))
 
 
 def backup_get(*, backup_id) -> Backup:

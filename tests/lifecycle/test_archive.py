@@ -37,7 +37,7 @@ def test_a_backup_file_in_the_stored_layout_is_read(tenant_a):
 
 @pytest.mark.django_db(transaction=True, databases=["default", "owner"])
 def test_a_backup_is_stored_in_that_layout(chain):
-    backup = backup_run(tenant=chain, backup_id=backup_create(tenant=chain).pk)
+    backup = backup_run(tenant=chain, backup_id=backup_create(tenant=chain, enqueue=False).pk)
     stored = b"".join(storage_for_tenant(chain).get(backup.object_key))
 
     plaintext = b"".join(layout_read(stored, tenant=chain, kind="backup", object_id=backup.pk))

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owne
 
 
 def backup_now(tenant) -> Backup:
-    backup = backup_create(tenant=tenant)
+    backup = backup_create(tenant=tenant, enqueue=False)
     return backup_run(tenant=tenant, backup_id=backup.pk)
 
 

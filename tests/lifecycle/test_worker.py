@@ -37,7 +37,7 @@ def test_a_backup_killed_half_way_publishes_nothing_and_its_retry_publishes_one(
             "FROM generate_series(1, 20000) AS n",
             [chain.pk],
         )
-    backup = backup_create(tenant=chain)
+    backup = backup_create(tenant=chain, enqueue=False)  # enqueued below, once the worker runs
     storage = storage_for_tenant(chain)
     worker, _ = start_worker(
         {"KASSA_STORAGE_URL": settings.KASSA_STORAGE_URL, "KASSA_BACKUP_BLOCK_PAUSE_MS": "250"}

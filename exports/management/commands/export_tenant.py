@@ -5,6 +5,7 @@ from tqdm import tqdm
 
 from accounts.models import User
 from accounts.permissions import OWNER
+from core.errors import DomainError
 from exports import services
 from exports.catalogue import KINDS
 from exports.models import Export
@@ -32,7 +33,11 @@ class Command(BaseCommand):
             )
             if owner is None:
                 raise CommandError("the tenant has no active owner to record as the requester")
-            export = Export.objects.create(kind=kind, requested_by=owner)
+            try:
+                # Run here, below, instead of in a worker.
+                export = services.export_create(actor=owner, kind=kind, enqueue=False)
+            except DomainError as error:
+                raise CommandError(str(error)) from None
         with tqdm(total=100, unit="%", desc=f"export {slug}", disable=None) as bar:
 
             def show(percent: int) -> None:

@@ -18,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, slug, no_progress, **options):
         tenant = tenant_by_slug(slug)
         try:
-            backup = backup_create(tenant=tenant)
+            backup = backup_create(tenant=tenant, enqueue=False)  # run here, below
             with tqdm(total=100, unit="%", disable=no_progress, file=self.stderr) as bar:
 
                 def advance(percent: int) -> None:
