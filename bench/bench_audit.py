@@ -146,7 +146,7 @@ def main() -> None:
         from accounts.policy import policy_for
         from accounts.services import user_create
         from accounts.tokens import token_issue
-        from lifecycle.onboarding import tenant_create
+        from lifecycle.services.onboarding import tenant_create
         from tenants.context import tenant_context
 
         tenant, _ = tenant_create(

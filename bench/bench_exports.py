@@ -97,7 +97,7 @@ def main() -> None:
     from django.db import connections
     from django.test.utils import setup_databases, teardown_databases
 
-    from lifecycle.onboarding import tenant_create
+    from lifecycle.services.onboarding import tenant_create
     from tenants.context import tenant_context
     from tenants.models import Store
     from tenants.owner import owner_transaction

@@ -157,7 +157,7 @@ def _data():
     from accounts.policy import policy_for
     from accounts.tokens import token_issue
     from inventory.models import Product, StockLevel
-    from lifecycle.onboarding import tenant_create
+    from lifecycle.services.onboarding import tenant_create
     from tenants.context import tenant_context
     from tenants.models import Store
 

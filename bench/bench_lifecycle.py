@@ -51,18 +51,19 @@ def measure(operation: str, argument: str) -> None:
     import tracemalloc
 
     _django(os.environ["KASSA_DB_NAME"])
-    from lifecycle import services
+    from lifecycle.services.backups import backup_create, backup_get, backup_run
+    from lifecycle.services.restore import backup_restore
     from tenants.models import Tenant
 
     tracemalloc.start()
     started = time.perf_counter()
     if operation == "backup":
         tenant = Tenant.objects.get(slug=argument)
-        backup = services.backup_run(tenant=tenant, backup_id=services.backup_create(tenant=tenant).pk)
+        backup = backup_run(tenant=tenant, backup_id=backup_create(tenant=tenant, enqueue=False).pk)
         result = {"backup": str(backup.pk), "rows": backup.row_count, "bytes": backup.size_bytes}
     else:
-        backup = services.backup_get(backup_id=argument)
-        restored = services.backup_restore(backup=backup, new_slug=f"{backup.tenant.slug}-copy")
+        backup = backup_get(backup_id=argument)
+        restored = backup_restore(backup=backup, new_slug=f"{backup.tenant.slug}-copy")
         result = {"rows": restored.row_count}
     result["seconds"] = round(time.perf_counter() - started, 2)
     result["heap_peak_mb"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
@@ -91,7 +92,7 @@ def main() -> None:
     from django.db import connections
     from django.test.utils import setup_databases, teardown_databases
 
-    from lifecycle.onboarding import tenant_create
+    from lifecycle.services.onboarding import tenant_create
     from tenants.owner import owner_transaction
     from tenants.rls import rls_statements
 

@@ -3,8 +3,8 @@ from django.utils.html import format_html
 
 from accounts.admin_base import TenantModelAdmin
 from accounts.permissions import EXPORT
+from core.errors import DomainError
 from exports import services
-from exports.errors import ExportError
 from exports.models import Export
 
 
@@ -39,7 +39,7 @@ class ExportAdmin(TenantModelAdmin):
             return
         try:
             created = services.export_create(actor=request.user, kind=obj.kind)
-        except ExportError as error:
+        except DomainError as error:  # ExportError, or Forbidden without the export permission
             self.message_user(request, str(error), messages.ERROR)
             return
         obj.pk = created.pk

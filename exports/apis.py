@@ -1,7 +1,7 @@
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -10,7 +10,7 @@ from accounts.permissions import EXPORT, MANAGE_CUSTOMERS
 from core.api import page_of, paginate
 from exports import customers, selectors, services, streaming
 from exports.catalogue import KIND_TABLES, KINDS
-from exports.errors import ExportError, ExportExpired, ExportNotReady
+from exports.errors import ExportExpired, ExportNotReady
 from exports.models import Export
 from idempotency.decorator import idempotent
 
@@ -49,12 +49,6 @@ class ExportOut(serializers.ModelSerializer):
         return data
 
 
-def _raise_for(error: ExportError):
-    if error.code == "permission_denied":
-        raise PermissionDenied(str(error))
-    raise ValidationError({"kind": [str(error)]})
-
-
 class ExportListCreateApi(APIView):
     """GET: the caller's exports. POST: start an export (`full` or one entity kind) → 202."""
 
@@ -79,10 +73,7 @@ class ExportListCreateApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            export = services.export_create(actor=request.user, kind=data.validated_data["kind"])
-        except ExportError as error:
-            _raise_for(error)
+        export = services.export_create(actor=request.user, kind=data.validated_data["kind"])
         body = {"id": str(export.pk), "status": export.status}
         return Response(
             body, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/api/v1/exports/{export.pk}/"}

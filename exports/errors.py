@@ -1,12 +1,10 @@
 """Error codes of exports and customer-data requests (snake_case, shared by APIs and commands)."""
 
-from core.errors import Conflict, Gone
+from core.errors import Conflict, DomainError, Gone
 
 
-class ExportError(Exception):
-    def __init__(self, code: str, detail: str):
-        super().__init__(detail)
-        self.code = code
+class ExportError(DomainError):
+    """An export or an import was refused; `code` says which rule."""
 
 
 class ExportExpired(Gone):

@@ -13,12 +13,13 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.errors import Forbidden
 from core.storage import StorageError, WrongRegion, storage_for_tenant, tenant_prefix
-from exports import container
 from exports.builder import zip_build
 from exports.catalogue import KINDS
 from exports.errors import ExportError
 from exports.models import Export
+from tenants import chunks
 from tenants.context import tenant_context
 from tenants.models import Tenant
 
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 # A running export whose worker has shown no sign of life for this long may be claimed again.
 STALE_SECONDS = 120
+KIND = "export"  # the stored chunks' associated data: export:<export id>:chunk:<n>:<final|more>
 
 
 def export_key(tenant_id, export_id) -> str:
@@ -33,21 +35,25 @@ def export_key(tenant_id, export_id) -> str:
     return f"{tenant_prefix(tenant_id)}exports/{export_id}.kex"
 
 
-def export_create(*, actor, kind: str) -> Export:
-    """Record an export of the actor's tenant and run it in a worker after commit."""
+def export_create(*, actor, kind: str, enqueue: bool = True) -> Export:
+    """Record an export of the actor's tenant and run it in a worker after commit.
+
+    `enqueue=False`: the caller runs it now (`export_run`, as the export_tenant command does).
+    """
     from accounts import authz
     from accounts.permissions import EXPORT
 
     if kind not in KINDS:
-        raise ExportError("invalid", f"kind must be one of {', '.join(KINDS)}")
+        raise ExportError(f"kind must be one of {', '.join(KINDS)}", code="invalid")
     if not authz.can(actor, EXPORT):
-        raise ExportError("permission_denied", "You may not export the chain's data.")
+        raise Forbidden("You may not export the chain's data.")
     export = Export.objects.create(kind=kind, requested_by=actor)
-    export_enqueue(export)
+    if enqueue:
+        _export_enqueue(export)
     return export
 
 
-def export_enqueue(export: Export) -> None:
+def _export_enqueue(export: Export) -> None:
     from exports.tasks import export_run_task
 
     transaction.on_commit(lambda: export_run_task.delay(str(export.tenant_id), str(export.pk)))
@@ -97,7 +103,7 @@ def export_run(*, tenant: Tenant, export_id, on_progress: Callable[[int], None] 
                 )
             size = storage.put(
                 key,
-                container.seal(_file_chunks(handle.name), tenant=tenant, export_id=export.pk),
+                chunks.seal(_file_chunks(handle.name), tenant=tenant, kind=KIND, object_id=export.pk),
                 tenant=tenant,
             )
         except Exception as error:
@@ -127,13 +133,13 @@ def export_run(*, tenant: Tenant, export_id, on_progress: Callable[[int], None] 
 
 def _file_chunks(path: str) -> Iterator[bytes]:
     with open(path, "rb") as handle:
-        while chunk := handle.read(container.CHUNK_BYTES):
+        while chunk := handle.read(chunks.CHUNK_BYTES):
             yield chunk
 
 
 def _safe_error(error: Exception) -> str:
     # Our own errors name no data; a database error's text may quote row values, so only its type.
-    if isinstance(error, (ExportError, container.ContainerError, StorageError, WrongRegion)):
+    if isinstance(error, (ExportError, chunks.ChunkError, StorageError, WrongRegion)):
         return f"{type(error).__name__}: {error}"[:500]
     return type(error).__name__
 
@@ -151,7 +157,13 @@ def export_open(*, tenant: Tenant, export: Export) -> Iterator[bytes]:
         download_count=F("download_count") + 1, last_downloaded_at=timezone.now()
     )
     logger.info("export %s of %s downloaded by %s", export.pk, tenant.slug, export.requested_by_id)
-    return container.unseal(storage.get(export.object_key), tenant=tenant, export_id=export.pk)
+    return chunks.unseal(storage.get(export.object_key), tenant=tenant, kind=KIND, object_id=export.pk)
+
+
+def export_chunks(*, tenant: Tenant, export: Export) -> Iterator[bytes]:
+    """The export's ZIP, decrypted chunk by chunk, without counting a download (commands, checks)."""
+    stored = storage_for_tenant(tenant).get(export.object_key)
+    return chunks.unseal(stored, tenant=tenant, kind=KIND, object_id=export.pk)
 
 
 def export_delete_file(*, tenant: Tenant, export: Export) -> None:

@@ -11,7 +11,7 @@ from tenants.models import Tenant
 RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
 
 
-@shared_task(bind=True, max_retries=10, **RELIABLE)
+@shared_task(name="exports.export_run_task", bind=True, max_retries=10, **RELIABLE)
 def export_run_task(self, tenant_id: str, export_id: str) -> str:
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None or tenant.status == Tenant.Status.PURGED:
@@ -23,7 +23,7 @@ def export_run_task(self, tenant_id: str, export_id: str) -> str:
     return str(export.status)
 
 
-@shared_task(**RELIABLE)
+@shared_task(name="exports.exports_expire_task", **RELIABLE)
 def exports_expire_task() -> int:
     """Delete every tenant's export files past their download window."""
     expired = 0

@@ -10,7 +10,7 @@ from django.db import transaction
 from accounts.models import Role, User
 from accounts.permissions import AUDITOR, CASHIER, INTEGRATOR, STORE_MANAGER
 from accounts.services import password_reset
-from lifecycle.onboarding import password_generate, tenant_create
+from lifecycle.services.onboarding import password_generate, tenant_create
 from tenants.context import tenant_context
 from tenants.models import Store, Tenant
 from tenants.selectors import tenant_host

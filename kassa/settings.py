@@ -217,18 +217,18 @@ CELERY_BEAT_SCHEDULE: dict = {
     "audit-seal": {"task": "auditlog.audit_seal_task", "schedule": 300.0},
     # Back up every active tenant, then expire old backups (KASSA_BACKUP_KEEP_DAILY/MONTHLY).
     "backups-nightly": {
-        "task": "lifecycle.tasks.backups_nightly_task",
+        "task": "lifecycle.backups_nightly_task",
         "schedule": crontab(hour=2, minute=0),
     },
     # Restore each tenant's latest backup into a scratch tenant and compare it with its manifest.
-    "restore-drills": {"task": "lifecycle.tasks.restore_drills_task", "schedule": crontab(hour=4, minute=30)},
+    "restore-drills": {"task": "lifecycle.restore_drills_task", "schedule": crontab(hour=4, minute=30)},
     # Purge terminated tenants whose grace period (KASSA_TERMINATION_GRACE_DAYS) has ended.
     "tenants-purge-due": {
-        "task": "lifecycle.tasks.tenants_purge_due_task",
+        "task": "lifecycle.tenants_purge_due_task",
         "schedule": crontab(hour=5, minute=0),
     },
     # Delete export files past their download window (KASSA_EXPORT_DAYS) from storage.
-    "exports-expire": {"task": "exports.tasks.exports_expire_task", "schedule": 3600.0},
+    "exports-expire": {"task": "exports.exports_expire_task", "schedule": 3600.0},
 }
 
 # --- Identity

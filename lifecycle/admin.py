@@ -7,9 +7,8 @@ from django.shortcuts import redirect, render
 from accounts import authz
 from accounts.admin_base import TenantModelAdmin
 from accounts.permissions import EXPORT, MANAGE_SETTINGS
-from lifecycle import services
 from lifecycle.models import Backup, RestoreDrill
-from lifecycle.tasks import backup_enqueue
+from lifecycle.services.backups import backup_create
 
 
 class _ChainRecordAdmin(TenantModelAdmin):
@@ -45,8 +44,7 @@ class BackupAdmin(_ChainRecordAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            backup = services.backup_create(tenant=request.tenant)
-            backup_enqueue(backup)
+            backup_create(tenant=request.tenant)
             messages.success(request, "A backup was started; its progress shows in the list.")
             return redirect("admin:lifecycle_backup_changelist")
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Back up now"}

@@ -3,9 +3,9 @@ from rest_framework.response import Response
 
 from accounts.api_permissions import Can
 from accounts.permissions import EXPORT, MANAGE_SETTINGS
-from lifecycle import selectors, services
+from lifecycle import selectors
 from lifecycle.serializers import BackupOut, RestoreDrillOut
-from lifecycle.tasks import backup_enqueue
+from lifecycle.services.backups import backup_create
 
 CanSeeBackups = Can(EXPORT) | Can(MANAGE_SETTINGS)
 
@@ -25,8 +25,7 @@ class BackupListCreateApi(ListAPIView):
         return selectors.backup_list()
 
     def post(self, request):
-        backup = services.backup_create(tenant=request.tenant)
-        backup_enqueue(backup)
+        backup = backup_create(tenant=request.tenant)
         return Response(BackupOut(backup).data, status=202)
 
 

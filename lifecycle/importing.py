@@ -1,15 +1,15 @@
 """Import a full export's JSON Lines into a new, empty tenant (`manage.py import_tenant FILE --as SLUG`).
 
-The new tenant gets its own domain and data key (`lifecycle.services.tenant_shell_create`:
+The new tenant gets its own domain and data key (`lifecycle.services.restore.tenant_shell_create`:
 region check included). In one owner-role transaction: each entity's rows go into a temporary
 table (`jsonb_populate_recordset`, so PostgreSQL parses every value by the column's type),
 decrypted values are encrypted with the new tenant's key, lookup hashes recomputed under it,
 and users get an unusable password (passwords are never exported: they must be reset). Every
 uuid or serial primary key gets a new value through a map table and every foreign key follows
-its map, so the import works while the source tenant still exists. The change-log rows the
-load itself wrote are removed before the exported change log is inserted. Before commit, each
-entity is read back with the source's ids and must give the manifest's row count and JSONL
-SHA-256 exactly; otherwise nothing is kept.
+its map (lifecycle.services.remap, as a restore does), so the import works while the source
+tenant still exists. The change-log rows the load itself wrote are removed before the exported
+change log is inserted. Before commit, each entity is read back with the source's ids and must
+give the manifest's row count and JSONL SHA-256 exactly; otherwise nothing is kept.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from exports.builder import FORMAT
 from exports.catalogue import DERIVED_COLUMNS, SCHEMA_VERSION, entities
 from exports.errors import ExportError
 from inventory import hashing
-from lifecycle.services import tenant_delete, tenant_shell_create
+from lifecycle.services.purge import tenant_delete
+from lifecycle.services.remap import insert_select, key_map_create, mapped_back_query
+from lifecycle.services.restore import tenant_shell_create
 from tenants import crypto
-from tenants.catalogue import TRIGGER_FED_TABLES, Table
+from tenants.catalogue import TRIGGER_FED_TABLES
 from tenants.context import tenant_context
 from tenants.models import Tenant
 from tenants.owner import owner_transaction, quote, uuid_literal
@@ -49,19 +51,20 @@ def tenant_import(*, path, slug: str, on_progress=None) -> ImportResult:
         try:
             manifest = json.loads(archive.read("manifest.json"))
         except KeyError:
-            raise ExportError("invalid", "not a Kassa export (no manifest.json)") from None
+            raise ExportError("not a Kassa export (no manifest.json)", code="invalid") from None
         if manifest.get("format") != FORMAT or manifest.get("kind") != "full":
-            raise ExportError("invalid", "only a full Kassa export can be imported")
+            raise ExportError("only a full Kassa export can be imported", code="invalid")
         if manifest.get("schema_version") != SCHEMA_VERSION:
             raise ExportError(
-                "invalid", f"export schema version {manifest.get('schema_version')} is not {SCHEMA_VERSION}"
+                f"export schema version {manifest.get('schema_version')} is not {SCHEMA_VERSION}",
+                code="invalid",
             )
         try:
             target = tenant_shell_create(
                 slug=slug, name=manifest["tenant"]["name"], region=manifest["tenant"]["region"]
             )
         except ValidationError as error:
-            raise ExportError("invalid", "; ".join(error.messages)) from None
+            raise ExportError("; ".join(error.messages), code="invalid") from None
         try:
             counts = _load(archive, manifest, target, on_progress)
         except BaseException:
@@ -80,7 +83,7 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
         if name not in ours or not set(manifest["entities"][name]["columns"]) <= set(
             ours[name].table.columns
         ):
-            raise ExportError("invalid", f"entity {name} of the export does not fit this schema")
+            raise ExportError(f"entity {name} of the export does not fit this schema", code="invalid")
     total = max(sum(manifest["entities"][n]["rows"] for n in order), 1)
     done = 0
     maps: dict[str, str] = {}
@@ -116,20 +119,21 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
             if batch:
                 _stage(cursor, stage, batch)
                 done += len(batch)
-            key = table.single_key
-            new = _new_key_sql(table)
-            if key and new:
+            if key_map_create(cursor, table, stage=stage, name=f"kassa_import_map_{i}"):
                 maps[name] = f"kassa_import_map_{i}"
-                cursor.execute(
-                    f"CREATE TEMP TABLE {maps[name]} (old {table.types[key]} PRIMARY KEY, new {table.types[key]} NOT NULL) ON COMMIT DROP"
-                )
-                cursor.execute(f"INSERT INTO {maps[name]} SELECT {quote(key)}, {new} FROM {stage}")  # noqa: S608
             if name in TRIGGER_FED_TABLES:  # what this load's own inserts logged
                 cursor.execute(f"DELETE FROM {quote(name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
             insert_columns = [
                 c for c in staged if c in columns or (name, c) in DERIVED_COLUMNS or c == "password"
             ]
-            select, joins = _insert_select(table, insert_columns, maps, target)
+            select, joins = insert_select(
+                table,
+                insert_columns,
+                maps,
+                source_id=source_id,
+                target_id=target.pk,
+                replace={"password": UNUSABLE_PASSWORD_SQL} if name == "accounts_user" else None,
+            )
             cursor.execute(
                 f"INSERT INTO {quote(name)} (tenant_id, {', '.join(quote(c) for c in insert_columns)}) "  # noqa: S608
                 f"SELECT {uuid_literal(target.pk)}, {select} FROM {stage} s {joins}"
@@ -146,7 +150,9 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
             json_columns = rows.json_positions(columns, entity.table.types)
             digest, count = hashlib.sha256(), 0
             with raw.cursor(name=f"kassa_import_check_{name}") as named:
-                named.execute(_mapped_back_query(entity.table, columns, maps, target))
+                named.execute(
+                    mapped_back_query(entity.table, columns, maps, source_id=source_id, target_id=target.pk)
+                )
                 for values in rows.fetch(named):
                     if positions:
                         rows.decrypted(values, positions)
@@ -155,9 +161,10 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
                     count += 1
             expected = manifest["entities"][name]
             if count != expected["rows"] or digest.hexdigest() != expected["files"]["jsonl"]["sha256"]:
-                raise ExportError("import_mismatch", f"entity {name} differs from the export after loading")
+                raise ExportError(
+                    f"entity {name} differs from the export after loading", code="import_mismatch"
+                )
             counts[name] = count
-    del source_id
     if on_progress:
         on_progress(100)
     return counts
@@ -167,56 +174,4 @@ def _stage(cursor, stage: str, batch: list[dict]) -> None:
     cursor.execute(
         f"INSERT INTO {stage} SELECT * FROM jsonb_populate_recordset(NULL::{stage}, %s::jsonb)",  # noqa: S608
         [json.dumps(batch)],
-    )
-
-
-def _new_key_sql(table: Table) -> str | None:
-    key = table.single_key
-    if not key:
-        return None
-    if table.types[key] == "uuid":
-        return "gen_random_uuid()"
-    if table.sequence:
-        return f"nextval('{table.sequence}')"
-    return None
-
-
-def _insert_select(table: Table, columns, maps, target) -> tuple[str, str]:
-    expressions, joins = [], []
-    for column in columns:
-        fk = next((f for f in table.foreign_keys if f.column == column), None)
-        if column == "password" and table.name == "accounts_user":
-            expressions.append(UNUSABLE_PASSWORD_SQL)
-        elif column == table.single_key and table.name in maps:
-            joins.append(f"JOIN {maps[table.name]} k ON k.old = s.{quote(column)}")
-            expressions.append("k.new")
-        elif fk and fk.table in maps:
-            alias = f"f{len(joins)}"
-            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.old = s.{quote(column)}")
-            expressions.append(f"COALESCE({alias}.new, s.{quote(column)})")
-        elif fk and fk.table == "tenants_tenant":
-            expressions.append(uuid_literal(target.pk))
-        else:
-            expressions.append(f"s.{quote(column)}")
-    return ", ".join(expressions), " ".join(joins)
-
-
-def _mapped_back_query(table: Table, columns, maps, target) -> str:
-    expressions, joins = {}, []
-    for column in columns:
-        fk = next((f for f in table.foreign_keys if f.column == column), None)
-        if column == table.single_key and table.name in maps:
-            joins.append(f"JOIN {maps[table.name]} k ON k.new = t.{quote(column)}")
-            expressions[column] = "k.old"
-        elif fk and fk.table in maps:
-            alias = f"f{len(joins)}"
-            joins.append(f"LEFT JOIN {maps[fk.table]} {alias} ON {alias}.new = t.{quote(column)}")
-            expressions[column] = f"COALESCE({alias}.old, t.{quote(column)})"
-        else:
-            expressions[column] = f"t.{quote(column)}"
-    order = ", ".join(expressions.get(c, f"t.{quote(c)}") for c in (table.primary_key or columns))
-    select = ", ".join(expressions[c] for c in columns)
-    return (
-        f"SELECT {select} FROM {quote(table.name)} t {' '.join(joins)} "  # noqa: S608
-        f"WHERE t.tenant_id = {uuid_literal(target.pk)} ORDER BY {order}"
     )

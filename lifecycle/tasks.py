@@ -4,17 +4,19 @@ from uuid import UUID
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from lifecycle import services
 from lifecycle.models import Backup
+from lifecycle.services.backups import backup_create, backup_run, backups_expire
+from lifecycle.services.drills import restore_drill_run
+from lifecycle.services.purge import tenant_purge, tenants_purge_due
 from tenants.models import Tenant
 
 RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
 
 
 @shared_task(
+    name="lifecycle.backup_run_task",
     bind=True,
     autoretry_for=(Exception,),
     retry_backoff=30,
@@ -26,41 +28,36 @@ def backup_run_task(self, tenant_id: str, backup_id: str) -> str:
     tenant = Tenant.objects.get(pk=tenant_id)
     if tenant.status == Tenant.Status.PURGED:
         return "purged"
-    return str(services.backup_run(tenant=tenant, backup_id=UUID(backup_id)).status)
+    return str(backup_run(tenant=tenant, backup_id=UUID(backup_id)).status)
 
 
-def backup_enqueue(backup: Backup) -> None:
-    transaction.on_commit(lambda: backup_run_task.delay(str(backup.tenant_id), str(backup.pk)))
-
-
-@shared_task(**RELIABLE)
+@shared_task(name="lifecycle.backups_nightly_task", **RELIABLE)
 def backups_nightly_task() -> int:
-    """Create tonight's backup of every active tenant (once), enqueue it, expire old ones."""
+    """Create tonight's backup of every active tenant (once; it runs in a worker), expire old ones."""
     today = timezone.now().date()
     count = 0
     for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE, region=settings.KASSA_REGION):
-        backup = services.backup_create(tenant=tenant, trigger=Backup.Trigger.SCHEDULED, scheduled_for=today)
+        backup = backup_create(tenant=tenant, trigger=Backup.Trigger.SCHEDULED, scheduled_for=today)
         if backup.status != Backup.Status.DONE:
-            backup_enqueue(backup)
             count += 1
-        services.backups_expire(tenant=tenant)
+        backups_expire(tenant=tenant)
     return count
 
 
-@shared_task(**RELIABLE)
+@shared_task(name="lifecycle.restore_drills_task", **RELIABLE)
 def restore_drills_task() -> dict:
     results = {}
     for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE, region=settings.KASSA_REGION):
-        drill = services.restore_drill_run(tenant=tenant)
+        drill = restore_drill_run(tenant=tenant)
         if drill is not None:
             results[tenant.slug] = drill.status
     return results
 
 
-@shared_task(**RELIABLE)
+@shared_task(name="lifecycle.tenants_purge_due_task", **RELIABLE)
 def tenants_purge_due_task() -> list[str]:
     purged = []
-    for tenant in services.tenants_purge_due():
-        services.tenant_purge(tenant=tenant, requested_by="scheduled purge after the grace period")
+    for tenant in tenants_purge_due():
+        tenant_purge(tenant=tenant, requested_by="scheduled purge after the grace period")
         purged.append(tenant.slug)
     return purged

@@ -14,7 +14,7 @@ from accounts.models import Role, User
 from accounts.services import user_create
 from inventory.models import Product
 from inventory.services.catalogue import product_create
-from lifecycle.onboarding import tenant_create
+from lifecycle.services.onboarding import tenant_create
 from tenants.context import tenant_context
 from tenants.models import Store, Tenant
 

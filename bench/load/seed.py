@@ -23,7 +23,7 @@ def seed() -> dict:
     from accounts.permissions import CASHIER, INTEGRATOR
     from accounts.services import user_create
     from inventory.models import Product, ReceiptCounter, StockLevel, StockMovement
-    from lifecycle.onboarding import tenant_create
+    from lifecycle.services.onboarding import tenant_create
     from tenants.context import tenant_context
     from tenants.models import Store
     from tenants.selectors import tenant_host

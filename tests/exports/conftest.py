@@ -88,14 +88,9 @@ def run_export(tenant, user, kind="full"):
 
 
 def export_bytes(tenant, export) -> bytes:
-    from core.storage import storage_for_tenant
-    from exports import container
+    from exports import services
 
-    return b"".join(
-        container.unseal(
-            storage_for_tenant(tenant).get(export.object_key), tenant=tenant, export_id=export.pk
-        )
-    )
+    return b"".join(services.export_chunks(tenant=tenant, export=export))
 
 
 @pytest.fixture

@@ -79,6 +79,17 @@ def test_the_stored_file_is_encrypted(shop_a, cast_a, tenant_a, file_storage):
     assert len(stored) == export.size_bytes
 
 
+def test_the_stored_file_keeps_the_chunk_layout_of_earlier_exports(cast_a, tenant_a, file_storage):
+    from tests.tenants.test_chunks import layout_read
+
+    export = run_export(tenant_a, cast_a["owner"])
+    stored = (Path(file_storage) / export.object_key).read_bytes()
+
+    chunks = layout_read(stored, tenant=tenant_a, kind="export", object_id=export.pk)
+    assert b"".join(chunks) == export_bytes(tenant_a, export)
+    assert "manifest.json" in unzip(b"".join(chunks))
+
+
 def test_csv_cells_cannot_run_as_formulas(shop_a, cast_a, tenant_a):
     export = run_export(tenant_a, cast_a["owner"], kind="products")
     files = unzip(export_bytes(tenant_a, export))

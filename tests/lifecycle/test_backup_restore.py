@@ -6,9 +6,11 @@ from django.db import connections
 
 from accounts.models import RoleAssignment, TotpDevice, User
 from core.storage import WrongRegion, storage_for_tenant
-from lifecycle import services
 from lifecycle.archive import ArchiveError
+from lifecycle.errors import LifecycleError
 from lifecycle.models import Backup
+from lifecycle.services.backups import archive_verify
+from lifecycle.services.restore import backup_restore
 from tenants.catalogue import tenant_table_names
 from tenants.context import tenant_context
 from tenants.models import Store, Tenant
@@ -122,7 +124,7 @@ def test_a_truncated_backup_is_refused(chain, file_storage):
     path.write_bytes(path.read_bytes()[:-100])
 
     with pytest.raises(ArchiveError):
-        services.backup_restore(backup=backup)
+        backup_restore(backup=backup)
 
 
 def test_a_backup_cannot_be_read_with_another_tenants_key(chain):
@@ -131,9 +133,9 @@ def test_a_backup_cannot_be_read_with_another_tenants_key(chain):
     storage = storage_for_tenant(chain)
 
     with pytest.raises(ArchiveError, match="does not decrypt"):
-        services.archive_verify(tenant=bob, backup_id=backup.pk, chunks=storage.get(backup.object_key))
+        archive_verify(tenant=bob, backup_id=backup.pk, chunks=storage.get(backup.object_key))
     # The right tenant reads it.
-    assert services.archive_verify(tenant=chain, backup_id=backup.pk, chunks=storage.get(backup.object_key))
+    assert archive_verify(tenant=chain, backup_id=backup.pk, chunks=storage.get(backup.object_key))
 
 
 def test_a_backup_from_a_newer_schema_is_refused(chain):
@@ -148,8 +150,8 @@ def test_a_backup_from_a_newer_schema_is_refused(chain):
             cursor.execute("DELETE FROM django_migrations WHERE name = '9999_future'")
     before = tenant_rows(chain)
 
-    with pytest.raises(services.LifecycleError) as refused:
-        services.backup_restore(backup=backup)
+    with pytest.raises(LifecycleError) as refused:
+        backup_restore(backup=backup)
 
     assert refused.value.code == "backup_schema_newer"
     assert tenant_rows(chain) == before
@@ -160,7 +162,7 @@ def test_a_backup_of_another_region_is_not_restored_here(chain, settings):
     settings.KASSA_REGION = "eu-north"
 
     with pytest.raises(WrongRegion):
-        services.backup_restore(backup=backup, new_slug="alice-north")
+        backup_restore(backup=backup, new_slug="alice-north")
     assert not Tenant.objects.filter(slug="alice-north").exists()
 
 
@@ -172,7 +174,7 @@ def test_backup_and_restore_through_s3_storage(chain, s3_bucket, settings):
     head = storage.client.head_object(Bucket=s3_bucket, Key=f"kassa/{backup.object_key}")
     assert head["ServerSideEncryption"] == "AES256"
 
-    result = services.backup_restore(backup=backup, new_slug="alice-from-s3")
+    result = backup_restore(backup=backup, new_slug="alice-from-s3")
 
     assert result.rows == {table: entry["rows"] for table, entry in backup.manifest["tables"].items()}
     assert tenant_rows(result.tenant).get("tenants_store") == 5

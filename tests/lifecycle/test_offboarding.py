@@ -11,10 +11,12 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from accounts.models import TotpDevice
-from core.storage import storage_for_tenant
-from lifecycle import services
+from core.storage import storage_for_region, storage_for_tenant
 from lifecycle.archive import ArchiveError
 from lifecycle.models import Backup, PurgeCertificate, RestoreDrill
+from lifecycle.services.backups import archive_verify, backup_create, backup_run, backups_expire
+from lifecycle.services.drills import restore_drill_run
+from lifecycle.services.purge import purge_due_at, tenant_purge, tenant_terminate, tenants_purge_due
 from tenants.context import tenant_context
 from tenants.models import Store, Tenant, TenantKey
 from tests.conftest import PASSWORD, HttpsApiClient, make_tenant, token_for
@@ -24,8 +26,8 @@ pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owne
 
 
 def backup_now(tenant) -> Backup:
-    backup = services.backup_create(tenant=tenant)
-    return services.backup_run(tenant=tenant, backup_id=backup.pk)
+    backup = backup_create(tenant=tenant, enqueue=False)
+    return backup_run(tenant=tenant, backup_id=backup.pk)
 
 
 def sign_in(tenant, username):
@@ -47,7 +49,7 @@ def test_after_termination_only_owners_sign_in(chain):
 
     chain.refresh_from_db()
     assert chain.status == Tenant.Status.TERMINATED and chain.subscription_ends_at is not None
-    due = services.purge_due_at(chain)
+    due = purge_due_at(chain)
     assert due - chain.subscription_ends_at == timedelta(days=30)
     assert "purge due" in out.getvalue()
     refused = sign_in(chain, "sam")
@@ -67,10 +69,10 @@ def test_a_purge_needs_termination_and_confirmation(chain):
 
 
 def test_the_scheduled_purge_waits_for_the_grace_period(chain):
-    services.tenant_terminate(tenant=chain)
-    assert services.tenants_purge_due() == []
+    tenant_terminate(tenant=chain)
+    assert tenants_purge_due() == []
     later = timezone.now() + timedelta(days=31)
-    assert [t.pk for t in services.tenants_purge_due(now=later)] == [chain.pk]
+    assert [t.pk for t in tenants_purge_due(now=later)] == [chain.pk]
 
 
 # --- purge -------------------------------------------------------------------------------
@@ -84,7 +86,7 @@ def test_purge_leaves_no_row_no_object_no_key_and_a_certificate(chain, settings,
     storage = storage_for_tenant(chain)
     old_copy = b"".join(storage.get(backup.object_key))  # a copy that escaped deletion
     # An object of the tenant in another region's storage (an old export, say).
-    north = services.storage_for_region("eu-north")
+    north = storage_for_region("eu-north")
     (tmp_path / "north" / f"tenants/{chain.pk}/exports").mkdir(parents=True)
     (tmp_path / "north" / f"tenants/{chain.pk}/exports/old.kex").write_bytes(b"x")
     rows_before = tenant_rows(chain)
@@ -102,7 +104,7 @@ def test_purge_leaves_no_row_no_object_no_key_and_a_certificate(chain, settings,
     with tenant_context(chain):
         assert not TenantKey.objects.exists()
         with pytest.raises(ArchiveError):
-            services.archive_verify(tenant=chain, backup_id=backup.pk, chunks=[old_copy])
+            archive_verify(tenant=chain, backup_id=backup.pk, chunks=[old_copy])
     certificate = PurgeCertificate.objects.get(subject_tenant=chain.pk)
     assert certificate.status == PurgeCertificate.Status.COMPLETE and certificate.completed_at
     assert certificate.subject_slug == chain.slug and "purge_tenant" in certificate.requested_by
@@ -131,7 +133,7 @@ def test_an_interrupted_purge_finishes_when_run_again(chain):
         for i in range(40):
             Store.objects.create(name=f"Extra {i}")
     backup_now(chain)
-    services.tenant_terminate(tenant=chain)
+    tenant_terminate(tenant=chain)
     rows_before = tenant_rows(chain)
     batches = []
 
@@ -141,20 +143,20 @@ def test_an_interrupted_purge_finishes_when_run_again(chain):
             raise Interrupted()
 
     with pytest.raises(Interrupted):
-        services.tenant_purge(tenant=chain, requested_by="test", batch_size=10, on_batch=crash_after_three)
+        tenant_purge(tenant=chain, requested_by="test", batch_size=10, on_batch=crash_after_three)
     chain.refresh_from_db()
     assert chain.status == Tenant.Status.TERMINATED
     half = tenant_rows(chain)
     assert half and any(half.get(table, 0) < count for table, count in rows_before.items())
 
-    certificate = services.tenant_purge(tenant=chain, requested_by="test", batch_size=10)
+    certificate = tenant_purge(tenant=chain, requested_by="test", batch_size=10)
 
     assert tenant_rows(chain) == {}
     assert certificate.status == PurgeCertificate.Status.COMPLETE and certificate.runs == 2
     assert certificate.rows_deleted["tenants_store"] == rows_before["tenants_store"]
     chain.refresh_from_db()
     assert chain.status == Tenant.Status.PURGED
-    assert services.tenant_purge(tenant=chain, requested_by="test").runs == 2  # done: nothing more
+    assert tenant_purge(tenant=chain, requested_by="test").runs == 2  # done: nothing more
 
 
 # --- restore drills ----------------------------------------------------------------------
@@ -164,7 +166,7 @@ def test_a_restore_drill_passes_and_leaves_no_scratch_tenant(chain):
     backup = backup_now(chain)
     tenants_before = set(Tenant.objects.values_list("slug", flat=True))
 
-    drill = services.restore_drill_run(tenant=chain)
+    drill = restore_drill_run(tenant=chain)
 
     assert drill.status == RestoreDrill.Status.PASSED, drill.detail
     assert drill.backup_id == backup.pk and drill.row_count == backup.row_count
@@ -182,7 +184,7 @@ def test_a_failed_restore_drill_alerts_the_operators(chain, file_storage, settin
     path.write_bytes(bytes(data))
 
     with caplog.at_level(logging.ERROR, logger="lifecycle.services"):
-        drill = services.restore_drill_run(tenant=chain)
+        drill = restore_drill_run(tenant=chain)
 
     assert drill.status == RestoreDrill.Status.FAILED and "ArchiveError" in drill.detail
     assert any(r.levelno == logging.ERROR and "restore drill" in r.getMessage() for r in caplog.records)
@@ -204,7 +206,7 @@ def test_retention_keeps_thirty_days_and_one_backup_a_month(chain):
         made[age] = backup
     storage = storage_for_tenant(chain)
 
-    expired = services.backups_expire(tenant=chain, now=now)
+    expired = backups_expire(tenant=chain, now=now)
 
     kept = {age for age, b in made.items() if Backup.objects.get(pk=b.pk).status == Backup.Status.DONE}
     assert {0, 1, 29} <= kept and 400 not in kept
@@ -226,7 +228,7 @@ def test_the_chain_administrator_sees_its_backups_and_drills_only(chain):
     bob = make_tenant("bob-chain", owner="bob")
     backup = backup_now(chain)
     backup_now(bob)
-    services.restore_drill_run(tenant=chain)
+    restore_drill_run(tenant=chain)
     with tenant_context(chain):
         alice, cody = User.objects.get(username="alice"), User.objects.get(username="cody")
 
@@ -252,7 +254,7 @@ def test_the_nightly_task_backs_up_each_active_tenant_once(chain):
     from lifecycle.tasks import backups_nightly_task
 
     bob = make_tenant("bob-chain", owner="bob")
-    services.tenant_terminate(tenant=bob)
+    tenant_terminate(tenant=bob)
     app.conf.task_always_eager = True  # the backup runs here instead of on a worker
     try:
         backups_nightly_task()

@@ -8,8 +8,8 @@ import pytest
 from django.db import connections
 
 from core.storage import storage_for_tenant
-from lifecycle import services
 from lifecycle.models import Backup
+from lifecycle.services.backups import archive_verify, backup_create, backup_key
 from lifecycle.tasks import backup_run_task
 from tenants.context import tenant_context
 from tests.conftest import start_worker, stop_worker
@@ -37,7 +37,7 @@ def test_a_backup_killed_half_way_publishes_nothing_and_its_retry_publishes_one(
             "FROM generate_series(1, 20000) AS n",
             [chain.pk],
         )
-    backup = services.backup_create(tenant=chain)
+    backup = backup_create(tenant=chain, enqueue=False)  # enqueued below, once the worker runs
     storage = storage_for_tenant(chain)
     worker, _ = start_worker(
         {"KASSA_STORAGE_URL": settings.KASSA_STORAGE_URL, "KASSA_BACKUP_BLOCK_PAUSE_MS": "250"}
@@ -56,7 +56,7 @@ def test_a_backup_killed_half_way_publishes_nothing_and_its_retry_publishes_one(
 
         backup.refresh_from_db()
         assert backup.status != Backup.Status.DONE and backup.progress < 100
-        assert not storage.exists(services.backup_key(chain.pk, backup.pk))
+        assert not storage.exists(backup_key(chain.pk, backup.pk))
         assert list(storage.list(f"tenants/{chain.pk}/backups/")) == []
 
         # Acknowledged late and rejected when its worker died: the task runs again.
@@ -71,8 +71,6 @@ def test_a_backup_killed_half_way_publishes_nothing_and_its_retry_publishes_one(
     backup.refresh_from_db()
     assert backup.attempts == 2
     assert list(storage.list(f"tenants/{chain.pk}/")) == [backup.object_key]  # no partial file left
-    manifest = services.archive_verify(
-        tenant=chain, backup_id=backup.pk, chunks=storage.get(backup.object_key)
-    )
+    manifest = archive_verify(tenant=chain, backup_id=backup.pk, chunks=storage.get(backup.object_key))
     assert manifest == backup.manifest
     assert manifest["tables"]["tenants_store"]["rows"] == 20005

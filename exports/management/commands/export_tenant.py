@@ -5,8 +5,8 @@ from tqdm import tqdm
 
 from accounts.models import User
 from accounts.permissions import OWNER
-from core.storage import storage_for_tenant
-from exports import container, services
+from core.errors import DomainError
+from exports import services
 from exports.catalogue import KINDS
 from exports.models import Export
 from tenants.context import tenant_context
@@ -33,7 +33,11 @@ class Command(BaseCommand):
             )
             if owner is None:
                 raise CommandError("the tenant has no active owner to record as the requester")
-            export = Export.objects.create(kind=kind, requested_by=owner)
+            try:
+                # Run here, below, instead of in a worker.
+                export = services.export_create(actor=owner, kind=kind, enqueue=False)
+            except DomainError as error:
+                raise CommandError(str(error)) from None
         with tqdm(total=100, unit="%", desc=f"export {slug}", disable=None) as bar:
 
             def show(percent: int) -> None:
@@ -49,7 +53,6 @@ class Command(BaseCommand):
             path = Path(out)
             path.touch(mode=0o600)
             with path.open("wb") as handle:
-                stored = storage_for_tenant(tenant).get(export.object_key)
-                for chunk in container.unseal(stored, tenant=tenant, export_id=export.pk):
+                for chunk in services.export_chunks(tenant=tenant, export=export):
                     handle.write(chunk)
             self.stdout.write(f"written to {path}")

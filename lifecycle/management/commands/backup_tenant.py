@@ -3,8 +3,9 @@ from tqdm import tqdm
 
 from core.storage import StorageError
 from lifecycle.archive import ArchiveError
+from lifecycle.errors import LifecycleError
 from lifecycle.management.commands._common import tenant_by_slug
-from lifecycle.services import LifecycleError, backup_create, backup_run
+from lifecycle.services.backups import backup_create, backup_run
 
 
 class Command(BaseCommand):
@@ -17,7 +18,7 @@ class Command(BaseCommand):
     def handle(self, *args, slug, no_progress, **options):
         tenant = tenant_by_slug(slug)
         try:
-            backup = backup_create(tenant=tenant)
+            backup = backup_create(tenant=tenant, enqueue=False)  # run here, below
             with tqdm(total=100, unit="%", disable=no_progress, file=self.stderr) as bar:
 
                 def advance(percent: int) -> None:

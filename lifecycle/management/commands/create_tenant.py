@@ -3,7 +3,7 @@ import sys
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from lifecycle.onboarding import password_generate, tenant_create
+from lifecycle.services.onboarding import password_generate, tenant_create
 
 
 class Command(BaseCommand):

@@ -2,8 +2,9 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError
 
+from lifecycle.errors import LifecycleError
 from lifecycle.management.commands._common import tenant_by_slug
-from lifecycle.services import LifecycleError, purge_due_at, tenant_purge
+from lifecycle.services.purge import purge_due_at, tenant_purge
 
 
 class Command(BaseCommand):

@@ -2,7 +2,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.storage import StorageError
 from lifecycle.archive import ArchiveError
-from lifecycle.services import LifecycleError, backup_get, backup_restore
+from lifecycle.errors import LifecycleError
+from lifecycle.services.backups import backup_get
+from lifecycle.services.restore import backup_restore
 
 
 class Command(BaseCommand):

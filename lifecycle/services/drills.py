@@ -1,0 +1,54 @@
+"""Restore drills: does the latest backup restore, and match its manifest?"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from core.alerts import alert_send
+from lifecycle.errors import LifecycleError
+from lifecycle.models import Backup, RestoreDrill
+from lifecycle.services.backups import safe_error
+from lifecycle.services.purge import tenant_delete
+from lifecycle.services.restore import backup_restore
+from tenants.context import tenant_context
+from tenants.models import Tenant
+
+
+def restore_drill_run(*, tenant: Tenant) -> RestoreDrill | None:
+    """Restore the latest backup into a scratch tenant, compare, delete it, record the result."""
+    backup = Backup.objects.filter(tenant=tenant, status=Backup.Status.DONE).order_by("-created_at").first()
+    if backup is None:
+        return None
+    started = time.monotonic()
+    scratch_slug = f"drill-{uuid.uuid4().hex[:16]}"
+    status, detail, rows = RestoreDrill.Status.PASSED, "", {}
+    try:
+        rows = backup_restore(backup=backup, new_slug=scratch_slug).rows
+        expected = {name: entry["rows"] for name, entry in backup.manifest["tables"].items()}
+        if rows != expected:
+            raise LifecycleError("restored row counts differ from the manifest", code="drill_mismatch")
+    except Exception as error:
+        status, detail = RestoreDrill.Status.FAILED, safe_error(error)
+    finally:
+        scratch = Tenant.objects.filter(slug=scratch_slug).first()
+        if scratch is not None:
+            tenant_delete(tenant=scratch)
+    with tenant_context(tenant):
+        drill = RestoreDrill.objects.create(
+            tenant=tenant,
+            backup=backup,
+            status=status,
+            table_count=len(rows),
+            row_count=sum(rows.values()),
+            seconds=round(time.monotonic() - started, 3),
+            detail=detail,
+        )
+    if status == RestoreDrill.Status.FAILED:
+        # Log, mail to ADMINS and the webhook (core.alerts), per tenant.
+        alert_send(
+            "restore_drill_failed",
+            tenant=tenant.slug,
+            detail=f"The restore drill of tenant {tenant.slug} ({tenant.pk}) failed for backup {backup.pk}: {detail}",
+        )
+    return drill
