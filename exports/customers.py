@@ -39,6 +39,7 @@ from exports.models import CustomerRequest, Export
 from idempotency.services import records_forget
 from inventory import hashing, selectors
 from inventory.models import Customer, Payment, Refund, Sale, SaleLine
+from inventory.services.customers import customer_anonymise
 from tenants.context import get_current_tenant
 from tenants.owner import owner_transaction
 
@@ -155,12 +156,7 @@ def customer_erase(*, customer: Customer, actor) -> dict:
     now = timezone.now()
     redacted: dict[str, list] = {}
     with owner_transaction(tenant, privileged=True) as cursor:
-        cursor.execute(
-            "UPDATE inventory_customer SET name = NULL, email = NULL, phone = NULL, email_hash = '', "
-            "phone_hash = '', notes = '', erased_at = %s WHERE id = %s AND tenant_id = %s AND erased_at IS NULL",
-            [now, customer.pk, tenant.pk],
-        )
-        if cursor.rowcount == 0:  # erased meanwhile by another request
+        if not customer_anonymise(cursor=cursor, customer=customer, now=now):  # erased meanwhile
             transaction.set_rollback(True, using="owner")
             customer.refresh_from_db()
             return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}

@@ -8,10 +8,8 @@ from django.conf import settings
 from exports import services
 from tenants.models import Tenant
 
-RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
 
-
-@shared_task(name="exports.export_run_task", bind=True, max_retries=10, **RELIABLE)
+@shared_task(name="exports.export_run_task", bind=True, max_retries=10)
 def export_run_task(self, tenant_id: str, export_id: str) -> str:
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None or tenant.status == Tenant.Status.PURGED:
@@ -23,7 +21,7 @@ def export_run_task(self, tenant_id: str, export_id: str) -> str:
     return str(export.status)
 
 
-@shared_task(name="exports.exports_expire_task", **RELIABLE)
+@shared_task(name="exports.exports_expire_task")
 def exports_expire_task() -> int:
     """Delete every tenant's export files past their download window."""
     expired = 0

@@ -12,8 +12,6 @@ from lifecycle.services.drills import restore_drill_run
 from lifecycle.services.purge import tenant_purge, tenants_purge_due
 from tenants.models import Tenant
 
-RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
-
 
 @shared_task(
     name="lifecycle.backup_run_task",
@@ -22,7 +20,6 @@ RELIABLE = {"acks_late": True, "reject_on_worker_lost": True}
     retry_backoff=30,
     retry_backoff_max=900,
     max_retries=5,
-    **RELIABLE,
 )
 def backup_run_task(self, tenant_id: str, backup_id: str) -> str:
     tenant = Tenant.objects.get(pk=tenant_id)
@@ -31,7 +28,7 @@ def backup_run_task(self, tenant_id: str, backup_id: str) -> str:
     return str(backup_run(tenant=tenant, backup_id=UUID(backup_id)).status)
 
 
-@shared_task(name="lifecycle.backups_nightly_task", **RELIABLE)
+@shared_task(name="lifecycle.backups_nightly_task")
 def backups_nightly_task() -> int:
     """Create tonight's backup of every active tenant (once; it runs in a worker), expire old ones."""
     today = timezone.now().date()
@@ -44,7 +41,7 @@ def backups_nightly_task() -> int:
     return count
 
 
-@shared_task(name="lifecycle.restore_drills_task", **RELIABLE)
+@shared_task(name="lifecycle.restore_drills_task")
 def restore_drills_task() -> dict:
     results = {}
     for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE, region=settings.KASSA_REGION):
@@ -54,7 +51,7 @@ def restore_drills_task() -> dict:
     return results
 
 
-@shared_task(name="lifecycle.tenants_purge_due_task", **RELIABLE)
+@shared_task(name="lifecycle.tenants_purge_due_task")
 def tenants_purge_due_task() -> list[str]:
     purged = []
     for tenant in tenants_purge_due():

@@ -44,3 +44,15 @@ def customer_update(*, customer: Customer, actor, **fields) -> Customer:
     if changed:
         customer.save(update_fields=changed)
     return customer
+
+
+def customer_anonymise(*, cursor, customer: Customer, now) -> bool:
+    """Clear the customer's contact data, lookup hashes and notes (a customer's erasure, in the
+    caller's owner transaction). Sales keep pointing at the anonymised row, so their figures
+    stay. False when another request erased the customer first."""
+    cursor.execute(
+        "UPDATE inventory_customer SET name = NULL, email = NULL, phone = NULL, email_hash = '', "
+        "phone_hash = '', notes = '', erased_at = %s WHERE id = %s AND tenant_id = %s AND erased_at IS NULL",
+        [now, customer.pk, customer.tenant_id],
+    )
+    return cursor.rowcount == 1
