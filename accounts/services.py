@@ -62,7 +62,7 @@ def _check_can_assign(actor: User | None, roles: Sequence[Role], stores: Sequenc
                 raise PermissionDenied(f"You cannot grant {permission!r} there: you do not hold it.")
 
 
-def _check_can_manage(actor: User, user: User) -> None:
+def _check_can_manage(actor: User | None, user: User) -> None:
     """The actor must be able to grant everything the user holds, where the user holds it."""
     _check_can_assign(actor, [], [])
     assignments = list(RoleAssignment.objects.filter(user=user).select_related("role", "store"))
