@@ -149,7 +149,13 @@ def test_the_installed_apps_find_their_templates_static_files_migrations_and_tra
         for key, value in os.environ.items()
         if not key.startswith(("KASSA_", "DJANGO_", "PYTHON", "DATABASE_", "REDIS_"))
     }
-    env.update(DJANGO_SETTINGS_MODULE="kassa.settings", KASSA_VAR_DIR=str(tmp_path / "var"))
+    # A Redis URL (never connected to) keeps Django from starting an embedded Redis that would
+    # outlive the test.
+    env.update(
+        DJANGO_SETTINGS_MODULE="kassa.settings",
+        KASSA_VAR_DIR=str(tmp_path / "var"),
+        REDIS_URL="redis://127.0.0.1:9/0",
+    )
     probe = subprocess.run(
         [site.parents[2] / "bin" / "python", "-c", PROBE, json.dumps([packages, templates, statics])],
         cwd=tmp_path,  # outside the checkout: nothing can come from the source tree
