@@ -78,6 +78,11 @@ def can(user, permission: str, store=None) -> bool:
     return store_id in stores
 
 
+def can_everywhere(user, permission: str) -> bool:
+    """The user holds `permission` in every store (for chain-wide reads such as exports)."""
+    return can(user, permission) and store_ids(user, permission) is ALL_STORES
+
+
 def store_ids(user, permission: str) -> set[UUID] | None:
     """The stores where the user holds `permission` (None: every store; empty: none)."""
     return grants_of(user).get(permission, set())

@@ -9,6 +9,7 @@ SELL = "sell"
 REFUND = "refund"
 VIEW_SALES = "view_sales"
 VIEW_CUSTOMERS = "view_customers"
+CREATE_CUSTOMERS = "create_customers"
 MANAGE_CUSTOMERS = "manage_customers"
 MANAGE_USERS = "manage_users"
 MANAGE_ROLES = "manage_roles"
@@ -28,12 +29,13 @@ CATALOGUE: dict[str, str] = {
     REFUND: "Refund sales",
     VIEW_SALES: "View sales and the stock ledger",
     VIEW_CUSTOMERS: "View customers",
-    MANAGE_CUSTOMERS: "Create, change, export and erase customers",
+    CREATE_CUSTOMERS: "Create customers (at the till)",
+    MANAGE_CUSTOMERS: "Change, export and erase customers",
     MANAGE_USERS: "Create, change, deactivate and unlock users",
     MANAGE_ROLES: "Create and change roles and their policies",
     VIEW_STORE_LOGS: "View the access and change logs of one's stores",
     VIEW_CHAIN_LOGS: "View the access and change logs of the whole chain",
-    EXPORT: "Export the chain's data",
+    EXPORT: "Export the chain's data (each kind also needs its view permission, chain-wide)",
     MANAGE_SETTINGS: "Change the chain's settings (stores, retention)",
     GRANT_SUPPORT: "Grant and revoke support access for platform staff",
 }
@@ -85,6 +87,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             REFUND,
             VIEW_SALES,
             VIEW_CUSTOMERS,
+            CREATE_CUSTOMERS,
             MANAGE_CUSTOMERS,
             MANAGE_USERS,
             VIEW_STORE_LOGS,
@@ -93,7 +96,7 @@ BUILTIN_ROLES: dict[str, dict] = {
     },
     CASHIER: {
         "name": "Cashier",
-        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, MANAGE_CUSTOMERS],
+        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, CREATE_CUSTOMERS],
         "mfa_required": False,
     },
     INTEGRATOR: {

@@ -99,6 +99,7 @@ class ExportDownloadApi(APIView):
     @extend_schema(responses={(200, "application/zip"): bytes})
     def get(self, request, export_id):
         export = selectors.export_get(user=request.user, export_id=export_id)
+        services.export_kind_check(actor=request.user, kind=export.kind)  # a permission lost since
         if services.export_is_expired(export):
             raise ExportExpired()
         if export.status != Export.Status.DONE:
@@ -122,6 +123,7 @@ class EntityCsvApi(APIView):
             raise NotFound("No such entity export.")
         from django.conf import settings
 
+        services.export_kind_check(actor=request.user, kind=kind)
         entity = streaming.entity_for_kind(kind)
         if (
             streaming.entity_count(tenant=request.tenant, entity=entity)

@@ -17,6 +17,7 @@ from accounts import authz
 from accounts.admin_base import ServiceForm, ServiceFormAdmin, TenantModelAdmin, stores_for
 from accounts.permissions import (
     ADJUST_STOCK,
+    CREATE_CUSTOMERS,
     MANAGE_CUSTOMERS,
     MANAGE_PRODUCTS,
     MANAGE_SETTINGS,
@@ -258,6 +259,7 @@ class CustomerForm(ServiceForm):
 class CustomerAdmin(ServiceFormAdmin):
     form = CustomerForm
     view_permission = VIEW_CUSTOMERS
+    add_permission = CREATE_CUSTOMERS
     change_permission = MANAGE_CUSTOMERS
     list_display = ["__str__", "email", "phone", "created_at"]
     fields = ["name", "email", "phone", "notes"]
