@@ -37,6 +37,7 @@ from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
 from core.api import error_body, page_of, paginate
 from core.errors import NotFound
+from core.headers import CLEAR_SITE_DATA
 from core.pagination import TimeCursorPagination
 from idempotency.decorator import idempotent
 from tenants.context import tenant_context
@@ -164,7 +165,7 @@ class LogoutApi(APIView):
             user=request.user,
             kind=SignInEvent.Kind.SIGN_OUT,
         )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(status=status.HTTP_204_NO_CONTENT, headers={"Clear-Site-Data": CLEAR_SITE_DATA})
 
 
 def me_payload(user: User, token=None) -> dict:

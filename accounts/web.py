@@ -20,6 +20,7 @@ from accounts.policy import policy_for
 from accounts.signin import SignInRefused, second_factor_check, signin_check, signin_complete
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
+from core.headers import CLEAR_SITE_DATA
 from core.net import client_ip
 
 PENDING_OTP = "kassa_pending_otp_user"
@@ -109,7 +110,9 @@ def logout_view(request):
             kind=SignInEvent.Kind.SIGN_OUT,
         )
     logout(request)
-    return redirect("/login/")
+    response = redirect("/login/")
+    response["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
 
 
 @login_required

@@ -46,6 +46,13 @@ class TenantAdminSite(admin.AdminSite):
         target = request.GET.get("next") or "/admin/"
         return redirect(f"/login/?{urlencode({'next': target})}")
 
+    def logout(self, request, extra_context=None):
+        """Sign-out is the site's own (/logout/): the session row ends, it is logged, and the
+        browser is told to clear what it cached."""
+        from accounts.web import logout_view
+
+        return logout_view(request)
+
 
 site = admin.site
 
