@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -7,8 +5,8 @@ from django.utils import timezone
 from accounts.models import UserSession
 from accounts.policy import password_expired, policy_for
 from accounts.sessions import session_key_hash, session_seen
+from accounts.tokens import last_use_granularity
 
-SEEN_GRANULARITY = timedelta(minutes=1)
 ALLOWED_BEFORE_PASSWORD_CHANGE = ("/account/password/", "/logout/", "/static/")
 
 
@@ -38,7 +36,7 @@ class SessionPolicyMiddleware:
         ):
             logout(request)
             return redirect(f"/login/?next={request.path}")
-        if now - record.last_seen_at >= SEEN_GRANULARITY:
+        if now - record.last_seen_at >= last_use_granularity(policy.session_idle_seconds):
             request.session["kassa_seen"] = now.timestamp()
             session_seen(session=record, now=now)
         if password_expired(user, policy) and not request.path.startswith(ALLOWED_BEFORE_PASSWORD_CHANGE):

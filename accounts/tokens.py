@@ -21,6 +21,16 @@ from accounts.policy import Policy
 
 TOKEN_RE = re.compile(r"^kassa_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
 LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def last_use_granularity(idle_seconds: int | None) -> timedelta:
+    """How old a recorded last use may grow before it is written again: a minute, or a third of
+    the idle timeout when that is shorter. The idle check reads the recorded time, so a token
+    (or session) idles out between idle − granularity and idle after its real last use — never
+    while it is used more often than every two thirds of its idle timeout."""
+    if idle_seconds is None:
+        return LAST_USED_GRANULARITY
+    return min(LAST_USED_GRANULARITY, timedelta(seconds=idle_seconds / 3))
 INTEGRATOR_KEY_LIFETIME = timedelta(days=90)
 
 
@@ -131,8 +141,8 @@ def token_validate(token: ApiToken | None, *, ip: str) -> ApiToken:
         raise TokenRejected("token_expired")
     if token.allowed_ips and not _ip_allowed(ip, token.allowed_ips):
         raise TokenRejected("not_authenticated")
-    if now - token.last_used_at >= LAST_USED_GRANULARITY:
-        # At most one write a minute per token, not one per request.
+    if now - token.last_used_at >= last_use_granularity(token.idle_timeout_seconds):
+        # At most one write a minute per token (a third of a shorter idle timeout), not one per request.
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
