@@ -79,7 +79,10 @@ class UserOut(serializers.ModelSerializer):
 
 
 class UserCreateIn(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]{1,150}$")
+    # The rules (NFKC, one script, no Latin look-alikes) are the service's: accounts.usernames.
+    username = serializers.CharField(
+        max_length=150, help_text="letters of one script, digits 0-9 and . _ @ + -"
+    )
     password = serializers.CharField(max_length=1024, trim_whitespace=False)
     roles = serializers.ListField(child=TenantRelatedField(Role), min_length=1, max_length=20)
     stores = serializers.ListField(child=TenantRelatedField(Store), required=False, default=list)

@@ -22,6 +22,7 @@ from accounts.policy import (
     role_policy_defaults,
 )
 from accounts.sessions import sessions_end
+from accounts.usernames import username_normalize, username_problem
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
 from tenants.context import require_tenant_id
@@ -95,6 +96,10 @@ def user_create(
 ) -> User:
     """Create a user of the current tenant holding `roles` in `stores` (every store if none)."""
     _check_can_assign(actor, roles, stores)
+    username = username_normalize(username)
+    problem = username_problem(username)
+    if problem:
+        raise ValidationError({"username": problem})
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": "A user with this username exists."})
     user = User(
@@ -174,7 +179,7 @@ def user_deactivate(*, user: User, actor: User) -> User:
 def user_unlock(*, user: User, actor: User, request=None) -> int:
     """Clear a user's lockout (an administrator's action, logged)."""
     _check_can_manage(actor, user)
-    cleared = lockout.lockout_clear(lockout.lockout_key(None, {"username": user.username}))
+    cleared = lockout.lockout_clear(lockout.lockout_key_for(user=user))
     signin_event_record(
         request=request,
         username=user.username,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts import lockout, mfa
 from accounts.models import User
 from accounts.policy import DEFAULT_POLICY, Policy, password_expired, policy_for
+from accounts.usernames import username_normalize
 from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
 from core.alerts import burst_note
@@ -80,6 +81,7 @@ def mfa_needed(user: User, policy: Policy) -> bool:
 def signin_check(*, request, username: str, password: str, otp: str | None, channel: str) -> SignIn:
     """Check one attempt for a user of the current tenant; raise SignInRefused or return the user."""
     ip = client_ip(request)
+    username = username_normalize(username)
 
     def refuse(outcome, reason, code, status, detail, retry_after=None, user=None):
         signin_event_record(
@@ -95,7 +97,8 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
     known = User.objects.filter(username__iexact=username).first()
     policy = policy_for(known) if known is not None else DEFAULT_POLICY
     request.kassa_signin_policy = policy
-    key = lockout.lockout_key(request, {"username": username})
+    # One counter per account, whatever spelling found it (axes reads the same key back).
+    key = request.kassa_lockout_key = lockout.lockout_key_for(user=known, username=username)
     if lockout.is_locked(key, policy):
         refuse(
             "locked_out",
@@ -155,6 +158,7 @@ def second_factor_check(*, request, user: User, otp: str, channel: str) -> None:
     """Check a TOTP or backup code; a wrong one counts towards the lockout like a wrong password."""
     if not mfa.otp_verify(user, otp):
         _ip_failure_add(client_ip(request))
+        request.kassa_lockout_key = lockout.lockout_key_for(user=user)
         user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
         signin_event_record(
             request=request,
@@ -170,7 +174,7 @@ def second_factor_check(*, request, user: User, otp: str, channel: str) -> None:
 
 def signin_complete(*, request, user: User, policy: Policy, channel: str) -> SignIn:
     username = user.username
-    key = lockout.lockout_key(request, {"username": username})
+    key = lockout.lockout_key_for(user=user)
     expired = password_expired(user, policy)
     lockout.lockout_clear(key)
     signin_event_record(

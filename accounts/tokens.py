@@ -26,11 +26,13 @@ LAST_USED_GRANULARITY = timedelta(minutes=1)
 def last_use_granularity(idle_seconds: int | None) -> timedelta:
     """How old a recorded last use may grow before it is written again: a minute, or a third of
     the idle timeout when that is shorter. The idle check reads the recorded time, so a token
-    (or session) idles out between idle − granularity and idle after its real last use — never
+    (or session) idles out between idle - granularity and idle after its real last use — never
     while it is used more often than every two thirds of its idle timeout."""
     if idle_seconds is None:
         return LAST_USED_GRANULARITY
     return min(LAST_USED_GRANULARITY, timedelta(seconds=idle_seconds / 3))
+
+
 INTEGRATOR_KEY_LIFETIME = timedelta(days=90)
 
 

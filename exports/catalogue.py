@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from django.apps import apps
 
-from auditlog.tracking import SECRET_COLUMNS
 from accounts.permissions import VIEW_CHAIN_LOGS, VIEW_CUSTOMERS, VIEW_PRODUCTS, VIEW_SALES
+from auditlog.tracking import SECRET_COLUMNS
 from tenants.catalogue import Table, tenant_tables
 
 SCHEMA_VERSION = 1

@@ -46,6 +46,14 @@ class TenantAdminSite(admin.AdminSite):
         target = request.GET.get("next") or "/admin/"
         return redirect(f"/login/?{urlencode({'next': target})}")
 
+    def password_change(self, request, extra_context=None):
+        """The admin's own form would skip the role's policy, the history, the password date and the
+        revocation of other sessions: the one password page is /account/password/."""
+        return redirect("/account/password/")
+
+    def password_change_done(self, request, extra_context=None):
+        return redirect("/account/")
+
     def logout(self, request, extra_context=None):
         """Sign-out is the site's own (/logout/): the session row ends, it is logged, and the
         browser is told to clear what it cached."""

@@ -70,9 +70,7 @@ def test_a_cashier_adds_a_customer_in_the_admin_but_cannot_change_one(cast_a, te
     assert answer.status_code == 302, answer.content[:300]
     with tenant_context(tenant_a):
         customer = Customer.objects.get()
-    page = client.post(
-        f"/admin/inventory/customer/{customer.pk}/change/", {"name": "Renamed"}, secure=True
-    )
+    page = client.post(f"/admin/inventory/customer/{customer.pk}/change/", {"name": "Renamed"}, secure=True)
     assert page.status_code == 403
     with tenant_context(tenant_a):
         assert Customer.objects.get().name == "Till customer"
@@ -80,7 +78,14 @@ def test_a_cashier_adds_a_customer_in_the_admin_but_cannot_change_one(cast_a, te
 
 @pytest.mark.parametrize(
     ("kind", "allowed"),
-    [("audit", True), ("sales", True), ("products", True), ("stock", True), ("customers", False), ("full", False)],
+    [
+        ("audit", True),
+        ("sales", True),
+        ("products", True),
+        ("stock", True),
+        ("customers", False),
+        ("full", False),
+    ],
 )
 def test_the_auditor_exports_only_what_it_may_view(cast_a, api, tenant_a, kind, allowed):
     """The auditor holds `export` and view_products, view_sales, view_chain_logs, not view_customers."""
@@ -113,7 +118,11 @@ def test_an_export_of_sales_needs_view_sales_in_every_store(cast_a, api, tenant_
 
     with tenant_context(tenant_a):
         exporter = user_create(
-            username="exporter", password=PASSWORD, roles=[role], stores=[stores_a[0]], must_change_password=False
+            username="exporter",
+            password=PASSWORD,
+            roles=[role],
+            stores=[stores_a[0]],
+            must_change_password=False,
         )
     answer = api(exporter).post("/api/v1/exports/", {"kind": "sales"})
     assert answer.status_code == 403 and "every store" in answer.json()["detail"]
@@ -167,7 +176,9 @@ def test_the_data_migration_updates_the_roles_of_existing_tenants(cast_a, tenant
         ]
         assert set(Role.objects.get(builtin="owner").permissions) == set(CATALOGUE)
         assert "create_customers" in Role.objects.get(builtin="store_manager").permissions
-        assert set(Role.objects.get(builtin="auditor").permissions) == set(BUILTIN_ROLES["auditor"]["permissions"])
+        assert set(Role.objects.get(builtin="auditor").permissions) == set(
+            BUILTIN_ROLES["auditor"]["permissions"]
+        )
     # Running it again changes nothing.
     migration.customer_permissions_update(apps, SimpleNamespace(connection=connections["default"]))
     with tenant_context(tenant_a):
