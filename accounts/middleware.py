@@ -2,6 +2,7 @@ from django.contrib.auth import logout
 from django.shortcuts import redirect
 from django.utils import timezone
 
+from accounts import authz
 from accounts.models import UserSession
 from accounts.policy import password_expired, policy_for
 from accounts.sessions import session_key_hash, session_seen
@@ -30,12 +31,14 @@ class SessionPolicyMiddleware:
         seen = request.session.get("kassa_seen", 0)
         if (
             record is None
+            or user.is_service
             or record.revoked_at is not None
             or now.timestamp() - seen > policy.session_idle_seconds
             or now.timestamp() - started > policy.session_lifetime_seconds
         ):
             logout(request)
             return redirect(f"/login/?next={request.path}")
+        authz.second_factor_set(user, bool(request.session.get("kassa_second_factor")))
         if now - record.last_seen_at >= last_use_granularity(policy.session_idle_seconds):
             request.session["kassa_seen"] = now.timestamp()
             session_seen(session=record, now=now)

@@ -51,6 +51,9 @@ class User(AbstractBaseUser):
     email = models.EmailField(blank=True)
     is_active = models.BooleanField(default=True)
     is_platform_staff = models.BooleanField(default=False)
+    # A service account (set at creation, never changed): no password and no interactive sign-in;
+    # it acts only through integrator keys, which only service users may hold.
+    is_service = models.BooleanField(default=False)
     must_change_password = models.BooleanField(default=False)
     password_changed_at = models.DateTimeField(null=True, blank=True)
     # A user whose role requires MFA may sign in without it until this time, to enrol.
@@ -58,6 +61,8 @@ class User(AbstractBaseUser):
     # The web pages' language; empty: the browser's (Accept-Language).
     language = models.CharField(max_length=8, blank=True, choices=[("en", "English"), ("fi", "Suomi")])
     date_joined = models.DateTimeField(default=timezone.now)
+    # When an administrator last turned the user back on: the dormancy clock starts again.
+    reactivated_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
     unscoped = models.Manager()
@@ -194,12 +199,18 @@ class ApiToken(TenantOwnedModel):
     scopes = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     allowed_ips = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     password_change_only = models.BooleanField(default=False)
+    # Issued by a sign-in that checked a second factor (TOTP or backup code); keys never are.
+    second_factor = models.BooleanField(default=False)
     support_grant = models.ForeignKey(SupportGrant, on_delete=models.CASCADE, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     idle_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     last_used_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A rotated key keeps working until its (shortened) expiry; the chain's owners were warned
+    # of an expiry at `expiry_warned_at` (accounts.keys).
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    expiry_warned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -208,6 +219,14 @@ class ApiToken(TenantOwnedModel):
 
     def __str__(self):
         return f"{self.kind} token {self.prefix}…"
+
+
+class IntegratorKey(ApiToken):
+    """The admin's view of integrator keys (kind `integrator`): listed and revoked, never shown."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "integrator key"
 
 
 class UserSession(TenantOwnedModel):

@@ -39,6 +39,7 @@ class SignIn:
     user: User
     policy: Policy
     password_change_required: bool
+    second_factor: bool = False  # a TOTP or backup code was checked in this sign-in
 
 
 def _ip_counter_key(ip: str) -> str:
@@ -109,6 +110,11 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
             lockout.retry_after_seconds(key, policy),
             known,
         )
+    if known is not None and known.is_service:
+        # Service users act through keys only: no password, web or API sign-in, answered alike.
+        refuse(
+            "failure", "service_user", "invalid_credentials", 401, "Wrong username or password.", user=known
+        )
     user = authenticate(request, username=username, password=password)
     if user is None:
         _ip_failure_add(ip)
@@ -151,6 +157,7 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
             )
             raise SignInRefused("otp_required", 401, "A one-time code is required.", user=user)
         second_factor_check(request=request, user=user, otp=otp, channel=channel)
+        return signin_complete(request=request, user=user, policy=policy, channel=channel, second_factor=True)
     return signin_complete(request=request, user=user, policy=policy, channel=channel)
 
 
@@ -172,7 +179,9 @@ def second_factor_check(*, request, user: User, otp: str, channel: str) -> None:
         raise SignInRefused("invalid_otp", 401, "The one-time code is wrong or used.")
 
 
-def signin_complete(*, request, user: User, policy: Policy, channel: str) -> SignIn:
+def signin_complete(
+    *, request, user: User, policy: Policy, channel: str, second_factor: bool = False
+) -> SignIn:
     username = user.username
     key = lockout.lockout_key_for(user=user)
     expired = password_expired(user, policy)
@@ -186,4 +195,4 @@ def signin_complete(*, request, user: User, policy: Policy, channel: str) -> Sig
         user=user,
     )
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-    return SignIn(user=user, policy=policy, password_change_required=expired)
+    return SignIn(user=user, policy=policy, password_change_required=expired, second_factor=second_factor)

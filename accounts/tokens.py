@@ -62,6 +62,7 @@ def token_issue(
     allowed_ips: list[str] | None = None,
     support_grant=None,
     password_change_only: bool = False,
+    second_factor: bool = False,
     expires_at=None,
 ) -> tuple[ApiToken, str]:
     """Create a token; return it with its plaintext, which is never stored or shown again."""
@@ -84,6 +85,7 @@ def token_issue(
         allowed_ips=allowed_ips or [],
         support_grant=support_grant,
         password_change_only=password_change_only,
+        second_factor=second_factor and kind != ApiToken.Kind.INTEGRATOR,
         created_at=now,
         expires_at=min(expires_at or now + lifetime, now + lifetime),
         idle_timeout_seconds=idle,
@@ -134,6 +136,8 @@ def token_validate(token: ApiToken | None, *, ip: str) -> ApiToken:
     """`token` if it is live for a request from `ip`, or TokenRejected with the answer's code."""
     if token is None or token.revoked_at is not None or not token.user.is_active:
         raise TokenRejected("not_authenticated")
+    if token.user.is_service != (token.kind == ApiToken.Kind.INTEGRATOR):
+        raise TokenRejected("not_authenticated")  # keys are for service users, and they have nothing else
     now = timezone.now()
     idle_expired = token.idle_timeout_seconds is not None and now - token.last_used_at > timedelta(
         seconds=token.idle_timeout_seconds

@@ -33,11 +33,12 @@ def _next_url(request) -> str:
     return "/account/"
 
 
-def _start_session(request, user: User, password_change_required: bool):
+def _start_session(request, user: User, password_change_required: bool, second_factor: bool = False):
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # a new session id
     now = timezone.now()
     request.session["kassa_started"] = now.timestamp()
     request.session["kassa_seen"] = now.timestamp()
+    request.session["kassa_second_factor"] = second_factor
     request.session.save()
     sessions.session_start(
         user=user,
@@ -75,7 +76,9 @@ def login_view(request):
                 request.session[PENDING_OTP] = str(refusal.user.pk)
                 return redirect(f"/login/otp/?next={_next_url(request)}")
             return render(request, "accounts/login.html", {"error": _refusal_message(refusal)}, status=200)
-        return _start_session(request, signed_in.user, signed_in.password_change_required)
+        return _start_session(
+            request, signed_in.user, signed_in.password_change_required, signed_in.second_factor
+        )
     return render(request, "accounts/login.html", {"next": _next_url(request)})
 
 
@@ -92,8 +95,10 @@ def login_otp_view(request):
         except SignInRefused as refusal:
             return render(request, "accounts/login_otp.html", {"error": _refusal_message(refusal)})
         del request.session[PENDING_OTP]
-        signed_in = signin_complete(request=request, user=user, policy=policy_for(user), channel="web")
-        return _start_session(request, user, signed_in.password_change_required)
+        signed_in = signin_complete(
+            request=request, user=user, policy=policy_for(user), channel="web", second_factor=True
+        )
+        return _start_session(request, user, signed_in.password_change_required, second_factor=True)
     return render(request, "accounts/login_otp.html", {"next": _next_url(request)})
 
 

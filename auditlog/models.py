@@ -107,6 +107,8 @@ class SignInEvent(TenantOwnedModel):
         SIGN_OUT = "sign_out"
         LOCKOUT = "lockout"
         UNLOCK = "unlock"
+        MFA_RESET = "mfa_reset"  # an administrator removed the user's authenticators (accounts)
+        REACTIVATE = "reactivate"  # an administrator turned a deactivated user back on
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"
@@ -261,6 +263,8 @@ class PlatformEvent(models.Model):
         AUDIT_PURGED = "audit_purged"
         MASTER_KEY_ROTATED = "master_key_rotated"
         AUDIT_REDACTED = "audit_redacted"  # a customer's erasure rewrote entries (exports.customers)
+        MFA_RESET = "mfa_reset"  # a tenant administrator reset a user's MFA (accounts.services)
+        STAFF_SIGN_IN = "staff_sign_in"  # a platform staff sign-in attempt, any outcome (accounts.signin)
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -213,6 +213,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "idempotency-records-expire": {"task": "idempotency.idempotency_records_expire_task", "schedule": 3600.0},
     # PCI DSS 8.2.6: accounts unused for 90 days are disabled.
     "users-deactivate-dormant": {"task": "accounts.users_deactivate_dormant_task", "schedule": 24 * 3600.0},
+    # Integrator keys expiring within 14 days: a mail to the chain's owners, once per key.
+    "keys-expiry-warn": {"task": "accounts.keys_expiry_warn_task", "schedule": crontab(hour=7, minute=0)},
     # Chain new audit entries of every tenant into a sealed batch (auditlog.sealing).
     "audit-seal": {"task": "auditlog.audit_seal_task", "schedule": 300.0},
     # Back up every active tenant, then expire old backups (KASSA_BACKUP_KEEP_DAILY/MONTHLY).

@@ -8,8 +8,9 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from accounts import authz
-from accounts.permissions import VIEW_PRODUCTS, VIEW_SALES
-from accounts.selectors import log_scope
+from accounts.permissions import MANAGE_USERS, VIEW_PRODUCTS, VIEW_SALES
+from accounts.selectors import keys_expiring, log_scope
+from accounts.services import KEY_EXPIRY_WARNING
 from auditlog import selectors as audit_selectors
 from auditlog.models import SignInEvent
 from inventory import selectors
@@ -37,6 +38,8 @@ def dashboard_for(user) -> dict:
             .select_related("store", "product")
             .order_by("quantity", "product__sku")[:LOW_STOCK_ROWS]
         )
+    if authz.can(user, MANAGE_USERS):
+        found["keys_expiring"] = list(keys_expiring(actor=user, within=KEY_EXPIRY_WARNING)[:LOW_STOCK_ROWS])
     with contextlib.suppress(PermissionDenied):  # no log permission: no failed sign-ins
         found["failed_signins"] = list(
             audit_selectors.signin_list(scope=log_scope(reader=user), filters={})
