@@ -4,6 +4,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from accounts import authz
 from accounts.models import ApiToken
+from accounts.permissions import SUPPORT_ALLOWED
 from accounts.tokens import TokenRejected, token_find, token_tenant_id, token_validate
 from core.net import client_ip
 from tenants.context import tenant_activate
@@ -51,7 +52,10 @@ class BearerTokenAuthentication(BaseAuthentication):
         authz.grant_rows_set(user, token.grant_rows)
         authz.second_factor_set(user, token.second_factor)
         if token.support_grant_id is not None:
-            authz.grant_for_support(user, token.support_grant.permissions)
+            # A grant made before the limit (SUPPORT_ALLOWED) still holds no more than it allows.
+            authz.grant_for_support(
+                user, [p for p in token.support_grant.permissions if p in SUPPORT_ALLOWED]
+            )
         elif token.scopes:
             authz.restrict(user, token.scopes)
         return user, token

@@ -10,7 +10,7 @@ from django_otp.models import Device, DeviceManager, ThrottlingMixin, TimestampM
 from django_otp.oath import TOTP
 
 from tenants.context import current_tenant_id
-from tenants.fields import EncryptedTextField
+from tenants.fields import EncryptedTextField, PlatformEncryptedTextField
 from tenants.models import Tenant, TenantOwnedModel, TenantScopedManager
 
 
@@ -246,27 +246,11 @@ class UserSession(TenantOwnedModel):
         constraints = [models.UniqueConstraint(fields=["tenant", "key_hash"], name="usersession_tenant_key")]
 
 
-class TenantDeviceManager(TenantScopedManager, DeviceManager):
-    pass
-
-
-class TotpDevice(TenantOwnedModel, TimestampMixin, ThrottlingMixin, Device):
-    """A TOTP authenticator; its secret is encrypted with the tenant's data key."""
-
-    secret = EncryptedTextField()
-    step = models.PositiveSmallIntegerField(default=30)
-    digits = models.PositiveSmallIntegerField(default=6)
-    tolerance = models.PositiveSmallIntegerField(default=1)
-    drift = models.SmallIntegerField(default=0)
-    last_t = models.BigIntegerField(default=-1)
-
-    objects = TenantDeviceManager()
-
-    class Meta(TenantOwnedModel.Meta):
-        pass
+class TotpVerification:
+    """TOTP checking shared by tenant and platform devices: 30 s, 6 digits, one step of
+    tolerance, each code once (no replay), throttled after failures."""
 
     def verify_token(self, token) -> bool:
-        """Accept a code once (no replay), within one step of drift, throttled after failures."""
         allowed, _ = self.verify_is_allowed()
         if not allowed:
             return False
@@ -286,6 +270,39 @@ class TotpDevice(TenantOwnedModel, TimestampMixin, ThrottlingMixin, Device):
 
     def get_throttle_factor(self):
         return 1
+
+
+class TenantDeviceManager(TenantScopedManager, DeviceManager):
+    pass
+
+
+class TotpDevice(TotpVerification, TenantOwnedModel, TimestampMixin, ThrottlingMixin, Device):
+    """A TOTP authenticator; its secret is encrypted with the tenant's data key."""
+
+    secret = EncryptedTextField()
+    step = models.PositiveSmallIntegerField(default=30)
+    digits = models.PositiveSmallIntegerField(default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1)
+
+    objects = TenantDeviceManager()
+
+    class Meta(TenantOwnedModel.Meta):
+        pass
+
+
+class PlatformTotpDevice(TotpVerification, TimestampMixin, ThrottlingMixin, Device):
+    """A platform staff member's TOTP authenticator (a platform table: no tenant). Staff have no
+    tenant data key, so the secret is encrypted for the platform (`PlatformEncryptedTextField`:
+    a data key of its own, wrapped by the master key)."""
+
+    secret = PlatformEncryptedTextField()
+    step = models.PositiveSmallIntegerField(default=30)
+    digits = models.PositiveSmallIntegerField(default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1)
 
 
 class BackupCode(TenantOwnedModel):

@@ -59,6 +59,11 @@ STORE_SCOPED = frozenset(
 
 # Read-only permissions a support grant may carry by default.
 SUPPORT_DEFAULT = [VIEW_PRODUCTS, VIEW_SALES, VIEW_STORE_LOGS, VIEW_CHAIN_LOGS]
+# All a support grant may ever carry: the reads a diagnosis needs, and fixing catalogue data (a
+# broken import, a wrong price) — the one write a support case commonly needs. Never who may
+# sign in or what they hold (manage_users, manage_roles, grant_support: staff could renew their
+# own access), the chain's data in bulk (export), settings, money or customers' records.
+SUPPORT_ALLOWED = frozenset({*SUPPORT_DEFAULT, VIEW_CUSTOMERS, MANAGE_PRODUCTS})
 
 OWNER, STORE_MANAGER, CASHIER, INTEGRATOR, AUDITOR = (
     "owner",

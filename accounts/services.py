@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from accounts import authz, lockout
 from accounts.models import PasswordHistory, Role, RoleAssignment, SupportGrant, User
-from accounts.permissions import BUILTIN_ROLES, CATALOGUE, MANAGE_ROLES, MANAGE_USERS, SUPPORT_DEFAULT
+from accounts.permissions import (
+    BUILTIN_ROLES,
+    CATALOGUE,
+    MANAGE_ROLES,
+    MANAGE_USERS,
+    SUPPORT_ALLOWED,
+    SUPPORT_DEFAULT,
+)
 from accounts.policy import (
     password_problems,
     policy_for,
@@ -344,8 +351,14 @@ def support_grant_create(
         problems["expires_at"] = "Must be in the future and at most 7 days away."
     permissions = list(permissions or SUPPORT_DEFAULT)
     unknown = sorted(set(permissions) - set(CATALOGUE))
+    beyond = sorted(set(permissions) - SUPPORT_ALLOWED - set(unknown))
     if unknown:
         problems["permissions"] = f"unknown permissions: {', '.join(unknown)}"
+    elif beyond:
+        problems["permissions"] = (
+            f"a support grant may not carry {', '.join(beyond)}; "
+            f"allowed: {', '.join(sorted(SUPPORT_ALLOWED))}"
+        )
     if problems:
         raise ValidationError(problems)
     _check_grantable(actor, permissions)

@@ -16,22 +16,65 @@ from accounts import lockout, mfa
 from accounts.models import User
 from accounts.policy import DEFAULT_POLICY, Policy, password_expired, policy_for
 from accounts.usernames import username_normalize
-from auditlog.models import SignInEvent
-from auditlog.services import signin_event_record
+from auditlog.models import PlatformEvent, SignInEvent
+from auditlog.redact import clean
+from auditlog.services import platform_event_record, signin_event_record
 from core.alerts import burst_note
 from core.counters import counter_add, counter_get
 from core.net import client_ip
 from core.observability import LOCKOUTS, SIGNIN_FAILURES
-from tenants.context import get_current_tenant
+from tenants.context import current_tenant_id, get_current_tenant
 
 
 class SignInRefused(Exception):
     """The attempt failed; `code` and `status` are the API's answer."""
 
-    def __init__(self, code: str, status: int, detail: str, retry_after: int | None = None, user=None):
+    def __init__(
+        self, code: str, status: int, detail: str, retry_after: int | None = None, user=None, enrol=False
+    ):
         super().__init__(detail)
         self.code, self.status, self.detail, self.retry_after = code, status, detail, retry_after
         self.user = user  # set for otp_required: the password was right
+        self.enrol = enrol  # platform staff with no authenticator yet: enrol before anything else
+
+
+def signin_record(
+    *,
+    request,
+    username: str,
+    outcome: str,
+    reason: str = "",
+    channel: str,
+    user=None,
+    kind: str = SignInEvent.Kind.SIGN_IN,
+) -> None:
+    """Record a sign-in event: a tenant's in its sign-in log; platform staff's (no tenant) in the
+    platform log, kind `staff_sign_in`, on the audit connection so a refusal's record stays."""
+    if current_tenant_id() is not None:
+        signin_event_record(
+            request=request,
+            username=username,
+            outcome=outcome,
+            reason=reason,
+            channel=channel,
+            user=user,
+            kind=kind,
+        )
+        return
+    platform_event_record(
+        kind=PlatformEvent.Kind.STAFF_SIGN_IN,
+        actor=username,
+        request_id=getattr(request, "audit_request_id", None),
+        detail={
+            "event": kind,
+            "outcome": outcome,
+            "reason": reason,
+            "channel": channel,
+            "user": str(user.pk) if user is not None else None,
+            "ip": client_ip(request) if request is not None else None,
+            "host": clean(request.get_host(), 253) if request is not None else "",
+        },
+    )
 
 
 @dataclass
@@ -71,8 +114,9 @@ def _lockout_noted(channel: str) -> None:
 
 
 def mfa_needed(user: User, policy: Policy) -> bool:
-    """OTP is needed once a device is enrolled, or when the role requires it and the grace ended."""
-    if mfa.has_device(user):
+    """OTP is needed once a device is enrolled, or when the role requires it and the grace ended;
+    platform staff need it always."""
+    if user.is_platform_staff or mfa.has_device(user):
         return True
     if not policy.mfa_required:
         return False
@@ -85,7 +129,7 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
     username = username_normalize(username)
 
     def refuse(outcome, reason, code, status, detail, retry_after=None, user=None):
-        signin_event_record(
+        signin_record(
             request=request, username=username, outcome=outcome, reason=reason, channel=channel, user=user
         )
         _failure_noted(channel, reason)
@@ -120,7 +164,7 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
         _ip_failure_add(ip)
         if lockout.is_locked(key, policy):
             _lockout_noted(channel)
-            signin_event_record(
+            signin_record(
                 request=request,
                 username=username,
                 outcome=SignInEvent.Outcome.LOCKED_OUT,
@@ -145,9 +189,26 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
             "This chain's subscription has ended.",
             user=user,
         )
+    if user.is_platform_staff and not mfa.has_device(user):
+        # Platform staff always need TOTP; with none yet, enrolment comes first (web sign-in).
+        signin_record(
+            request=request,
+            username=username,
+            outcome=SignInEvent.Outcome.FAILURE,
+            reason="otp_enrolment_needed",
+            channel=channel,
+            user=user,
+        )
+        raise SignInRefused(
+            "otp_required",
+            401,
+            "Enrol an authenticator first: sign in on the platform host's /login/.",
+            user=user,
+            enrol=True,
+        )
     if mfa_needed(user, policy):
         if not otp:
-            signin_event_record(
+            signin_record(
                 request=request,
                 username=username,
                 outcome=SignInEvent.Outcome.FAILURE,
@@ -167,7 +228,7 @@ def second_factor_check(*, request, user: User, otp: str, channel: str) -> None:
         _ip_failure_add(client_ip(request))
         request.kassa_lockout_key = lockout.lockout_key_for(user=user)
         user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
-        signin_event_record(
+        signin_record(
             request=request,
             username=user.username,
             outcome=SignInEvent.Outcome.FAILURE,
@@ -186,7 +247,7 @@ def signin_complete(
     key = lockout.lockout_key_for(user=user)
     expired = password_expired(user, policy)
     lockout.lockout_clear(key)
-    signin_event_record(
+    signin_record(
         request=request,
         username=username,
         outcome=SignInEvent.Outcome.SUCCESS,

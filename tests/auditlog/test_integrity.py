@@ -146,11 +146,10 @@ def test_tenant_creation_and_key_rotation_go_to_the_platform_log(tenant_a):
 
 
 def test_support_access_is_attributed_and_goes_to_the_platform_log(db, cast_a, api, tenant_a):
-    from accounts.models import User
-    from tests.accounts.test_support_access import grant, support_sign_in
+    from tests.accounts.test_support_access import grant, staff_make, support_sign_in
     from tests.conftest import HttpsApiClient
 
-    User.objects.create_superuser("sally", "correct-horse-battery-7")
+    staff_make("sally")
     grant_id = grant(api, cast_a["owner"]).json()["id"]
     client = HttpsApiClient(support_sign_in().json()["token"])
     response = client.get("/api/v1/audit/access/")
