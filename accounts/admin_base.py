@@ -8,7 +8,9 @@ error, the input is kept, and nothing is written.
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -62,6 +64,17 @@ class ServiceForm(forms.ModelForm):
             self.add_error(field if field in self.fields else None, problems)
 
 
+class SafeChangeList(ChangeList):
+    """Django's changelist, with every malformed filter a bad lookup (the list answers `?e=1`):
+    a date-hierarchy year too large for a date raises OverflowError, which Django lets through."""
+
+    def get_filters(self, request):
+        try:
+            return super().get_filters(request)
+        except OverflowError as error:
+            raise IncorrectLookupParameters(error) from error
+
+
 class TenantModelAdmin(admin.ModelAdmin):
     """A model admin whose rights come from the role catalogue instead of Django's permissions."""
 
@@ -69,6 +82,9 @@ class TenantModelAdmin(admin.ModelAdmin):
     change_permission: str = ""
     add_permission: str | None = None  # defaults to change_permission
     deletable = False
+
+    def get_changelist(self, request, **kwargs):
+        return SafeChangeList
 
     def _can(self, request, permission: str | None) -> bool:
         return bool(permission) and authz.can(request.user, permission)
