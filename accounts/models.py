@@ -28,7 +28,11 @@ class UserManager(BaseUserManager):
         return self.get(username__iexact=username)
 
     def create_user(self, username, password=None, **extra_fields):
-        user = self.model(username=username, tenant_id=current_tenant_id(), **extra_fields)
+        from accounts.usernames import username_normalize
+
+        user = self.model(
+            username=username_normalize(username), tenant_id=current_tenant_id(), **extra_fields
+        )
         user.set_password(password)
         user.password_changed_at = timezone.now()
         user.save()
