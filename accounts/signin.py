@@ -141,8 +141,8 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
             signin_event_record(
                 request=request,
                 username=username,
-                outcome=SignInEvent.Outcome.FAILURE,
-                reason="otp_missing",
+                outcome=SignInEvent.Outcome.PENDING,
+                reason="code_pending",
                 channel=channel,
                 user=user,
             )

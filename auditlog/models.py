@@ -112,6 +112,7 @@ class SignInEvent(TenantOwnedModel):
         SUCCESS = "success"
         FAILURE = "failure"
         LOCKED_OUT = "locked_out"
+        PENDING = "pending", "password ok, code pending"  # the first step of a two-factor sign-in
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now)

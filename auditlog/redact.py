@@ -5,6 +5,8 @@ import json
 import re
 from urllib.parse import parse_qsl, urlencode
 
+from core.limits import UTF8, declared_charset
+
 REDACTED = "[redacted]"
 BODY_LIMIT = 64 * 1024
 TRUNCATED_MARK = "…[truncated]"
@@ -104,9 +106,23 @@ def _may_name_a_secret(text: str) -> bool:
     return any(secret_name(key) for key in set(_JSON_KEY.findall(text)))
 
 
+# Control characters a body may carry (line breaks and tabs are kept): NUL cannot be stored in
+# a text column at all, and none of them may reach a log reader's terminal or page raw.
+_BODY_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _escaped(char: str) -> str:
+    return f"\\x{ord(char):02x}"
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character but line breaks and tabs written as `\\xNN`."""
+    return _BODY_CONTROLS.sub(lambda m: _escaped(m.group(0)), text)
+
+
 def cap(text: str, limit: int = BODY_LIMIT) -> tuple[str, bool]:
     # A lone surrogate (legal as a JSON escape) cannot be stored: it becomes "?".
-    encoded = text.encode("utf-8", errors="replace")
+    encoded = escape_controls(text).encode("utf-8", errors="replace")
     text = encoded.decode("utf-8")
     if len(encoded) <= limit:
         return text, False
@@ -114,9 +130,16 @@ def cap(text: str, limit: int = BODY_LIMIT) -> tuple[str, bool]:
 
 
 def redact_body(raw: bytes, content_type: str) -> tuple[str, bool]:
-    """A body as text fit for the log: redacted, card numbers masked, capped at 64 KiB."""
+    """A body as text fit for the log: redacted, card numbers masked, capped at 64 KiB.
+
+    A body in a charset other than UTF-8 is refused (core.limits) and not shown at all: read as
+    UTF-8 its field names would not be found, so nothing in it could be redacted.
+    """
     if not raw:
         return "", False
+    charset = declared_charset(content_type or "")
+    if charset is not None and charset not in UTF8:
+        return f"[{len(raw)} bytes in charset {clean(charset, 40)}, not shown]", False
     content_type = (content_type or "").split(";")[0].strip().lower()
     text = raw.decode("utf-8", errors="replace")
     if content_type == "application/json" or content_type.endswith("+json"):
@@ -156,5 +179,12 @@ def allowed_headers(meta) -> dict:
 
 
 def clean(text: str, limit: int) -> str:
-    """One line, no control characters: a value with CR/LF stays one entry (log injection)."""
-    return "".join(c if c.isprintable() else "\ufffd" for c in text)[:limit]
+    """One line, no control characters: a value with CR/LF or NUL stays one entry (log
+    injection), each such character written as a visible escape (`\\x0d`, `\\u2028`)."""
+    text = text.encode("utf-8", errors="replace").decode("utf-8")  # no lone surrogate
+    return "".join(c if c.isprintable() else _escape_any(c) for c in text)[:limit]
+
+
+def _escape_any(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -110,11 +110,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer below is logged, the HTTP -> HTTPS redirect and errors included.
+    "auditlog.middleware.AuditMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.headers.SecurityHeadersMiddleware",
     "core.observability.MetricsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "auditlog.middleware.AuditMiddleware",
     "tenants.middleware.TenantMiddleware",
     "core.limits.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,6 +130,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "kassa.urls"
+# The script name never comes from a client (a forwarded SCRIPT_NAME would change request.path
+# while the route is read from path_info): Kassa is always served at the root.
+FORCE_SCRIPT_NAME = ""
 WSGI_APPLICATION = "kassa.wsgi.application"
 
 TEMPLATES = [

@@ -40,7 +40,7 @@ def dashboard_for(user) -> dict:
     with contextlib.suppress(PermissionDenied):  # no log permission: no failed sign-ins
         found["failed_signins"] = list(
             audit_selectors.signin_list(scope=log_scope(reader=user), filters={})
-            .exclude(outcome=SignInEvent.Outcome.SUCCESS)
+            .exclude(outcome__in=[SignInEvent.Outcome.SUCCESS, SignInEvent.Outcome.PENDING])
             .exclude(kind=SignInEvent.Kind.SIGN_OUT)[:FAILED_SIGNINS]
         )
     return found
