@@ -110,7 +110,9 @@ class AuditMiddleware:
         store_id = _store_id(request)
         now = timezone.now()
         meta = request.META
-        query = redact.redact_query(meta.get("QUERY_STRING", ""))
+        query = redact.redact_query(
+            meta.get("QUERY_STRING", ""), redact.personal_names_for(request.path_info)
+        )
         access = _access_row(
             request, now, tenant_id, user_id, token_id, grant_id, store_id, query, status, duration_ms
         )
@@ -135,14 +137,17 @@ class AuditMiddleware:
         meta = request.META
         user_id, token_id, _ = actor_of(request)
         store_id = _store_id(request)
-        request_text, request_cut = redact.redact_body(request.audit_body, meta.get("CONTENT_TYPE", ""))
+        personal = redact.personal_names_for(request.path_info)
+        request_text, request_cut = redact.redact_body(
+            request.audit_body, meta.get("CONTENT_TYPE", ""), personal
+        )
         if response is None:
             response_text, response_cut = "", False
         elif response.streaming:
             response_text, response_cut = "[streamed]", False
         else:
             response_text, response_cut = redact.redact_body(
-                response.content, response.get("Content-Type", "")
+                response.content, response.get("Content-Type", ""), personal
             )
         return (
             tenant_id or "",
@@ -240,7 +245,9 @@ def request_in_flight_abort() -> None:
         tenant = _tenant_of(request)
         tenant_id = _text(tenant.pk) if tenant is not None else None
         user_id, token_id, grant_id = actor_of(request)
-        query = redact.redact_query(request.META.get("QUERY_STRING", ""))
+        query = redact.redact_query(
+            request.META.get("QUERY_STRING", ""), redact.personal_names_for(request.path_info)
+        )
         duration_ms = (time.perf_counter() - started) * 1000
         row = _access_row(
             request,

@@ -11,17 +11,7 @@ like any answer.
 from django.conf import settings
 
 from core.api import json_error
-
-UTF8 = ("utf-8", "utf8")
-
-
-def declared_charset(content_type: str) -> str | None:
-    """The `charset` parameter of a Content-Type, lower case, or None."""
-    for parameter in content_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "charset":
-            return value.strip().strip('"').lower()
-    return None
+from core.charsets import UTF8, declared_charset
 
 
 class BodySizeLimitMiddleware:

@@ -160,8 +160,8 @@ def customer_erase(*, customer: Customer, actor) -> dict:
             transaction.set_rollback(True, using="owner")
             customer.refresh_from_db()
             return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}
+        records_forget(cursor=cursor, tenant_id=tenant.pk, customer_id=customer.pk)
         if pattern:
-            records_forget(cursor=cursor, tenant_id=tenant.pk, pattern=pattern)
             # After the writes above: their change-log entries are redacted too.
             redacted = audit_redact(cursor=cursor, tenant_id=tenant.pk, pattern=pattern)
         cursor.execute(
