@@ -190,6 +190,28 @@ class AuditSettings(TenantOwnedModel):
         ]
 
 
+class AuditVerification(TenantOwnedModel):
+    """One run of the daily verification of a tenant's seal chain: what the chain's owners see.
+
+    A failed run also alerts the operators (core.alerts); the platform chain's runs go to the
+    platform log.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    intact = models.BooleanField()
+    problems = models.PositiveIntegerField(default=0)
+    first_problem = models.CharField(max_length=500, blank=True)
+    seals = models.PositiveIntegerField(default=0)
+    entries = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="verification_tenant_time")]
+
+    def __str__(self):
+        return f"{'intact' if self.intact else 'BROKEN'} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class Seal(models.Model):
     """A batch of entries of one tenant (or of the platform, tenant NULL), chained by hash.
 
@@ -262,6 +284,7 @@ class PlatformEvent(models.Model):
         AUDIT_PURGED = "audit_purged"
         MASTER_KEY_ROTATED = "master_key_rotated"
         AUDIT_REDACTED = "audit_redacted"  # a customer's erasure rewrote entries (exports.customers)
+        AUDIT_VERIFIED = "audit_verified"  # the daily verification of a chain (detail: intact or not)
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -12,11 +12,13 @@ from auditlog.models import (
     AccessEvent,
     ApiCall,
     AuditSettings,
+    AuditVerification,
     ChangeEvent,
     PlatformEvent,
     SignInEvent,
 )
 from auditlog.redact import clean
+from core.alerts import alert_send
 from core.net import client_ip
 from tenants.context import current_tenant_id, tenant_context
 
@@ -95,6 +97,41 @@ def retention_days_set(*, tenant, days: int) -> AuditSettings:
     with tenant_context(tenant), transaction.atomic():
         settings_row, _ = AuditSettings.objects.update_or_create(defaults={"retention_days": days})
     return settings_row
+
+
+def audit_verify(*, tenant) -> dict:
+    """Verify one chain (a tenant's, or the platform's with None); record the result where its
+    owners see it and alert the operators when it is broken. Safe to run twice."""
+    from auditlog import sealing
+
+    problems, stats = sealing.verify(tenant=tenant)
+    first = str(problems[0])[:500] if problems else ""
+    if tenant is not None:
+        with tenant_context(tenant):
+            AuditVerification.objects.create(
+                intact=not problems,
+                problems=len(problems),
+                first_problem=first,
+                seals=stats["seals"],
+                entries=stats["entries"],
+            )
+    platform_event_record(
+        kind=PlatformEvent.Kind.AUDIT_VERIFIED,
+        tenant=tenant,
+        detail={"intact": not problems, "problems": len(problems), "seals": stats["seals"]},
+    )
+    if problems:
+        alert_send(
+            "audit_verification_failed",
+            tenant=tenant.slug if tenant is not None else "(platform)",
+            detail=f"{len(problems)} problems; first: {first}",
+        )
+    return {"intact": not problems, "problems": len(problems), "first_problem": first, **stats}
+
+
+def audit_verification_latest(*, tenant) -> AuditVerification | None:
+    with tenant_context(tenant):
+        return AuditVerification.objects.order_by("-created_at", "-id").first()
 
 
 PURGED_TABLES = (

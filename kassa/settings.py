@@ -219,6 +219,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "users-deactivate-dormant": {"task": "accounts.users_deactivate_dormant_task", "schedule": 24 * 3600.0},
     # Chain new audit entries of every tenant into a sealed batch (auditlog.sealing).
     "audit-seal": {"task": "auditlog.audit_seal_task", "schedule": 300.0},
+    # Verify every chain; a broken one alerts the operators and shows to the chain's owners.
+    "audit-verify": {"task": "auditlog.audit_verify_task", "schedule": crontab(hour=3, minute=15)},
+    # Delete audit entries past each tenant's retention (at least 365 days); each purge is logged.
+    "audit-purge": {"task": "auditlog.audit_purge_task", "schedule": crontab(hour=3, minute=45)},
     # Back up every active tenant, then expire old backups (KASSA_BACKUP_KEEP_DAILY/MONTHLY).
     "backups-nightly": {
         "task": "lifecycle.backups_nightly_task",
