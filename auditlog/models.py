@@ -228,6 +228,9 @@ class Seal(models.Model):
     previous_hash = models.CharField(max_length=64)
     entries_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # HMAC-SHA256 of "hash|number|chain" under a key outside the database (tenants.crypto.seal_mac).
+    mac = models.CharField(max_length=64, blank=True)
+    key_id = models.CharField(max_length=64, blank=True)
 
     objects = CurrentTenantManager()
     unscoped = models.Manager()
@@ -285,6 +288,7 @@ class PlatformEvent(models.Model):
         MASTER_KEY_ROTATED = "master_key_rotated"
         AUDIT_REDACTED = "audit_redacted"  # a customer's erasure rewrote entries (exports.customers)
         AUDIT_VERIFIED = "audit_verified"  # the daily verification of a chain (detail: intact or not)
+        AUDIT_ANCHORED = "audit_anchored"  # a chain's newest seal was published outside the database
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now)

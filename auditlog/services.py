@@ -81,6 +81,15 @@ def platform_event_record(
     )
 
 
+def exemption_record(*, kind: str, tenant, actor: str = "system", detail: dict) -> None:
+    """Record a platform event that excuses changes to a tenant's sealed entries (a retention
+    purge, an erasure) and seal it at once: verification trusts only sealed exemptions."""
+    from auditlog import sealing
+
+    platform_event_record(kind=kind, tenant=tenant, actor=actor, detail=detail)
+    sealing.seal_create(tenant=None, delay=timedelta(0))
+
+
 def audit_settings_get(*, tenant) -> AuditSettings:
     with tenant_context(tenant):
         return AuditSettings.objects.filter().first() or AuditSettings(tenant_id=tenant.pk)
@@ -158,7 +167,7 @@ def audit_purge(*, tenant, now=None) -> dict:
             sql = f"DELETE FROM {table} WHERE tenant_id = %s AND created_at < %s"  # noqa: S608
             cursor.execute(sql, [tenant.pk, cutoff])
             counts[table] = cursor.rowcount
-    platform_event_record(
+    exemption_record(
         kind=PlatformEvent.Kind.AUDIT_PURGED,
         tenant=tenant,
         detail={"cutoff": cutoff.isoformat(), "retention_days": days, "deleted": counts},

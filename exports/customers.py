@@ -34,7 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from auditlog.models import ChangeEvent
-from auditlog.services import audit_redact
+from auditlog.services import audit_redact, exemption_record
 from exports.models import CustomerRequest, Export
 from idempotency.services import records_forget
 from inventory import hashing, selectors
@@ -146,8 +146,6 @@ def _terms(customer: Customer) -> list[str]:
 
 def customer_erase(*, customer: Customer, actor) -> dict:
     """Anonymise the customer everywhere it is stored (see the module's docstring). Idempotent."""
-    from auditlog.services import platform_event_record
-
     if customer.erased_at is not None:
         return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}
     tenant = get_current_tenant()
@@ -176,7 +174,7 @@ def customer_erase(*, customer: Customer, actor) -> dict:
 
     for export in list(stale):
         export_delete_file(tenant=tenant, export=export)
-    platform_event_record(
+    exemption_record(
         kind="audit_redacted",
         tenant=tenant,
         actor=str(actor.pk),
