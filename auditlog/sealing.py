@@ -276,17 +276,30 @@ def _purged_before(tenant):
     return parse_datetime(events[-1].detail["cutoff"])
 
 
-def _redacted_entries(tenant) -> set[tuple[str, int]]:
-    """(table, entry id) of every entry a sealed erasure event names as rewritten."""
+LEGACY = "legacy"
+
+
+def _redacted_entries(tenant) -> dict[tuple[str, int], str]:
+    """(table, entry id) -> the digest a sealed erasure event recorded for the rewritten entry.
+
+    An entry counts as rightly rewritten only while it still has exactly that digest: a later
+    change is tampering again. Events from before digests were recorded name ids only
+    (`LEGACY`: accepted as they were then).
+    """
     if tenant is None:
-        return set()
-    events = _sealed_events(PlatformEvent.Kind.AUDIT_REDACTED, tenant)
-    return {
-        (table, int(entry_id))
-        for event in events
-        for table, ids in (event.detail or {}).get("entries", {}).items()
-        for entry_id in ids
-    }
+        return {}
+    found: dict[tuple[str, int], str] = {}
+    for event in _sealed_events(PlatformEvent.Kind.AUDIT_REDACTED, tenant):
+        detail = event.detail or {}
+        digests = detail.get("digests")
+        for table, ids in detail.get("entries", {}).items():
+            for entry_id in ids:
+                recorded = (
+                    (digests or {}).get(table, {}).get(str(entry_id)) if digests is not None else LEGACY
+                )
+                if recorded:
+                    found[(table, int(entry_id))] = recorded
+    return found
 
 
 def verify(*, tenant=None) -> tuple[list[Problem], dict]:
@@ -373,8 +386,9 @@ def verify(*, tenant=None) -> tuple[list[Problem], dict]:
                     if purged_before is None or created_at >= purged_before:
                         problems.append(Problem("missing", where))
                 elif current != sealed_digest:
-                    if (table, entry_id) in redacted:
-                        stats["redacted"] += 1  # rewritten by a logged erasure, not tampered with
+                    recorded = redacted.get((table, entry_id))
+                    if recorded is not None and recorded in (current, LEGACY):
+                        stats["redacted"] += 1  # rewritten by a sealed erasure, exactly as it left it
                     else:
                         problems.append(Problem("altered", where))
         for seal in seals:

@@ -47,7 +47,9 @@ if PRODUCTION:
     if not (KASSA_MASTER_KEY or KASSA_KMS_KEY_ID):
         raise ConfigError("KASSA_MASTER_KEY (or KASSA_KMS_KEY_ID) is required in production")
     if KASSA_KMS_KEY_ID and not (KASSA_MASTER_KEY or KASSA_SEAL_KMS_KEY_ID):
-        raise ConfigError("KASSA_SEAL_KMS_KEY_ID (an HMAC_256 KMS key for the audit seals) is required with KMS")
+        raise ConfigError(
+            "KASSA_SEAL_KMS_KEY_ID (an HMAC_256 KMS key for the audit seals) is required with KMS"
+        )
     if DEBUG:
         raise ConfigError("KASSA_DEBUG must be off in production")
     if not KASSA_HTTPS:
