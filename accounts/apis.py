@@ -78,6 +78,9 @@ class TokenCreateApi(APIView):
                 error_body("invalid", "Validation failed.", {"tenant": ["This field is required."]}), 400
             )
         tenant = _tenant_for_signin(request, data.validated_data.get("tenant"))
+        if tenant is not None and tenant.status != Tenant.Status.PURGED:
+            # Signed in through the platform host: the attempt is the named tenant's to see.
+            request._request.audit_tenant = tenant
         if tenant is None or tenant.status == Tenant.Status.PURGED:
             return Response(error_body("invalid_credentials", "Wrong username or password."), 401)
         if tenant.status == Tenant.Status.SUSPENDED:
@@ -124,6 +127,7 @@ class SupportTokenCreateApi(APIView):
         tenant = Tenant.objects.filter(
             slug=data.validated_data["tenant"], status=Tenant.Status.ACTIVE
         ).first()
+        request._request.audit_tenant = tenant  # the tenant's log shows support signing in
         with tenant_context(None):
             try:
                 signed_in = signin_check(

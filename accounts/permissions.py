@@ -11,6 +11,7 @@ VIEW_SALES = "view_sales"
 VIEW_CUSTOMERS = "view_customers"
 CREATE_CUSTOMERS = "create_customers"
 MANAGE_CUSTOMERS = "manage_customers"
+ERASE_CUSTOMERS = "erase_customers"
 MANAGE_USERS = "manage_users"
 MANAGE_ROLES = "manage_roles"
 VIEW_STORE_LOGS = "view_store_logs"
@@ -30,7 +31,8 @@ CATALOGUE: dict[str, str] = {
     VIEW_SALES: "View sales and the stock ledger",
     VIEW_CUSTOMERS: "View customers",
     CREATE_CUSTOMERS: "Create customers (at the till)",
-    MANAGE_CUSTOMERS: "Change, export and erase customers",
+    MANAGE_CUSTOMERS: "Change and export customers",
+    ERASE_CUSTOMERS: "Erase a customer's personal data (with MFA and a reason)",
     MANAGE_USERS: "Create, change, deactivate and unlock users",
     MANAGE_ROLES: "Create and change roles and their policies",
     VIEW_STORE_LOGS: "View the access and change logs of one's stores",

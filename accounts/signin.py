@@ -211,8 +211,8 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
             signin_record(
                 request=request,
                 username=username,
-                outcome=SignInEvent.Outcome.FAILURE,
-                reason="otp_missing",
+                outcome=str(SignInEvent.Outcome.PENDING),  # (a labelled member: str() is its value)
+                reason="code_pending",
                 channel=channel,
                 user=user,
             )

@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_permissions import Can
-from accounts.permissions import EXPORT, MANAGE_CUSTOMERS
+from accounts.permissions import ERASE_CUSTOMERS, EXPORT, MANAGE_CUSTOMERS
 from core.api import page_of, paginate
 from exports import customers, selectors, services, streaming
 from exports.catalogue import KIND_TABLES, KINDS
@@ -153,13 +153,22 @@ class CustomerExportApi(APIView):
         return Response(customers.customer_data_export(customer=customer, actor=request.user))
 
 
-class CustomerEraseApi(APIView):
-    """Anonymise the customer everywhere; sales keep their figures. Repeating it changes nothing."""
+class CustomerEraseIn(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=customers.REASON_LIMIT, help_text="why (a request number, not personal data)"
+    )
 
-    permission_classes = [Can(MANAGE_CUSTOMERS)]
+
+class CustomerEraseApi(APIView):
+    """Anonymise the customer everywhere; sales keep their figures. Repeating it changes nothing.
+
+    Needs `erase_customers`, a sign-in with a second factor (403 `second_factor_required`) and a reason.
+    """
+
+    permission_classes = [Can(ERASE_CUSTOMERS)]
 
     @extend_schema(
-        request=None,
+        request=CustomerEraseIn,
         responses={
             200: inline_serializer(
                 "CustomerErased", {"id": serializers.UUIDField(), "erased_at": serializers.DateTimeField()}
@@ -169,5 +178,9 @@ class CustomerEraseApi(APIView):
     @idempotent
     def post(self, request, customer_id):
         customer = customers.customer_get(customer_id=customer_id)
-        result = customers.customer_erase(customer=customer, actor=request.user)
+        data = CustomerEraseIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = customers.customer_erase(
+            customer=customer, actor=request.user, reason=data.validated_data["reason"]
+        )
         return Response(result)

@@ -1,40 +1,44 @@
 """Customer rights: everything about one customer (access request), and erasure (anonymisation).
 
-Erasure decision. A customer's name, e-mail and phone live encrypted in their row, with keyed
-lookup hashes beside them; copies in plain text can also reach the append-only audit tables
-(the API-call log keeps request and response bodies, the access log query strings, the change
-log the before/after values of unmasked columns, e.g. idempotency answers and the lookup
-hashes). Erasure therefore, in one owner-role transaction with the tenant selected:
+Erasure, bounded to the customer. A customer's name, e-mail and phone live encrypted in their
+row, with keyed lookup hashes beside them; the logs mask contact fields as they are written
+(auditlog.redact), and stored Idempotency-Key answers are encrypted. What older entries (or the
+customer's own change entries) still hold of the customer is rewritten, and nothing else:
 
-1. clears the customer row (contact data, hashes and notes; `erased_at` set; sales keep
+1. the customer row is cleared (contact data, hashes and notes; `erased_at` set; sales keep
    pointing at the anonymised row, so their figures and totals do not change);
-2. deletes the tenant's stored idempotency answers that contain the data;
-3. redacts the audit tables through the same privileged path as the retention purge
-   (`kassa.audit_purge`, owner role only): each entry containing the data is deleted and
-   written back with the data replaced by `[erased]` (same id and time), so the rest of the
-   entry survives;
-4. records a `CustomerRequest` row (tenant log) and a platform event `audit_redacted` listing the
-   redacted entry ids (no personal data), so the redaction is itself on record; redacted
-   entries that were already sealed are reported as altered by `verify_audit`, and that event
-   is the explanation;
-5. deletes the tenant's finished export files that may contain the customer (full, customers,
-   audit), since they cannot be edited.
+2. the stored Idempotency-Key answers that name the customer are deleted;
+3. the audit entries provably about the customer (their row's change entries, the requests that
+   made those changes or named the customer's id, lookups by their exact e-mail or phone) have
+   the customer's own fields and parameters rewritten to `[erased]`, JSON-path aware, through
+   the privileged path (auditlog.services.audit_redact); free text chosen by whoever created
+   the customer is never searched, and no other entry is touched;
+4. a `CustomerRequest` row (the tenant's own record, in its change log) names who erased whom
+   and why; a platform event `audit_redacted` lists each rewritten entry with its new digest
+   and is sealed at once, so verification accepts exactly those rewrites and a later change to
+   any of them is tampering again;
+5. the erasing user's own finished exports that may hold the customer (full, customers, audit)
+   are deleted; other users' exports are theirs and expire as usual (`KASSA_EXPORT_DAYS`), as
+   backups age out with their retention.
 
-Values shorter than 3 characters are not searched for in the audit tables (they would match
-everywhere). Backups are not rewritten: they are encrypted and age out with their retention.
+Erasing needs `erase_customers` (the owner by default, never the cashier), a sign-in with a
+second factor (accounts.authz.second_factor_verified), and a reason.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from uuid import UUID
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import authz
+from accounts.permissions import ERASE_CUSTOMERS
 from auditlog.models import ChangeEvent
-from auditlog.services import audit_redact
+from auditlog.services import audit_redact, exemption_record
+from core.errors import Forbidden
 from exports.models import CustomerRequest, Export
 from idempotency.services import records_forget
 from inventory import hashing, selectors
@@ -42,8 +46,6 @@ from inventory.models import Customer, Payment, Refund, Sale, SaleLine
 from inventory.services.customers import customer_anonymise
 from tenants.context import get_current_tenant
 from tenants.owner import owner_transaction
-
-MIN_TERM = 3
 
 
 def customer_get(*, customer_id: UUID) -> Customer:
@@ -128,58 +130,64 @@ def customer_data_export(*, customer: Customer, actor) -> dict:
     }
 
 
-def _terms(customer: Customer) -> list[str]:
-    """The personal values to remove, in every spelling they may have been stored in."""
-    values = [customer.name, customer.email, customer.phone, customer.notes]
-    values += [hashing.normalise_email(customer.email or ""), hashing.normalise_phone(customer.phone or "")]
-    terms: set[str] = set()
-    for value in values:
-        value = (value or "").strip()
-        if len(value) < MIN_TERM:
-            continue
-        terms.add(value)
-        terms.add(json.dumps(value)[1:-1])  # as escaped inside JSON text
-        terms.add(json.dumps(value, ensure_ascii=False)[1:-1])
-    terms |= {h for h in (customer.email_hash, customer.phone_hash) if h}
-    return sorted((t for t in terms if len(t) >= MIN_TERM), key=len, reverse=True)
+def _identifiers(customer: Customer) -> dict[str, set[str]]:
+    """The customer's e-mail (lower case) and phone (digits) as a lookup may have spelled them."""
+    found: dict[str, set[str]] = {"email": set(), "phone": set()}
+    if customer.email:
+        found["email"] = {customer.email.strip().lower(), hashing.normalise_email(customer.email)}
+    if customer.phone:
+        found["phone"] = {"".join(c for c in customer.phone if c.isdigit())} - {""}
+    return found
 
 
-def customer_erase(*, customer: Customer, actor) -> dict:
+REASON_LIMIT = 500
+
+
+def customer_erase(*, customer: Customer, actor, reason: str) -> dict:
     """Anonymise the customer everywhere it is stored (see the module's docstring). Idempotent."""
-    from auditlog.services import platform_event_record
-
+    if not authz.can(actor, ERASE_CUSTOMERS):
+        raise PermissionDenied("Erasing a customer needs the erase_customers permission.")
+    if not authz.second_factor_verified(actor):
+        raise Forbidden(
+            "Erasing a customer needs a sign-in with a second factor.", code="second_factor_required"
+        )
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_LIMIT:
+        raise ValidationError({"reason": f"Say why, in 1 to {REASON_LIMIT} characters."})
     if customer.erased_at is not None:
         return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}
     tenant = get_current_tenant()
-    terms = _terms(customer)
-    pattern = "|".join(re.escape(t) for t in terms)
+    identifiers = _identifiers(customer)
     now = timezone.now()
-    redacted: dict[str, list] = {}
     with owner_transaction(tenant, privileged=True) as cursor:
         if not customer_anonymise(cursor=cursor, customer=customer, now=now):  # erased meanwhile
             transaction.set_rollback(True, using="owner")
             customer.refresh_from_db()
             return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}
-        if pattern:
-            records_forget(cursor=cursor, tenant_id=tenant.pk, pattern=pattern)
-            # After the writes above: their change-log entries are redacted too.
-            redacted = audit_redact(cursor=cursor, tenant_id=tenant.pk, pattern=pattern)
+        records_forget(cursor=cursor, tenant_id=tenant.pk, customer_id=customer.pk)
+        # After the writes above: their change-log entries are rewritten too.
+        redacted = audit_redact(
+            cursor=cursor, tenant_id=tenant.pk, customer_id=customer.pk, identifiers=identifiers
+        )
+        counts = {table: len(ids) for table, ids in redacted["entries"].items()}
         cursor.execute(
             "INSERT INTO exports_customerrequest (id, tenant_id, kind, customer_id, actor_id, detail, created_at) "
             "VALUES (gen_random_uuid(), %s, 'erase', %s, %s, %s, %s)",
-            [tenant.pk, customer.pk, actor.pk, json.dumps({t: len(ids) for t, ids in redacted.items()}), now],
+            [tenant.pk, customer.pk, actor.pk, json.dumps({"reason": reason, "rewritten": counts}), now],
         )
-    stale = Export.objects.filter(
-        status=Export.Status.DONE, kind__in=[Export.Kind.FULL, Export.Kind.CUSTOMERS, Export.Kind.AUDIT]
-    )
     from exports.services import export_delete_file
 
-    for export in list(stale):
+    own = Export.objects.filter(
+        requested_by=actor,
+        status=Export.Status.DONE,
+        kind__in=[Export.Kind.FULL, Export.Kind.CUSTOMERS, Export.Kind.AUDIT],
+    )
+    for export in list(own):
         export_delete_file(tenant=tenant, export=export)
-    platform_event_record(
+    exemption_record(
         kind="audit_redacted",
         tenant=tenant,
         actor=str(actor.pk),
-        detail={"reason": "customer erasure", "customer": str(customer.pk), "entries": redacted},
+        detail={"reason": "customer erasure", "customer": str(customer.pk), **redacted},
     )
     return {"id": str(customer.pk), "erased_at": now.isoformat()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import struct
 import time
@@ -311,3 +312,50 @@ def platform_rewrap(blob: bytes) -> bytes | None:
         return None
     new_kek_id, new_wrapped = wrap_data_key(unwrap_data_key(kek_id, wrapped))
     return _platform_pack(new_kek_id, new_wrapped, sealed)
+
+
+# --- the audit seals' key (auditlog.sealing) ----------------------------------------------
+
+SEAL_INFO = b"kassa:audit-seal:v1"
+
+
+def _seal_key(master: MasterKey) -> bytes:
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=SEAL_INFO).derive(master.secret)
+
+
+def seal_mac(message: bytes) -> tuple[str, str]:
+    """(key id, hex HMAC-SHA256) of an audit seal: keyed outside the database, from the master key
+    (HKDF) or an HMAC key in KMS (KASSA_SEAL_KMS_KEY_ID). The key is never stored in a table."""
+    if settings.KASSA_SEAL_KMS_KEY_ID:
+        answer = _kms().generate_mac(
+            KeyId=settings.KASSA_SEAL_KMS_KEY_ID, Message=message, MacAlgorithm="HMAC_SHA_256"
+        )
+        return _kms_kek_id(settings.KASSA_SEAL_KMS_KEY_ID), answer["Mac"].hex()
+    current = master_keys()[0]
+    return current.key_id, hmac.new(_seal_key(current), message, hashlib.sha256).hexdigest()
+
+
+def seal_mac_valid(message: bytes, *, key_id: str, mac: str) -> bool | None:
+    """Whether `mac` is the seal MAC of `message` under `key_id`; None when that key is not here."""
+    if settings.KASSA_SEAL_KMS_KEY_ID and key_id == _kms_kek_id(settings.KASSA_SEAL_KMS_KEY_ID):
+        client = _kms()
+        try:
+            answer = client.verify_mac(
+                KeyId=settings.KASSA_SEAL_KMS_KEY_ID,
+                Message=message,
+                Mac=bytes.fromhex(mac),
+                MacAlgorithm="HMAC_SHA_256",
+            )
+        except (client.exceptions.KMSInvalidMacException, ValueError):
+            return False
+        return bool(answer["MacValid"])
+    if settings.KASSA_MASTER_KEY or _key_file():
+        current, previous = master_keys()
+        for master in (current, *previous):
+            if master.key_id == key_id:
+                expected = hmac.new(_seal_key(master), message, hashlib.sha256).hexdigest()
+                return hmac.compare_digest(expected, mac)
+    return None

@@ -99,6 +99,15 @@ def as_tenant():
     return tenant_context
 
 
+@pytest.fixture(autouse=True)
+def file_storage(tmp_path, settings):
+    """Each test gets its own object storage (and so do the workers it starts): backups, exports
+    and audit anchors of one test never meet another's, nor `make run`'s under var/."""
+    settings.KASSA_STORAGE_URL = f"file://{tmp_path / 'storage'}"
+    settings.KASSA_STORAGE_URLS = {}
+    return tmp_path / "storage"
+
+
 def start_worker(extra_env: dict | None = None, *, pool: str = "prefork", prefix: str = "test"):
     """A real Celery worker process on this test's queue and test database: (process, name).
 
@@ -107,7 +116,14 @@ def start_worker(extra_env: dict | None = None, *, pool: str = "prefork", prefix
     from kassa.celery import app
 
     name = f"{prefix}-{uuid.uuid4().hex[:8]}@localhost"
-    env = {**os.environ, "KASSA_DB_NAME": connections["default"].settings_dict["NAME"], **(extra_env or {})}
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "KASSA_DB_NAME": connections["default"].settings_dict["NAME"],
+        "KASSA_STORAGE_URL": settings.KASSA_STORAGE_URL,
+        **(extra_env or {}),
+    }
     process = subprocess.Popen(
         [
             sys.executable,
