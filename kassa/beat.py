@@ -57,7 +57,8 @@ def slot_of(entry_schedule, now: datetime) -> str:
 def slot_claim(name: str, slot: str, holder: str) -> bool:
     """True when this beat may send `name` for `slot` (nobody did); False also without a database."""
     for attempt in (1, 2):
-        close_old_connections()
+        if not connection.in_atomic_block:
+            close_old_connections()  # CONN_HEALTH_CHECKS: a connection broken by a failover goes
         try:
             with connection.cursor() as cursor:
                 cursor.execute(CLAIM_SQL, [name, slot, holder])

@@ -2,6 +2,7 @@
 
 import secrets
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from celery.schedules import crontab
@@ -69,6 +70,8 @@ KASSA_BACKUP_KEEP_DAILY = env_int("KASSA_BACKUP_KEEP_DAILY", 30)
 KASSA_BACKUP_KEEP_MONTHLY = env_int("KASSA_BACKUP_KEEP_MONTHLY", 12)
 KASSA_TERMINATION_GRACE_DAYS = env_int("KASSA_TERMINATION_GRACE_DAYS", 30)
 KASSA_EXPORT_DAYS = env_int("KASSA_EXPORT_DAYS", 7)  # how long a finished export can be downloaded
+# A running export whose heartbeat is older than this lost its worker and may be claimed again.
+KASSA_EXPORT_STALE_SECONDS = env_int("KASSA_EXPORT_STALE_SECONDS", 120)
 # Entity CSVs up to this many rows stream straight from the API; larger ones become export jobs.
 KASSA_EXPORT_STREAM_MAX_ROWS = env_int("KASSA_EXPORT_STREAM_MAX_ROWS", 100_000)
 # Tests only: a pause per backup block, so a worker can be killed in the middle of a backup.
@@ -158,6 +161,9 @@ KASSA_DB_TRANSACTION_POOLING = env_bool("KASSA_DB_TRANSACTION_POOLING", False)
 def _database(url: str | None, embedded_role: str, *, pooled: bool = False) -> dict:
     if url:
         config = environ.Env.db_url_config(url)
+        # A socket directory as host (`postgres://u@%2Frun%2Fpostgresql/kassa`): environ leaves
+        # a single host quoted (a list of hosts it unquotes).
+        config["HOST"] = unquote(str(config.get("HOST") or ""))
     else:
         config = {"NAME": embedded.DATABASE_NAME, "USER": embedded_role, "HOST": "", "EMBEDDED": True}
     # A worker started by the tests points at the test database this way.
@@ -229,6 +235,8 @@ else:
 # A message taken by a worker that died unacknowledged goes back to the queue after this long
 # (kombu's default is an hour; every task is safe to run twice, jobs are claimed rows).
 CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int("KASSA_CELERY_VISIBILITY_TIMEOUT", 3600)
+# Every running worker looks for such messages every 10 s (kombu's default: every 100 s).
+CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CACHES = {
     "default": {
