@@ -24,7 +24,7 @@ test: test-prerequisites $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit --quiet --configfile pyproject.toml --recursive --exclude ./tests,./.venv,./var,./bench .
+	$(BIN)/bandit --quiet --configfile pyproject.toml --recursive --exclude ./tests,./.venv,./var,./bench,./deploy/ha .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pip install --quiet --dry-run --require-hashes --no-deps -r requirements.lock

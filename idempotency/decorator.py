@@ -57,7 +57,9 @@ def _fingerprint(request) -> str:
 def _lock(tenant_id, key: str) -> bool:
     """Take the key's lock for the rest of the transaction; False if a running request has it."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, f"{tenant_id}:{key}"])
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, f"{tenant_id}:{key}"]
+        )
         return cursor.fetchone()[0]
 
 
@@ -93,7 +95,8 @@ def idempotent(method=None, *, store_response: bool = True):
             with transaction.atomic():  # the lock lasts as long as the request's transaction
                 if not _lock(tenant_id, key):
                     raise Conflict(
-                        "A request with this Idempotency-Key is still running.", code="idempotency_key_in_flight"
+                        "A request with this Idempotency-Key is still running.",
+                        code="idempotency_key_in_flight",
                     )
                 record = record_find(key=key)  # the request that held it may have committed meanwhile
                 if record is not None:

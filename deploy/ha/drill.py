@@ -71,7 +71,7 @@ def wait_for(check, timeout: float, what: str, interval: float = 0.2):
     while True:
         try:
             value = check()
-        except Exception:  # noqa: BLE001 - not ready yet
+        except Exception:
             value = None
         if value:
             return value
@@ -296,8 +296,12 @@ class Stack:
             # deploy/postgres-roles.sql, with this run's passwords.
             owner = conn.execute("SELECT quote_literal(%s)", [self.secrets["owner"]]).fetchone()[0]
             app = conn.execute("SELECT quote_literal(%s)", [self.secrets["app"]]).fetchone()[0]
-            conn.execute(f"CREATE ROLE kassa_owner LOGIN PASSWORD {owner} NOSUPERUSER NOBYPASSRLS NOCREATEROLE")
-            conn.execute(f"CREATE ROLE kassa_app LOGIN PASSWORD {app} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
+            conn.execute(
+                f"CREATE ROLE kassa_owner LOGIN PASSWORD {owner} NOSUPERUSER NOBYPASSRLS NOCREATEROLE"
+            )
+            conn.execute(
+                f"CREATE ROLE kassa_app LOGIN PASSWORD {app} NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
+            )
             conn.execute("CREATE DATABASE kassa OWNER kassa_owner")
 
     # --- HAProxy, PgBouncer, Redis
@@ -398,7 +402,9 @@ ignore_startup_parameters = extra_float_digits
                 "sentinel parallel-syncs kassa 1\n"
             )
             self.run(f"sentinel{index}", ["/usr/bin/redis-sentinel", str(directory / "sentinel.conf")])
-        wait_for(lambda: len(self.sentinel().discover_slaves("kassa")) == 1, 30, "Sentinel to see the replica")
+        wait_for(
+            lambda: len(self.sentinel().discover_slaves("kassa")) == 1, 30, "Sentinel to see the replica"
+        )
 
     def sentinel(self):
         from redis.sentinel import Sentinel
@@ -406,7 +412,7 @@ ignore_startup_parameters = extra_float_digits
         return Sentinel([("127.0.0.1", self.port(f"sentinel{i}")) for i in (1, 2, 3)], socket_timeout=1)
 
     def redis_master(self) -> str:
-        host, port = self.sentinel().discover_master("kassa")
+        _, port = self.sentinel().discover_master("kassa")
         return next(name for name in ("redis1", "redis2") if self.ports[name] == port)
 
     # --- Kassa
@@ -455,8 +461,14 @@ ignore_startup_parameters = extra_float_digits
         prometheus = RUN / f"prometheus-{name}"
         shutil.rmtree(prometheus, ignore_errors=True)
         prometheus.mkdir()
-        env = {**self.env, "KASSA_BIND": f"127.0.0.1:{self.port(name)}", "PROMETHEUS_MULTIPROC_DIR": str(prometheus)}
-        proc = self.run(name, [PYTHON, "-m", "gunicorn", "kassa.wsgi", "-c", "deploy/gunicorn.conf.py"], env=env, cwd=ROOT)
+        env = {
+            **self.env,
+            "KASSA_BIND": f"127.0.0.1:{self.port(name)}",
+            "PROMETHEUS_MULTIPROC_DIR": str(prometheus),
+        }
+        proc = self.run(
+            name, [PYTHON, "-m", "gunicorn", "kassa.wsgi", "-c", "deploy/gunicorn.conf.py"], env=env, cwd=ROOT
+        )
         wait_for(lambda: http_status(f"http://127.0.0.1:{self.port(name)}/healthz") == 200, 90, f"{name}")
         return proc
 
@@ -480,7 +492,11 @@ ignore_startup_parameters = extra_float_digits
         self.manage("collectstatic", "--noinput", "-v", "0")
         say("seeding the drill's tenants")
         seeded = subprocess.run(
-            [PYTHON, str(ROOT / "deploy" / "ha" / "seed.py")], cwd=ROOT, env=self.env, capture_output=True, text=True
+            [PYTHON, str(ROOT / "deploy" / "ha" / "seed.py")],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
         )
         if seeded.returncode != 0:
             raise DrillError(f"seed failed: {seeded.stderr.strip()[-2000:]}")
@@ -515,7 +531,9 @@ class Client:
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
         try:
-            self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=all_headers)
+            self.conn.request(
+                method, path, body=json.dumps(body) if body is not None else None, headers=all_headers
+            )
             response = self.conn.getresponse()
             raw = response.read()
         except (OSError, http.client.HTTPException):
@@ -603,7 +621,9 @@ class Register(threading.Thread):
 
 def token_for(stack: Stack, slug: str, user: dict) -> str:
     status, data, _ = Client(stack).request(
-        "POST", "/api/v1/auth/token/", {"tenant": slug, "username": user["username"], "password": user["password"]}
+        "POST",
+        "/api/v1/auth/token/",
+        {"tenant": slug, "username": user["username"], "password": user["password"]},
     )
     if status != 201:
         raise DrillError(f"no token for {slug}/{user['username']}: {status} {data}")
@@ -632,7 +652,9 @@ def cpu_of(proc: Proc) -> float:
 
     try:
         parent = psutil.Process(proc.process.pid)
-        return sum(p.cpu_times().user + p.cpu_times().system for p in [parent, *parent.children(recursive=True)])
+        return sum(
+            p.cpu_times().user + p.cpu_times().system for p in [parent, *parent.children(recursive=True)]
+        )
     except psutil.Error:
         return 0.0
 
@@ -688,7 +710,9 @@ def drill(stack: Stack) -> int:
         new_leader = wait_for(stack.leader, 60, "a new leader")
         say(f"first sale {report['failover']:.1f} s after the kill; {new_leader} leads")
         stack.patroni(leader)
-        wait_for(lambda: stack.api(leader, "/sync") == 200, 180, f"{leader} to rejoin as the synchronous replica")
+        wait_for(
+            lambda: stack.api(leader, "/sync") == 200, 180, f"{leader} to rejoin as the synchronous replica"
+        )
         say(f"{leader} rejoined as the synchronous replica (pg_rewind)")
         time.sleep(5)
 
@@ -734,9 +758,13 @@ def drill(stack: Stack) -> int:
         stack.procs[master].process.wait(20)
         time.sleep(3)
         stack.run(master, ["/usr/bin/redis-server", str(RUN / master / "redis.conf")])
-        new_master = wait_for(lambda: (m := stack.redis_master()) != master and m, 60, "Sentinel to fail over")
+        new_master = wait_for(
+            lambda: (m := stack.redis_master()) != master and m, 60, "Sentinel to fail over"
+        )
         report["redis"] = wait_sale_after(registers, restarted_at, "Redis restarted", 60)
-        say(f"Redis master {master} restarted; {new_master} is master; first sale {report['redis']:.1f} s after")
+        say(
+            f"Redis master {master} restarted; {new_master} is master; first sale {report['redis']:.1f} s after"
+        )
         wait_for(lambda: stack.sentinel().master_for("kassa", db=1).lindex("kassa:beat:runs", 0) != last_run,
                  30, "the beat to run again after the Redis restart")  # fmt: skip
         say("the beat and a worker ran a schedule after the Redis restart")
@@ -758,7 +786,8 @@ def ledger_check(stack, shops, registers, export_id, report) -> int:
     problems: list[str] = []
     with stack.superuser(stack.leader()) as db:
         rows = db.execute(
-            "SELECT id::text, tenant_id::text FROM inventory_sale WHERE tenant_id = ANY(%s::uuid[])", [tenants]
+            "SELECT id::text, tenant_id::text FROM inventory_sale WHERE tenant_id = ANY(%s::uuid[])",
+            [tenants],
         ).fetchall()
         in_db = {row[0] for row in rows}
         records = dict(
@@ -801,12 +830,15 @@ def ledger_check(stack, shops, registers, export_id, report) -> int:
             if quantity != ledger:
                 problems.append(f"product {product}: stock {quantity} but ledger {ledger}")
             if sold_in_ledger != sold.get(product, 0):
-                problems.append(f"product {product}: {sold_in_ledger} sold in the ledger, {sold.get(product, 0)} answered")
+                problems.append(
+                    f"product {product}: {sold_in_ledger} sold in the ledger, {sold.get(product, 0)} answered"
+                )
         request_ids = [rid for sale in sales for rid in sale.request_ids]
         logged = {
             row[0]
             for row in db.execute(
-                "SELECT request_id::text FROM auditlog_access WHERE request_id = ANY(%s::uuid[])", [request_ids]
+                "SELECT request_id::text FROM auditlog_access WHERE request_id = ANY(%s::uuid[])",
+                [request_ids],
             ).fetchall()
         }
         missing_access = [rid for rid in request_ids if rid not in logged]
@@ -853,11 +885,14 @@ def main() -> int:
     code = 1
     try:
         code = drill(stack)
-    except (Exception, KeyboardInterrupt) as error:  # noqa: BLE001 - report, then clean up
+    except (Exception, KeyboardInterrupt) as error:
         print(f"ha-drill: failed: {type(error).__name__}: {error}", file=sys.stderr)
         for proc in stack.procs.values():
             if not proc.alive() or os.environ.get("DRILL_VERBOSE"):
-                print(f"--- {proc.name} ({'running' if proc.alive() else 'exited'})\n{proc.log_tail()}", file=sys.stderr)
+                print(
+                    f"--- {proc.name} ({'running' if proc.alive() else 'exited'})\n{proc.log_tail()}",
+                    file=sys.stderr,
+                )
     finally:
         stack.stop_all()
         if not os.environ.get("DRILL_KEEP"):

@@ -60,7 +60,9 @@ def test_transaction_pooling_turns_off_server_side_prepares_and_cursors_for_the_
 
 def test_a_replica_url_adds_a_read_only_alias_that_is_never_migrated():
     config = settings_of(
-        {"DATABASE_REPLICA_URL": "postgres://kassa_app:pw@pg1:5432,pg2:5432/kassa?target_session_attrs=prefer-standby"},
+        {
+            "DATABASE_REPLICA_URL": "postgres://kassa_app:pw@pg1:5432,pg2:5432/kassa?target_session_attrs=prefer-standby"
+        },
         "settings.DATABASES['replica']",
     )
     assert config["OPTIONS"]["target_session_attrs"] == "prefer-standby"
@@ -74,7 +76,7 @@ def test_the_first_host_down_a_multi_host_url_reaches_the_primary(django_db_setu
     server = params.get("host") or "127.0.0.1"
     dead = free_port()
     url = (
-        f"postgres://kassa_app@127.0.0.1,{quote(server, safe='')}:{dead},{params.get('port') or 5432}"
+        f"postgres://kassa_app@127.0.0.1:{dead},{quote(server, safe='')}:{params.get('port') or 5432}"
         f"/{params['dbname']}?target_session_attrs=read-write&connect_timeout=2"
     )
     code = (
@@ -89,24 +91,41 @@ def test_the_first_host_down_a_multi_host_url_reaches_the_primary(django_db_setu
     assert result.stdout.strip().splitlines()[-1] == f"('{params['dbname']}', False)"
 
 
-@pytest.fixture
-def replica_alias(settings):
-    """A `replica` alias on the test database, configured as the settings configure one."""
+with_replica = pytest.mark.django_db(transaction=True, databases=["default", "owner", "replica"])
+
+
+@pytest.fixture(scope="module")
+def replica_alias(django_db_setup):
+    """A `replica` alias on the test database, configured as the settings configure one.
+
+    Module-scoped, so it exists before the test's database access is set up.
+    """
+    from django.conf import settings
+
     config = copy.deepcopy(connections["default"].settings_dict)
-    config.pop("ATOMIC_REQUESTS", None)
+    config["ATOMIC_REQUESTS"] = False
     config["OPTIONS"] = {**config.get("OPTIONS", {}), "options": "-c default_transaction_read_only=on"}
-    settings.DATABASES = {**settings.DATABASES, "replica": config}
+    databases = settings.DATABASES
+    settings.DATABASES = {**databases, "replica": config}
     connections.settings["replica"] = config
-    replica._checked.update(at=float("-inf"))
     yield config
     connections["replica"].close()
     del connections["replica"]
     del connections.settings["replica"]
+    settings.DATABASES = databases
+
+
+@pytest.fixture(autouse=True)
+def _fresh_lag():
+    replica._checked.update(at=float("-inf"))
+    yield
     replica._checked.update(at=float("-inf"))
 
 
-@transactional
-def test_inside_replica_reads_reads_go_to_a_fresh_replica_and_writes_never(replica_alias, tenant_a, as_tenant):
+@with_replica
+def test_inside_replica_reads_reads_go_to_a_fresh_replica_and_writes_never(
+    replica_alias, tenant_a, as_tenant
+):
     with as_tenant(tenant_a):
         ProductFactory(tenant=tenant_a, sku="ON-PRIMARY")
         assert Product.objects.all().db == "default"  # outside the block: the primary
@@ -114,7 +133,7 @@ def test_inside_replica_reads_reads_go_to_a_fresh_replica_and_writes_never(repli
             assert replica.replica_lag() == 0.0
             assert Product.objects.all().db == "replica"
             assert Product.objects.select_for_update().db == "default"  # a locking read is a write
-            assert router.db_for_write(Product) is None  # Django's default: the primary
+            assert router.db_for_write(Product) == "default"
             with CaptureQueriesContext(connections["replica"]) as on_replica:
                 skus = list(Product.objects.values_list("sku", flat=True))  # RLS holds there too
             created = ProductFactory(tenant=tenant_a, sku="WRITTEN-INSIDE")
@@ -122,27 +141,37 @@ def test_inside_replica_reads_reads_go_to_a_fresh_replica_and_writes_never(repli
         assert Product.objects.filter(pk=created.pk).exists()
         assert not any("INSERT" in q["sql"] for q in on_replica.captured_queries)
     # Raw SQL cannot write through the replica's connections either.
-    with pytest.raises(DatabaseError, match="read-only transaction"):
-        with connections["replica"].cursor() as cursor:
-            cursor.execute("CREATE TEMP TABLE written_on_replica (id int)")
+    with (
+        pytest.raises(DatabaseError, match="read-only transaction"),
+        connections["replica"].cursor() as cursor,
+    ):
+        cursor.execute("CREATE TEMP TABLE written_on_replica (id int)")
 
 
-@transactional
-def test_a_stale_or_unreachable_replica_sends_reads_to_the_primary(replica_alias, settings, tenant_a, as_tenant):
+@with_replica
+def test_a_stale_or_unreachable_replica_sends_reads_to_the_primary(
+    replica_alias, settings, tenant_a, as_tenant
+):
     with as_tenant(tenant_a), replica.replica_reads():
         settings.KASSA_REPLICA_MAX_LAG_SECONDS = -1  # any lag is too much
         assert Product.objects.all().db == "default"
         settings.KASSA_REPLICA_MAX_LAG_SECONDS = 5
         connections["replica"].close()
-        replica_alias["PORT"] = str(free_port())  # nothing listens there
-        replica_alias["HOST"] = "127.0.0.1"
-        replica._checked.update(at=float("-inf"))
-        assert replica.replica_lag() == float("inf")
-        assert Product.objects.all().db == "default"
-        assert list(Product.objects.all()) == []  # and the read answers from the primary
+        saved = dict(replica_alias)
+        replica_alias.pop("EMBEDDED", None)
+        replica_alias.update(HOST="127.0.0.1", PORT=str(free_port()))  # nothing listens there
+        replica._checked.update(at=float("-inf"))  # measure again now
+        try:
+            assert replica.replica_lag() == float("inf")
+            assert Product.objects.all().db == "default"
+            assert list(Product.objects.all()) == []  # and the read answers from the primary
+        finally:
+            connections["replica"].close()
+            replica_alias.clear()
+            replica_alias.update(saved)
 
 
-@transactional
+@with_replica
 def test_the_audit_api_reads_from_the_replica(replica_alias, cast_a, api):
     client = api(cast_a["owner"])
     assert client.get("/api/v1/me/").status_code == 200  # an access row to read
@@ -155,5 +184,7 @@ def test_the_audit_api_reads_from_the_replica(replica_alias, cast_a, api):
 
 def test_the_lag_query_answers_zero_on_a_primary(django_db_setup):
     params = connections["owner"].get_connection_params()
-    with psycopg.connect(host=params.get("host"), port=params.get("port"), user="kassa_app", dbname=params["dbname"]) as conn:
+    with psycopg.connect(
+        host=params.get("host"), port=params.get("port"), user="kassa_app", dbname=params["dbname"]
+    ) as conn:
         assert conn.execute(replica.LAG_SQL).fetchone()[0] == 0.0

@@ -185,7 +185,9 @@ def test_a_request_that_died_frees_its_key_at_once(cast_a, stores_a, tenant_a):
     params.pop("cursor_factory", None)
     params.pop("context", None)
     running = psycopg.connect(**params)  # a request in flight on another node holds the key
-    running.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, f"{tenant_a.pk}:{key}"])
+    running.execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, f"{tenant_a.pk}:{key}"]
+    )
     refused = client.post("/api/v1/sales/", sale_body(stores_a[0], product), HTTP_IDEMPOTENCY_KEY=key)
     assert refused.status_code == 409 and refused.json()["code"] == "idempotency_key_in_flight"
     running.close()  # that node dies: no commit, no cleanup

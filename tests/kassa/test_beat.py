@@ -90,4 +90,7 @@ def test_a_slot_is_claimed_once():
     assert slot_claim("audit-seal", "2026-03-01T02:00:00", "a:1:x") is True
     assert slot_claim("audit-seal", "2026-03-01T02:00:00", "b:2:y") is False
     assert slot_claim("audit-seal", "2026-03-01T02:05:00", "b:2:y") is True
-    assert list(ScheduleClaim.objects.order_by("slot").values_list("claimed_by", flat=True)) == ["a:1:x", "b:2:y"]
+    assert list(ScheduleClaim.objects.order_by("slot").values_list("claimed_by", flat=True)) == [
+        "a:1:x",
+        "b:2:y",
+    ]
