@@ -159,7 +159,7 @@ def _backup_lock(backup_id):
         row = lock_connection.execute(
             "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, str(backup_id)]
         ).fetchone()
-        if not row[0]:
+        if row is None or not row[0]:
             raise BackupBusy()
         yield  # leaving the block commits, ending the transaction and its lock
 
