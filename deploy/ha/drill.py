@@ -773,8 +773,36 @@ def drill(stack: Stack) -> int:
         stop.set()
         for register in registers:
             register.join(200)
-    say("load stopped; checking the ledger")
+    say("load stopped; the audit review against the replica")
+    report["replica"] = replica_reads(stack, owner_token)
+    say("checking the ledger")
     return ledger_check(stack, shops, registers, export_id, report)
+
+
+def replica_reads(stack: Stack, token: str) -> tuple[int, float]:
+    """Transactions the replica ran for five audit API reads, and its lag as the app role sees it."""
+    import psycopg
+
+    from core.replica import LAG_SQL
+
+    node = "pg1" if stack.leader() == "pg2" else "pg2"
+    count = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'kassa'"
+    with psycopg.connect(
+        host="127.0.0.1", port=stack.port(f"{node}-pg"), user="kassa_app", password=stack.secrets["app"],
+        dbname="kassa", autocommit=True,
+    ) as app:  # fmt: skip
+        lag = app.execute(LAG_SQL).fetchone()[0]
+    with stack.superuser(node) as db:
+        before = db.execute(count).fetchone()[0]
+        client = Client(stack, token)
+        for _ in range(5):
+            status = client.get("/api/v1/audit/access/?page_size=5")[0]
+            if status != 200:
+                raise DrillError(f"the audit API answered {status}")
+        time.sleep(11)  # a backend flushes its statistics within 10 s of going idle
+        db.execute("SELECT pg_stat_clear_snapshot()")
+        after = db.execute(count).fetchone()[0]
+    return after - before, lag
 
 
 def ledger_check(stack, shops, registers, export_id, report) -> int:
@@ -864,6 +892,11 @@ def ledger_check(stack, shops, registers, export_id, report) -> int:
         f"Redis {report['redis']:.1f} s; export attempts {export[1] if export else '?'}; "
         f"beat slots run {len(beat_runs)} (none twice); unanswered sales {len(unanswered)} "
         f"({len(found_by_key)} found by key)")  # fmt: skip
+    replica_transactions, lag = report["replica"]
+    say(f"replica: the app role measures a lag of {lag:.1f} s; five audit API reads ran "
+        f"{replica_transactions} transactions there")  # fmt: skip
+    if replica_transactions < 5:
+        problems.append("the audit review did not read from the replica")
     for problem in problems:
         say(f"PROBLEM: {problem}")
     print(
