@@ -18,9 +18,10 @@ import os
 import socket
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from celery.beat import PersistentScheduler
+from celery.schedules import crontab
 from celery.schedules import schedule as interval_schedule
 from django.conf import settings
 from django.core.cache import cache
@@ -33,6 +34,8 @@ CLAIM_SQL = (
     "ON CONFLICT (name, slot) DO NOTHING RETURNING 1"
 )
 PRUNE_SQL = "DELETE FROM kassa_scheduleclaim WHERE claimed_at < now() - interval '7 days'"
+RELEASE_SQL = "DELETE FROM kassa_scheduleclaim WHERE name = %s AND slot = %s AND claimed_by = %s"
+CRONTAB_LOOKBACK_MINUTES = 31 * 24 * 60
 # Renew only our own lock (another beat's must stay untouched).
 RENEW_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 
@@ -46,12 +49,33 @@ def runs_key() -> str:
 
 
 def slot_of(entry_schedule, now: datetime) -> str:
-    """The slot a send at `now` belongs to; two sends in one slot are one too many."""
+    """The slot a send at `now` belongs to; two sends in one slot are one too many.
+
+    An interval schedule's slot is the aligned window it is due in (`floor(now / every)`); a
+    crontab's is its latest scheduled minute at or before `now`, so a standby that takes over
+    and catches up on a crontab the old leader already sent finds that slot taken.
+    """
     if isinstance(entry_schedule, interval_schedule):
         every = max(entry_schedule.run_every.total_seconds(), 1.0)
         start = int(now.timestamp() // every * every)
         return datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    if isinstance(entry_schedule, crontab):
+        for _ in range(CRONTAB_LOOKBACK_MINUTES):
+            if _crontab_matches(entry_schedule, minute):
+                break
+            minute -= timedelta(minutes=1)
+    return minute.strftime("%Y-%m-%dT%H:%M")
+
+
+def _crontab_matches(entry_schedule: crontab, at: datetime) -> bool:
+    return (
+        at.minute in entry_schedule.minute
+        and at.hour in entry_schedule.hour
+        and (at.isoweekday() % 7) in entry_schedule.day_of_week  # crontab counts Sunday as 0
+        and at.day in entry_schedule.day_of_month
+        and at.month in entry_schedule.month_of_year
+    )
 
 
 def slot_claim(name: str, slot: str, holder: str) -> bool:
@@ -115,4 +139,13 @@ class LeaderScheduler(PersistentScheduler):
             log.info("beat: %s @ %s already sent, skipped", entry.name, slot)
             return self.reserve(entry) if advance else entry  # counts as handled: due again next slot
         entry.options = {**entry.options, "task_id": f"beat:{entry.name}:{slot}"}
-        return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+        try:
+            return super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+        except Exception:
+            # Not sent (the broker is failing over): free the slot, so the next tick sends it.
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(RELEASE_SQL, [entry.name, slot, self.holder])
+            except DatabaseError:
+                connection.close()
+            raise

@@ -83,6 +83,10 @@ def test_a_slot_is_the_interval_it_is_due_for_or_the_minute_of_a_crontab():
     assert slot_of(schedule(3600.0), at) == "2026-03-01T02:00:00"
     assert slot_of(schedule(300.0), at.replace(minute=7)) == "2026-03-01T02:05:00"
     assert slot_of(crontab(hour=2, minute=0), at) == "2026-03-01T02:00"
+    # A standby catching up at 14:10 on the 02:00 run finds the slot the leader already took.
+    assert slot_of(crontab(hour=2, minute=0), at.replace(hour=14, minute=10)) == "2026-03-01T02:00"
+    assert slot_of(crontab(hour=4, minute=30), at) == "2026-02-28T04:30"
+    assert slot_of(crontab(minute=0, hour=5, day_of_week="sun"), at) == "2026-02-22T05:00"  # a Sunday
 
 
 @pytest.mark.django_db
