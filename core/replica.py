@@ -26,13 +26,15 @@ _wanted: ContextVar[bool] = ContextVar("kassa_replica_reads", default=False)
 _checked: dict[str, float] = {"at": float("-inf"), "lag": float("inf")}
 log = logging.getLogger(__name__)
 
-# On a replica: 0 while it has replayed everything it received from a streaming primary,
-# else the age of the last replayed transaction. On a primary (a promoted replica): 0.
+# On a replica: 0 while its WAL receiver runs and it has replayed everything received, else
+# the age of the last replayed transaction. On a primary (a promoted replica): 0. (The app role
+# sees only the receiver's pid, not its status: pg_stat_wal_receiver hides the rest without
+# pg_read_all_stats. A receiver that lost its primary exits and retries every few seconds.)
 LAG_SQL = """
 SELECT CASE
   WHEN NOT pg_is_in_recovery() THEN 0
   WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
-   AND EXISTS (SELECT FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN 0
+   AND EXISTS (SELECT FROM pg_stat_wal_receiver WHERE pid IS NOT NULL) THEN 0
   ELSE COALESCE(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 'Infinity')
 END::float8
 """
