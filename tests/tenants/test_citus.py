@@ -29,11 +29,15 @@ def test_the_scan_finds_each_kind_of_blocker_in_a_new_table():
             "CREATE TABLE citus_probe (id bigserial PRIMARY KEY, tenant_id uuid NOT NULL REFERENCES tenants_tenant,"
             " code text UNIQUE, store_id uuid REFERENCES tenants_store, UNIQUE (tenant_id, id))"
         )
-        cursor.execute("CREATE TABLE citus_fine (tenant_id uuid NOT NULL, id bigint, PRIMARY KEY (tenant_id, id))")
+        cursor.execute(
+            "CREATE TABLE citus_fine (tenant_id uuid NOT NULL, id bigint, PRIMARY KEY (tenant_id, id))"
+        )
     found = [line for line in distribution_blockers() if line.startswith("citus_")]
     assert found == [
         "citus_probe: foreign key (store_id) -> tenants_store lacks tenant_id",
         "citus_probe: primary key (id) lacks tenant_id",
         "citus_probe: unique citus_probe_code_key (code) lacks tenant_id",
     ]
-    assert "citus_probe" in next(line for line in distribution_blockers() if line.startswith("tenants_tenant:"))
+    assert "citus_probe" in next(
+        line for line in distribution_blockers() if line.startswith("tenants_tenant:")
+    )
