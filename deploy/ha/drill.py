@@ -928,9 +928,26 @@ def main() -> int:
                 )
     finally:
         stack.stop_all()
+        if left_behind():
+            code = 1
         if not os.environ.get("DRILL_KEEP"):
             shutil.rmtree(RUN, ignore_errors=True)
     return code
+
+
+def left_behind() -> list[str]:
+    """Processes of this run still alive after the stop (a daemon escaping its group): ended, named."""
+    import psutil
+
+    found = []
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if str(RUN) in " ".join(process.info["cmdline"] or []):
+                found.append(" ".join(process.info["cmdline"])[:120])
+                process.kill()
+    for line in found:
+        print(f"ha-drill: left behind and killed: {line}", file=sys.stderr)
+    return found
 
 
 if __name__ == "__main__":
