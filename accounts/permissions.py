@@ -17,6 +17,9 @@ VIEW_CHAIN_LOGS = "view_chain_logs"
 EXPORT = "export"
 MANAGE_SETTINGS = "manage_settings"
 GRANT_SUPPORT = "grant_support"
+# The back office (issue 19): purchase orders and stocktake counts.
+MANAGE_PURCHASING = "manage_purchasing"
+COUNT_STOCK = "count_stock"
 
 CATALOGUE: dict[str, str] = {
     VIEW_PRODUCTS: "View products, categories, suppliers and stock levels",
@@ -36,6 +39,8 @@ CATALOGUE: dict[str, str] = {
     EXPORT: "Export the chain's data",
     MANAGE_SETTINGS: "Change the chain's settings (stores, retention)",
     GRANT_SUPPORT: "Grant and revoke support access for platform staff",
+    MANAGE_PURCHASING: "Create, order and cancel purchase orders",
+    COUNT_STOCK: "Enter counts in a stocktake",
 }
 
 PERMISSION_CHOICES = sorted(CATALOGUE)
@@ -52,6 +57,8 @@ STORE_SCOPED = frozenset(
         VIEW_SALES,
         VIEW_STORE_LOGS,
         MANAGE_USERS,
+        MANAGE_PURCHASING,
+        COUNT_STOCK,
     }
 )
 
@@ -88,12 +95,14 @@ BUILTIN_ROLES: dict[str, dict] = {
             MANAGE_CUSTOMERS,
             MANAGE_USERS,
             VIEW_STORE_LOGS,
+            MANAGE_PURCHASING,
+            COUNT_STOCK,
         ],
         "mfa_required": True,
     },
     CASHIER: {
         "name": "Cashier",
-        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, MANAGE_CUSTOMERS],
+        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, MANAGE_CUSTOMERS, COUNT_STOCK],
         "mfa_required": False,
     },
     INTEGRATOR: {
@@ -106,6 +115,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             TRANSFER_STOCK,
             VIEW_SALES,
             VIEW_CUSTOMERS,
+            MANAGE_PURCHASING,
         ],
         "mfa_required": False,
     },

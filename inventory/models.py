@@ -109,6 +109,9 @@ class StockLevel(TenantOwnedModel):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
     quantity = models.IntegerField(default=0)
     reorder_point = models.IntegerField(default=0)
+    # Units to order when the stock position falls to the reorder point (0: the reorder point's
+    # worth); see backoffice.selectors.reorder_suggestions.
+    reorder_quantity = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "accounts",
     "auditlog",
     "inventory",
+    "backoffice",
     "lifecycle",
     "exports",
     "pos",
