@@ -6,6 +6,7 @@ expected when a count began, what left one store and has not yet reached the oth
 """
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -41,7 +42,9 @@ class PurchaseOrder(TenantOwnedModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     number = models.PositiveBigIntegerField(_("number"), editable=False)
-    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="+", verbose_name=_("supplier"))
+    supplier = models.ForeignKey(
+        Supplier, on_delete=models.PROTECT, related_name="+", verbose_name=_("supplier")
+    )
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+", verbose_name=_("store"))
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.DRAFT)
     notes = models.TextField(_("notes"), blank=True)
@@ -73,13 +76,20 @@ class PurchaseOrder(TenantOwnedModel):
     def is_open(self) -> bool:
         return self.status in self.OPEN
 
+    @property
+    def total(self) -> Decimal:
+        """Quantity x unit cost of every line (read from `lines`, so prefetch them for a list)."""
+        return sum((line.quantity * line.unit_cost for line in self.lines.all()), Decimal("0.00"))
+
 
 class PurchaseOrderLine(TenantOwnedModel):
     """A product on a purchase order: how many were ordered, at what cost, how many have arrived."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product"))
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product")
+    )
     quantity = models.PositiveIntegerField(_("quantity"))
     received = models.PositiveIntegerField(_("received"), default=0)
     unit_cost = models.DecimalField(_("unit cost"), **MONEY)
@@ -90,7 +100,9 @@ class PurchaseOrderLine(TenantOwnedModel):
         verbose_name_plural = _("purchase order lines")
         constraints = [
             models.UniqueConstraint(fields=["tenant", "order", "product"], name="purchaseorderline_product"),
-            models.CheckConstraint(condition=Q(received__lte=F("quantity")), name="purchaseorderline_received"),
+            models.CheckConstraint(
+                condition=Q(received__lte=F("quantity")), name="purchaseorderline_received"
+            ),
         ]
 
     def __str__(self):
@@ -144,7 +156,12 @@ class Stocktake(TenantOwnedModel):
     number = models.PositiveBigIntegerField(_("number"), editable=False)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+", verbose_name=_("store"))
     category = models.ForeignKey(
-        Category, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("category")
+        Category,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("category"),
     )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.COUNTING)
     note = models.CharField(_("note"), max_length=500, blank=True)
@@ -169,7 +186,9 @@ class Stocktake(TenantOwnedModel):
             models.UniqueConstraint(fields=["tenant", "number"], name="stocktake_tenant_number"),
             # One count at a time per store: two would each correct the other's differences.
             models.UniqueConstraint(
-                fields=["tenant", "store"], condition=Q(status="counting"), name="stocktake_one_open_per_store"
+                fields=["tenant", "store"],
+                condition=Q(status="counting"),
+                name="stocktake_one_open_per_store",
             ),
         ]
 
@@ -182,7 +201,9 @@ class StocktakeLine(TenantOwnedModel):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     stocktake = models.ForeignKey(Stocktake, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product"))
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product")
+    )
     expected = models.IntegerField(_("expected"), help_text=_("stock when the stocktake started"))
     counted = models.PositiveIntegerField(_("counted"), null=True, blank=True)
     stock_at_count = models.IntegerField(null=True, blank=True, help_text=_("stock when it was last counted"))
@@ -205,6 +226,13 @@ class StocktakeLine(TenantOwnedModel):
 
     def __str__(self):
         return f"{self.product_id}: {self.counted} / {self.expected}"
+
+    @property
+    def value(self) -> Decimal | None:
+        """The difference at cost, once the stocktake has finished."""
+        if self.difference is None or self.unit_cost is None:
+            return None
+        return (self.difference * self.unit_cost).quantize(Decimal("0.01"))
 
 
 class StocktakeCount(TenantOwnedModel):
@@ -266,7 +294,9 @@ class Transfer(TenantOwnedModel):
 class TransferLine(TenantOwnedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     transfer = models.ForeignKey(Transfer, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product"))
+    product = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="+", verbose_name=_("product")
+    )
     quantity = models.PositiveIntegerField(_("sent"))
     received = models.PositiveIntegerField(_("arrived"), null=True, blank=True)
 

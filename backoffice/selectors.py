@@ -11,10 +11,11 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from uuid import UUID
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F, Q, QuerySet, Sum
 from django.db.models.functions import TruncHour
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts import authz
 from accounts.permissions import (
@@ -199,7 +200,9 @@ def reorder_suggestions(*, store: Store, supplier: Supplier | None = None) -> li
     levels = list(levels)
     on_order = dict(
         PurchaseOrderLine.objects.filter(
-            order__store=store, order__status__in=PurchaseOrder.OPEN, product_id__in=[lv.product_id for lv in levels]
+            order__store=store,
+            order__status__in=PurchaseOrder.OPEN,
+            product_id__in=[lv.product_id for lv in levels],
         )
         .values("product_id")
         .annotate(outstanding=Sum(F("quantity") - F("received")))
@@ -228,7 +231,16 @@ def reorder_suggestions(*, store: Store, supplier: Supplier | None = None) -> li
         ReorderGroup(supplier=key, rows=sorted(rows, key=lambda row: row.product.sku))
         for key, rows in groups.items()
     ]
-    return sorted(found, key=lambda group: (group.supplier is None, group.supplier.name if group.supplier else ""))
+    return sorted(
+        found, key=lambda group: (group.supplier is None, group.supplier.name if group.supplier else "")
+    )
+
+
+def reorder_list(*, user, store: Store, supplier: Supplier | None = None) -> list[ReorderGroup]:
+    """The reorder list of a store the user may see products of (`view_products` there)."""
+    if not authz.can(user, VIEW_PRODUCTS, store):
+        raise PermissionDenied(_("You may not view the stock of %(store)s.") % {"store": store.name})
+    return reorder_suggestions(store=store, supplier=supplier)
 
 
 # --- today's sales ----------------------------------------------------------------------------

@@ -246,7 +246,7 @@ class StockFilter(django_filters.FilterSet):
 
 
 class StockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Stock levels of the stores the caller may see; change a reorder point with PATCH."""
+    """Stock levels of the stores the caller may see; change the reorder point and quantity with PATCH."""
 
     serializer_class = StockLevelSerializer
     permission_classes = [Can(VIEW_PRODUCTS)]
@@ -267,11 +267,8 @@ class StockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         level = self.get_object()
         data = StockLevelUpdateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        level = stock.stock_reorder_point_set(
-            store=level.store,
-            product=level.product,
-            reorder_point=data.validated_data["reorder_point"],
-            actor=request.user,
+        level = stock.stock_reorder_set(
+            store=level.store, product=level.product, actor=request.user, **data.validated_data
         )
         return Response(StockLevelSerializer(level).data)
 

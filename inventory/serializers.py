@@ -99,6 +99,7 @@ class StockLevelSerializer(serializers.ModelSerializer):
             "sku",
             "quantity",
             "reorder_point",
+            "reorder_quantity",
             "below_reorder_point",
             "updated_at",
         ]
@@ -109,7 +110,15 @@ class StockLevelSerializer(serializers.ModelSerializer):
 
 
 class StockLevelUpdateIn(serializers.Serializer):
-    reorder_point = serializers.IntegerField(min_value=0)
+    reorder_point = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
+    reorder_quantity = serializers.IntegerField(
+        min_value=0, max_value=1_000_000, required=False, help_text="units to order at the reorder point"
+    )
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError({"reorder_point": "Give reorder_point or reorder_quantity."})
+        return data
 
 
 class StockMovementSerializer(serializers.ModelSerializer):

@@ -128,7 +128,7 @@ def demo_shop_seed() -> list[Store]:
     from inventory.services.catalogue import category_create, product_create, store_create, supplier_create
     from inventory.services.customers import customer_create
     from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
-    from inventory.services.stock import stock_receive, stock_reorder_point_set
+    from inventory.services.stock import stock_receive, stock_reorder_set
 
     stores = []
     for name, code, address in DEMO_STORES:
@@ -165,7 +165,7 @@ def demo_shop_seed() -> list[Store]:
             stock_receive(
                 store=store, product=product, quantity=rng.randint(8, 60), supplier=supplier, actor=None
             )
-            stock_reorder_point_set(store=store, product=product, reorder_point=5, actor=None)
+            stock_reorder_set(store=store, product=product, reorder_point=5, actor=None)
     customer = customer_create(actor=None, name="Dana Demo", email="dana@example.com")
     for number in range(12):
         store = stores[number % 2]

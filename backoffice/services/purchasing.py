@@ -59,7 +59,10 @@ def _lines_check(lines: Sequence[OrderLineInput]) -> None:
             raise ValidationError({"lines": _("Line %(n)d: the unit cost must be 0 or more.") % {"n": index}})
         if line.product.pk in seen:
             raise ValidationError(
-                {"lines": _("Line %(n)d: %(sku)s is on the order twice.") % {"n": index, "sku": line.product.sku}}
+                {
+                    "lines": _("Line %(n)d: %(sku)s is on the order twice.")
+                    % {"n": index, "sku": line.product.sku}
+                }
             )
         seen.add(line.product.pk)
 
@@ -80,7 +83,11 @@ def _lines_write(order: PurchaseOrder, lines: Sequence[OrderLineInput]) -> None:
 
 
 def _lock(order: PurchaseOrder) -> PurchaseOrder:
-    return PurchaseOrder.objects.select_for_update(of=("self",)).select_related("store", "supplier").get(pk=order.pk)
+    return (
+        PurchaseOrder.objects.select_for_update(of=("self",))
+        .select_related("store", "supplier")
+        .get(pk=order.pk)
+    )
 
 
 @transaction.atomic
@@ -122,7 +129,10 @@ def purchase_order_update(
     require(actor, MANAGE_PURCHASING, order.store)
     order = _lock(order)
     if order.status != PurchaseOrder.Status.DRAFT:
-        raise Conflict(_("Only a draft can be changed; this order is %(status)s.") % {"status": order.get_status_display()})
+        raise Conflict(
+            _("Only a draft can be changed; this order is %(status)s.")
+            % {"status": order.get_status_display()}
+        )
     changed = []
     if supplier is not None:
         order.supplier = supplier
@@ -147,7 +157,10 @@ def purchase_order_order(*, order: PurchaseOrder, actor) -> PurchaseOrder:
     require(actor, MANAGE_PURCHASING, order.store)
     order = _lock(order)
     if order.status != PurchaseOrder.Status.DRAFT:
-        raise Conflict(_("Only a draft can be ordered; this order is %(status)s.") % {"status": order.get_status_display()})
+        raise Conflict(
+            _("Only a draft can be ordered; this order is %(status)s.")
+            % {"status": order.get_status_display()}
+        )
     if not order.lines.exists():
         raise ValidationError({"lines": _("An order needs at least one line.")})
     order.status = PurchaseOrder.Status.ORDERED
@@ -162,7 +175,9 @@ def purchase_order_cancel(*, order: PurchaseOrder, actor) -> PurchaseOrder:
     require(actor, MANAGE_PURCHASING, order.store)
     order = _lock(order)
     if order.status not in PurchaseOrder.OPEN:
-        raise Conflict(_("This order is %(status)s: it cannot be cancelled.") % {"status": order.get_status_display()})
+        raise Conflict(
+            _("This order is %(status)s: it cannot be cancelled.") % {"status": order.get_status_display()}
+        )
     order.status = PurchaseOrder.Status.CANCELLED
     order.closed_at = timezone.now()
     order.save(update_fields=["status", "closed_at", "updated_at"])
@@ -197,7 +212,9 @@ def purchase_order_receive(
     for item in lines:
         line = locked.get(item.line.pk)
         if line is None:
-            raise ValidationError({"lines": _("Not a line of this order: %(line)s.") % {"line": item.line.pk}})
+            raise ValidationError(
+                {"lines": _("Not a line of this order: %(line)s.") % {"line": item.line.pk}}
+            )
         if not isinstance(item.quantity, int) or not 0 < item.quantity <= MAX_QUANTITY:
             raise ValidationError({"lines": _("%(sku)s: receive 1 or more.") % {"sku": line.product.sku}})
         wanted[line.pk] = wanted.get(line.pk, 0) + item.quantity
@@ -208,23 +225,32 @@ def purchase_order_receive(
         if quantity > locked[pk].outstanding
     ]
     if over:
-        raise ValidationError({"lines": [_("More than was ordered: %(lines)s.") % {"lines": "; ".join(over)}]})
+        raise ValidationError(
+            {"lines": [_("More than was ordered: %(lines)s.") % {"lines": "; ".join(over)}]}
+        )
     receipt = PurchaseOrderReceipt.objects.create(order=order, note=note[:500], received_by=actor)
     received = [locked[pk] for pk in wanted]
     movements = stock_receive_items(
         store=order.store,
-        items=[StockItem(product=line.product, quantity=wanted[line.pk], unit_cost=line.unit_cost) for line in received],
+        items=[
+            StockItem(product=line.product, quantity=wanted[line.pk], unit_cost=line.unit_cost)
+            for line in received
+        ],
         actor=actor,
         supplier=order.supplier,
         reason=_("PO %(number)s") % {"number": order.number},
     )
-    for line, movement in zip(received, movements, strict=True):
+    for line in received:
         line.received += wanted[line.pk]
         line.save(update_fields=["received"])
     PurchaseOrderReceiptLine.objects.bulk_create(
         [
             PurchaseOrderReceiptLine(
-                tenant_id=order.tenant_id, receipt=receipt, line=line, quantity=wanted[line.pk], movement=movement
+                tenant_id=order.tenant_id,
+                receipt=receipt,
+                line=line,
+                quantity=wanted[line.pk],
+                movement=movement,
             )
             for line, movement in zip(received, movements, strict=True)
         ]

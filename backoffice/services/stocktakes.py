@@ -4,7 +4,7 @@
   a list), with the store's stock at that moment as `expected`.
 - Count: the last count of a product wins; each count also records the stock at that moment
   (`stock_at_count` = expected + every ledger movement since the freeze), and who and when.
-- Finish: difference = counted − stock at count, written as one `count` movement per
+- Finish: difference = counted - stock at count, written as one `count` movement per
   difference (`inventory.services.stock.stock_count_differences`), applied to the stock as it
   is then; so a sale made after a product was counted is neither lost nor counted twice. The
   variance report (quantity and value at the product's cost) stays on the lines and the stocktake.
@@ -86,14 +86,20 @@ def stocktake_start(
     try:
         with transaction.atomic():
             stocktake = Stocktake.objects.create(
-                number=number_next("stocktake"), store=store, category=category, note=note[:500], started_by=actor
+                number=number_next("stocktake"),
+                store=store,
+                category=category,
+                note=note[:500],
+                started_by=actor,
             )
     except IntegrityError:  # a concurrent start of the same store won (one open stocktake per store)
         raise Conflict(_("%(store)s already has a stocktake in progress.") % {"store": store.name}) from None
     product_ids = list(scope.order_by("pk").values_list("pk", flat=True))
     # One statement reads every expected quantity: one consistent moment.
     expected = dict(
-        StockLevel.objects.filter(store=store, product_id__in=product_ids).values_list("product_id", "quantity")
+        StockLevel.objects.filter(store=store, product_id__in=product_ids).values_list(
+            "product_id", "quantity"
+        )
     )
     StocktakeLine.objects.bulk_create(
         [
@@ -115,7 +121,8 @@ def _locked(stocktake: Stocktake, *, share: bool) -> Stocktake:
     rows = Stocktake.objects.select_related("store").filter(pk=stocktake.pk)
     if share:
         with connection.cursor() as cursor:  # Django's ORM has no FOR SHARE
-            cursor.execute(f"SELECT 1 FROM {Stocktake._meta.db_table} WHERE id = %s FOR SHARE", [stocktake.pk])  # noqa: S608
+            table = Stocktake._meta.db_table
+            cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR SHARE", [stocktake.pk])  # noqa: S608
         locked = rows.get()
     else:
         locked = rows.select_for_update(of=("self",)).get()
@@ -131,8 +138,14 @@ def stocktake_count(*, stocktake: Stocktake, counts: Sequence[CountInput], actor
     if not counts or len(counts) > MAX_COUNTS:
         raise ValidationError({"counts": _("Send 1 to %(n)d counts.") % {"n": MAX_COUNTS}})
     for item in counts:
-        if not isinstance(item.counted, int) or isinstance(item.counted, bool) or not 0 <= item.counted <= MAX_COUNT:
-            raise ValidationError({"counts": _("%(sku)s: a count is a whole number, zero or more.") % {"sku": item.product.sku}})
+        if (
+            not isinstance(item.counted, int)
+            or isinstance(item.counted, bool)
+            or not 0 <= item.counted <= MAX_COUNT
+        ):
+            raise ValidationError(
+                {"counts": _("%(sku)s: a count is a whole number, zero or more.") % {"sku": item.product.sku}}
+            )
     stocktake = _locked(stocktake, share=True)
     last = {item.product.pk: item.counted for item in counts}  # within one request too, the last wins
     lines = list(
@@ -146,7 +159,9 @@ def stocktake_count(*, stocktake: Stocktake, counts: Sequence[CountInput], actor
         skus = sorted(item.product.sku for item in counts if item.product.pk in missing)
         raise ValidationError({"counts": _("Not in this stocktake: %(skus)s.") % {"skus": ", ".join(skus)}})
     stock = dict(
-        StockLevel.objects.filter(store=stocktake.store, product_id__in=last).values_list("product_id", "quantity")
+        StockLevel.objects.filter(store=stocktake.store, product_id__in=last).values_list(
+            "product_id", "quantity"
+        )
     )
     now = timezone.now()
     for line in lines:
@@ -190,7 +205,8 @@ def stocktake_finish(*, stocktake: Stocktake, actor, uncounted: str = UNCOUNTED_
     if uncounted == UNCOUNTED_ZERO:
         stock = dict(
             StockLevel.objects.filter(
-                store=stocktake.store, product_id__in=[line.product_id for line in lines if line.counted is None]
+                store=stocktake.store,
+                product_id__in=[line.product_id for line in lines if line.counted is None],
             ).values_list("product_id", "quantity")
         )
         for line in lines:

@@ -58,18 +58,29 @@ def transfer_send(
     seen = set()
     for index, line in enumerate(lines, start=1):
         if not isinstance(line.quantity, int) or not 0 < line.quantity <= MAX_QUANTITY:
-            raise ValidationError({"lines": _("Line %(n)d: the quantity must be 1 to 1,000,000.") % {"n": index}})
+            raise ValidationError(
+                {"lines": _("Line %(n)d: the quantity must be 1 to 1,000,000.") % {"n": index}}
+            )
         if line.product.pk in seen:
             raise ValidationError(
-                {"lines": _("Line %(n)d: %(sku)s is on the transfer twice.") % {"n": index, "sku": line.product.sku}}
+                {
+                    "lines": _("Line %(n)d: %(sku)s is on the transfer twice.")
+                    % {"n": index, "sku": line.product.sku}
+                }
             )
         seen.add(line.product.pk)
     transfer = Transfer.objects.create(
-        number=number_next("transfer"), from_store=from_store, to_store=to_store, note=note[:500], sent_by=actor
+        number=number_next("transfer"),
+        from_store=from_store,
+        to_store=to_store,
+        note=note[:500],
+        sent_by=actor,
     )
     TransferLine.objects.bulk_create(
         [
-            TransferLine(tenant_id=transfer.tenant_id, transfer=transfer, product=line.product, quantity=line.quantity)
+            TransferLine(
+                tenant_id=transfer.tenant_id, transfer=transfer, product=line.product, quantity=line.quantity
+            )
             for line in lines
         ]
     )
@@ -103,10 +114,15 @@ def transfer_receive(
     for item in arrivals or ():
         line = by_id.get(item.line.pk)
         if line is None:
-            raise ValidationError({"lines": _("Not a line of this transfer: %(line)s.") % {"line": item.line.pk}})
+            raise ValidationError(
+                {"lines": _("Not a line of this transfer: %(line)s.") % {"line": item.line.pk}}
+            )
         if not isinstance(item.quantity, int) or not 0 <= item.quantity <= line.quantity:
             raise ValidationError(
-                {"lines": _("%(sku)s: 0 to %(sent)d arrived.") % {"sku": line.product.sku, "sent": line.quantity}}
+                {
+                    "lines": _("%(sku)s: 0 to %(sent)d arrived.")
+                    % {"sku": line.product.sku, "sent": line.quantity}
+                }
             )
         arrived[line.pk] = item.quantity
     short = any(arrived[line.pk] < line.quantity for line in lines)
@@ -118,7 +134,8 @@ def transfer_receive(
         items=[StockItem(product=line.product, quantity=arrived[line.pk]) for line in lines],
         transfer_id=transfer.pk,
         actor=actor,
-        reason=_("Transfer %(number)s from %(store)s") % {"number": transfer.number, "store": transfer.from_store.name},
+        reason=_("Transfer %(number)s from %(store)s")
+        % {"number": transfer.number, "store": transfer.from_store.name},
     )
     for line in lines:
         line.received = arrived[line.pk]

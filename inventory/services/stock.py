@@ -76,7 +76,7 @@ def movement_apply(
 def cost_average(*, on_hand: int, cost: Decimal, quantity: int, unit_cost: Decimal) -> Decimal:
     """The moving-average unit cost after receiving `quantity` at `unit_cost`.
 
-    (on_hand × cost + quantity × unit_cost) / (on_hand + quantity), in Decimal, rounded half up
+    (on_hand x cost + quantity x unit_cost) / (on_hand + quantity), in Decimal, rounded half up
     to the cent. `on_hand` is the chain's stock before the receipt; none (or less than none)
     leaves nothing to average with, so the new cost is the unit cost.
     """
@@ -213,7 +213,7 @@ def stock_count(*, store: Store, product: Product, counted: int, actor, reason: 
 def stock_count_differences(
     *, store: Store, differences: Sequence[tuple[Product, int]], actor, reason: str
 ) -> list[StockMovement]:
-    """Write one `count` movement per non-zero difference found by a stocktake (`counted − expected`).
+    """Write one `count` movement per non-zero difference found by a stocktake (`counted - expected`).
 
     The difference is applied to the stock as it is now, so sales made after the count stay
     counted once.

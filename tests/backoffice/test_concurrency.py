@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -29,7 +28,9 @@ def test_simultaneous_deliveries_of_the_last_units_receive_them_once(tenant_a, s
 
     def deliver(_):
         with tenant_context(tenant_a), transaction.atomic():
-            return purchase_order_receive(order=order, lines=[ReceiveLineInput(line=line, quantity=4)], actor=None)
+            return purchase_order_receive(
+                order=order, lines=[ReceiveLineInput(line=line, quantity=4)], actor=None
+            )
 
     results = run_in_threads(6, deliver)
     received = [r for r in results if isinstance(r, PurchaseOrderReceipt)]
@@ -125,7 +126,9 @@ def test_a_finish_waits_for_a_count_in_progress_includes_it_and_later_counts_are
     def work(index):
         with tenant_context(tenant_a), transaction.atomic():
             if index == 0:  # a count that holds its transaction open
-                stocktake_count(stocktake=stocktake, counts=[CountInput(product=beans, counted=7)], actor=None)
+                stocktake_count(
+                    stocktake=stocktake, counts=[CountInput(product=beans, counted=7)], actor=None
+                )
                 counted.set()
                 assert release.wait(30)
                 return "counted"

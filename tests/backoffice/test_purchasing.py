@@ -113,11 +113,21 @@ def test_moving_average_cost_is_weighted_by_the_chains_stock(tenant_a, stores_a,
 
 
 def test_cost_average_rounds_half_up_to_the_cent_and_restarts_from_no_stock():
-    assert cost_average(on_hand=1, cost=Decimal("1.00"), quantity=1, unit_cost=Decimal("1.01")) == Decimal("1.01")
-    assert cost_average(on_hand=2, cost=Decimal("1.00"), quantity=1, unit_cost=Decimal("1.01")) == Decimal("1.00")
-    assert cost_average(on_hand=3, cost=Decimal("0.10"), quantity=7, unit_cost=Decimal("0.25")) == Decimal("0.21")
-    assert cost_average(on_hand=0, cost=Decimal("9.99"), quantity=4, unit_cost=Decimal("1.50")) == Decimal("1.50")
-    assert cost_average(on_hand=-5, cost=Decimal("9.99"), quantity=4, unit_cost=Decimal("1.50")) == Decimal("1.50")
+    assert cost_average(on_hand=1, cost=Decimal("1.00"), quantity=1, unit_cost=Decimal("1.01")) == Decimal(
+        "1.01"
+    )
+    assert cost_average(on_hand=2, cost=Decimal("1.00"), quantity=1, unit_cost=Decimal("1.01")) == Decimal(
+        "1.00"
+    )
+    assert cost_average(on_hand=3, cost=Decimal("0.10"), quantity=7, unit_cost=Decimal("0.25")) == Decimal(
+        "0.21"
+    )
+    assert cost_average(on_hand=0, cost=Decimal("9.99"), quantity=4, unit_cost=Decimal("1.50")) == Decimal(
+        "1.50"
+    )
+    assert cost_average(on_hand=-5, cost=Decimal("9.99"), quantity=4, unit_cost=Decimal("1.50")) == Decimal(
+        "1.50"
+    )
 
 
 def test_a_plain_receipt_with_a_cost_averages_too_and_one_without_leaves_the_cost(tenant_a, stores_a, beans):
@@ -187,7 +197,9 @@ def test_purchasing_needs_manage_purchasing_and_receiving_receive_stock_in_the_s
             purchase_order_create(supplier=roaster, store=harbour, lines=[], actor=cast_a["store_manager"])
         with pytest.raises(PermissionDenied):
             purchase_order_create(supplier=roaster, store=stores_a[0], lines=[], actor=cast_a["cashier"])
-        mine = purchase_order_create(supplier=roaster, store=stores_a[0], lines=[], actor=cast_a["store_manager"])
+        mine = purchase_order_create(
+            supplier=roaster, store=stores_a[0], lines=[], actor=cast_a["store_manager"]
+        )
         assert mine.created_by == cast_a["store_manager"]
     order = order_make(tenant_a, harbour, roaster, [(beans, 5, "3.00")])
     with pytest.raises(PermissionDenied):

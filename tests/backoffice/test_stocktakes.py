@@ -34,7 +34,9 @@ def sell(tenant, store, product, quantity, actor=None):
 def count(tenant, stocktake, counts: dict, actor=None):
     with tenant_context(tenant):
         return stocktake_count(
-            stocktake=stocktake, counts=[CountInput(product=p, counted=n) for p, n in counts.items()], actor=actor
+            stocktake=stocktake,
+            counts=[CountInput(product=p, counted=n) for p, n in counts.items()],
+            actor=actor,
         )
 
 
@@ -61,7 +63,12 @@ def test_a_stocktake_with_sales_during_the_count_gives_the_right_differences(
     with tenant_context(tenant_a):
         finished = stocktake_finish(stocktake=stocktake, actor=cast_a["store_manager"])
     beans_line, filters_line = line_of(tenant_a, stocktake, beans), line_of(tenant_a, stocktake, filters)
-    assert (beans_line.expected, beans_line.stock_at_count, beans_line.counted, beans_line.difference) == (10, 8, 8, 0)
+    assert (beans_line.expected, beans_line.stock_at_count, beans_line.counted, beans_line.difference) == (
+        10,
+        8,
+        8,
+        0,
+    )
     assert beans_line.movement is None  # no difference, no movement
     assert (filters_line.expected, filters_line.stock_at_count, filters_line.difference) == (4, 4, -1)
     assert filters_line.movement.kind == "count" and filters_line.movement.quantity == -1
@@ -94,7 +101,9 @@ def test_the_last_count_wins_and_every_count_is_kept_with_who_and_when(tenant_a,
     count(tenant_a, stocktake, {beans: 7}, actor=cast_a["cashier"])
     count(tenant_a, stocktake, {beans: 9}, actor=cast_a["store_manager"])
     line = line_of(tenant_a, stocktake, beans)
-    assert line.counted == 9 and line.counted_by_id == cast_a["store_manager"].pk and line.counted_at is not None
+    assert (
+        line.counted == 9 and line.counted_by_id == cast_a["store_manager"].pk and line.counted_at is not None
+    )
     with tenant_context(tenant_a):
         history = list(StocktakeCount.objects.filter(line=line).values_list("counted", "counted_by"))
     assert history == [(7, cast_a["cashier"].pk), (9, cast_a["store_manager"].pk)]
@@ -165,7 +174,9 @@ def test_one_stocktake_at_a_time_per_store_and_none_after_finishing(tenant_a, st
         assert stocktake_start(store=stores_a[0], actor=None).number == 3
 
 
-def test_counting_needs_count_stock_and_finishing_adjust_stock_in_the_store(tenant_a, stores_a, beans, cast_a):
+def test_counting_needs_count_stock_and_finishing_adjust_stock_in_the_store(
+    tenant_a, stores_a, beans, cast_a
+):
     with tenant_context(tenant_a):
         with pytest.raises(PermissionDenied):
             stocktake_start(store=stores_a[0], actor=cast_a["cashier"])

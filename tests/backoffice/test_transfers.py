@@ -33,7 +33,9 @@ def arrive(tenant, transfer, arrived: dict | None = None, actor=None, note=""):
         return transfer_receive(transfer=transfer, arrivals=arrivals, actor=actor, note=note)
 
 
-def test_a_transfer_in_transit_is_in_neither_stores_stock_and_arrives_once(tenant_a, stores_a, beans, filters):
+def test_a_transfer_in_transit_is_in_neither_stores_stock_and_arrives_once(
+    tenant_a, stores_a, beans, filters
+):
     main, harbour = stores_a
     transfer = send(tenant_a, main, harbour, {beans: 6, filters: 4})
     assert transfer.status == "in_transit"
