@@ -308,6 +308,9 @@ SPECTACULAR_SETTINGS = {
         "StockMovementRequestKindEnum": "inventory.serializers.StockMovementIn.KINDS",
         "ExportStatusEnum": "exports.models.Export.Status",
         "ExportKindEnum": "exports.models.Export.Kind",
+        "PurchaseOrderStatusEnum": "backoffice.models.PurchaseOrder.Status",
+        "StocktakeStatusEnum": "backoffice.models.Stocktake.Status",
+        "TransferStatusEnum": "backoffice.models.Transfer.Status",
     },
 }
 

@@ -6,7 +6,12 @@ DOCUMENTED = [
     "/api/v1/permissions/", "/api/v1/support-grants/", "/api/v1/stores/", "/api/v1/products/",
     "/api/v1/customers/", "/api/v1/suppliers/", "/api/v1/stock/", "/api/v1/stock-movements/", "/api/v1/sales/",
     "/api/v1/sales/{id}/refund/", "/api/v1/audit/access/", "/api/v1/audit/logins/", "/api/v1/audit/changes/",
-    "/api/v1/audit/api-calls/",
+    "/api/v1/audit/api-calls/", "/api/v1/purchase-orders/", "/api/v1/purchase-orders/{order_id}/",
+    "/api/v1/purchase-orders/{order_id}/order/", "/api/v1/purchase-orders/{order_id}/cancel/",
+    "/api/v1/purchase-orders/{order_id}/receive/", "/api/v1/stocktakes/", "/api/v1/stocktakes/{stocktake_id}/",
+    "/api/v1/stocktakes/{stocktake_id}/counts/", "/api/v1/stocktakes/{stocktake_id}/finish/",
+    "/api/v1/transfers/", "/api/v1/transfers/{transfer_id}/", "/api/v1/transfers/{transfer_id}/receive/",
+    "/api/v1/reorder/",
 ]  # fmt: skip
 
 
