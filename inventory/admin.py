@@ -208,7 +208,7 @@ class ProductAdmin(ServiceFormAdmin):
             else:
                 try:
                     text = upload.read().decode("utf-8-sig")
-                    header, _ = csv_rows(text)
+                    header, _rows = csv_rows(text)
                 except UnicodeDecodeError:
                     text, header, problems = "", [], ["The file is not UTF-8 text."]
                 problems = problems or header_problems(header)
@@ -316,7 +316,7 @@ class MovementForm(ServiceForm):
             return stock_count(**common, counted=amount, reason=reason)
         if data.get("to_store") is None:
             raise ValidationError({"to_store": "A transfer needs the store to send to."})
-        out, _ = stock_transfer(
+        out, _into = stock_transfer(
             from_store=data["store"],
             to_store=data["to_store"],
             product=data["product"],

@@ -338,7 +338,7 @@ class StockMovementListCreateApi(APIView):
         elif kind == "count":
             movement = stock.stock_count(**common, counted=values["quantity"], reason=values["reason"])
         else:
-            movement, _ = stock.stock_transfer(
+            movement, _into = stock.stock_transfer(
                 from_store=values["store"],
                 to_store=values["to_store"],
                 product=values["product"],

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("inventory", "0003_reorder_quantity"),
+        ("inventory", "0003_back_office"),
         ("tenants", "0003_tenant_locale"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
