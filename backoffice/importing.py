@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 
 from accounts import authz
@@ -85,7 +86,8 @@ def counts_import(
     codes.discard("")
     lines = list(
         StocktakeLine.objects.filter(stocktake=stocktake)
-        .filter(Q(product__sku__in=codes) | Q(product__barcode__in=codes))
+        .annotate(sku_lower=Lower("product__sku"))
+        .filter(Q(sku_lower__in={code.lower() for code in codes}) | Q(product__barcode__in=codes))
         .select_related("product")
     )
     by_sku = {line.product.sku.lower(): line for line in lines}

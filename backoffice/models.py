@@ -112,6 +112,10 @@ class PurchaseOrderLine(TenantOwnedModel):
     def outstanding(self) -> int:
         return self.quantity - self.received
 
+    @property
+    def total(self) -> Decimal:
+        return self.quantity * self.unit_cost
+
 
 class PurchaseOrderReceipt(TenantOwnedModel):
     """One delivery against a purchase order, as it was received."""

@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("accounts.web_urls")),
     path("pos/", include("pos.urls")),
     path("audit/", include("web.urls")),
+    path("backoffice/", include("web.backoffice_urls")),
     path("admin/", admin.site.urls),
     path("", home),
 ]

@@ -55,7 +55,7 @@ PAGE_PERMISSIONS = (
 )
 SEARCH_LIMIT = 20
 MAX_BODY_LINES = 5000
-MAX_COUNT_UPLOAD = 5 * 1024 * 1024
+MAX_COUNT_UPLOAD = 1000 * 1000  # it travels back in a form field to be applied (DATA_UPLOAD_MAX_MEMORY_SIZE)
 
 
 def _store(request, store_id, *permissions) -> Store:
@@ -68,6 +68,31 @@ def _store(request, store_id, *permissions) -> Store:
 
 def _can(request, permission, store) -> bool:
     return authz.can(request.user, permission, store)
+
+
+def _page(request, template: str, store: Store, current: str, context: dict, status: int = 200):
+    """Render a task page with the store's tabs (each shown only with its permission)."""
+    tabs = [("store", reverse("backoffice-store", args=[store.pk]), _("Overview"), True)]
+    tabs.append(
+        (
+            "reorder",
+            reverse("backoffice-reorder", args=[store.pk]),
+            _("Reorder list"),
+            _can(request, VIEW_PRODUCTS, store),
+        )
+    )
+    tabs.append(
+        (
+            "sales",
+            reverse("backoffice-sales-today", args=[store.pk]),
+            _("Today's sales"),
+            _can(request, VIEW_SALES, store),
+        )
+    )
+    context["tabs"] = [
+        {"url": url, "label": label, "current": name == current} for name, url, label, shown in tabs if shown
+    ]
+    return render(request, template, {"store": store, **context}, status=status)
 
 
 def _json_error(status: int, code: str, detail: str, fields: dict | None = None) -> JsonResponse:
@@ -206,7 +231,7 @@ def store_home(request, store_id):
         .exclude(pk=store.pk)
         .exists(),
     }
-    return render(request, "web/backoffice/store.html", context)
+    return _page(request, "web/backoffice/store.html", store, "store", context)
 
 
 @tenant_staff_required
@@ -278,7 +303,7 @@ def order_page(request, store_id, order_id):
         for line in context["lines"]
     ]
     context["strings"] = _scan_strings()
-    return render(request, "web/backoffice/order.html", context)
+    return _page(request, "web/backoffice/order.html", store, "", context)
 
 
 @tenant_staff_required
@@ -352,7 +377,7 @@ def order_receive(request, store_id, order_id):
         _product_json(line.product, line=str(line.pk), outstanding=line.outstanding, received=line.received)
         for line in context["lines"]
     ]
-    return render(request, "web/backoffice/order_receive.html", context)
+    return _page(request, "web/backoffice/order_receive.html", store, "", context)
 
 
 def _receive(request, store, order) -> dict:
@@ -443,7 +468,6 @@ def _line_json(line) -> dict:
     return {
         **_product_json(line.product),
         "line": str(line.pk),
-        "expected": line.expected,
         "counted": line.counted,
         "counted_by": line.counted_by.username if line.counted_by else "",
         "counted_at": line.counted_at.isoformat() if line.counted_at else "",
@@ -470,7 +494,7 @@ def stocktake_page(request, store_id, stocktake_id):
         context["differences"] = [line for line in lines if line.difference]
         context["uncounted"] = [line for line in lines if line.counted is None]
         context["matching"] = sum(1 for line in lines if line.difference == 0)
-    return render(request, "web/backoffice/stocktake.html", context)
+    return _page(request, "web/backoffice/stocktake.html", store, "", context)
 
 
 @tenant_staff_required
@@ -592,14 +616,22 @@ def stocktake_import(request, store_id, stocktake_id):
     stocktake = selectors.store_stocktake_get(store=store, stocktake_id=stocktake_id)
     upload = request.FILES.get("file")
     apply = request.POST.get("apply") == "yes"
-    if upload is None or upload.size > MAX_COUNT_UPLOAD:
-        messages.error(request, _("Choose a CSV file of at most 5 MiB."))
-        return redirect("backoffice-stocktake", store_id=store.pk, stocktake_id=stocktake.pk)
-    try:
-        text = upload.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        messages.error(request, _("The file is not UTF-8 text."))
-        return redirect("backoffice-stocktake", store_id=store.pk, stocktake_id=stocktake.pk)
+    back = redirect("backoffice-stocktake", store_id=store.pk, stocktake_id=stocktake.pk)
+    if upload is not None:
+        if upload.size > MAX_COUNT_UPLOAD:
+            messages.error(request, _("Choose a CSV file of at most 1 MB."))
+            return back
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            messages.error(request, _("The file is not UTF-8 text."))
+            return back
+        filename = upload.name or ""
+    elif apply and request.POST.get("data"):  # the file the dry run showed, sent back to be applied
+        text, filename = request.POST["data"], request.POST.get("filename", "")[:200]
+    else:
+        messages.error(request, _("Choose a CSV file of at most 1 MB."))
+        return back
     try:
         result = count_import.counts_import(
             stocktake=stocktake,
@@ -612,16 +644,15 @@ def stocktake_import(request, store_id, stocktake_id):
         messages.error(
             request, " ".join(error.messages) if isinstance(error, ValidationError) else error.detail
         )
-        return redirect("backoffice-stocktake", store_id=store.pk, stocktake_id=stocktake.pk)
+        return back
     context = {
-        "store": store,
         "stocktake": stocktake,
         "result": result,
         "data": text if not apply else "",
         "applied": apply,
-        "filename": upload.name,
+        "filename": filename,
     }
-    return render(request, "web/backoffice/stocktake_import.html", context, status=200)
+    return _page(request, "web/backoffice/stocktake_import.html", store, "", context)
 
 
 # --- transfers --------------------------------------------------------------------------------
@@ -636,11 +667,8 @@ def transfer_new(request, store_id):
     if request.method not in ("GET", "HEAD"):
         return HttpResponse(status=405)
     destinations = Store.objects.filter(active=True).exclude(pk=store.pk).order_by("name")
-    return render(
-        request,
-        "web/backoffice/transfer_new.html",
-        {"store": store, "destinations": destinations, "strings": _scan_strings()},
-    )
+    context = {"destinations": destinations, "strings": _scan_strings()}
+    return _page(request, "web/backoffice/transfer_new.html", store, "", context)
 
 
 def _send(request, store) -> dict:
@@ -678,11 +706,12 @@ def transfer_page(request, store_id, transfer_id):
         and transfer.to_store_id == store.pk
         and _can(request, RECEIVE_STOCK, store)
     )
-    return render(
+    return _page(
         request,
         "web/backoffice/transfer.html",
+        store,
+        "",
         {
-            "store": store,
             "transfer": transfer,
             "lines": lines,
             "can_receive": can_receive,
@@ -747,11 +776,12 @@ def reorder_page(request, store_id):
         return redirect("backoffice-reorder", store_id=store.pk)
     if request.method not in ("GET", "HEAD"):
         return HttpResponse(status=405)
-    return render(
+    return _page(
         request,
         "web/backoffice/reorder.html",
+        store,
+        "reorder",
         {
-            "store": store,
             "groups": selectors.reorder_list(user=request.user, store=store),
             "drafts": selectors.store_purchase_orders_open(store=store).filter(
                 status=PurchaseOrder.Status.DRAFT
