@@ -236,7 +236,7 @@ class StocktakeLine(TenantOwnedModel):
         """The difference at cost, once the stocktake has finished."""
         if self.difference is None or self.unit_cost is None:
             return None
-        return (self.difference * self.unit_cost).quantize(Decimal("0.01"))
+        return (self.difference * self.unit_cost).quantize(Decimal("0.01")) + 0  # (+ 0: never -0.00)
 
 
 class StocktakeCount(TenantOwnedModel):

@@ -147,10 +147,13 @@ def store_transfer_get(*, store: Store, transfer_id) -> Transfer:
     return _get(transfers.select_related("from_store", "to_store"), transfer_id)
 
 
-def store_transfers_recent(*, store: Store, limit: int = 10) -> QuerySet[Transfer]:
+def store_transfers_recent(*, store: Store, limit: int = 10, awaited: bool = True) -> QuerySet[Transfer]:
+    """The latest transfers from or to `store`; without those on their way to it unless `awaited`."""
     transfers = Transfer.objects.filter(Q(from_store=store) | Q(to_store=store)).select_related(
         "from_store", "to_store"
     )
+    if not awaited:
+        transfers = transfers.exclude(to_store=store, status=Transfer.Status.IN_TRANSIT)
     return transfers.order_by("-number")[:limit]
 
 

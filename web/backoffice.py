@@ -215,7 +215,7 @@ def store_home(request, store_id):
         "stocktake_progress": selectors.stocktake_progress(stocktake=counting) if counting else None,
         "stocktakes": selectors.store_stocktakes_recent(store=store, limit=5),
         "transfers_in": transfers_in,
-        "transfers": selectors.store_transfers_recent(store=store, limit=8),
+        "transfers": selectors.store_transfers_recent(store=store, limit=8, awaited=False),
         "suppliers": Supplier.objects.order_by("name"),
         "categories": Category.objects.order_by("name"),
         "can": {

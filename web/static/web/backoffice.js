@@ -177,7 +177,7 @@
     else row.quantity += count;
     last = row;
     setDirty(true);
-    say("");
+    if (message.className.indexOf("error") < 0) say(""); // an unknown code stays in view until Esc
     render();
   }
 
