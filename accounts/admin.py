@@ -19,9 +19,10 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 
 from accounts import selectors, services
-from accounts.admin_base import ServiceForm, TenantModelAdmin, adopt, stores_for
+from accounts.admin_base import ServiceForm, TenantModelAdmin, adopt, confirmed_action, stores_for
 from accounts.models import Role, User
 from accounts.permissions import (
     CATALOGUE,
@@ -185,12 +186,21 @@ class UserAdmin(TenantModelAdmin):
         self.message_user(request, f"{count} users {done}.")
 
     @admin.action(
-        description="Deactivate the selected users (ends their sessions and tokens)", permissions=["change"]
+        description=gettext_lazy("Deactivate the selected users (ends their sessions and tokens)"),
+        permissions=["change"],
+    )
+    @confirmed_action(
+        question=gettext_lazy("Deactivate %(count)d users?"),
+        consequence=gettext_lazy("They are signed out everywhere and their API tokens stop working."),
     )
     def deactivate(self, request, queryset):
         self._each(request, queryset, services.user_deactivate, "deactivated")
 
-    @admin.action(description="Unlock the selected users", permissions=["change"])
+    @admin.action(description=gettext_lazy("Unlock the selected users"), permissions=["change"])
+    @confirmed_action(
+        question=gettext_lazy("Unlock %(count)d users?"),
+        consequence=gettext_lazy("They may sign in again at once; their failed attempts are forgotten."),
+    )
     def unlock(self, request, queryset):
         def unlock_one(*, user, actor):
             return services.user_unlock(user=user, actor=actor, request=request)

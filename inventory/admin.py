@@ -7,14 +7,16 @@ limited to the stores where the user holds the permission in question.
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.translation import gettext_lazy
 
 from accounts import authz
-from accounts.admin_base import ServiceForm, ServiceFormAdmin, TenantModelAdmin, stores_for
+from accounts.admin_base import ServiceForm, ServiceFormAdmin, TenantModelAdmin, confirmed_action, stores_for
 from accounts.permissions import (
     ADJUST_STOCK,
     MANAGE_CUSTOMERS,
@@ -54,7 +56,13 @@ from inventory.services.catalogue import (
 )
 from inventory.services.customers import customer_create, customer_update
 from inventory.services.sales import sale_refund
-from inventory.services.stock import stock_adjust, stock_count, stock_receive, stock_transfer
+from inventory.services.stock import (
+    stock_adjust,
+    stock_count,
+    stock_receive,
+    stock_reorder_set,
+    stock_transfer,
+)
 from tenants.models import Store
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -166,6 +174,7 @@ class ProductAdmin(ServiceFormAdmin):
     list_filter = ["active", "category"]
     search_fields = ["sku", "name", "barcode"]
     list_select_related = ["category"]
+    autocomplete_fields = ["category", "supplier"]
     actions = ["make_active", "make_inactive"]
     change_list_template = "admin/inventory/product/change_list.html"
 
@@ -176,11 +185,19 @@ class ProductAdmin(ServiceFormAdmin):
             product_update(product=product, actor=request.user, active=active)
         self.message_user(request, f"{queryset.count()} products changed.")
 
-    @admin.action(description="Mark selected products active", permissions=["change"])
+    @admin.action(description=gettext_lazy("Mark selected products active"), permissions=["change"])
+    @confirmed_action(
+        question=gettext_lazy("Mark %(count)d products active?"),
+        consequence=gettext_lazy("They can be sold again at the register and through the API."),
+    )
     def make_active(self, request, queryset):
         self._set_active(request, queryset, True)
 
-    @admin.action(description="Mark selected products inactive", permissions=["change"])
+    @admin.action(description=gettext_lazy("Mark selected products inactive"), permissions=["change"])
+    @confirmed_action(
+        question=gettext_lazy("Mark %(count)d products inactive?"),
+        consequence=gettext_lazy("They can no longer be sold; their stock and history stay."),
+    )
     def make_inactive(self, request, queryset):
         self._set_active(request, queryset, False)
 
@@ -276,13 +293,41 @@ class CustomerAdmin(ServiceFormAdmin):
 # --- stock --------------------------------------------------------------------------------
 
 
+class ReorderForm(ServiceForm):
+    """A stock level's reorder point and quantity; the quantity itself changes only through movements."""
+
+    class Meta:
+        model = StockLevel
+        fields = ["reorder_point", "reorder_quantity"]
+
+    def run(self):
+        level = StockLevel.objects.select_related("store", "product").get(pk=self.instance.pk)
+        return stock_reorder_set(
+            store=level.store,
+            product=level.product,
+            reorder_point=self.cleaned_data["reorder_point"],
+            reorder_quantity=self.cleaned_data["reorder_quantity"],
+            actor=self.actor,
+        )
+
+
 @admin.register(StockLevel)
-class StockLevelAdmin(StoreScopedAdmin):
+class StockLevelAdmin(ServiceFormAdmin, StoreScopedAdmin):
+    form = ReorderForm
     view_permission = VIEW_PRODUCTS
-    change_permission = ""  # levels change only through movements
-    list_display = ["product", "store", "quantity", "reorder_point"]
+    change_permission = ADJUST_STOCK  # the reorder settings, in the row's store
+    list_display = ["product", "store", "quantity", "reorder_point", "reorder_quantity"]
     list_select_related = ["product", "store"]
     search_fields = ["product__sku", "product__name"]
+    fields = ["product", "store", "quantity", "reorder_point", "reorder_quantity"]
+    readonly_fields = ["product", "store", "quantity"]
+
+    def has_add_permission(self, request):
+        return False  # a stock level appears with the first movement
+
+    def has_change_permission(self, request, obj=None):
+        store = obj.store_id if obj is not None else None
+        return authz.can(request.user, ADJUST_STOCK, store)
 
 
 class MovementForm(ServiceForm):
@@ -351,7 +396,10 @@ class StockMovementAdmin(ServiceFormAdmin, StoreScopedAdmin):
             stores = stores | stores_for(request.user, permission)
         form.base_fields["store"].queryset = stores.distinct()
         form.base_fields["to_store"].queryset = Store.objects.all()
-        form.base_fields["product"].queryset = Product.objects.filter(active=True)
+        product = form.base_fields["product"]
+        product.queryset = Product.objects.filter(active=True)
+        # Typed and searched (SKU, name, barcode) instead of a drop-down of the whole catalogue.
+        product.widget = AutocompleteSelect(StockMovement._meta.get_field("product"), self.admin_site)
         return form
 
 
@@ -424,7 +472,15 @@ class SaleAdmin(StoreScopedAdmin):
     def has_refund_permission(self, request):
         return authz.can(request.user, REFUND)
 
-    @admin.action(description="Refund the selected sales in full (restock)", permissions=["refund"])
+    @admin.action(
+        description=gettext_lazy("Refund the selected sales in full (restock)"), permissions=["refund"]
+    )
+    @confirmed_action(
+        question=gettext_lazy("Refund %(count)d sales in full?"),
+        consequence=gettext_lazy(
+            "Everything not yet refunded is refunded and goes back to stock. This cannot be undone."
+        ),
+    )
     def refund_whole(self, request, queryset):
         done = 0
         for sale in queryset.select_related("store"):

@@ -229,7 +229,9 @@ def stocktake_finish(*, stocktake: Stocktake, actor, uncounted: str = UNCOUNTED_
         counted, ["counted", "stock_at_count", "difference", "unit_cost", "movement"], batch_size=2000
     )
     stocktake.variance_quantity = sum(line.difference for line in counted)
-    stocktake.variance_value = money(sum((line.difference * line.unit_cost for line in counted), Decimal(0))) + 0
+    stocktake.variance_value = (
+        money(sum((line.difference * line.unit_cost for line in counted), Decimal(0))) + 0
+    )
     stocktake.shrinkage_value = money(
         sum((-line.difference * line.unit_cost for line in counted if line.difference < 0), Decimal(0))
     )

@@ -93,6 +93,9 @@ ADMIN_MODELS = {
     "auditlog/accessevent": "accessevent",
     "lifecycle/backup": "backup",
     "lifecycle/restoredrill": "drill",
+    "backoffice/purchaseorder": "purchaseorder",
+    "backoffice/stocktake": "stocktake",
+    "backoffice/transfer": "transfer",
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 # Routes that answer 404 to Bob too, so the control (Bob reading his own ids) leaves them out. They
