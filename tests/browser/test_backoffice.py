@@ -218,3 +218,39 @@ def test_the_task_pages_in_finnish(cast_a, stores_a, shop, tenant_a, as_tenant, 
     scanner(page, "nope")
     expect(page.locator("#message")).to_contain_text("ei ole tällä listalla")
     assert "Vastaanota varastoon" in page.text_content("#save")
+
+
+def test_the_admin_works_on_a_768_px_tablet(cast_a, stores_a, shop, tenant_a, as_tenant, browse):
+    from inventory.models import Product, StockMovement
+
+    browser = browse(viewport=TABLET)
+    page = browser.page
+    browser.sign_in("alice", next_path="/admin/inventory/product/")
+    expect(page.locator("#nav-sidebar")).to_be_hidden()  # the whole width goes to the list
+    assert page.locator("#result_list").bounding_box()["width"] > 700
+    browser.shot("admin-products-tablet")
+    # A bulk action asks first, listing what it will change.
+    page.check(f"input[name=_selected_action][value='{shop['tea'].pk}']")
+    page.check(f"input[name=_selected_action][value='{shop['milk'].pk}']")
+    page.select_option("select[name=action]", "make_inactive")
+    page.click("button[name=index]")
+    expect(page.locator("#confirm-action")).to_contain_text("Mark 2 products inactive?")
+    browser.shot("admin-confirm-tablet")
+    with as_tenant(tenant_a):
+        assert Product.objects.filter(active=False).count() == 0
+    page.click("#confirm-yes")
+    expect(page.locator(".messagelist")).to_contain_text("2 products changed")
+    with as_tenant(tenant_a):
+        assert set(Product.objects.filter(active=False).values_list("sku", flat=True)) == {"TEA-1", "MLK-1"}
+    # A movement's product is searched for, not picked from a list of the whole catalogue.
+    browser.go("/admin/inventory/stockmovement/add/")
+    page.select_option("#id_store", str(stores_a[0].pk))
+    page.click("#id_product + .select2 .select2-selection")
+    page.keyboard.type("coffee")
+    page.locator(".select2-results__option", has_text="Dark roast coffee").click()
+    page.fill("#id_amount", "3")
+    browser.shot("admin-movement-tablet")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_be_visible()
+    with as_tenant(tenant_a):
+        assert StockMovement.objects.filter(kind="receive", product=shop["coffee"], quantity=3).exists()
