@@ -31,7 +31,7 @@ from accounts.permissions import (
 )
 from core.errors import Conflict
 from inventory import selectors
-from inventory.importing import csv_rows, header_problems, product_import_create
+from inventory.importing import csv_rows, header_problems, product_import_apply, product_import_create
 from inventory.models import (
     Category,
     Customer,
@@ -161,7 +161,26 @@ class SupplierAdmin(ServiceFormAdmin):
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        help_text="CSV with a header: sku,name,price and optionally barcode,description,cost,tax_rate,active,category"
+        label=gettext_lazy("File"),
+        help_text=gettext_lazy(
+            "CSV with a header: sku,name,price and optionally barcode,description,cost,tax_rate,active,category; "
+            "columns separated by commas, semicolons or tabs."
+        ),
+    )
+    locale = forms.ChoiceField(
+        label=gettext_lazy("Numbers"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("as the chain writes them")),
+            ("fi", gettext_lazy("Finnish: 1 234,50")),
+            ("en", gettext_lazy("English: 1,234.50")),
+        ],
+    )
+    create_categories = forms.BooleanField(
+        label=gettext_lazy("Create the categories that do not exist yet"), required=False
+    )
+    dry_run = forms.BooleanField(
+        label=gettext_lazy("Dry run: show what would change, change nothing"), required=False, initial=True
     )
 
 
@@ -209,6 +228,11 @@ class ProductAdmin(ServiceFormAdmin):
                 self.admin_site.admin_view(self.import_job_view),
                 name="inventory_product_import_job",
             ),
+            path(
+                "import/<uuid:job_id>/apply/",
+                self.admin_site.admin_view(self.import_apply_view),
+                name="inventory_product_import_apply",
+            ),
             *super().get_urls(),
         ]
 
@@ -230,12 +254,19 @@ class ProductAdmin(ServiceFormAdmin):
                     text, header, problems = "", [], ["The file is not UTF-8 text."]
                 problems = problems or header_problems(header)
                 if not problems:
-                    job = product_import_create(actor=request.user, data=text, filename=upload.name or "")
+                    job = product_import_create(
+                        actor=request.user,
+                        data=text,
+                        filename=upload.name or "",
+                        dry_run=form.cleaned_data["dry_run"],
+                        create_categories=form.cleaned_data["create_categories"],
+                        locale=form.cleaned_data["locale"],
+                    )
                     return redirect("admin:inventory_product_import_job", job_id=job.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Import products",
+            "title": gettext_lazy("Import products"),
             "form": form,
             "problems": problems,
             "jobs": ProductImport.objects.filter(requested_by=request.user)[:10],
@@ -253,11 +284,28 @@ class ProductAdmin(ServiceFormAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Product import",
+            "title": gettext_lazy("Product import"),
             "job": job,
             "refused_more": max(0, job.failed - len(job.errors)),
+            "changed_more": max(0, job.created + job.updated - len(job.changes)),
+            "can_apply": job.dry_run and job.status == ProductImport.Status.DONE and bool(job.data),
         }
         return TemplateResponse(request, "admin/inventory/product/import_job.html", context)
+
+    def import_apply_view(self, request, job_id):
+        """Run for real what a dry run showed: a new job with the same file and options."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if not ProductImport.objects.filter(pk=job_id).exists():
+            raise Http404("No such import.")
+        if request.method != "POST":
+            return redirect("admin:inventory_product_import_job", job_id=job_id)
+        try:
+            job = product_import_apply(actor=request.user, dry_run_id=job_id)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return redirect("admin:inventory_product_import_job", job_id=job_id)
+        return redirect("admin:inventory_product_import_job", job_id=job.pk)
 
 
 class CustomerForm(ServiceForm):

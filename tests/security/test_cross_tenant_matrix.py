@@ -58,6 +58,7 @@ TARGETS = {
     "pos-refund": {"store_id": "store", "sale_id": "sale"},
     "view_on_site": "view_on_site",
     "inventory_product_import_job": "productimport",
+    "inventory_product_import_apply": "productimport",
     "product-import-detail": "productimport",
 }
 # Patterns whose parameter names a kind of thing, not an object.
