@@ -19,7 +19,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import selectors, services
 from accounts.admin_base import ServiceForm, TenantModelAdmin, adopt, confirmed_action, stores_for
@@ -44,7 +44,7 @@ class UserForm(ServiceForm):
         queryset=Store.unscoped.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="None chosen: every store (only for those who administer every store).",
+        help_text=gettext_lazy("None chosen: every store (only for those who administer every store)."),
     )
 
     def __init__(self, *args, **kwargs):
@@ -57,7 +57,7 @@ class UserAddForm(UserForm):
     password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         strip=False,
-        help_text="A first password; the user must change it at first sign-in.",
+        help_text=gettext_lazy("A first password; the user must change it at first sign-in."),
     )
 
     class Meta:
@@ -110,7 +110,7 @@ class PasswordResetForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("new_password") and data.get("again") != data["new_password"]:
-            self.add_error("again", "The two passwords differ.")
+            self.add_error("again", gettext("The two passwords differ."))
         return data
 
 
@@ -159,23 +159,23 @@ class UserAdmin(TenantModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # users are deactivated, never deleted
 
-    @admin.display(description="roles")
+    @admin.display(description=gettext_lazy("roles"))
     def role_names(self, user):
         return ", ".join(sorted({a.role.name for a in user.assignments.all()}))
 
-    @admin.display(description="stores")
+    @admin.display(description=gettext_lazy("stores"))
     def store_names(self, user):
         assignments = list(user.assignments.all())
         if any(a.store_id is None for a in assignments):
-            return "every store" if assignments else ""
+            return gettext("every store") if assignments else ""
         return ", ".join(sorted({a.store.name for a in assignments}))
 
-    @admin.display(description="password")
+    @admin.display(description=gettext_lazy("password"))
     def reset(self, user):
         url = reverse("admin:accounts_user_password_reset", args=[user.pk])
-        return format_html('<a href="{}">Reset the password</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Reset the password"))
 
-    def _each(self, request, queryset, service, done: str):
+    def _each(self, request, queryset, service, done):
         count = 0
         for user in queryset:
             try:
@@ -183,7 +183,7 @@ class UserAdmin(TenantModelAdmin):
                 count += 1
             except (PermissionDenied, ValidationError) as error:
                 self.message_user(request, f"{user.username}: {error}", messages.WARNING)
-        self.message_user(request, f"{count} users {done}.")
+        self.message_user(request, done % {"count": count})
 
     @admin.action(
         description=gettext_lazy("Deactivate the selected users (ends their sessions and tokens)"),
@@ -194,7 +194,7 @@ class UserAdmin(TenantModelAdmin):
         consequence=gettext_lazy("They are signed out everywhere and their API tokens stop working."),
     )
     def deactivate(self, request, queryset):
-        self._each(request, queryset, services.user_deactivate, "deactivated")
+        self._each(request, queryset, services.user_deactivate, gettext("%(count)d users deactivated."))
 
     @admin.action(description=gettext_lazy("Unlock the selected users"), permissions=["change"])
     @confirmed_action(
@@ -205,7 +205,7 @@ class UserAdmin(TenantModelAdmin):
         def unlock_one(*, user, actor):
             return services.user_unlock(user=user, actor=actor, request=request)
 
-        self._each(request, queryset, unlock_one, "unlocked")
+        self._each(request, queryset, unlock_one, gettext("%(count)d users unlocked."))
 
     def get_urls(self):
         return [
@@ -236,7 +236,9 @@ class UserAdmin(TenantModelAdmin):
             else:
                 self.log_change(request, user, "Reset the password.")
                 self.message_user(
-                    request, f"The password of {user.username} was reset; it must be changed at first use."
+                    request,
+                    gettext("The password of %(user)s was reset; it must be changed at first use.")
+                    % {"user": user.username},
                 )
                 return redirect(reverse("admin:accounts_user_change", args=[user.pk]))
         context = {
@@ -309,6 +311,6 @@ class RoleAdmin(TenantModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="permissions")
+    @admin.display(description=gettext_lazy("permissions"))
     def permission_count(self, role):
         return len(role.permissions)

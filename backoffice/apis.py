@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -87,8 +88,8 @@ class PurchaseOrderListCreateApi(APIView):
         ReadWrite(
             PURCHASE_READ,
             Can(MANAGE_PURCHASING),
-            read_message="You may not view purchase orders.",
-            write_message="You may not manage purchase orders.",
+            read_message=gettext_lazy("You may not view purchase orders."),
+            write_message=gettext_lazy("You may not manage purchase orders."),
         )
     ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
@@ -132,7 +133,11 @@ class PurchaseOrderDetailApi(APIView):
     """One purchase order; PATCH changes a draft (its lines are replaced when given)."""
 
     permission_classes = [
-        ReadWrite(PURCHASE_READ, Can(MANAGE_PURCHASING), write_message="You may not manage purchase orders.")
+        ReadWrite(
+            PURCHASE_READ,
+            Can(MANAGE_PURCHASING),
+            write_message=gettext_lazy("You may not manage purchase orders."),
+        )
     ]
 
     @extend_schema(responses=PurchaseOrderOut)
@@ -189,7 +194,9 @@ class PurchaseOrderReceiveApi(APIView):
         lines = {line.pk: line for line in order.lines.all()}
         unknown = [str(item["line"]) for item in data.validated_data["lines"] if item["line"] not in lines]
         if unknown:
-            raise ValidationError({"lines": [f"Not a line of this order: {', '.join(unknown)}."]})
+            raise ValidationError(
+                {"lines": [gettext("Not a line of this order: %(lines)s.") % {"lines": ", ".join(unknown)}]}
+            )
         purchasing.purchase_order_receive(
             order=order,
             lines=[
@@ -221,8 +228,8 @@ class StocktakeListCreateApi(APIView):
         ReadWrite(
             STOCKTAKE_READ,
             Can(ADJUST_STOCK),
-            read_message="You may not view stocktakes.",
-            write_message="You may not start a stocktake.",
+            read_message=gettext_lazy("You may not view stocktakes."),
+            write_message=gettext_lazy("You may not start a stocktake."),
         )
     ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
@@ -349,8 +356,8 @@ class TransferListCreateApi(APIView):
         ReadWrite(
             TRANSFER_READ,
             Can(TRANSFER_STOCK),
-            read_message="You may not view transfers.",
-            write_message="You may not transfer stock.",
+            read_message=gettext_lazy("You may not view transfers."),
+            write_message=gettext_lazy("You may not transfer stock."),
         )
     ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
@@ -415,7 +422,13 @@ class TransferReceiveApi(APIView):
         given = data.validated_data.get("lines")
         unknown = [str(item["line"]) for item in given or () if item["line"] not in lines]
         if unknown:
-            raise ValidationError({"lines": [f"Not a line of this transfer: {', '.join(unknown)}."]})
+            raise ValidationError(
+                {
+                    "lines": [
+                        gettext("Not a line of this transfer: %(lines)s.") % {"lines": ", ".join(unknown)}
+                    ]
+                }
+            )
         transfer = transfers.transfer_receive(
             transfer=transfer,
             arrivals=[
@@ -436,7 +449,11 @@ class ReorderApi(APIView):
     """The reorder list of a store (GET `?store=`), and draft purchase orders from it in one step (POST)."""
 
     permission_classes = [
-        ReadWrite(VIEW_PRODUCTS, MANAGE_PURCHASING, write_message="You may not manage purchase orders.")
+        ReadWrite(
+            VIEW_PRODUCTS,
+            MANAGE_PURCHASING,
+            write_message=gettext_lazy("You may not manage purchase orders."),
+        )
     ]
 
     @extend_schema(
@@ -449,7 +466,7 @@ class ReorderApi(APIView):
     )
     def get(self, request):
         if not request.query_params.get("store"):
-            raise ValidationError({"store": ["Name the store."]})
+            raise ValidationError({"store": [gettext("Name the store.")]})
         store = inventory_selectors.store_get(store_id=request.query_params["store"])
         supplier = None
         if request.query_params.get("supplier"):

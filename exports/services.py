@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import Forbidden
 from core.storage import StorageError, WrongRegion, storage_for_tenant, tenant_prefix
@@ -44,9 +45,11 @@ def export_create(*, actor, kind: str, enqueue: bool = True) -> Export:
     from accounts.permissions import EXPORT
 
     if kind not in KINDS:
-        raise ExportError(f"kind must be one of {', '.join(KINDS)}", code="invalid")
+        raise ExportError(
+            gettext("kind must be one of %(kinds)s") % {"kinds": ", ".join(KINDS)}, code="invalid"
+        )
     if not authz.can(actor, EXPORT):
-        raise Forbidden("You may not export the chain's data.")
+        raise Forbidden(gettext("You may not export the chain's data."))
     export = Export.objects.create(kind=kind, requested_by=actor)
     if enqueue:
         _export_enqueue(export)

@@ -23,6 +23,7 @@ import json
 
 from django.core.cache import cache
 from django.db import transaction
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -57,10 +58,12 @@ def _lock_key(tenant_id, key: str) -> str:
 def _replay(record, fingerprint: str) -> Response:
     if record.fingerprint != fingerprint:
         raise Unprocessable(
-            "This Idempotency-Key was used with another request.", code="idempotency_key_reused"
+            gettext("This Idempotency-Key was used with another request."), code="idempotency_key_reused"
         )
     if record.response_body == NOT_STORED:
-        raise Conflict("This request was already processed; its answer held a secret and is not kept.")
+        raise Conflict(
+            gettext("This request was already processed; its answer held a secret and is not kept.")
+        )
     response = Response(record.response_body, status=record.response_status)
     response["Idempotent-Replayed"] = "true"
     return response
@@ -78,7 +81,10 @@ def idempotent(method=None, *, store_response: bool = True):
                 return handler(self, request, *args, **kwargs)
             key = key.strip()
             if not key or len(key) > MAX_KEY_LENGTH:
-                raise DomainError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
+                raise DomainError(
+                    gettext("%(header)s must be 1 to %(n)d characters.")
+                    % {"header": HEADER, "n": MAX_KEY_LENGTH}
+                )
             fingerprint = _fingerprint(request)
             record = record_find(key=key)
             if record is not None:
@@ -89,7 +95,8 @@ def idempotent(method=None, *, store_response: bool = True):
                 if record is not None:
                     return _replay(record, fingerprint)
                 raise Conflict(
-                    "A request with this Idempotency-Key is still running.", code="idempotency_key_in_flight"
+                    gettext("A request with this Idempotency-Key is still running."),
+                    code="idempotency_key_in_flight",
                 )
             try:
                 response = handler(self, request, *args, **kwargs)

@@ -13,7 +13,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import authz
 from accounts.admin_base import ServiceForm, ServiceFormAdmin, TenantModelAdmin, confirmed_action, stores_for
@@ -202,7 +202,7 @@ class ProductAdmin(ServiceFormAdmin):
             raise PermissionDenied
         for product in queryset:
             product_update(product=product, actor=request.user, active=active)
-        self.message_user(request, f"{queryset.count()} products changed.")
+        self.message_user(request, gettext("%(count)d products changed.") % {"count": queryset.count()})
 
     @admin.action(description=gettext_lazy("Mark selected products active"), permissions=["change"])
     @confirmed_action(
@@ -390,7 +390,7 @@ class MovementForm(ServiceForm):
     store = forms.ModelChoiceField(queryset=Store.unscoped.none())
     product = forms.ModelChoiceField(queryset=Product.unscoped.none())
     operation = forms.ChoiceField(choices=KINDS)
-    amount = forms.IntegerField(label="Quantity")
+    amount = forms.IntegerField(label=gettext_lazy("Quantity"))
     to_store = forms.ModelChoiceField(queryset=Store.unscoped.none(), required=False)
 
     class Meta:
@@ -408,7 +408,7 @@ class MovementForm(ServiceForm):
         if operation == "count":
             return stock_count(**common, counted=amount, reason=reason)
         if data.get("to_store") is None:
-            raise ValidationError({"to_store": "A transfer needs the store to send to."})
+            raise ValidationError({"to_store": gettext("A transfer needs the store to send to.")})
         out, _into = stock_transfer(
             from_store=data["store"],
             to_store=data["to_store"],
@@ -536,5 +536,10 @@ class SaleAdmin(StoreScopedAdmin):
                 sale_refund(sale=sale, actor=request.user, reason="refunded in the admin")
                 done += 1
             except (Conflict, PermissionDenied) as error:
-                self.message_user(request, f"Receipt {sale.receipt_number}: {error}", messages.WARNING)
-        self.message_user(request, f"{done} sales refunded.")
+                self.message_user(
+                    request,
+                    gettext("Receipt %(number)s: %(error)s")
+                    % {"number": sale.receipt_number, "error": error},
+                    messages.WARNING,
+                )
+        self.message_user(request, gettext("%(count)d sales refunded.") % {"count": done})

@@ -1,6 +1,7 @@
 """The Inventory API: thin views that validate, call a service or selector, and answer."""
 
 import django_filters
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
 from rest_framework.exceptions import NotFound
@@ -92,7 +93,7 @@ class StoreViewSet(ServiceViewSet):
         ReadWrite(
             IsSignedIn,
             Can(MANAGE_SETTINGS),
-            write_message="Managing stores needs the manage_settings permission.",
+            write_message=gettext_lazy("Managing stores needs the manage_settings permission."),
         )
     ]
     filter_backends = [filters.OrderingFilter]
@@ -290,7 +291,9 @@ class StockMovementListCreateApi(APIView):
 
     # Posting needs only a signed-in user here: each service checks its permission in the store.
     permission_classes = [
-        ReadWrite(Can(VIEW_SALES), IsSignedIn, read_message="You may not view the stock ledger.")
+        ReadWrite(
+            Can(VIEW_SALES), IsSignedIn, read_message=gettext_lazy("You may not view the stock ledger.")
+        )
     ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = MovementFilter
@@ -367,8 +370,8 @@ class SaleListCreateApi(APIView):
         ReadWrite(
             Can(VIEW_SALES),
             Can(SELL),
-            read_message="You may not view sales.",
-            write_message="You may not sell.",
+            read_message=gettext_lazy("You may not view sales."),
+            write_message=gettext_lazy("You may not sell."),
         )
     ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
@@ -444,7 +447,13 @@ class SaleRefundApi(APIView):
             if unknown:
                 from rest_framework.exceptions import ValidationError
 
-                raise ValidationError({"lines": [f"Not a line of this sale: {', '.join(unknown)}."]})
+                raise ValidationError(
+                    {
+                        "lines": [
+                            gettext("Not a line of this sale: %(lines)s.") % {"lines": ", ".join(unknown)}
+                        ]
+                    }
+                )
             lines = [
                 sales.RefundLineInput(sale_line=sale_lines[item["line"]], quantity=item["quantity"])
                 for item in values["lines"]

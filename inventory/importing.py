@@ -22,7 +22,6 @@ from django.utils.translation import gettext as _
 
 from accounts import authz
 from accounts.permissions import MANAGE_PRODUCTS
-from core.errors import NotFound
 from inventory.models import Category, Product
 from inventory.services.catalogue import category_create, product_create, product_update
 

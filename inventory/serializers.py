@@ -1,5 +1,6 @@
 """Input and output shapes of the Inventory API. No serializer writes: the services do."""
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from core.serializers import TenantRelatedField
@@ -117,7 +118,9 @@ class StockLevelUpdateIn(serializers.Serializer):
 
     def validate(self, data):
         if not data:
-            raise serializers.ValidationError({"reorder_point": "Give reorder_point or reorder_quantity."})
+            raise serializers.ValidationError(
+                {"reorder_point": gettext("Give reorder_point or reorder_quantity.")}
+            )
         return data
 
 
@@ -159,7 +162,7 @@ class StockMovementIn(serializers.Serializer):
 
     def validate(self, data):
         if data["kind"] == "transfer" and not data.get("to_store"):
-            raise serializers.ValidationError({"to_store": "A transfer needs the store to send to."})
+            raise serializers.ValidationError({"to_store": gettext("A transfer needs the store to send to.")})
         return data
 
 

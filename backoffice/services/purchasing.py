@@ -238,7 +238,7 @@ def purchase_order_receive(
         ],
         actor=actor,
         supplier=order.supplier,
-        reason=_("PO %(number)s") % {"number": order.number},
+        reason=f"PO {order.number}",  # stored: the same words whoever receives
     )
     for line in received:
         line.received += wanted[line.pk]

@@ -220,7 +220,7 @@ def stocktake_finish(*, stocktake: Stocktake, actor, uncounted: str = UNCOUNTED_
         store=stocktake.store,
         differences=[(line.product, line.difference) for line in counted],
         actor=actor,
-        reason=_("Stocktake %(number)s") % {"number": stocktake.number},
+        reason=f"Stocktake {stocktake.number}",  # stored: the same words whoever finishes
     )
     by_product = {movement.product_id: movement for movement in movements}
     for line in counted:

@@ -89,7 +89,7 @@ def transfer_send(
         items=[StockItem(product=line.product, quantity=line.quantity) for line in lines],
         transfer_id=transfer.pk,
         actor=actor,
-        reason=_("Transfer %(number)s to %(store)s") % {"number": transfer.number, "store": to_store.name},
+        reason=f"Transfer {transfer.number} to {to_store.name}",  # stored: the same words whoever sends
     )
     return transfer
 
@@ -134,8 +134,7 @@ def transfer_receive(
         items=[StockItem(product=line.product, quantity=arrived[line.pk]) for line in lines],
         transfer_id=transfer.pk,
         actor=actor,
-        reason=_("Transfer %(number)s from %(store)s")
-        % {"number": transfer.number, "store": transfer.from_store.name},
+        reason=f"Transfer {transfer.number} from {transfer.from_store.name}",
     )
     for line in lines:
         line.received = arrived[line.pk]

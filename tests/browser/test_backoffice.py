@@ -65,10 +65,16 @@ def test_a_delivery_is_received_by_scanning_on_a_tablet(cast_a, stores_a, shop, 
     page.keyboard.press("F2")
     page.wait_for_url(re.compile(rf".*/purchase-orders/{order.pk}/$"))
     expect(page.locator("#order-status")).to_have_text("Partially received")
-    assert stock_of(tenant_a, stores_a[0], shop["coffee"]) == 25 == ledger_sum(tenant_a, stores_a[0], shop["coffee"])
+    assert (
+        stock_of(tenant_a, stores_a[0], shop["coffee"])
+        == 25
+        == ledger_sum(tenant_a, stores_a[0], shop["coffee"])
+    )
     assert stock_of(tenant_a, stores_a[0], shop["milk"]) == 23
     with as_tenant(tenant_a):
-        lines = {line.product_id: line.received for line in PurchaseOrder.objects.get(pk=order.pk).lines.all()}
+        lines = {
+            line.product_id: line.received for line in PurchaseOrder.objects.get(pk=order.pk).lines.all()
+        }
     assert lines == {shop["coffee"].pk: 5, shop["tea"].pk: 2, shop["milk"].pk: 3}
     # Receiving more than is outstanding is refused by the server, and nothing changes.
     browser.go(f"/backoffice/{stores_a[0].pk}/purchase-orders/{order.pk}/receive/")
@@ -109,7 +115,9 @@ def test_a_stocktake_is_counted_by_scanning_on_a_tablet(cast_a, stores_a, shop, 
     expect(page.locator("#save-status")).to_have_text("Saved.")
     expect(page.locator("#progress-text")).to_have_text("75 %")  # 3 of the 4 products
     with as_tenant(tenant_a):
-        counted = dict(StocktakeLine.objects.filter(stocktake=stocktake).values_list("product__sku", "counted"))
+        counted = dict(
+            StocktakeLine.objects.filter(stocktake=stocktake).values_list("product__sku", "counted")
+        )
     assert counted == {"COF-1": 18, "TEA-1": 20, "BRD-1": 0, "MLK-1": None}
 
     manager = browse(viewport=TABLET)
@@ -120,7 +128,11 @@ def test_a_stocktake_is_counted_by_scanning_on_a_tablet(cast_a, stores_a, shop, 
     expect(manager.page.locator("#variance-quantity")).to_have_text("-20")  # coffee 0, bread -20
     manager.shot("backoffice-variance-tablet")
     manager.shot("backoffice-variance-desktop", DESKTOP)
-    assert stock_of(tenant_a, stores_a[0], shop["coffee"]) == 18 == ledger_sum(tenant_a, stores_a[0], shop["coffee"])
+    assert (
+        stock_of(tenant_a, stores_a[0], shop["coffee"])
+        == 18
+        == ledger_sum(tenant_a, stores_a[0], shop["coffee"])
+    )
     assert stock_of(tenant_a, stores_a[0], shop["bread"]) == 0
     assert stock_of(tenant_a, stores_a[0], shop["milk"]) == 20  # not counted: kept
     with as_tenant(tenant_a):
@@ -133,12 +145,21 @@ def test_every_task_page_at_desktop_and_tablet_width(cast_a, stores_a, shop, ten
     draft = _order(tenant_a, stores_a, shop, as_tenant, ordered=False)
     stock_put(tenant_a, harbour, shop["tea"], 10)
     with as_tenant(tenant_a):
-        for product, point, quantity in ((shop["coffee"], 40, 24), (shop["milk"], 45, 12), (shop["bread"], 30, 10)):
-            stock_reorder_set(store=main, product=product, reorder_point=point, reorder_quantity=quantity, actor=None)
+        for product, point, quantity in (
+            (shop["coffee"], 40, 24),
+            (shop["milk"], 45, 12),
+            (shop["bread"], 30, 10),
+        ):
+            stock_reorder_set(
+                store=main, product=product, reorder_point=point, reorder_quantity=quantity, actor=None
+            )
         product_update(product=shop["bread"], actor=None, cost=Decimal("1.35"), supplier=draft.supplier)
         product_update(product=shop["coffee"], actor=None, supplier=draft.supplier)
         incoming = transfer_send(
-            from_store=harbour, to_store=main, lines=[TransferLineInput(product=shop["tea"], quantity=6)], actor=None
+            from_store=harbour,
+            to_store=main,
+            lines=[TransferLineInput(product=shop["tea"], quantity=6)],
+            actor=None,
         )
         for hour_basket in ((shop["coffee"], 2), (shop["milk"], 3), (shop["tea"], 1)):
             sale_create(
@@ -167,7 +188,9 @@ def test_every_task_page_at_desktop_and_tablet_width(cast_a, stores_a, shop, ten
     browser.shot("backoffice-order-tablet", TABLET)
     page.keyboard.press("F2")
     expect(page.locator("#save-status")).to_have_text("Saved.")
-    expect(page.locator("#order-total")).to_have_text("51.15")  # 28.80 + 6.60 + 14.40 + the bread at its cost, 1.35
+    expect(page.locator("#order-total")).to_have_text(
+        "51.15"
+    )  # 28.80 + 6.60 + 14.40 + the bread at its cost, 1.35
     page.click("#after-save")
     expect(page.locator("#order-status")).to_have_text("Ordered")
 

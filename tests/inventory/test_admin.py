@@ -240,7 +240,9 @@ def test_sales_are_listed_per_store_and_refunded_through_the_service(
     assert get(client, f"/admin/inventory/sale/{mine.pk}/change/").status_code == 200
     assert get(client, f"/admin/inventory/sale/{other.pk}/change/").status_code == 404
     chosen = {"action": "refund_whole", "_selected_action": [str(mine.pk), str(other.pk)]}
-    asked = post(client, "/admin/inventory/sale/", chosen)  # a bulk action asks first, listing what it selected
+    asked = post(
+        client, "/admin/inventory/sale/", chosen
+    )  # a bulk action asks first, listing what it selected
     assert asked.status_code == 200 and b'id="confirm-yes"' in asked.content
     assert f"receipt {mine.receipt_number}".encode() in asked.content
     with as_tenant(tenant_a):
