@@ -199,6 +199,7 @@ def test_every_task_page_at_desktop_and_tablet_width(cast_a, stores_a, shop, ten
     browser.go(f"/backoffice/{main.pk}/transfers/new/")
     scanner(page, "4000000000048", "4000000000048", "COF-1")
     page.select_option("#to-store", str(harbour.pk))
+    expect(page.locator("#scan-total")).to_have_text("3")
     browser.shot("backoffice-transfer-send-desktop")
     browser.shot("backoffice-transfer-send-tablet", TABLET)
     page.keyboard.press("F2")

@@ -27,6 +27,7 @@
   var dirty = false;
   var last = null; // the row + and - change
   var cache = {};
+  var submitWhenDone = false; // F2 pressed while codes were still being looked up
 
   rows.forEach(function (row) {
     if (fixed) row.now = 0;
@@ -216,7 +217,11 @@
     if (busy || waiting) return;
     var item = queue.shift();
     pending.hidden = queue.length === 0;
-    if (!item) return;
+    if (!item) {
+      // Saved once the last code is in, unless one of them needs a look first.
+      if (submitWhenDone) { submitWhenDone = false; if (message.hidden || message.className.indexOf("error") < 0) submit(); }
+      return;
+    }
     var count = 1, code = item;
     var multiplied = /^(\d{1,5})\*(.+)$/.exec(item);
     if (multiplied) { count = Math.max(1, parseInt(multiplied[1], 10)); code = multiplied[2]; }
@@ -274,7 +279,8 @@
   }
 
   function submit() {
-    if (busy || queue.length) { say(strings.working, "info"); return; }
+    if (waiting) { say(strings.choose, "info"); return; }
+    if (busy || queue.length) { submitWhenDone = true; say(strings.working, "info"); return; }
     var url = root.dataset.saveUrl;
     var payload;
     if (mode === "order") {
