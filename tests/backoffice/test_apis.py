@@ -576,3 +576,41 @@ def test_state_conflicts_are_409(api, cast_a, alices, tenant_a):
     )
     assert_error(client.post("/api/v1/stocktakes/", {"store": str(alices["store"].pk)}), 409, "conflict")
     assert snapshot(tenant_a) == before
+
+
+def test_a_retried_delivery_with_its_idempotency_key_is_received_once(
+    api, cast_a, stores_a, roaster, beans, tenant_a
+):
+    order = order_make(tenant_a, stores_a[0], roaster, [(beans, 6, "3.00")])
+    with tenant_context(tenant_a):
+        line = order.lines.get()
+    client = api(cast_a["store_manager"])
+    url = f"/api/v1/purchase-orders/{order.pk}/receive/"
+    body = {"lines": [{"line": str(line.pk), "quantity": 4}]}
+    first = client.post(url, body, HTTP_IDEMPOTENCY_KEY="delivery-1")
+    again = client.post(url, body, HTTP_IDEMPOTENCY_KEY="delivery-1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert stock_of(tenant_a, stores_a[0], beans) == 14
+    with tenant_context(tenant_a):
+        assert PurchaseOrderReceipt.objects.count() == 1
+    other = client.post(
+        url, {"lines": [{"line": str(line.pk), "quantity": 1}]}, HTTP_IDEMPOTENCY_KEY="delivery-1"
+    )
+    assert_error(other, 422, "idempotency_key_reused")
+
+
+def test_every_view_declares_its_permission_in_permission_classes():
+    from rest_framework.views import APIView
+
+    from backoffice import apis
+
+    views = [
+        v
+        for v in vars(apis).values()
+        if isinstance(v, type) and issubclass(v, APIView) and v.__module__ == apis.__name__
+    ]
+    assert len(views) >= 13
+    for view in views:
+        assert "permission_classes" in vars(view) and "check_permissions" not in vars(view), view
+    assert not hasattr(apis, "authz")  # no inline authz.can in the views
