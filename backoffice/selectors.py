@@ -12,8 +12,8 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import F, Q, QuerySet, Sum
-from django.db.models.functions import TruncHour
+from django.db.models import F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -193,27 +193,27 @@ def reorder_suggestions(*, store: Store, supplier: Supplier | None = None) -> li
     """What `store` should order, by supplier: active products whose stock plus open orders is at or
     below their reorder point (products with neither a reorder point nor a quantity are not managed).
     Products without a supplier come last, under `None`, so someone can give them one."""
+    outstanding = (
+        PurchaseOrderLine.objects.filter(
+            order__store=store, order__status__in=PurchaseOrder.OPEN, product_id=OuterRef("product_id")
+        )
+        .values("product_id")
+        .annotate(total=Sum(F("quantity") - F("received")))
+        .values("total")
+    )
+    # Only the levels at or below their point leave the database: the catalogue's size costs one scan.
     levels = (
         StockLevel.objects.filter(store=store, product__active=True)
         .filter(Q(reorder_point__gt=0) | Q(reorder_quantity__gt=0))
+        .annotate(on_order=Coalesce(Subquery(outstanding, output_field=IntegerField()), 0))
+        .filter(quantity__lte=F("reorder_point") - F("on_order"))
         .select_related("product__supplier")
     )
     if supplier is not None:
         levels = levels.filter(product__supplier=supplier)
-    levels = list(levels)
-    on_order = dict(
-        PurchaseOrderLine.objects.filter(
-            order__store=store,
-            order__status__in=PurchaseOrder.OPEN,
-            product_id__in=[lv.product_id for lv in levels],
-        )
-        .values("product_id")
-        .annotate(outstanding=Sum(F("quantity") - F("received")))
-        .values_list("product_id", "outstanding")
-    )
     groups: dict = defaultdict(list)
     for level in levels:
-        ordered = on_order.get(level.product_id) or 0
+        ordered = level.on_order
         suggested = reorder_quantity_suggested(
             position=level.quantity + ordered,
             reorder_point=level.reorder_point,

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import MANAGE_PURCHASING, RECEIVE_STOCK
 from backoffice.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderReceipt, PurchaseOrderReceiptLine
+from backoffice.services._bulk import rows_update
 from backoffice.services._numbers import number_next
 from core.errors import Conflict
 from inventory.models import Product, Supplier
@@ -242,7 +243,7 @@ def purchase_order_receive(
     )
     for line in received:
         line.received += wanted[line.pk]
-        line.save(update_fields=["received"])
+    rows_update(PurchaseOrderLine, received, ["received"])
     PurchaseOrderReceiptLine.objects.bulk_create(
         [
             PurchaseOrderReceiptLine(

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import ADJUST_STOCK, COUNT_STOCK
 from backoffice.models import Stocktake, StocktakeCount, StocktakeLine
+from backoffice.services._bulk import rows_update
 from backoffice.services._numbers import number_next
 from core.errors import Conflict
 from inventory.models import Category, Product, StockLevel
@@ -169,7 +170,7 @@ def stocktake_count(*, stocktake: Stocktake, counts: Sequence[CountInput], actor
         line.stock_at_count = stock.get(line.product_id, 0)
         line.counted_by = actor
         line.counted_at = now
-    StocktakeLine.objects.bulk_update(lines, ["counted", "stock_at_count", "counted_by", "counted_at"])
+    rows_update(StocktakeLine, lines, ["counted", "stock_at_count", "counted_by", "counted_at"])
     StocktakeCount.objects.bulk_create(
         [
             StocktakeCount(
@@ -225,9 +226,7 @@ def stocktake_finish(*, stocktake: Stocktake, actor, uncounted: str = UNCOUNTED_
     by_product = {movement.product_id: movement for movement in movements}
     for line in counted:
         line.movement = by_product.get(line.product_id)
-    StocktakeLine.objects.bulk_update(
-        counted, ["counted", "stock_at_count", "difference", "unit_cost", "movement"], batch_size=2000
-    )
+    rows_update(StocktakeLine, counted, ["counted", "stock_at_count", "difference", "unit_cost", "movement"])
     stocktake.variance_quantity = sum(line.difference for line in counted)
     stocktake.variance_value = (
         money(sum((line.difference * line.unit_cost for line in counted), Decimal(0))) + 0

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import RECEIVE_STOCK, TRANSFER_STOCK
 from backoffice.models import Transfer, TransferLine
+from backoffice.services._bulk import rows_update
 from backoffice.services._numbers import number_next
 from core.errors import Conflict
 from inventory.models import Product
@@ -138,7 +139,7 @@ def transfer_receive(
     )
     for line in lines:
         line.received = arrived[line.pk]
-    TransferLine.objects.bulk_update(lines, ["received"])
+    rows_update(TransferLine, lines, ["received"])
     transfer.status = Transfer.Status.RECEIVED
     transfer.received_by = actor
     transfer.received_at = timezone.now()

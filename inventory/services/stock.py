@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.permissions import ADJUST_STOCK, RECEIVE_STOCK, TRANSFER_STOCK
@@ -150,8 +151,10 @@ def stock_receive_items(
             )
             on_hand[product.pk] = held + item.quantity
             item.product.cost = product.cost
+    now = timezone.now()
     for product in products.values():
-        product.save(update_fields=["cost", "updated_at"])
+        product.updated_at = now  # (bulk_update skips auto_now)
+    Product.objects.bulk_update(list(products.values()), ["cost", "updated_at"])
     return movements
 
 
