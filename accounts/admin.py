@@ -22,10 +22,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import selectors, services
-from accounts.admin_base import ServiceForm, TenantModelAdmin, adopt, stores_for
+from accounts.admin_base import ServiceForm, TenantModelAdmin, adopt, confirmed_action, stores_for
 from accounts.models import ApiToken, IntegratorKey, Role, User
 from accounts.permissions import (
     CATALOGUE,
@@ -48,7 +48,7 @@ class UserForm(ServiceForm):
         queryset=Store.unscoped.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="None chosen: every store (only for those who administer every store).",
+        help_text=gettext_lazy("None chosen: every store (only for those who administer every store)."),
     )
 
     def __init__(self, *args, **kwargs):
@@ -62,12 +62,12 @@ class UserAddForm(UserForm):
         widget=forms.PasswordInput(render_value=False),
         strip=False,
         required=False,
-        help_text="A first password; the user must change it at first sign-in. None for a service user.",
+        help_text=gettext_lazy("A first password; the user must change it at first sign-in. None for a service user."),
     )
     is_service = forms.BooleanField(
         required=False,
-        label="Service user",
-        help_text="No password and no sign-in: it acts only through integrator keys (set now, never changed).",
+        label=gettext_lazy("Service user"),
+        help_text=gettext_lazy("No password and no sign-in: it acts only through integrator keys (set now, never changed)."),
     )
 
     class Meta:
@@ -121,7 +121,7 @@ class PasswordResetForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("new_password") and data.get("again") != data["new_password"]:
-            self.add_error("again", "The two passwords differ.")
+            self.add_error("again", gettext("The two passwords differ."))
         return data
 
 
@@ -212,23 +212,23 @@ class UserAdmin(TenantModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # users are deactivated, never deleted
 
-    @admin.display(description="roles")
+    @admin.display(description=gettext_lazy("roles"))
     def role_names(self, user):
         return ", ".join(sorted({a.role.name for a in user.assignments.all()}))
 
-    @admin.display(description="stores")
+    @admin.display(description=gettext_lazy("stores"))
     def store_names(self, user):
         assignments = list(user.assignments.all())
         if any(a.store_id is None for a in assignments):
-            return "every store" if assignments else ""
+            return gettext("every store") if assignments else ""
         return ", ".join(sorted({a.store.name for a in assignments}))
 
-    @admin.display(description="password")
+    @admin.display(description=gettext_lazy("password"))
     def reset(self, user):
         url = reverse("admin:accounts_user_password_reset", args=[user.pk])
-        return format_html('<a href="{}">Reset the password</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Reset the password"))
 
-    def _each(self, request, queryset, service, done: str):
+    def _each(self, request, queryset, service, done):
         count = 0
         for user in queryset:
             try:
@@ -237,20 +237,29 @@ class UserAdmin(TenantModelAdmin):
                 count += 1
             except (PermissionDenied, ValidationError, DomainError) as error:
                 self.message_user(request, f"{user.username}: {_reason(error)}", messages.WARNING)
-        self.message_user(request, f"{count} users {done}.")
+        self.message_user(request, done % {"count": count})
 
     @admin.action(
-        description="Deactivate the selected users (ends their sessions and tokens)", permissions=["change"]
+        description=gettext_lazy("Deactivate the selected users (ends their sessions and tokens)"),
+        permissions=["change"],
+    )
+    @confirmed_action(
+        question=gettext_lazy("Deactivate %(count)d users?"),
+        consequence=gettext_lazy("They are signed out everywhere and their API tokens stop working."),
     )
     def deactivate(self, request, queryset):
-        self._each(request, queryset, services.user_deactivate, "deactivated")
+        self._each(request, queryset, services.user_deactivate, gettext("%(count)d users deactivated."))
 
-    @admin.action(description="Unlock the selected users", permissions=["change"])
+    @admin.action(description=gettext_lazy("Unlock the selected users"), permissions=["change"])
+    @confirmed_action(
+        question=gettext_lazy("Unlock %(count)d users?"),
+        consequence=gettext_lazy("They may sign in again at once; their failed attempts are forgotten."),
+    )
     def unlock(self, request, queryset):
         def unlock_one(*, user, actor):
             return services.user_unlock(user=user, actor=actor, request=request)
 
-        self._each(request, queryset, unlock_one, "unlocked")
+        self._each(request, queryset, unlock_one, gettext("%(count)d users unlocked."))
 
     @admin.action(
         description="Reset the MFA of the selected users (removes their authenticators; ends their sessions)",
@@ -265,8 +274,8 @@ class UserAdmin(TenantModelAdmin):
             request,
             queryset,
             action="reset_mfa",
-            title=_("Reset the MFA of these users?"),
-            explanation=_(
+            title=gettext("Reset the MFA of these users?"),
+            explanation=gettext(
                 "Their authenticators and backup codes are removed and every session and token of "
                 "theirs ends. They sign in with their password and enrol a new authenticator within "
                 "the enrolment grace period. This is logged, also for the platform."
@@ -286,8 +295,8 @@ class UserAdmin(TenantModelAdmin):
             request,
             queryset,
             action="reactivate",
-            title=_("Reactivate these users?"),
-            explanation=_(
+            title=gettext("Reactivate these users?"),
+            explanation=gettext(
                 "They can sign in again and must change their password at first use; service users "
                 "need a new key. This is logged."
             ),
@@ -323,7 +332,9 @@ class UserAdmin(TenantModelAdmin):
             else:
                 self.log_change(request, user, "Reset the password.")
                 self.message_user(
-                    request, f"The password of {user.username} was reset; it must be changed at first use."
+                    request,
+                    gettext("The password of %(user)s was reset; it must be changed at first use.")
+                    % {"user": user.username},
                 )
                 return redirect(reverse("admin:accounts_user_change", args=[user.pk]))
         context = {
@@ -423,12 +434,12 @@ class IntegratorKeyAdmin(TenantModelAdmin):
     def status(self, key):
         now = timezone.now()
         if key.revoked_at is not None:
-            return _("revoked")
+            return gettext("revoked")
         if key.expires_at <= now:
-            return _("expired")
+            return gettext("expired")
         if key.rotated_at is not None:
-            return _("rotated, works until expiry")
-        return _("live")
+            return gettext("rotated, works until expiry")
+        return gettext("live")
 
     @admin.action(description="Revoke the selected keys (they stop working at once)", permissions=["revoke"])
     def revoke(self, request, queryset):
@@ -447,8 +458,8 @@ class IntegratorKeyAdmin(TenantModelAdmin):
             request,
             queryset,
             action="revoke",
-            title=_("Revoke these keys?"),
-            explanation=_("Every integration using them stops working at once. This cannot be undone."),
+            title=gettext("Revoke these keys?"),
+            explanation=gettext("Every integration using them stops working at once. This cannot be undone."),
             run=revoke_all,
         )
 
@@ -513,6 +524,6 @@ class RoleAdmin(TenantModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="permissions")
+    @admin.display(description=gettext_lazy("permissions"))
     def permission_count(self, role):
         return len(role.permissions)

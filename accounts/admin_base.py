@@ -6,10 +6,12 @@ validated, so a refusal (PermissionDenied, ValidationError, a domain error) beco
 error, the input is kept, and nothing is written.
 """
 
+from functools import wraps
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
@@ -17,6 +19,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 
 from accounts import authz
 from core.errors import DomainError
@@ -33,6 +37,45 @@ def stores_for(user, permission: str):
     """The stores where `user` holds `permission`, for choices and filters."""
     stores = authz.store_ids(user, permission)
     return Store.objects.all() if stores is authz.ALL_STORES else Store.objects.filter(pk__in=stores)
+
+
+CONFIRMED = "kassa_confirmed"
+
+
+def confirmed_action(*, question: str, consequence: str = ""):
+    """Make a bulk action ask first: a page lists the selected rows and says what will happen;
+    only its "Yes" (which posts the same selection back with `kassa_confirmed`) runs the action.
+
+    `question` and `consequence` are lazy translated strings; `question` may use %(count)d.
+    """
+
+    def decorate(action):
+        @wraps(action)
+        def ask_first(model_admin, request, queryset):
+            if request.POST.get(CONFIRMED) == "yes":
+                return action(model_admin, request, queryset)
+            opts = model_admin.model._meta
+            rows = list(queryset[:200])
+            context = {
+                **model_admin.admin_site.each_context(request),
+                "title": _("Are you sure?"),
+                "opts": opts,
+                "question": str(question) % {"count": queryset.count()},
+                "consequence": consequence,
+                "rows": rows,
+                "more": max(0, queryset.count() - len(rows)),
+                "action": request.POST.get("action", action.__name__),
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across", "0"),
+                "index": request.POST.get("index", "0"),
+                "confirmed_field": CONFIRMED,
+                "checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/kassa_confirm_action.html", context)
+
+        return ask_first
+
+    return decorate
 
 
 class ServiceForm(forms.ModelForm):

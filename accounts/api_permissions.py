@@ -5,6 +5,7 @@ The one way an API view declares what it needs: `permission_classes = [Can(...)]
 matters (the permission is held somewhere, but is it held in this store?).
 """
 
+from django.utils.translation import gettext
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
@@ -21,7 +22,7 @@ class IsSignedIn(BasePermission):
         if getattr(token, "password_change_only", False) and not getattr(
             view, "allowed_before_password_change", False
         ):
-            raise PermissionDenied("Change your password first.", code="password_expired")
+            raise PermissionDenied(gettext("Change your password first."), code="password_expired")
         return True
 
 

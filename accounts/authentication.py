@@ -1,3 +1,4 @@
+from django.utils.translation import gettext
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
@@ -40,7 +41,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         if tenant.status == Tenant.Status.SUSPENDED:
             from rest_framework.exceptions import PermissionDenied
 
-            raise PermissionDenied("This tenant is suspended.", code="tenant_suspended")
+            raise PermissionDenied(gettext("This tenant is suspended."), code="tenant_suspended")
         tenant_activate(tenant)
         request._request.tenant = tenant
         try:

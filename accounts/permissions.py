@@ -19,6 +19,9 @@ VIEW_CHAIN_LOGS = "view_chain_logs"
 EXPORT = "export"
 MANAGE_SETTINGS = "manage_settings"
 GRANT_SUPPORT = "grant_support"
+# The back office (issue 19): purchase orders and stocktake counts.
+MANAGE_PURCHASING = "manage_purchasing"
+COUNT_STOCK = "count_stock"
 
 CATALOGUE: dict[str, str] = {
     VIEW_PRODUCTS: "View products, categories, suppliers and stock levels",
@@ -40,6 +43,8 @@ CATALOGUE: dict[str, str] = {
     EXPORT: "Export the chain's data (each kind also needs its view permission, chain-wide)",
     MANAGE_SETTINGS: "Change the chain's settings (stores, retention)",
     GRANT_SUPPORT: "Grant and revoke support access for platform staff",
+    MANAGE_PURCHASING: "Create, order and cancel purchase orders",
+    COUNT_STOCK: "Enter counts in a stocktake",
 }
 
 PERMISSION_CHOICES = sorted(CATALOGUE)
@@ -56,6 +61,8 @@ STORE_SCOPED = frozenset(
         VIEW_SALES,
         VIEW_STORE_LOGS,
         MANAGE_USERS,
+        MANAGE_PURCHASING,
+        COUNT_STOCK,
     }
 )
 
@@ -98,12 +105,14 @@ BUILTIN_ROLES: dict[str, dict] = {
             MANAGE_CUSTOMERS,
             MANAGE_USERS,
             VIEW_STORE_LOGS,
+            MANAGE_PURCHASING,
+            COUNT_STOCK,
         ],
         "mfa_required": True,
     },
     CASHIER: {
         "name": "Cashier",
-        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, CREATE_CUSTOMERS],
+        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, CREATE_CUSTOMERS, COUNT_STOCK],
         "mfa_required": False,
     },
     INTEGRATOR: {
@@ -116,6 +125,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             TRANSFER_STOCK,
             VIEW_SALES,
             VIEW_CUSTOMERS,
+            MANAGE_PURCHASING,
         ],
         "mfa_required": False,
     },

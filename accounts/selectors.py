@@ -1,5 +1,6 @@
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from accounts import authz
 from accounts.models import ApiToken, Role, RoleAssignment, SupportGrant, User, UserSession
@@ -116,7 +117,7 @@ def log_scope(*, reader: User) -> LogScope:
     if stores is authz.ALL_STORES:
         return CHAIN
     if not stores:
-        raise PermissionDenied("You may not read the audit log.")
+        raise PermissionDenied(gettext("You may not read the audit log."))
     return LogScope(
         stores=frozenset(stores),
         store_users=RoleAssignment.objects.filter(store_id__in=stores).values("user_id"),

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from accounts.models import ApiToken, Role, SupportGrant, User
@@ -207,7 +208,9 @@ class IntegratorKeyIn(serializers.Serializer):
             try:
                 ipaddress.ip_network(network, strict=False)
             except ValueError:
-                raise serializers.ValidationError(f"{network!r} is not an IP address or network") from None
+                raise serializers.ValidationError(
+                    gettext("%(network)s is not an IP address or network") % {"network": repr(network)}
+                ) from None
         return value
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import authz, lockout
 from accounts.models import PasswordHistory, Role, RoleAssignment, SupportGrant, User
@@ -68,14 +69,17 @@ def _check_can_assign(actor: User | None, roles: Sequence[Role], stores: Sequenc
     if actor is None:
         return
     if not authz.can(actor, MANAGE_USERS):
-        raise PermissionDenied("You may not manage users.")
+        raise PermissionDenied(gettext("You may not manage users."))
     for role in roles:
         for permission in role.permissions:
             held = authz.store_ids(actor, permission)
             if held is authz.ALL_STORES:
                 continue
             if not held or not stores or any(store.pk not in held for store in stores):
-                raise PermissionDenied(f"You cannot grant {permission!r} there: you do not hold it.")
+                raise PermissionDenied(
+                    gettext("You cannot grant %(permission)s there: you do not hold it.")
+                    % {"permission": repr(permission)}
+                )
 
 
 def _check_can_manage(actor: User | None, user: User) -> None:
@@ -128,7 +132,7 @@ def user_create(
     if not is_service and not password:
         raise ValidationError({"password": "This field is required."})
     if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": "A user with this username exists."})
+        raise ValidationError({"username": gettext("A user with this username exists.")})
     user = User(
         tenant_id=require_tenant_id(),
         username=username,
@@ -173,7 +177,7 @@ def user_update(
 ) -> User:
     """Change a user's details or roles; only within what the actor holds."""
     if user.pk == actor.pk and roles is not None:
-        raise PermissionDenied("You cannot change your own roles.")
+        raise PermissionDenied(gettext("You cannot change your own roles."))
     current_roles = list(Role.objects.filter(assignments__user=user).distinct())
     current_stores = list(Store.objects.filter(pk__in=user.assignments.values("store_id")))
     # The actor must be able to grant what the user holds now, and what they would hold.
@@ -201,7 +205,7 @@ def user_update(
 def user_deactivate(*, user: User, actor: User) -> User:
     """Deactivate a user and end every session and token they have."""
     if user.pk == actor.pk:
-        raise PermissionDenied("You cannot deactivate yourself.")
+        raise PermissionDenied(gettext("You cannot deactivate yourself."))
     _check_can_manage(actor, user)
     user.is_active = False
     user.save(update_fields=["is_active"])
@@ -274,12 +278,15 @@ def _check_grantable(actor: User, permissions: Sequence[str]) -> None:
     """Permissions given chain-wide (in a role or a support grant) must be held chain-wide."""
     missing = [p for p in permissions if authz.store_ids(actor, p) is not authz.ALL_STORES]
     if missing:
-        raise PermissionDenied(f"You cannot grant what you do not hold: {', '.join(missing)}.")
+        raise PermissionDenied(
+            gettext("You cannot grant what you do not hold: %(permissions)s.")
+            % {"permissions": ", ".join(missing)}
+        )
 
 
 def _role_check(actor: User, permissions: Sequence[str], fields: dict) -> None:
     if not authz.can(actor, MANAGE_ROLES):
-        raise PermissionDenied("You may not manage roles.")
+        raise PermissionDenied(gettext("You may not manage roles."))
     unknown = sorted(set(permissions) - set(CATALOGUE))
     problems = policy_validate(fields)
     if unknown:
@@ -295,7 +302,7 @@ def role_create(*, actor: User, name: str, permissions: Sequence[str], **fields)
     values = {**defaults, **{k: v for k, v in fields.items() if k in ROLE_POLICY_FIELDS}}
     _role_check(actor, permissions, values)
     if Role.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": "A role with this name exists."})
+        raise ValidationError({"name": gettext("A role with this name exists.")})
     return Role.objects.create(name=name, permissions=sorted(set(permissions)), **values)
 
 
@@ -305,10 +312,10 @@ def role_update(*, role: Role, actor: User, name: str | None = None, permissions
     new_permissions = sorted(set(permissions)) if permissions is not None else role.permissions
     _role_check(actor, new_permissions, {**{f: getattr(role, f) for f in ROLE_POLICY_FIELDS}, **values})
     if role.builtin == "owner" and permissions is not None and set(new_permissions) != set(CATALOGUE):
-        raise ValidationError({"permissions": "The owner role keeps every permission."})
+        raise ValidationError({"permissions": gettext("The owner role keeps every permission.")})
     if name is not None:
         if Role.objects.filter(name__iexact=name).exclude(pk=role.pk).exists():
-            raise ValidationError({"name": "A role with this name exists."})
+            raise ValidationError({"name": gettext("A role with this name exists.")})
         role.name = name
     mfa_switched_on = values.get("mfa_required") is True and not role.mfa_required
     role.permissions = new_permissions
@@ -342,7 +349,7 @@ def support_grant_create(
     from accounts.permissions import GRANT_SUPPORT
 
     if not authz.can(actor, GRANT_SUPPORT):
-        raise PermissionDenied("You may not grant support access.")
+        raise PermissionDenied(gettext("You may not grant support access."))
     now = timezone.now()
     problems = {}
     if not reason.strip():
@@ -375,7 +382,7 @@ def support_grant_revoke(*, grant: SupportGrant, actor: User) -> None:
     from accounts.permissions import GRANT_SUPPORT
 
     if not authz.can(actor, GRANT_SUPPORT):
-        raise PermissionDenied("You may not revoke support access.")
+        raise PermissionDenied(gettext("You may not revoke support access."))
     SupportGrant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 

@@ -206,7 +206,7 @@ def password_change_view(request):
             old_key = request.session.session_key or ""
             update_session_auth_hash(request, request.user)  # keeps this session, with a new id
             sessions.session_rekey(user=request.user, old_key=old_key, new_key=request.session.session_key)
-            messages.success(request, "Your password was changed; your other sessions were signed out.")
+            messages.success(request, _("Your password was changed; your other sessions were signed out."))
             return redirect("/account/")
     return render(request, "accounts/password.html", {"policy": policy, "problems": problems})
 

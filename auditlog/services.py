@@ -6,6 +6,7 @@ from uuid import UUID
 from django.db import connections, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from auditlog import writer
 from auditlog.models import (
@@ -101,7 +102,11 @@ def retention_days_set(*, tenant, days: int) -> AuditSettings:
 
     if days < AuditSettings.MINIMUM_RETENTION_DAYS:
         raise ValidationError(
-            {"retention_days": f"at least {AuditSettings.MINIMUM_RETENTION_DAYS} days"}, code="too_short"
+            {
+                "retention_days": gettext("at least %(days)d days")
+                % {"days": AuditSettings.MINIMUM_RETENTION_DAYS}
+            },
+            code="too_short",
         )
     with tenant_context(tenant), transaction.atomic():
         settings_row, _ = AuditSettings.objects.update_or_create(defaults={"retention_days": days})

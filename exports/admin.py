@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.admin_base import TenantModelAdmin
 from accounts.permissions import EXPORT
@@ -25,11 +26,11 @@ class ExportAdmin(TenantModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["kind"] if obj is not None else []
 
-    @admin.display(description="progress")
+    @admin.display(description=gettext_lazy("progress"))
     def percent(self, obj):
         return f"{obj.progress} %"
 
-    @admin.display(description="download")
+    @admin.display(description=gettext_lazy("download"))
     def download(self, obj):
         if obj.status != Export.Status.DONE or services.export_is_expired(obj):
             return "—"
@@ -44,7 +45,7 @@ class ExportAdmin(TenantModelAdmin):
             self.message_user(request, str(error), messages.ERROR)
             return
         obj.pk = created.pk
-        self.message_user(request, "The export was started; this list shows its progress.")
+        self.message_user(request, gettext("The export was started; this list shows its progress."))
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)

@@ -1,4 +1,5 @@
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -120,7 +121,7 @@ class EntityCsvApi(APIView):
     @extend_schema(responses={(200, "text/csv"): bytes, 202: ExportOut})
     def get(self, request, kind):
         if kind not in KIND_TABLES:
-            raise NotFound("No such entity export.")
+            raise NotFound(gettext("No such entity export."))
         from django.conf import settings
 
         services.export_kind_check(actor=request.user, kind=kind)

@@ -1,6 +1,7 @@
 from uuid import UUID
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from core.errors import NotFound
 from exports.models import Export
@@ -15,5 +16,5 @@ def export_get(*, user, export_id: UUID) -> Export:
     """The user's export; a missing id, another user's and another tenant's answer alike."""
     export = export_list(user=user).filter(pk=export_id).first()
     if export is None:
-        raise NotFound("No such export.")
+        raise NotFound(gettext("No such export."))
     return export

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from core.errors import Forbidden
 from core.storage import StorageError, WrongRegion, storage_for_tenant, tenant_prefix
@@ -59,7 +60,9 @@ def export_create(*, actor, kind: str, enqueue: bool = True) -> Export:
     `enqueue=False`: the caller runs it now (`export_run`, as the export_tenant command does).
     """
     if kind not in KINDS:
-        raise ExportError(f"kind must be one of {', '.join(KINDS)}", code="invalid")
+        raise ExportError(
+            gettext("kind must be one of %(kinds)s") % {"kinds": ", ".join(KINDS)}, code="invalid"
+        )
     export_kind_check(actor=actor, kind=kind)
     export = Export.objects.create(kind=kind, requested_by=actor)
     if enqueue:

@@ -27,6 +27,7 @@ import hashlib
 import json
 
 from django.db import connection, transaction
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -66,11 +67,13 @@ def _lock(tenant_id, key: str) -> bool:
 def _replay(record, fingerprint: str) -> Response:
     if record.fingerprint != fingerprint:
         raise Unprocessable(
-            "This Idempotency-Key was used with another request.", code="idempotency_key_reused"
+            gettext("This Idempotency-Key was used with another request."), code="idempotency_key_reused"
         )
     body = record_body(record)
     if body == NOT_STORED:
-        raise Conflict("This request was already processed; its answer held a secret and is not kept.")
+        raise Conflict(
+            gettext("This request was already processed; its answer held a secret and is not kept.")
+        )
     response = Response(body, status=record.response_status)
     response["Idempotent-Replayed"] = "true"
     return response
@@ -88,7 +91,10 @@ def idempotent(method=None, *, store_response: bool = True):
                 return handler(self, request, *args, **kwargs)
             key = key.strip()
             if not key or len(key) > MAX_KEY_LENGTH:
-                raise DomainError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
+                raise DomainError(
+                    gettext("%(header)s must be 1 to %(n)d characters.")
+                    % {"header": HEADER, "n": MAX_KEY_LENGTH}
+                )
             fingerprint = _fingerprint(request)
             record = record_find(key=key)
             if record is not None:
@@ -96,7 +102,7 @@ def idempotent(method=None, *, store_response: bool = True):
             with transaction.atomic():  # the lock lasts as long as the request's transaction
                 if not _lock(tenant_id, key):
                     raise Conflict(
-                        "A request with this Idempotency-Key is still running.",
+                        gettext("A request with this Idempotency-Key is still running."),
                         code="idempotency_key_in_flight",
                     )
                 record = record_find(key=key)  # the request that held it may have committed meanwhile

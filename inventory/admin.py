@@ -10,14 +10,16 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import authz
-from accounts.admin_base import ServiceForm, ServiceFormAdmin, TenantModelAdmin, stores_for
+from accounts.admin_base import ServiceForm, ServiceFormAdmin, TenantModelAdmin, confirmed_action, stores_for
 from accounts.permissions import (
     ADJUST_STOCK,
     CREATE_CUSTOMERS,
@@ -33,7 +35,7 @@ from accounts.permissions import (
 )
 from core.errors import Conflict
 from inventory import selectors
-from inventory.importing import csv_rows, header_problems, product_import_create
+from inventory.importing import csv_rows, header_problems, product_import_apply, product_import_create
 from inventory.models import (
     Category,
     Customer,
@@ -58,7 +60,13 @@ from inventory.services.catalogue import (
 )
 from inventory.services.customers import customer_create, customer_update
 from inventory.services.sales import sale_refund
-from inventory.services.stock import stock_adjust, stock_count, stock_receive, stock_transfer
+from inventory.services.stock import (
+    stock_adjust,
+    stock_count,
+    stock_receive,
+    stock_reorder_set,
+    stock_transfer,
+)
 from tenants.models import Store
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -164,7 +172,26 @@ class SupplierAdmin(ServiceFormAdmin):
 
 class ImportForm(forms.Form):
     file = forms.FileField(
-        help_text="CSV with a header: sku,name,price and optionally barcode,description,cost,tax_rate,active,category"
+        label=gettext_lazy("File"),
+        help_text=gettext_lazy(
+            "CSV with a header: sku,name,price and optionally barcode,description,cost,tax_rate,active,category; "
+            "columns separated by commas, semicolons or tabs."
+        ),
+    )
+    locale = forms.ChoiceField(
+        label=gettext_lazy("Numbers"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("as the chain writes them")),
+            ("fi", gettext_lazy("Finnish: 1 234,50")),
+            ("en", gettext_lazy("English: 1,234.50")),
+        ],
+    )
+    create_categories = forms.BooleanField(
+        label=gettext_lazy("Create the categories that do not exist yet"), required=False
+    )
+    dry_run = forms.BooleanField(
+        label=gettext_lazy("Dry run: show what would change, change nothing"), required=False, initial=True
     )
 
 
@@ -177,6 +204,7 @@ class ProductAdmin(ServiceFormAdmin):
     list_filter = ["active", "category"]
     search_fields = ["sku", "name", "barcode"]
     list_select_related = ["category"]
+    autocomplete_fields = ["category", "supplier"]
     actions = ["make_active", "make_inactive"]
     change_list_template = "admin/inventory/product/change_list.html"
 
@@ -185,13 +213,21 @@ class ProductAdmin(ServiceFormAdmin):
             raise PermissionDenied
         for product in queryset:
             product_update(product=product, actor=request.user, active=active)
-        self.message_user(request, f"{queryset.count()} products changed.")
+        self.message_user(request, gettext("%(count)d products changed.") % {"count": queryset.count()})
 
-    @admin.action(description="Mark selected products active", permissions=["change"])
+    @admin.action(description=gettext_lazy("Mark selected products active"), permissions=["change"])
+    @confirmed_action(
+        question=gettext_lazy("Mark %(count)d products active?"),
+        consequence=gettext_lazy("They can be sold again at the register and through the API."),
+    )
     def make_active(self, request, queryset):
         self._set_active(request, queryset, True)
 
-    @admin.action(description="Mark selected products inactive", permissions=["change"])
+    @admin.action(description=gettext_lazy("Mark selected products inactive"), permissions=["change"])
+    @confirmed_action(
+        question=gettext_lazy("Mark %(count)d products inactive?"),
+        consequence=gettext_lazy("They can no longer be sold; their stock and history stay."),
+    )
     def make_inactive(self, request, queryset):
         self._set_active(request, queryset, False)
 
@@ -202,6 +238,11 @@ class ProductAdmin(ServiceFormAdmin):
                 "import/<uuid:job_id>/",
                 self.admin_site.admin_view(self.import_job_view),
                 name="inventory_product_import_job",
+            ),
+            path(
+                "import/<uuid:job_id>/apply/",
+                self.admin_site.admin_view(self.import_apply_view),
+                name="inventory_product_import_apply",
             ),
             *super().get_urls(),
         ]
@@ -219,17 +260,24 @@ class ProductAdmin(ServiceFormAdmin):
             else:
                 try:
                     text = upload.read().decode("utf-8-sig")
-                    header, _ = csv_rows(text)
+                    header, _rows = csv_rows(text)
                 except UnicodeDecodeError:
                     text, header, problems = "", [], ["The file is not UTF-8 text."]
                 problems = problems or header_problems(header)
                 if not problems:
-                    job = product_import_create(actor=request.user, data=text, filename=upload.name or "")
+                    job = product_import_create(
+                        actor=request.user,
+                        data=text,
+                        filename=upload.name or "",
+                        dry_run=form.cleaned_data["dry_run"],
+                        create_categories=form.cleaned_data["create_categories"],
+                        locale=form.cleaned_data["locale"],
+                    )
                     return redirect("admin:inventory_product_import_job", job_id=job.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Import products",
+            "title": gettext_lazy("Import products"),
             "form": form,
             "problems": problems,
             "jobs": ProductImport.objects.filter(requested_by=request.user)[:10],
@@ -247,11 +295,28 @@ class ProductAdmin(ServiceFormAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
-            "title": "Product import",
+            "title": gettext_lazy("Product import"),
             "job": job,
             "refused_more": max(0, job.failed - len(job.errors)),
+            "changed_more": max(0, job.created + job.updated - len(job.changes)),
+            "can_apply": job.dry_run and job.status == ProductImport.Status.DONE and bool(job.data),
         }
         return TemplateResponse(request, "admin/inventory/product/import_job.html", context)
+
+    def import_apply_view(self, request, job_id):
+        """Run for real what a dry run showed: a new job with the same file and options."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if not ProductImport.objects.filter(pk=job_id).exists():
+            raise Http404("No such import.")
+        if request.method != "POST":
+            return redirect("admin:inventory_product_import_job", job_id=job_id)
+        try:
+            job = product_import_apply(actor=request.user, dry_run_id=job_id)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return redirect("admin:inventory_product_import_job", job_id=job_id)
+        return redirect("admin:inventory_product_import_job", job_id=job.pk)
 
 
 class CustomerForm(ServiceForm):
@@ -288,13 +353,41 @@ class CustomerAdmin(ServiceFormAdmin):
 # --- stock --------------------------------------------------------------------------------
 
 
+class ReorderForm(ServiceForm):
+    """A stock level's reorder point and quantity; the quantity itself changes only through movements."""
+
+    class Meta:
+        model = StockLevel
+        fields = ["reorder_point", "reorder_quantity"]
+
+    def run(self):
+        level = StockLevel.objects.select_related("store", "product").get(pk=self.instance.pk)
+        return stock_reorder_set(
+            store=level.store,
+            product=level.product,
+            reorder_point=self.cleaned_data["reorder_point"],
+            reorder_quantity=self.cleaned_data["reorder_quantity"],
+            actor=self.actor,
+        )
+
+
 @admin.register(StockLevel)
-class StockLevelAdmin(StoreScopedAdmin):
+class StockLevelAdmin(ServiceFormAdmin, StoreScopedAdmin):
+    form = ReorderForm
     view_permission = VIEW_PRODUCTS
-    change_permission = ""  # levels change only through movements
-    list_display = ["product", "store", "quantity", "reorder_point"]
+    change_permission = ADJUST_STOCK  # the reorder settings, in the row's store
+    list_display = ["product", "store", "quantity", "reorder_point", "reorder_quantity"]
     list_select_related = ["product", "store"]
     search_fields = ["product__sku", "product__name"]
+    fields = ["product", "store", "quantity", "reorder_point", "reorder_quantity"]
+    readonly_fields = ["product", "store", "quantity"]
+
+    def has_add_permission(self, request):
+        return False  # a stock level appears with the first movement
+
+    def has_change_permission(self, request, obj=None):
+        store = obj.store_id if obj is not None else None
+        return authz.can(request.user, ADJUST_STOCK, store)
 
 
 class MovementForm(ServiceForm):
@@ -309,7 +402,7 @@ class MovementForm(ServiceForm):
     store = forms.ModelChoiceField(queryset=Store.unscoped.none())
     product = forms.ModelChoiceField(queryset=Product.unscoped.none())
     operation = forms.ChoiceField(choices=KINDS)
-    amount = forms.IntegerField(label="Quantity")
+    amount = forms.IntegerField(label=gettext_lazy("Quantity"))
     to_store = forms.ModelChoiceField(queryset=Store.unscoped.none(), required=False)
 
     class Meta:
@@ -327,8 +420,8 @@ class MovementForm(ServiceForm):
         if operation == "count":
             return stock_count(**common, counted=amount, reason=reason)
         if data.get("to_store") is None:
-            raise ValidationError({"to_store": "A transfer needs the store to send to."})
-        out, _ = stock_transfer(
+            raise ValidationError({"to_store": gettext("A transfer needs the store to send to.")})
+        out, _into = stock_transfer(
             from_store=data["store"],
             to_store=data["to_store"],
             product=data["product"],
@@ -363,7 +456,10 @@ class StockMovementAdmin(ServiceFormAdmin, StoreScopedAdmin):
             stores = stores | stores_for(request.user, permission)
         form.base_fields["store"].queryset = stores.distinct()
         form.base_fields["to_store"].queryset = Store.objects.all()
-        form.base_fields["product"].queryset = Product.objects.filter(active=True)
+        product = form.base_fields["product"]
+        product.queryset = Product.objects.filter(active=True)
+        # Typed and searched (SKU, name, barcode) instead of a drop-down of the whole catalogue.
+        product.widget = AutocompleteSelect(StockMovement._meta.get_field("product"), self.admin_site)
         return form
 
 
@@ -436,7 +532,15 @@ class SaleAdmin(StoreScopedAdmin):
     def has_refund_permission(self, request):
         return authz.can(request.user, REFUND)
 
-    @admin.action(description="Refund the selected sales in full (restock)", permissions=["refund"])
+    @admin.action(
+        description=gettext_lazy("Refund the selected sales in full (restock)"), permissions=["refund"]
+    )
+    @confirmed_action(
+        question=gettext_lazy("Refund %(count)d sales in full?"),
+        consequence=gettext_lazy(
+            "Everything not yet refunded is refunded and goes back to stock. This cannot be undone."
+        ),
+    )
     def refund_whole(self, request, queryset):
         done = 0
         for sale in queryset.select_related("store"):
@@ -444,5 +548,10 @@ class SaleAdmin(StoreScopedAdmin):
                 sale_refund(sale=sale, actor=request.user, reason="refunded in the admin")
                 done += 1
             except (Conflict, PermissionDenied) as error:
-                self.message_user(request, f"Receipt {sale.receipt_number}: {error}", messages.WARNING)
-        self.message_user(request, f"{done} sales refunded.")
+                self.message_user(
+                    request,
+                    gettext("Receipt %(number)s: %(error)s")
+                    % {"number": sale.receipt_number, "error": error},
+                    messages.WARNING,
+                )
+        self.message_user(request, gettext("%(count)d sales refunded.") % {"count": done})

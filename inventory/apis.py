@@ -1,6 +1,7 @@
 """The Inventory API: thin views that validate, call a service or selector, and answer."""
 
 import django_filters
+from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
 from rest_framework.exceptions import NotFound
@@ -93,7 +94,7 @@ class StoreViewSet(ServiceViewSet):
         ReadWrite(
             IsSignedIn,
             Can(MANAGE_SETTINGS),
-            write_message="Managing stores needs the manage_settings permission.",
+            write_message=gettext_lazy("Managing stores needs the manage_settings permission."),
         )
     ]
     filter_backends = [filters.OrderingFilter]
@@ -247,7 +248,7 @@ class StockFilter(django_filters.FilterSet):
 
 
 class StockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Stock levels of the stores the caller may see; change a reorder point with PATCH."""
+    """Stock levels of the stores the caller may see; change the reorder point and quantity with PATCH."""
 
     serializer_class = StockLevelSerializer
     permission_classes = [Can(VIEW_PRODUCTS)]
@@ -268,11 +269,8 @@ class StockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         level = self.get_object()
         data = StockLevelUpdateIn(data=request.data)
         data.is_valid(raise_exception=True)
-        level = stock.stock_reorder_point_set(
-            store=level.store,
-            product=level.product,
-            reorder_point=data.validated_data["reorder_point"],
-            actor=request.user,
+        level = stock.stock_reorder_set(
+            store=level.store, product=level.product, actor=request.user, **data.validated_data
         )
         return Response(StockLevelSerializer(level).data)
 
@@ -294,7 +292,9 @@ class StockMovementListCreateApi(APIView):
 
     # Posting needs only a signed-in user here: each service checks its permission in the store.
     permission_classes = [
-        ReadWrite(Can(VIEW_SALES), IsSignedIn, read_message="You may not view the stock ledger.")
+        ReadWrite(
+            Can(VIEW_SALES), IsSignedIn, read_message=gettext_lazy("You may not view the stock ledger.")
+        )
     ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = MovementFilter
@@ -342,7 +342,7 @@ class StockMovementListCreateApi(APIView):
         elif kind == "count":
             movement = stock.stock_count(**common, counted=values["quantity"], reason=values["reason"])
         else:
-            movement, _ = stock.stock_transfer(
+            movement, _into = stock.stock_transfer(
                 from_store=values["store"],
                 to_store=values["to_store"],
                 product=values["product"],
@@ -371,8 +371,8 @@ class SaleListCreateApi(APIView):
         ReadWrite(
             Can(VIEW_SALES),
             Can(SELL),
-            read_message="You may not view sales.",
-            write_message="You may not sell.",
+            read_message=gettext_lazy("You may not view sales."),
+            write_message=gettext_lazy("You may not sell."),
         )
     ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
@@ -448,7 +448,13 @@ class SaleRefundApi(APIView):
             if unknown:
                 from rest_framework.exceptions import ValidationError
 
-                raise ValidationError({"lines": [f"Not a line of this sale: {', '.join(unknown)}."]})
+                raise ValidationError(
+                    {
+                        "lines": [
+                            gettext("Not a line of this sale: %(lines)s.") % {"lines": ", ".join(unknown)}
+                        ]
+                    }
+                )
             lines = [
                 sales.RefundLineInput(sale_line=sale_lines[item["line"]], quantity=item["quantity"])
                 for item in values["lines"]

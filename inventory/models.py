@@ -109,6 +109,9 @@ class StockLevel(TenantOwnedModel):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
     quantity = models.IntegerField(default=0)
     reorder_point = models.IntegerField(default=0)
+    # Units to order when the stock position falls to the reorder point (0: the reorder point's
+    # worth); see backoffice.selectors.reorder_suggestions.
+    reorder_quantity = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -304,12 +307,25 @@ class ProductImport(TenantOwnedModel):
     filename = models.CharField(max_length=200, blank=True)
     data = EncryptedTextField(null=True, blank=True, help_text="the uploaded CSV, until the job ends")
     total_rows = models.PositiveIntegerField(default=0)
+    # A dry run changes nothing and says what would change (`changes`); it keeps its file until
+    # applied (then a new job runs it for real) or superseded by the user's next import.
+    dry_run = models.BooleanField(default=False)
+    create_categories = models.BooleanField(default=False, help_text="create unknown categories")
+    locale = models.CharField(max_length=8, blank=True, help_text="how the file writes numbers (fi, en)")
+    applied_at = models.DateTimeField(null=True, blank=True)
     created = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(
         default=list, blank=True, help_text=f"[{{row, message}}], the first {MAX_ERRORS} refused rows"
     )
+    changes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=f"[{{row, sku, action, fields}}], the first {MAX_ERRORS} changed rows",
+    )
+    categories_created = models.JSONField(default=list, blank=True)
     error = models.CharField(max_length=500, blank=True, help_text="why the whole job failed")
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,5 +1,6 @@
 """Input and output shapes of the Inventory API. No serializer writes: the services do."""
 
+from django.utils.translation import gettext
 from rest_framework import serializers
 
 from core.serializers import TenantRelatedField
@@ -99,6 +100,7 @@ class StockLevelSerializer(serializers.ModelSerializer):
             "sku",
             "quantity",
             "reorder_point",
+            "reorder_quantity",
             "below_reorder_point",
             "updated_at",
         ]
@@ -109,7 +111,17 @@ class StockLevelSerializer(serializers.ModelSerializer):
 
 
 class StockLevelUpdateIn(serializers.Serializer):
-    reorder_point = serializers.IntegerField(min_value=0)
+    reorder_point = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
+    reorder_quantity = serializers.IntegerField(
+        min_value=0, max_value=1_000_000, required=False, help_text="units to order at the reorder point"
+    )
+
+    def validate(self, data):
+        if not data:
+            raise serializers.ValidationError(
+                {"reorder_point": gettext("Give reorder_point or reorder_quantity.")}
+            )
+        return data
 
 
 class StockMovementSerializer(serializers.ModelSerializer):
@@ -150,7 +162,7 @@ class StockMovementIn(serializers.Serializer):
 
     def validate(self, data):
         if data["kind"] == "transfer" and not data.get("to_store"):
-            raise serializers.ValidationError({"to_store": "A transfer needs the store to send to."})
+            raise serializers.ValidationError({"to_store": gettext("A transfer needs the store to send to.")})
         return data
 
 
@@ -259,10 +271,17 @@ class ProductImportOut(serializers.ModelSerializer):
             "progress",
             "filename",
             "total_rows",
+            "dry_run",
+            "create_categories",
+            "locale",
             "created",
             "updated",
+            "unchanged",
             "failed",
             "errors",
+            "changes",
+            "categories_created",
+            "applied_at",
             "error",
             "created_at",
             "started_at",

@@ -128,7 +128,7 @@ def demo_shop_seed() -> list[Store]:
     from inventory.services.catalogue import category_create, product_create, store_create, supplier_create
     from inventory.services.customers import customer_create
     from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
-    from inventory.services.stock import stock_receive, stock_reorder_point_set
+    from inventory.services.stock import stock_receive, stock_reorder_set
 
     stores = []
     for name, code, address in DEMO_STORES:
@@ -165,7 +165,7 @@ def demo_shop_seed() -> list[Store]:
             stock_receive(
                 store=store, product=product, quantity=rng.randint(8, 60), supplier=supplier, actor=None
             )
-            stock_reorder_point_set(store=store, product=product, reorder_point=5, actor=None)
+            stock_reorder_set(store=store, product=product, reorder_point=10, reorder_quantity=24, actor=None)
     customer = customer_create(actor=None, name="Dana Demo", email="dana@example.com")
     for number in range(12):
         store = stores[number % 2]
@@ -179,4 +179,30 @@ def demo_shop_seed() -> list[Store]:
             customer=customer if number % 4 == 0 else None,
             actor=None,
         )
+    demo_back_office_seed(stores, supplier, products)
     return stores
+
+
+def demo_back_office_seed(stores: list[Store], supplier, products) -> None:
+    """An order on its way to the first store, a transfer from the second, and the second's drafts
+    from its reorder list: something to receive, count and order on /backoffice/."""
+    from backoffice.services.purchasing import OrderLineInput, purchase_order_create, purchase_order_order
+    from backoffice.services.reorder import reorder_orders_create
+    from backoffice.services.transfers import TransferLineInput, transfer_send
+
+    order = purchase_order_create(
+        supplier=supplier,
+        store=stores[0],
+        lines=[OrderLineInput(product=product, quantity=24) for product in products[:4]],
+        notes="Weekly order",
+        actor=None,
+    )
+    purchase_order_order(order=order, actor=None)
+    transfer_send(
+        from_store=stores[1],
+        to_store=stores[0],
+        lines=[TransferLineInput(product=product, quantity=3) for product in products[4:6]],
+        note="For the weekend",
+        actor=None,
+    )
+    reorder_orders_create(store=stores[1], actor=None)

@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "accounts",
     "auditlog",
     "inventory",
+    "backoffice",
     "lifecycle",
     "exports",
     "pos",
@@ -383,6 +384,9 @@ SPECTACULAR_SETTINGS = {
         "StockMovementRequestKindEnum": "inventory.serializers.StockMovementIn.KINDS",
         "ExportStatusEnum": "exports.models.Export.Status",
         "ExportKindEnum": "exports.models.Export.Kind",
+        "PurchaseOrderStatusEnum": "backoffice.models.PurchaseOrder.Status",
+        "StocktakeStatusEnum": "backoffice.models.Stocktake.Status",
+        "TransferStatusEnum": "backoffice.models.Transfer.Status",
     },
 }
 

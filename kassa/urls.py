@@ -16,6 +16,7 @@ urlpatterns = [
     path("metrics", observability.metrics_view),
     path("api/v1/", include("accounts.urls")),
     path("api/v1/", include("inventory.urls")),
+    path("api/v1/", include("backoffice.urls")),
     path("api/v1/", include("auditlog.urls")),
     path("api/v1/", include("lifecycle.urls")),
     path("api/v1/", include("exports.urls")),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("", include("accounts.web_urls")),
     path("pos/", include("pos.urls")),
     path("audit/", include("web.urls")),
+    path("backoffice/", include("web.backoffice_urls")),
     path("admin/", admin.site.urls),
     path("", home),
 ]

@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 
 from accounts import authz
 from accounts.admin_base import TenantModelAdmin
@@ -45,9 +46,13 @@ class BackupAdmin(_ChainRecordAdmin):
             raise PermissionDenied
         if request.method == "POST":
             backup_create(tenant=request.tenant)
-            messages.success(request, "A backup was started; its progress shows in the list.")
+            messages.success(request, gettext("A backup was started; its progress shows in the list."))
             return redirect("admin:lifecycle_backup_changelist")
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "Back up now"}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Back up now"),
+        }
         return render(request, "admin/lifecycle/backup/confirm.html", context)
 
 

@@ -20,6 +20,8 @@ class Tenant(models.Model):
     region = models.CharField(max_length=32)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     subscription_ends_at = models.DateTimeField(null=True, blank=True)
+    # How the chain writes numbers in its files (CSV imports): "fi" 1 234,50, "en" 1,234.50.
+    locale = models.CharField(max_length=8, choices=[("fi", "Suomi"), ("en", "English")], default="fi")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

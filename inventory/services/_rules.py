@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext
 
 from accounts import authz
 from tenants.models import Store
@@ -22,8 +23,12 @@ def money(value) -> Decimal:
 def require(actor, permission: str, store: Store | None = None) -> None:
     """Refuse unless `actor` holds `permission` (in `store`, when given); `None` is the system."""
     if actor is not None and not authz.can(actor, permission, store):
-        where = f" in {store.name}" if store is not None else ""
-        raise PermissionDenied(f"You may not {permission.replace('_', ' ')}{where}.")
+        if store is not None:
+            raise PermissionDenied(
+                gettext("You may not %(action)s in %(store)s.")
+                % {"action": permission.replace("_", " "), "store": store.name}
+            )
+        raise PermissionDenied(gettext("You may not %(action)s.") % {"action": permission.replace("_", " ")})
 
 
 def clean(instance, exclude: Sequence[str] = ()) -> None:
@@ -34,9 +39,14 @@ def clean(instance, exclude: Sequence[str] = ()) -> None:
     if field and value:
         others = type(instance).objects.filter(**{field: value}).exclude(pk=instance.pk)
         if others.exists():
-            raise ValidationError({field: f"Another {type(instance).__name__.lower()} has this {field}."})
+            raise ValidationError(
+                {
+                    field: gettext("Another %(thing)s has this %(field)s.")
+                    % {"thing": type(instance)._meta.verbose_name, "field": field}
+                }
+            )
 
 
 def positive(quantity: int, field: str = "quantity") -> None:
     if not isinstance(quantity, int) or quantity <= 0:
-        raise ValidationError({field: "Must be a positive whole number."})
+        raise ValidationError({field: gettext("Must be a positive whole number.")})

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts.permissions import MANAGE_PRODUCTS, MANAGE_SETTINGS
 from inventory.models import Category, Product, Supplier
@@ -30,11 +31,11 @@ CATEGORY_FIELDS = ("name", "parent")
 def _check_product_values(product: Product) -> None:
     errors = {}
     if product.price is not None and product.price < 0:
-        errors["price"] = "The price cannot be negative."
+        errors["price"] = gettext("The price cannot be negative.")
     if product.cost is not None and product.cost < 0:
-        errors["cost"] = "The cost cannot be negative."
+        errors["cost"] = gettext("The cost cannot be negative.")
     if product.tax_rate is not None and not (0 <= product.tax_rate <= 100):
-        errors["tax_rate"] = "The tax rate is a percentage between 0 and 100."
+        errors["tax_rate"] = gettext("The tax rate is a percentage between 0 and 100.")
     if errors:
         raise ValidationError(errors)
 

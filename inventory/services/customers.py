@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts.permissions import CREATE_CUSTOMERS, MANAGE_CUSTOMERS
 from core.errors import Conflict
@@ -39,7 +40,7 @@ def customer_create(*, actor, name: str = "", email: str = "", phone: str = "", 
 def customer_update(*, customer: Customer, actor, **fields) -> Customer:
     require(actor, MANAGE_CUSTOMERS)
     if customer.erased_at is not None:
-        raise Conflict("This customer was erased.")
+        raise Conflict(gettext("This customer was erased."))
     changed = _customer_set_contact(customer, fields)
     if changed:
         customer.save(update_fields=changed)

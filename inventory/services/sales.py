@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext
 
 from accounts.permissions import REFUND, SELL
 from core.errors import Conflict
@@ -96,16 +97,28 @@ def _check_payments(payments: Sequence[PaymentInput], total: Decimal) -> tuple[D
     methods = set(Payment.Method.values)
     for index, payment in enumerate(payments):
         if payment.method not in methods:
-            raise ValidationError({"payments": f"Payment {index + 1}: unknown method {payment.method!r}."})
+            raise ValidationError(
+                {
+                    "payments": gettext("Payment %(n)d: unknown method %(method)s.")
+                    % {"n": index + 1, "method": repr(payment.method)}
+                }
+            )
         if money(payment.amount) <= 0:
-            raise ValidationError({"payments": f"Payment {index + 1}: the amount must be positive."})
+            raise ValidationError(
+                {"payments": gettext("Payment %(n)d: the amount must be positive.") % {"n": index + 1}}
+            )
     paid = money(sum((p.amount for p in payments), Decimal(0)))
     if paid < total:
-        raise ValidationError({"payments": f"The payments ({paid}) do not cover the total ({total})."})
+        raise ValidationError(
+            {
+                "payments": gettext("The payments (%(paid)s) do not cover the total (%(total)s).")
+                % {"paid": paid, "total": total}
+            }
+        )
     change = paid - total
     cash = money(sum((p.amount for p in payments if p.method == Payment.Method.CASH), Decimal(0)))
     if change > cash:
-        raise ValidationError({"payments": "Only cash can be overpaid (change is given in cash)."})
+        raise ValidationError({"payments": gettext("Only cash can be overpaid (change is given in cash).")})
     return paid, change
 
 
@@ -121,22 +134,30 @@ def sale_create(
     """Sell: every line or none. 409 insufficient_stock when the store forbids negative stock."""
     require(actor, SELL, store)
     if not store.active:
-        raise ValidationError({"store": "This store is closed."})
+        raise ValidationError({"store": gettext("This store is closed.")})
     if not lines:
-        raise ValidationError({"lines": "A sale needs at least one line."})
+        raise ValidationError({"lines": gettext("A sale needs at least one line.")})
     quantities: dict = {}
     products: dict = {}
     for index, line in enumerate(lines):
         if not isinstance(line.quantity, int) or line.quantity <= 0:
             raise ValidationError(
-                {"lines": f"Line {index + 1}: the quantity must be a positive whole number."}
+                {
+                    "lines": gettext("Line %(n)d: the quantity must be a positive whole number.")
+                    % {"n": index + 1}
+                }
             )
         if not line.product.active:
-            raise ValidationError({"lines": f"Line {index + 1}: {line.product.sku} is not for sale."})
+            raise ValidationError(
+                {
+                    "lines": gettext("Line %(n)d: %(sku)s is not for sale.")
+                    % {"n": index + 1, "sku": line.product.sku}
+                }
+            )
         quantities[line.product.pk] = quantities.get(line.product.pk, 0) + line.quantity
         products[line.product.pk] = line.product
     if customer is not None and customer.erased_at is not None:
-        raise ValidationError({"customer": "This customer was erased."})
+        raise ValidationError({"customer": gettext("This customer was erased.")})
 
     priced = []
     for line in lines:
@@ -226,20 +247,26 @@ def sale_refund(
         wanted = {}
         for index, item in enumerate(lines):
             if item.sale_line.pk not in sale_lines:
-                raise ValidationError({"lines": f"Line {index + 1} is not a line of this sale."})
+                raise ValidationError(
+                    {"lines": gettext("Line %(n)d is not a line of this sale.") % {"n": index + 1}}
+                )
             if not isinstance(item.quantity, int) or item.quantity <= 0:
                 raise ValidationError(
-                    {"lines": f"Line {index + 1}: the quantity must be a positive whole number."}
+                    {
+                        "lines": gettext("Line %(n)d: the quantity must be a positive whole number.")
+                        % {"n": index + 1}
+                    }
                 )
             wanted[item.sale_line.pk] = wanted.get(item.sale_line.pk, 0) + item.quantity
     if not wanted:
-        raise Conflict("Nothing is left to refund on this sale.")
+        raise Conflict(gettext("Nothing is left to refund on this sale."))
     for pk, quantity in wanted.items():
         line = sale_lines[pk]
         if quantity > line.quantity - line.refunded_quantity:
             raise ValidationError(
                 {
-                    "lines": f"{line.sku}: {quantity} asked, {line.quantity - line.refunded_quantity} refundable."
+                    "lines": gettext("%(sku)s: %(asked)d asked, %(left)d refundable.")
+                    % {"sku": line.sku, "asked": quantity, "left": line.quantity - line.refunded_quantity}
                 }
             )
 

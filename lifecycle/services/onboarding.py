@@ -6,6 +6,7 @@ import string
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts.models import Role, User
 from accounts.permissions import OWNER
@@ -41,7 +42,8 @@ def tenant_create(
     """Create a tenant with its domain, its data key and its owner, all or nothing."""
     if region != settings.KASSA_REGION:
         raise ValidationError(
-            f"region {region!r} is not served here; this deployment serves {settings.KASSA_REGION!r}",
+            gettext("region %(region)s is not served here; this deployment serves %(served)s")
+            % {"region": repr(region), "served": repr(settings.KASSA_REGION)},
             code="wrong_region",
         )
     tenant = Tenant(slug=slug, name=name, region=region)

@@ -126,11 +126,12 @@ def test_nobody_changes_their_own_roles_here(cast_a, tenant_a):
 def test_deactivate_ends_the_users_tokens(cast_a, tenant_a):
     token = token_for(cast_a["cashier"])
     assert HttpsApiClient(token).get("/api/v1/me/").status_code == 200
-    answer = post(
-        signed_in(cast_a["owner"]),
-        "/admin/accounts/user/",
-        {"action": "deactivate", "_selected_action": [cast_a["cashier"].pk]},
-    )
+    client = signed_in(cast_a["owner"])
+    chosen = {"action": "deactivate", "_selected_action": [cast_a["cashier"].pk]}
+    asked = post(client, "/admin/accounts/user/", chosen)  # a bulk action asks first
+    assert asked.status_code == 200 and b'id="confirm-yes"' in asked.content and b"cody" in asked.content
+    assert user_named(tenant_a, "cody").is_active
+    answer = post(client, "/admin/accounts/user/", {**chosen, "kassa_confirmed": "yes"})
     assert answer.status_code == 302
     assert not user_named(tenant_a, "cody").is_active
     assert HttpsApiClient(token).get("/api/v1/me/").status_code == 401
@@ -141,11 +142,11 @@ def test_unlock_lets_a_locked_out_user_in_and_is_logged(cast_a, tenant_a, as_ten
     for _ in range(10):
         sign_in_api("cody", "wrong-password-1")
     assert sign_in_api("cody").status_code == 429
-    answer = post(
-        signed_in(cast_a["owner"]),
-        "/admin/accounts/user/",
-        {"action": "unlock", "_selected_action": [cast_a["cashier"].pk]},
-    )
+    client = signed_in(cast_a["owner"])
+    chosen = {"action": "unlock", "_selected_action": [cast_a["cashier"].pk]}
+    assert b'id="confirm-yes"' in post(client, "/admin/accounts/user/", chosen).content
+    assert sign_in_api("cody").status_code == 429  # not before the confirmation
+    answer = post(client, "/admin/accounts/user/", {**chosen, "kassa_confirmed": "yes"})
     assert answer.status_code == 302
     assert sign_in_api("cody").status_code == 201
     with as_tenant(tenant_a):
@@ -251,7 +252,7 @@ def test_a_store_manager_cannot_deactivate_the_owner(cast_a, tenant_a, stores_a)
     post(
         signed_in(cast_a["store_manager"]),
         "/admin/accounts/user/",
-        {"action": "deactivate", "_selected_action": [cast_a["owner"].pk]},
+        {"action": "deactivate", "_selected_action": [cast_a["owner"].pk], "kassa_confirmed": "yes"},
     )
     assert user_named(tenant_a, "alice").is_active
 

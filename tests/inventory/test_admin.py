@@ -239,11 +239,15 @@ def test_sales_are_listed_per_store_and_refunded_through_the_service(
     client = signed_in(cast_a["store_manager"])
     assert get(client, f"/admin/inventory/sale/{mine.pk}/change/").status_code == 200
     assert get(client, f"/admin/inventory/sale/{other.pk}/change/").status_code == 404
-    answer = post(
-        client,
-        "/admin/inventory/sale/",
-        {"action": "refund_whole", "_selected_action": [str(mine.pk), str(other.pk)]},
-    )
+    chosen = {"action": "refund_whole", "_selected_action": [str(mine.pk), str(other.pk)]}
+    asked = post(
+        client, "/admin/inventory/sale/", chosen
+    )  # a bulk action asks first, listing what it selected
+    assert asked.status_code == 200 and b'id="confirm-yes"' in asked.content
+    assert f"receipt {mine.receipt_number}".encode() in asked.content
+    with as_tenant(tenant_a):
+        assert Sale.objects.get(pk=mine.pk).status == "completed"
+    answer = post(client, "/admin/inventory/sale/", {**chosen, "kassa_confirmed": "yes"})
     assert answer.status_code == 302
     with as_tenant(tenant_a):
         assert Sale.objects.get(pk=mine.pk).status == "refunded"

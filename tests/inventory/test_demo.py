@@ -25,6 +25,12 @@ def test_the_demo_tenant_is_a_living_shop_with_a_user_per_role(db, settings, tmp
             assert User.objects.get(username=username).check_password(password)
         cashier = User.objects.get(username="cashier")
         assert authz.store_ids(cashier, "sell") == {Store.objects.get(code="MAIN").pk}
+        # The back office has work waiting: a delivery and a transfer for Main Street, drafts for Harbour.
+        from backoffice.models import PurchaseOrder, Transfer
+
+        assert PurchaseOrder.objects.filter(store__code="MAIN", status="ordered").count() == 1
+        assert Transfer.objects.filter(to_store__code="MAIN", status="in_transit").count() == 1
+        assert StockLevel.objects.filter(reorder_quantity=24).count() == StockLevel.objects.count()
 
 
 def test_seeding_again_after_a_lost_file_keeps_the_shop_and_renews_passwords(

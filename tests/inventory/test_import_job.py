@@ -143,13 +143,13 @@ def test_progress_is_written_while_the_rows_are_imported(cast_a, tenant_a, as_te
     seen = []
     original = importing.products_import
 
-    def watching(*, rows, actor, progress):
+    def watching(*, rows, actor, progress, **options):
         def spy(count):
             progress(count)
             with as_tenant(tenant_a):
                 seen.append(ProductImport.objects.get(pk=job.pk).progress)
 
-        return original(rows=rows, actor=actor, progress=spy)
+        return original(rows=rows, actor=actor, progress=spy, **options)
 
     monkeypatch.setattr(importing, "products_import", watching)
     assert importing.product_import_run(tenant=tenant_a, job_id=job.pk).progress == 100

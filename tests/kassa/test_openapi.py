@@ -9,6 +9,12 @@ DOCUMENTED = [
     "/api/v1/audit/api-calls/",
     "/api/v1/users/{user_id}/mfa/reset/", "/api/v1/users/{user_id}/reactivate/", "/api/v1/users/{user_id}/keys/",
     "/api/v1/keys/{key_id}/revoke/", "/api/v1/keys/{key_id}/rotate/",
+    "/api/v1/purchase-orders/", "/api/v1/purchase-orders/{order_id}/",
+    "/api/v1/purchase-orders/{order_id}/order/", "/api/v1/purchase-orders/{order_id}/cancel/",
+    "/api/v1/purchase-orders/{order_id}/receive/", "/api/v1/stocktakes/", "/api/v1/stocktakes/{stocktake_id}/",
+    "/api/v1/stocktakes/{stocktake_id}/counts/", "/api/v1/stocktakes/{stocktake_id}/finish/",
+    "/api/v1/transfers/", "/api/v1/transfers/{transfer_id}/", "/api/v1/transfers/{transfer_id}/receive/",
+    "/api/v1/reorder/",
 ]  # fmt: skip
 
 

@@ -34,6 +34,9 @@ LISTS = [
     "/api/v1/audit/logins/",
     "/api/v1/audit/changes/",
     "/api/v1/audit/api-calls/",
+    "/api/v1/purchase-orders/",
+    "/api/v1/stocktakes/",
+    "/api/v1/transfers/",
 ]
 
 
@@ -56,8 +59,9 @@ def world(cast_a, tenant_a, stores_a):
             product_create(actor=owner, sku=f"SKU-{i}", name=f"Product {i}", price=Decimal("3.00"))
             for i in range(ROWS)
         ]
+        suppliers = []
         for i in range(ROWS):
-            supplier_create(actor=owner, name=f"Supplier {i}")
+            suppliers.append(supplier_create(actor=owner, name=f"Supplier {i}"))
             Category.objects.create(name=f"Category {i}")
             customer_create(actor=owner, name=f"Customer {i}", email=f"c{i}@example.com")
             user_create(username=f"user{i}", password="correct-horse-battery-7", must_change_password=False)
@@ -83,7 +87,42 @@ def world(cast_a, tenant_a, stores_a):
                 for _ in range(ROWS)
             ]
         )
-    return {"owner": owner, "stores": stores, "products": products, "sales": sales}
+        back_office = _back_office(owner, stores, products, suppliers[0])
+    return {"owner": owner, "stores": stores, "products": products, "sales": sales, **back_office}
+
+
+def _back_office(owner, stores, products, supplier) -> dict:
+    """Purchase orders, transfers and stocktakes of 1 to 6 lines each."""
+    from backoffice.services.purchasing import OrderLineInput, purchase_order_create
+    from backoffice.services.stocktakes import stocktake_start
+    from backoffice.services.transfers import TransferLineInput, transfer_send
+
+    def some(i):
+        return products[: 1 + i % 6]
+
+    return {
+        "purchase-orders": [
+            purchase_order_create(
+                supplier=supplier,
+                store=stores[0],
+                lines=[OrderLineInput(product=p, quantity=2) for p in some(i)],
+                actor=owner,
+            )
+            for i in range(ROWS)
+        ],
+        "transfers": [
+            transfer_send(
+                from_store=stores[0],
+                to_store=stores[1],
+                lines=[TransferLineInput(product=p, quantity=1) for p in some(i)],
+                actor=owner,
+            )
+            for i in range(ROWS)
+        ],
+        "stocktakes": [
+            stocktake_start(store=stores[2 + i], products=some(i), actor=owner) for i in range(ROWS)
+        ],
+    }
 
 
 def _count(client, path) -> int:
@@ -129,6 +168,11 @@ def test_detail_queries_are_few_and_fixed(api, world):
             "sales": [world["sales"][0].pk, world["sales"][5].pk],
             "users": list(User.objects.values_list("pk", flat=True)[:2]),
             "roles": list(Role.objects.values_list("pk", flat=True)[:2]),
+            # one line and six
+            **{
+                name: [world[name][0].pk, world[name][5].pk]
+                for name in ("purchase-orders", "transfers", "stocktakes")
+            },
         }
     counts = {}
     for name, (first, second) in ids.items():

@@ -15,6 +15,9 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Role, SupportGrant, UserSession
 from auditlog.models import AccessEvent, SignInEvent
+from backoffice.services.purchasing import OrderLineInput, purchase_order_create, purchase_order_order
+from backoffice.services.stocktakes import stocktake_start
+from backoffice.services.transfers import TransferLineInput, transfer_send
 from exports.services import export_create
 from inventory.importing import product_import_create
 from inventory.models import Category, Customer, Product, Sale, StockLevel, StockMovement, Supplier
@@ -60,6 +63,7 @@ TARGETS = {
     "pos-refund": {"store_id": "store", "sale_id": "sale"},
     "view_on_site": "view_on_site",
     "inventory_product_import_job": "productimport",
+    "inventory_product_import_apply": "productimport",
     "product-import-detail": "productimport",
 }
 # Patterns whose parameter names a kind of thing, not an object.
@@ -76,6 +80,9 @@ PARAMETERS = {
     "role_id": "role",
     "grant_id": "grant",
     "session_id": "session",
+    "order_id": "purchaseorder",
+    "stocktake_id": "stocktake",
+    "transfer_id": "transfer",
 }
 ADMIN_MODELS = {
     "tenants/store": "store",
@@ -94,6 +101,9 @@ ADMIN_MODELS = {
     "auditlog/accessevent": "accessevent",
     "lifecycle/backup": "backup",
     "lifecycle/restoredrill": "drill",
+    "backoffice/purchaseorder": "purchaseorder",
+    "backoffice/stocktake": "stocktake",
+    "backoffice/transfer": "transfer",
 }
 METHODS = ("get", "post", "put", "patch", "delete")
 # Routes that answer 404 to Bob too, so the control (Bob reading his own ids) leaves them out. They
@@ -206,8 +216,26 @@ def bobs_objects(cast_b, tenant_b, stores_b):
             "backup": Backup.objects.create(tenant=tenant_b, region="local").pk,
             "drill": RestoreDrill.objects.create(tenant=tenant_b, status=RestoreDrill.Status.PASSED).pk,
             "productimport": product_import_create(actor=owner, data="sku,name,price\nB-2,Tea,1\n").pk,
+            **_bobs_back_office(store, supplier, product),
         }
     return objects
+
+
+def _bobs_back_office(store, supplier, product) -> dict:
+    """An ordered purchase order, a stocktake in progress and a transfer in transit of Bob's."""
+    second = Store.objects.create(name="Bob's back room")
+    order = purchase_order_create(
+        supplier=supplier, store=store, lines=[OrderLineInput(product=product, quantity=2)], actor=None
+    )
+    purchase_order_order(order=order, actor=None)
+    transfer = transfer_send(
+        from_store=store, to_store=second, lines=[TransferLineInput(product=product, quantity=1)], actor=None
+    )
+    return {
+        "purchaseorder": order.pk,
+        "stocktake": stocktake_start(store=store, actor=None).pk,
+        "transfer": transfer.pk,
+    }
 
 
 def _url(route: str, target, objects: dict) -> str:

@@ -1,3 +1,4 @@
-"""The inventory fixtures of the register (the `web` client comes from tests/conftest.py)."""
+"""The inventory and back-office fixtures of the pages (the `web` client comes from tests/conftest.py)."""
 
+from tests.backoffice.conftest import beans, bobs_supplier, filters, roaster  # noqa: F401 - fixtures
 from tests.inventory.conftest import bobs_product, coffee, tea  # noqa: F401 - fixtures

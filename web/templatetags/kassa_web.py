@@ -3,11 +3,29 @@
 from django import template
 
 from accounts import authz
-from accounts.permissions import SELL, VIEW_CHAIN_LOGS, VIEW_STORE_LOGS
+from accounts.permissions import (
+    ADJUST_STOCK,
+    COUNT_STOCK,
+    MANAGE_PURCHASING,
+    RECEIVE_STOCK,
+    SELL,
+    TRANSFER_STOCK,
+    VIEW_CHAIN_LOGS,
+    VIEW_PRODUCTS,
+    VIEW_STORE_LOGS,
+)
 
 register = template.Library()
 
-SECTIONS = (("/pos/", "pos"), ("/audit/", "audit"), ("/admin/", "admin"), ("/account/", "account"))
+SECTIONS = (
+    ("/pos/", "pos"),
+    ("/backoffice/", "backoffice"),
+    ("/audit/", "audit"),
+    ("/admin/", "admin"),
+    ("/account/", "account"),
+)
+# Any of these opens the back office (web/backoffice.py) of the stores where it is held.
+BACK_OFFICE = (VIEW_PRODUCTS, COUNT_STOCK, RECEIVE_STOCK, TRANSFER_STOCK, MANAGE_PURCHASING, ADJUST_STOCK)
 
 
 @register.simple_tag(takes_context=True)
@@ -24,10 +42,12 @@ def kassa_nav(context) -> dict:
         return {}
     nav = {
         "pos": authz.can(user, SELL),
+        "backoffice": any(authz.can(user, permission) for permission in BACK_OFFICE),
         "audit": authz.can(user, VIEW_CHAIN_LOGS) or authz.can(user, VIEW_STORE_LOGS),
         "admin": bool(authz.permissions_of(user)),
         "account": True,
         "current": current,
     }
-    nav["home"] = "/pos/" if nav["pos"] else "/audit/" if nav["audit"] else "/account/"
+    homes = (("pos", "/pos/"), ("audit", "/audit/"), ("backoffice", "/backoffice/"))
+    nav["home"] = next((path for name, path in homes if nav[name]), "/account/")
     return nav
