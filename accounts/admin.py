@@ -12,7 +12,6 @@ later ones through "Reset password" (`password_reset`), always to be changed at 
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -62,12 +61,16 @@ class UserAddForm(UserForm):
         widget=forms.PasswordInput(render_value=False),
         strip=False,
         required=False,
-        help_text=gettext_lazy("A first password; the user must change it at first sign-in. None for a service user."),
+        help_text=gettext_lazy(
+            "A first password; the user must change it at first sign-in. None for a service user."
+        ),
     )
     is_service = forms.BooleanField(
         required=False,
         label=gettext_lazy("Service user"),
-        help_text=gettext_lazy("No password and no sign-in: it acts only through integrator keys (set now, never changed)."),
+        help_text=gettext_lazy(
+            "No password and no sign-in: it acts only through integrator keys (set now, never changed)."
+        ),
     )
 
     class Meta:
@@ -262,46 +265,41 @@ class UserAdmin(TenantModelAdmin):
         self._each(request, queryset, unlock_one, gettext("%(count)d users unlocked."))
 
     @admin.action(
-        description="Reset the MFA of the selected users (removes their authenticators; ends their sessions)",
+        description=gettext_lazy(
+            "Reset the MFA of the selected users (removes their authenticators; ends their sessions)"
+        ),
         permissions=["change"],
+    )
+    @confirmed_action(
+        question=gettext_lazy("Reset the MFA of these users?"),
+        consequence=gettext_lazy(
+            "Their authenticators and backup codes are removed and every session and token of "
+            "theirs ends. They sign in with their password and enrol a new authenticator within "
+            "the enrolment grace period. This is logged, also for the platform."
+        ),
     )
     def reset_mfa(self, request, queryset):
         def reset_one(*, user, actor):
             return services.user_mfa_reset(user=user, actor=actor, request=request)
 
-        return confirmed(
-            self,
-            request,
-            queryset,
-            action="reset_mfa",
-            title=gettext("Reset the MFA of these users?"),
-            explanation=gettext(
-                "Their authenticators and backup codes are removed and every session and token of "
-                "theirs ends. They sign in with their password and enrol a new authenticator within "
-                "the enrolment grace period. This is logged, also for the platform."
-            ),
-            run=lambda: self._each(request, queryset, reset_one, "had their MFA reset"),
-        )
+        self._each(request, queryset, reset_one, gettext("%(count)d users had their MFA reset."))
 
     @admin.action(
-        description="Reactivate the selected users (the password must be changed)", permissions=["change"]
+        description=gettext_lazy("Reactivate the selected users (the password must be changed)"),
+        permissions=["change"],
+    )
+    @confirmed_action(
+        question=gettext_lazy("Reactivate these users?"),
+        consequence=gettext_lazy(
+            "They can sign in again and must change their password at first use; service users "
+            "need a new key. This is logged."
+        ),
     )
     def reactivate(self, request, queryset):
         def reactivate_one(*, user, actor):
             return services.user_reactivate(user=user, actor=actor, request=request)
 
-        return confirmed(
-            self,
-            request,
-            queryset,
-            action="reactivate",
-            title=gettext("Reactivate these users?"),
-            explanation=gettext(
-                "They can sign in again and must change their password at first use; service users "
-                "need a new key. This is logged."
-            ),
-            run=lambda: self._each(request, queryset, reactivate_one, "reactivated"),
-        )
+        self._each(request, queryset, reactivate_one, gettext("%(count)d users reactivated."))
 
     def get_urls(self):
         return [
@@ -353,24 +351,6 @@ def _reason(error) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)
     return str(error) or "You may not do this."
-
-
-def confirmed(model_admin, request, queryset, *, action: str, title: str, explanation: str, run):
-    """An admin action that asks first: the confirmation page lists the selected objects, and
-    only its POST with `confirmed` runs the action (then the list shows what happened)."""
-    if request.POST.get("confirmed") == "yes":
-        run()
-        return None
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "opts": model_admin.model._meta,
-        "title": title,
-        "explanation": explanation,
-        "objects": list(queryset),
-        "action": action,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/accounts/confirm_action.html", context)
 
 
 # --- integrator keys ----------------------------------------------------------------------
@@ -426,11 +406,11 @@ class IntegratorKeyAdmin(TenantModelAdmin):
     def has_revoke_permission(self, request):
         return self._can(request, MANAGE_USERS)
 
-    @admin.display(description="scopes")
+    @admin.display(description=gettext_lazy("scopes"))
     def scope_list(self, key):
         return ", ".join(key.scopes)
 
-    @admin.display(description="status")
+    @admin.display(description=gettext_lazy("status"))
     def status(self, key):
         now = timezone.now()
         if key.revoked_at is not None:
@@ -441,27 +421,25 @@ class IntegratorKeyAdmin(TenantModelAdmin):
             return gettext("rotated, works until expiry")
         return gettext("live")
 
-    @admin.action(description="Revoke the selected keys (they stop working at once)", permissions=["revoke"])
+    @admin.action(
+        description=gettext_lazy("Revoke the selected keys (they stop working at once)"),
+        permissions=["revoke"],
+    )
+    @confirmed_action(
+        question=gettext_lazy("Revoke these keys?"),
+        consequence=gettext_lazy(
+            "Every integration using them stops working at once. This cannot be undone."
+        ),
+    )
     def revoke(self, request, queryset):
-        def revoke_all():
-            count = 0
-            for key in queryset.filter(revoked_at__isnull=True):
-                try:
-                    services.key_revoke(key=key, actor=request.user)
-                    count += 1
-                except (PermissionDenied, DomainError) as error:
-                    self.message_user(request, f"{key.prefix}: {_reason(error)}", messages.WARNING)
-            self.message_user(request, f"{count} keys revoked.")
-
-        return confirmed(
-            self,
-            request,
-            queryset,
-            action="revoke",
-            title=gettext("Revoke these keys?"),
-            explanation=gettext("Every integration using them stops working at once. This cannot be undone."),
-            run=revoke_all,
-        )
+        count = 0
+        for key in queryset.filter(revoked_at__isnull=True):
+            try:
+                services.key_revoke(key=key, actor=request.user)
+                count += 1
+            except (PermissionDenied, DomainError) as error:
+                self.message_user(request, f"{key.prefix}: {_reason(error)}", messages.WARNING)
+        self.message_user(request, gettext("%(count)d keys revoked.") % {"count": count})
 
 
 # --- roles --------------------------------------------------------------------------------

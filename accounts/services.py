@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from accounts import authz, lockout
@@ -128,9 +128,9 @@ def user_create(
     if problem:
         raise ValidationError({"username": problem})
     if is_service and password:
-        raise ValidationError({"password": "A service user has no password; it acts through keys."})
+        raise ValidationError({"password": gettext("A service user has no password; it acts through keys.")})
     if not is_service and not password:
-        raise ValidationError({"password": "This field is required."})
+        raise ValidationError({"password": gettext("This field is required.")})
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": gettext("A user with this username exists.")})
     user = User(
@@ -252,7 +252,9 @@ def password_reset(
     it must be changed at first use. Every session and token of the user ends."""
     _check_can_manage(actor, user)
     if user.is_service:
-        raise ValidationError({"new_password": "A service user has no password; it acts through keys."})
+        raise ValidationError(
+            {"new_password": gettext("A service user has no password; it acts through keys.")}
+        )
     _password_set(user, new_password)
     user.must_change_password = must_change_password
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])
@@ -396,7 +398,7 @@ def _check_recovery(actor: User | None, user: User) -> None:
     if actor is None:
         return  # an operator's command
     if user.pk == actor.pk:
-        raise PermissionDenied("You cannot do this for yourself.")
+        raise PermissionDenied(gettext("You cannot do this for yourself."))
     if not authz.second_factor_verified(actor):
         raise SecondFactorRequired()
     _check_can_manage(actor, user)
@@ -410,7 +412,7 @@ def user_mfa_reset(*, user: User, actor: User | None, request=None) -> None:
 
     _check_recovery(actor, user)
     if user.is_service:
-        raise ValidationError({"user": "A service user has no MFA; it acts through keys."})
+        raise ValidationError({"user": gettext("A service user has no MFA; it acts through keys.")})
     mfa.mfa_reset(user=user)
     user.mfa_grace_until = _mfa_grace()
     user.save(update_fields=["mfa_grace_until"])
@@ -437,7 +439,7 @@ def user_reactivate(*, user: User, actor: User | None, request=None) -> User:
 
     _check_recovery(actor, user)
     if user.is_active:
-        raise Conflict("This user is active.")
+        raise Conflict(gettext("This user is active."))
     user.is_active = True
     user.reactivated_at = timezone.now()
     fields = ["is_active", "reactivated_at"]
@@ -496,9 +498,9 @@ def integrator_key_create(*, user: User, actor: User | None, name: str, scopes=(
 
     _check_recovery(actor, user)
     if not user.is_service:
-        raise ValidationError({"user": "Keys are only for service users."})
+        raise ValidationError({"user": gettext("Keys are only for service users.")})
     if not user.is_active:
-        raise Conflict("This user is deactivated.")
+        raise Conflict(gettext("This user is deactivated."))
     return token_issue(
         user=user,
         policy=policy_for(user),
@@ -529,13 +531,18 @@ def key_rotate(*, key, actor: User | None, overlap: timedelta = KEY_OVERLAP_DEFA
     from accounts.tokens import token_issue
 
     if overlap < timedelta(0) or overlap > KEY_OVERLAP_MAX:
-        raise ValidationError({"overlap_seconds": f"Between 0 and {int(KEY_OVERLAP_MAX.total_seconds())}."})
+        raise ValidationError(
+            {
+                "overlap_seconds": gettext("Between 0 and %(most)d.")
+                % {"most": int(KEY_OVERLAP_MAX.total_seconds())}
+            }
+        )
     user = key.user
     _check_recovery(actor, user)
     locked = ApiToken.objects.select_for_update().get(pk=key.pk)
     now = timezone.now()
     if locked.revoked_at is not None or locked.expires_at <= now or locked.rotated_at is not None:
-        raise Conflict("This key is revoked, expired or already rotated.")
+        raise Conflict(gettext("This key is revoked, expired or already rotated."))
     scopes = _check_key_scopes(user, locked.scopes)
     new, raw = token_issue(
         user=user,
@@ -574,24 +581,36 @@ def keys_expiry_warn(*, now=None) -> int:
     )
     if not due:
         return 0
-    owners = list(
+    owners = (
         User.objects.filter(assignments__role__builtin=OWNER, is_active=True)
         .exclude(email="")
-        .values_list("email", flat=True)
+        .values_list("email", "language")
         .distinct()
     )
-    lines = [
-        f"- {key.name or 'key'} ({key.prefix}…) of {key.user.username}: expires {key.expires_at:%Y-%m-%d %H:%M} UTC"
-        for key in due
-    ]
-    if owners:
-        send_mail(
-            subject=f"Kassa: {len(due)} integrator key(s) expire within 14 days",
-            message="These keys stop working soon; rotate them (POST /api/v1/keys/{id}/rotate/):\n\n"
-            + "\n".join(lines),
-            from_email=None,
-            recipient_list=sorted(owners),
-        )
+    by_language: dict[str, list[str]] = {}
+    for email, language in owners:
+        by_language.setdefault(language or settings.LANGUAGE_CODE, []).append(email)
+    for language, emails in sorted(by_language.items()):
+        with translation.override(language):  # each owner reads it in their own language
+            lines = [
+                gettext("- %(key)s (%(prefix)s…) of %(user)s: expires %(when)s UTC")
+                % {
+                    "key": key.name or gettext("key"),
+                    "prefix": key.prefix,
+                    "user": key.user.username,
+                    "when": f"{key.expires_at:%Y-%m-%d %H:%M}",
+                }
+                for key in due
+            ]
+            send_mail(
+                subject=gettext("Kassa: %(count)d integrator key(s) expire within 14 days")
+                % {"count": len(due)},
+                message=gettext("These keys stop working soon; rotate them (POST /api/v1/keys/{id}/rotate/):")
+                + "\n\n"
+                + "\n".join(lines),
+                from_email=None,
+                recipient_list=sorted(emails),
+            )
     ApiToken.objects.filter(pk__in=[key.pk for key in due]).update(expiry_warned_at=now)
     return len(due)
 

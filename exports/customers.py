@@ -33,6 +33,7 @@ from uuid import UUID
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts import authz
 from accounts.permissions import ERASE_CUSTOMERS
@@ -146,14 +147,16 @@ REASON_LIMIT = 500
 def customer_erase(*, customer: Customer, actor, reason: str) -> dict:
     """Anonymise the customer everywhere it is stored (see the module's docstring). Idempotent."""
     if not authz.can(actor, ERASE_CUSTOMERS):
-        raise PermissionDenied("Erasing a customer needs the erase_customers permission.")
+        raise PermissionDenied(gettext("Erasing a customer needs the erase_customers permission."))
     if not authz.second_factor_verified(actor):
         raise Forbidden(
-            "Erasing a customer needs a sign-in with a second factor.", code="second_factor_required"
+            gettext("Erasing a customer needs a sign-in with a second factor."), code="second_factor_required"
         )
     reason = (reason or "").strip()
     if not reason or len(reason) > REASON_LIMIT:
-        raise ValidationError({"reason": f"Say why, in 1 to {REASON_LIMIT} characters."})
+        raise ValidationError(
+            {"reason": gettext("Say why, in 1 to %(most)d characters.") % {"most": REASON_LIMIT}}
+        )
     if customer.erased_at is not None:
         return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}
     tenant = get_current_tenant()

@@ -48,10 +48,13 @@ def export_kind_check(*, actor, kind: str) -> None:
     from accounts.permissions import EXPORT
 
     if not authz.can(actor, EXPORT):
-        raise Forbidden("You may not export the chain's data.")
+        raise Forbidden(gettext("You may not export the chain's data."))
     missing = [p for p in KIND_PERMISSIONS[kind] if not authz.can_everywhere(actor, p)]
     if missing:
-        raise Forbidden(f"Exporting {kind} needs {', '.join(missing)} in every store.")
+        raise Forbidden(
+            gettext("Exporting %(kind)s needs %(permissions)s in every store.")
+            % {"kind": kind, "permissions": ", ".join(missing)}
+        )
 
 
 def export_create(*, actor, kind: str, enqueue: bool = True) -> Export:

@@ -14,7 +14,7 @@ KEYS = "/admin/accounts/integratorkey/"
 def action(client, url, name, ids, confirmed=False):
     data = {"action": name, "_selected_action": [str(i) for i in ids]}
     if confirmed:
-        data["confirmed"] = "yes"
+        data["kassa_confirmed"] = "yes"
     return client.post(url, data, secure=True)
 
 
