@@ -15,6 +15,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -121,6 +122,22 @@ class SafeChangeList(ChangeList):
             raise IncorrectLookupParameters(error) from error
 
 
+class SafeAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget, but a submitted value that is no valid key of the related
+    model (a bad UUID) is shown as nothing chosen instead of crashing the re-displayed form."""
+
+    def optgroups(self, name, value, attr=None):
+        key = self.field.remote_field.model._meta.pk
+        valid = []
+        for item in value:
+            try:
+                key.to_python(item)
+            except ValidationError:
+                continue
+            valid.append(item)
+        return super().optgroups(name, valid, attr)
+
+
 class TenantModelAdmin(admin.ModelAdmin):
     """A model admin whose rights come from the role catalogue instead of Django's permissions."""
 
@@ -131,6 +148,11 @@ class TenantModelAdmin(admin.ModelAdmin):
 
     def get_changelist(self, request, **kwargs):
         return SafeChangeList
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = SafeAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def _can(self, request, permission: str | None) -> bool:
         return bool(permission) and authz.can(request.user, permission)

@@ -5,7 +5,10 @@ Daily work (lines by scanning, deliveries, counts, arrivals) happens on the task
 /backoffice/, which every change page links to. Writes call the same services as the API.
 """
 
-from django.contrib import admin, messages
+import uuid
+
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.urls import reverse
@@ -73,9 +76,14 @@ class ReaderStoreFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
+        try:
+            store_id = uuid.UUID(self.value())
+        except ValueError:
+            # Not a store id: the changelist answers as for any bad filter (`?e=1`), never 500.
+            raise IncorrectLookupParameters(f"{self.value()[:50]!r} is not a store") from None
         match = Q()
         for name in self.model_admin_store_fields:
-            match |= Q(**{name: self.value()})
+            match |= Q(**{name: store_id})
         return queryset.filter(match)
 
     def __init__(self, request, params, model, model_admin):

@@ -10,7 +10,6 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
@@ -19,7 +18,14 @@ from django.urls import path
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import authz
-from accounts.admin_base import ServiceForm, ServiceFormAdmin, TenantModelAdmin, confirmed_action, stores_for
+from accounts.admin_base import (
+    SafeAutocompleteSelect,
+    ServiceForm,
+    ServiceFormAdmin,
+    TenantModelAdmin,
+    confirmed_action,
+    stores_for,
+)
 from accounts.permissions import (
     ADJUST_STOCK,
     CREATE_CUSTOMERS,
@@ -459,7 +465,7 @@ class StockMovementAdmin(ServiceFormAdmin, StoreScopedAdmin):
         product = form.base_fields["product"]
         product.queryset = Product.objects.filter(active=True)
         # Typed and searched (SKU, name, barcode) instead of a drop-down of the whole catalogue.
-        product.widget = AutocompleteSelect(StockMovement._meta.get_field("product"), self.admin_site)
+        product.widget = SafeAutocompleteSelect(StockMovement._meta.get_field("product"), self.admin_site)
         return form
 
 

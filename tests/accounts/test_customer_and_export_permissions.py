@@ -37,6 +37,7 @@ def test_the_catalogue_and_the_cashier_role(cast_a, api):
         "sell",
         "view_customers",
         "create_customers",
+        "count_stock",  # counting at a stocktake (issue 19)
     }
 
 
