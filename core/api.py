@@ -16,6 +16,7 @@ _DOMAIN_STATUS = (
     (errors.Conflict, status.HTTP_409_CONFLICT),
     (errors.Gone, status.HTTP_410_GONE),
     (errors.Unprocessable, status.HTTP_422_UNPROCESSABLE_ENTITY),
+    (errors.PreconditionFailed, status.HTTP_412_PRECONDITION_FAILED),
     (errors.DomainError, status.HTTP_400_BAD_REQUEST),
 )
 

@@ -19,3 +19,34 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField):
 
     def use_pk_only_optimization(self):
         return True
+
+
+class StrictFieldsMixin:
+    """A body naming a field the serializer does not know is a 400 that names it.
+
+    Read-only fields count as known (a client may send back what it read); they are ignored.
+    """
+
+    def to_internal_value(self, data):
+        from collections.abc import Mapping
+
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    pass
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    pass
+
+
+def refuse_unknown_parameters(request, allowed) -> None:
+    """A query parameter the list does not take is a 400 that names it (a typo is not ignored)."""
+    unknown = sorted(set(request.query_params) - set(allowed))
+    if unknown:
+        raise serializers.ValidationError({name: ["Unknown query parameter."] for name in unknown})

@@ -9,7 +9,7 @@ from django.db import transaction
 
 from accounts.permissions import MANAGE_PRODUCTS, MANAGE_SETTINGS
 from inventory.models import Category, Product, Supplier
-from inventory.services._rules import clean, require
+from inventory.services._rules import clean, refresh_stamp, require
 from tenants.models import Store
 
 PRODUCT_FIELDS = (
@@ -23,6 +23,7 @@ PRODUCT_FIELDS = (
     "cost",
     "tax_rate",
     "active",
+    "external_id",
 )
 CATEGORY_FIELDS = ("name", "parent")
 
@@ -61,7 +62,8 @@ def product_update(*, product: Product, actor, **fields) -> Product:
         setattr(product, name, value)
     _check_product_values(product)
     clean(product)
-    product.save(update_fields=[*fields, "updated_at"])
+    product.save(update_fields=[*fields])
+    refresh_stamp(product)
     return product
 
 
@@ -83,6 +85,7 @@ def category_update(*, category: Category, actor, **fields) -> Category:
         setattr(category, name, value)
     clean(category)
     category.save(update_fields=list(fields))
+    refresh_stamp(category)
     return category
 
 
@@ -102,6 +105,7 @@ def supplier_update(*, supplier: Supplier, actor, **fields) -> Supplier:
         setattr(supplier, name, value)
     clean(supplier)
     supplier.save(update_fields=list(fields))
+    refresh_stamp(supplier)
     return supplier
 
 

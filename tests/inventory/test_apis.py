@@ -183,9 +183,15 @@ def test_store_scoped_staff_cannot_act_in_other_stores(api, cast_a, stores_a, co
     ("path", "body", "field"),
     [
         ("/api/v1/products/", {"sku": "SM-2", "name": "Tea", "price": "abc"}, "price"),
-        ("/api/v1/products/", {"sku": "SM-2", "name": "Tea", "price": "-1.00"}, "price"),
+        ("/api/v1/products/", {"sku": "SM-2", "name": "Tea", "price": "-1.00", "tax_rate": "14"}, "price"),
         ("/api/v1/products/", {"sku": "SM-2", "name": "Tea", "price": "1.00", "tax_rate": "120"}, "tax_rate"),
-        ("/api/v1/products/", {"sku": "COF-1", "name": "Again", "price": "1.00"}, "sku"),
+        ("/api/v1/products/", {"sku": "COF-1", "name": "Again", "price": "1.00", "tax_rate": "14"}, "sku"),
+        ("/api/v1/products/", {"sku": "SM-3", "name": "No tax", "price": "1.00"}, "tax_rate"),
+        (
+            "/api/v1/products/",
+            {"sku": "SM-3", "name": "T", "price": "1", "tax_rate": "1", "colour": "red"},
+            "colour",
+        ),
         ("/api/v1/stores/", {"name": ""}, "name"),
         ("/api/v1/suppliers/", {"name": "x" * 300}, "name"),
         ("/api/v1/customers/", {"email": "not an address"}, "email"),

@@ -73,10 +73,14 @@ def _raw_post(token, body: bytes, content_type="application/json"):
             413,
         ),
         ("wrong types", json.dumps({"sku": ["X"], "name": {"a": 1}, "price": True}).encode(), 400),
-        ("invalid UTF-8", b'{"sku": "X\xff\xfe", "name": "n", "price": "1.00"}', 400),
+        ("invalid UTF-8", b'{"sku": "X\xff\xfe", "name": "n", "price": "1.00", "tax_rate": "1"}', 400),
         ("not JSON", b"sku=X&name=n", 400),
-        ("NUL character", json.dumps({"sku": "X\u0000", "name": "n", "price": "1.00"}).encode(), 400),
-        ("lone surrogate", b'{"sku": "X\\ud800", "name": "n", "price": "1.00"}', 400),
+        (
+            "NUL character",
+            json.dumps({"sku": "X\u0000", "name": "n", "price": "1.00", "tax_rate": "1"}).encode(),
+            400,
+        ),
+        ("lone surrogate", b'{"sku": "X\\ud800", "name": "n", "price": "1.00", "tax_rate": "1"}', 400),
     ],
 )
 def test_malformed_bodies_answer_4xx_in_the_documented_shape_and_change_nothing(
