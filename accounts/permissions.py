@@ -17,6 +17,7 @@ VIEW_CHAIN_LOGS = "view_chain_logs"
 EXPORT = "export"
 MANAGE_SETTINGS = "manage_settings"
 GRANT_SUPPORT = "grant_support"
+MANAGE_WEBHOOKS = "manage_webhooks"
 
 CATALOGUE: dict[str, str] = {
     VIEW_PRODUCTS: "View products, categories, suppliers and stock levels",
@@ -36,6 +37,7 @@ CATALOGUE: dict[str, str] = {
     EXPORT: "Export the chain's data",
     MANAGE_SETTINGS: "Change the chain's settings (stores, retention)",
     GRANT_SUPPORT: "Grant and revoke support access for platform staff",
+    MANAGE_WEBHOOKS: "Register webhooks, read their delivery log and send test pings",
 }
 
 PERMISSION_CHOICES = sorted(CATALOGUE)
@@ -106,6 +108,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             TRANSFER_STOCK,
             VIEW_SALES,
             VIEW_CUSTOMERS,
+            MANAGE_WEBHOOKS,
         ],
         "mfa_required": False,
     },

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "idempotency",
     "accounts",
     "auditlog",
+    "integrations",
     "inventory",
     "lifecycle",
     "exports",
@@ -229,7 +230,22 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Delete export files past their download window (KASSA_EXPORT_DAYS) from storage.
     "exports-expire": {"task": "exports.exports_expire_task", "schedule": 3600.0},
+    # Webhook deliveries due for a retry (a missed wake-up, a retry far ahead): wake their endpoints.
+    "webhook-deliveries-sweep": {"task": "integrations.deliveries_sweep_task", "schedule": 60.0},
+    # Delivered webhook events and attempts older than KASSA_WEBHOOK_KEEP_DAYS go.
+    "webhook-events-expire": {"task": "integrations.events_expire_task", "schedule": 3600.0},
 }
+
+# --- Webhooks (integrations/net.py): where deliveries may go is checked again at send time.
+KASSA_WEBHOOK_ALLOW_HTTP = env_bool("KASSA_WEBHOOK_ALLOW_HTTP", not PRODUCTION)  # plain http:// URLs
+KASSA_WEBHOOK_ALLOW_PRIVATE = env_bool("KASSA_WEBHOOK_ALLOW_PRIVATE", not PRODUCTION)  # loopback, 10/8, ...
+if PRODUCTION and (KASSA_WEBHOOK_ALLOW_HTTP or KASSA_WEBHOOK_ALLOW_PRIVATE):
+    raise ConfigError("KASSA_WEBHOOK_ALLOW_HTTP and KASSA_WEBHOOK_ALLOW_PRIVATE are for dev and tests only")
+KASSA_WEBHOOK_CA_FILE = env_str("KASSA_WEBHOOK_CA_FILE")  # trust these CAs instead of the system's
+# Fixed addresses for host names, like curl's --resolve: "hooks.example.com=203.0.113.7,...".
+KASSA_WEBHOOK_RESOLVE = dict(item.split("=", 1) for item in env_list("KASSA_WEBHOOK_RESOLVE") if "=" in item)
+KASSA_WEBHOOK_TIMEOUT = env_int("KASSA_WEBHOOK_TIMEOUT", 10)  # seconds to connect, and to answer
+KASSA_WEBHOOK_KEEP_DAYS = env_int("KASSA_WEBHOOK_KEEP_DAYS", 30)
 
 # --- Identity
 AUTH_USER_MODEL = "accounts.User"

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.permissions import MANAGE_PRODUCTS, MANAGE_SETTINGS
+from inventory import events
 from inventory.models import Category, Product, Supplier
 from inventory.services._rules import clean, refresh_stamp, require
 from tenants.models import Store
@@ -50,6 +51,7 @@ def product_create(*, actor, sku: str, name: str, price: Decimal, **fields) -> P
     _check_product_values(product)
     clean(product)
     product.save()
+    events.products_changed([product])
     return product
 
 
@@ -64,6 +66,7 @@ def product_update(*, product: Product, actor, **fields) -> Product:
     clean(product)
     product.save(update_fields=[*fields])
     refresh_stamp(product)
+    events.products_changed([product])
     return product
 
 

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from accounts.permissions import MANAGE_CUSTOMERS
 from core.errors import Conflict
-from inventory import hashing
+from inventory import events, hashing
 from inventory.models import Customer
 from inventory.services._rules import external_id_check, refresh_stamp, require
 
@@ -35,6 +35,7 @@ def customer_create(
     external_id_check(customer)
     _customer_set_contact(customer, {"name": name, "email": email, "phone": phone, "notes": notes})
     customer.save()
+    events.customer_changed(customer)
     return customer
 
 
@@ -51,6 +52,7 @@ def customer_update(*, customer: Customer, actor, **fields) -> Customer:
     if changed:
         customer.save(update_fields=changed)
         refresh_stamp(customer)
+        events.customer_changed(customer)
     return customer
 
 

@@ -13,6 +13,7 @@ from django.db.models import F
 
 from accounts.permissions import REFUND, SELL
 from core.errors import Conflict
+from inventory import events
 from inventory.errors import InsufficientStock
 from inventory.locks import stock_rows_lock
 from inventory.models import (
@@ -165,7 +166,7 @@ def sale_create(
         change_due=change,
     )
     tenant_id = require_tenant_id()
-    SaleLine.objects.bulk_create(
+    sale_lines = SaleLine.objects.bulk_create(
         [
             SaleLine(
                 tenant_id=tenant_id,
@@ -182,7 +183,7 @@ def sale_create(
             for line, line_total, tax in priced
         ]
     )
-    Payment.objects.bulk_create(
+    sale_payments = Payment.objects.bulk_create(
         [
             Payment(
                 tenant_id=tenant_id, sale=sale, method=p.method, amount=money(p.amount), reference=p.reference
@@ -201,6 +202,7 @@ def sale_create(
             sale=sale,
             check_stock=False,  # checked above, under the same locks
         )
+    events.sale_created(sale, sale_lines, sale_payments)
     return sale
 
 
@@ -264,7 +266,7 @@ def sale_refund(
         actor=actor,
     )
     tenant_id = require_tenant_id()
-    RefundLine.objects.bulk_create(
+    refund_lines = RefundLine.objects.bulk_create(
         [
             RefundLine(
                 tenant_id=tenant_id,
@@ -307,5 +309,6 @@ def sale_refund(
     sale.refunded_total = F("refunded_total") + total
     sale.status = Sale.Status.REFUNDED if remaining == 0 else Sale.Status.PARTIALLY_REFUNDED
     sale.save(update_fields=["refunded_total", "status"])
-    sale.refresh_from_db(fields=["refunded_total"])
+    sale.refresh_from_db(fields=["refunded_total", "updated_at"])
+    events.sale_refunded(refund, refund_lines)
     return refund

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 
 from accounts.permissions import ADJUST_STOCK, RECEIVE_STOCK, TRANSFER_STOCK
+from inventory import events
 from inventory.errors import InsufficientStock
 from inventory.locks import stock_rows_lock
 from inventory.models import Product, StockLevel, StockMovement, Supplier
@@ -42,7 +43,7 @@ def movement_apply(
     row.quantity = F("quantity") + delta
     row.save(update_fields=["quantity", "updated_at"])
     row.quantity = balance
-    return StockMovement.objects.create(
+    movement = StockMovement.objects.create(
         store=store,
         product=product,
         kind=kind,
@@ -51,6 +52,8 @@ def movement_apply(
         actor=actor,
         **extra,
     )
+    events.stock_changed(movement)  # every change of stock, whatever service made it
+    return movement
 
 
 @transaction.atomic

@@ -15,6 +15,7 @@ PACKAGES = [
     "lifecycle",
     "exports",
     "inventory",
+    "integrations",
     "accounts",
     "auditlog",
     "idempotency",
@@ -54,6 +55,11 @@ def test_the_code_keeps_every_contract():
         ("inventory/selectors.py", "import rest_framework", "Domain modules never import DRF"),
         ("auditlog/selectors.py", "import accounts.models", "auditlog's domain never imports accounts"),
         ("accounts/services.py", "import inventory.models", "accounts never imports inventory"),
+        (
+            "integrations/delivery.py",
+            "import inventory.models",
+            "integrations (webhooks) never imports inventory: emitters hand it what it sends",
+        ),
     ],
 )
 def test_a_wrong_import_breaks_its_contract(copy_of_the_code, module, bad_import, contract):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import ApiToken, Role, SupportGrant, UserSession
 from auditlog.models import AccessEvent, SignInEvent
 from exports.services import export_create
+from integrations.services import webhook_create
 from inventory.importing import product_import_create
 from inventory.models import Category, Customer, Product, Sale, StockLevel, StockMovement, Supplier
 from inventory.services.catalogue import category_create, product_create, supplier_create
@@ -70,6 +71,7 @@ PARAMETERS = {
     "role_id": "role",
     "grant_id": "grant",
     "session_id": "session",
+    "webhook_id": "webhook",
 }
 ADMIN_MODELS = {
     "tenants/store": "store",
@@ -196,6 +198,9 @@ def bobs_objects(cast_b, tenant_b, stores_b):
             "backup": Backup.objects.create(tenant=tenant_b, region="local").pk,
             "drill": RestoreDrill.objects.create(tenant=tenant_b, status=RestoreDrill.Status.PASSED).pk,
             "productimport": product_import_create(actor=owner, data="sku,name,price\nB-2,Tea,1\n").pk,
+            "webhook": webhook_create(actor=owner, url="https://hooks.bob.example/", events=["sale.created"])[
+                0
+            ].pk,
         }
     return objects
 
