@@ -58,6 +58,12 @@ def _flatten(detail) -> dict | list | str:
     return str(detail)
 
 
+def flatten(detail) -> dict:
+    """DRF's error detail as the `fields` of the error shape (strings, lists and objects)."""
+    fields = _flatten(detail)
+    return fields if isinstance(fields, dict) else {"non_field_errors": fields}
+
+
 def _django_fields(error: DjangoValidationError) -> dict:
     problems = getattr(error, "problems", None)  # accounts.services.PolicyViolation: rule -> message
     if problems is not None:

@@ -21,6 +21,12 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField):
         return True
 
 
+def refuse_unknown_fields(data, known) -> None:
+    unknown = sorted(str(name) for name in set(data) - set(known))
+    if unknown:
+        raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+
+
 class StrictFieldsMixin:
     """A body naming a field the serializer does not know is a 400 that names it.
 
@@ -31,9 +37,7 @@ class StrictFieldsMixin:
         from collections.abc import Mapping
 
         if isinstance(data, Mapping):
-            unknown = sorted(str(name) for name in set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            refuse_unknown_fields(data, self.fields)
         return super().to_internal_value(data)
 
 

@@ -5,12 +5,13 @@ from datetime import datetime
 import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_permissions import Can, IsSignedIn, ReadWrite
 from accounts.permissions import (
+    ADJUST_STOCK,
     MANAGE_CUSTOMERS,
     MANAGE_PRODUCTS,
     MANAGE_SETTINGS,
@@ -20,10 +21,11 @@ from accounts.permissions import (
     VIEW_PRODUCTS,
     VIEW_SALES,
 )
+from core.api import flatten as _flatten
 from core.api import page_of, paginate
 from core.conditional import if_match_check, with_etag
 from core.pagination import TimeCursorPagination
-from core.serializers import refuse_unknown_parameters
+from core.serializers import refuse_unknown_fields, refuse_unknown_parameters
 from idempotency.decorator import idempotent
 from inventory import delta, selectors
 from inventory.models import (
@@ -41,12 +43,18 @@ from inventory.models import (
 from inventory.serializers import (
     CategorySerializer,
     CustomerSerializer,
+    ProductBulkIn,
+    ProductBulkOut,
+    ProductBulkRow,
     ProductImportOut,
     ProductSerializer,
     RefundIn,
     RefundOut,
     SaleIn,
     SaleOut,
+    StockCountBulkIn,
+    StockCountBulkOut,
+    StockCountRow,
     StockLevelSerializer,
     StockLevelUpdateIn,
     StockMovementIn,
@@ -54,7 +62,7 @@ from inventory.serializers import (
     StoreSerializer,
     SupplierSerializer,
 )
-from inventory.services import catalogue, customers, sales, stock
+from inventory.services import bulk, catalogue, customers, sales, stock
 from tenants.models import Store
 
 
@@ -577,6 +585,83 @@ class SaleRefundApi(APIView):
             sale=sale, lines=lines, reason=values["reason"], restock=values["restock"], actor=request.user
         )
         return Response(RefundOut(refund).data, status=status.HTTP_201_CREATED)
+
+
+def _bulk_rows(request, key: str, row_serializer, extra: frozenset = frozenset()) -> tuple[list, list, dict]:
+    """The rows of a bulk body, each checked alone: (validated values or None, field errors, the rest).
+
+    The envelope itself (an object with 1 to 1,000 rows under `key`) is a 400 when wrong.
+    """
+    body = request.data
+    if not isinstance(body, dict):
+        raise ValidationError({"non_field_errors": ["Expected an object."]})
+    refuse_unknown_fields(body, {key, *extra})
+    rows = body.get(key)
+    if not isinstance(rows, list) or not rows:
+        raise ValidationError({key: ["A list of 1 to 1000 rows."]})
+    if len(rows) > bulk.MAX_ROWS:
+        raise ValidationError({key: [f"At most {bulk.MAX_ROWS} rows a request; send the rest in another."]})
+    values, errors = [], []
+    checker = row_serializer()  # one instance for every row: its fields are built once
+    for row in rows:
+        try:
+            values.append(checker.run_validation(row))
+            errors.append(None)
+        except ValidationError as invalid:
+            values.append(None)
+            errors.append(_flatten(invalid.detail))
+    return values, errors, {name: body[name] for name in extra if name in body}
+
+
+class ProductBulkApi(APIView):
+    """Create or update up to 1,000 products by sku (or external_id); one result per row."""
+
+    permission_classes = [Can(MANAGE_PRODUCTS)]
+
+    @extend_schema(operation_id="products_bulk_upsert", request=ProductBulkIn, responses=ProductBulkOut)
+    @idempotent
+    def post(self, request):
+        values, errors, _ = _bulk_rows(request, "products", ProductBulkRow)
+        results = bulk.products_upsert(actor=request.user, rows=values)
+        for index, problems in enumerate(errors):
+            if problems is not None:
+                raw = request.data["products"][index]
+                sku = raw.get("sku") if isinstance(raw, dict) and isinstance(raw.get("sku"), str) else None
+                results[index] = {"sku": sku, "status": "invalid", "fields": problems}
+        return Response({"results": results})
+
+
+class StockCountBulkApi(APIView):
+    """Record up to 1,000 physical counts: each brings a store's stock of a product to the count."""
+
+    permission_classes = [Can(ADJUST_STOCK)]
+
+    @extend_schema(
+        operation_id="stock_counts_bulk_record", request=StockCountBulkIn, responses=StockCountBulkOut
+    )
+    @idempotent
+    def post(self, request):
+        values, errors, extra = _bulk_rows(request, "counts", StockCountRow, frozenset({"reason"}))
+        reason = extra.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 200 or "\x00" in reason:
+            raise ValidationError({"reason": ["Text of at most 200 characters."]})
+        results = bulk.stock_counts_record(actor=request.user, rows=values, reason=reason)
+        for index, problems in enumerate(errors):
+            if problems is not None:
+                raw = request.data["counts"][index]
+                raw = raw if isinstance(raw, dict) else {}
+                results[index] = {
+                    "store": _text_or_none(raw.get("store")),
+                    "product": _text_or_none(raw.get("product")),
+                    "sku": _text_or_none(raw.get("sku")),
+                    "status": "invalid",
+                    "fields": problems,
+                }
+        return Response({"results": results})
+
+
+def _text_or_none(value) -> str | None:
+    return value[:200] if isinstance(value, str) else None
 
 
 class ProductImportDetailApi(APIView):

@@ -63,20 +63,25 @@ def customer_changed(customer) -> None:
     )
 
 
+def _stock_payload(movement) -> dict:
+    return {
+        "store": str(movement.store_id),
+        "product": str(movement.product_id),
+        "sku": movement.product.sku,
+        "quantity": movement.balance_after,
+        "change": movement.quantity,
+        "kind": movement.kind,
+        "movement": str(movement.pk),
+        "created_at": _time(movement.created_at),
+    }
+
+
 def stock_changed(movement) -> None:
-    event_emit(
-        "stock.changed",
-        {
-            "store": str(movement.store_id),
-            "product": str(movement.product_id),
-            "sku": movement.product.sku,
-            "quantity": movement.balance_after,
-            "change": movement.quantity,
-            "kind": movement.kind,
-            "movement": str(movement.pk),
-            "created_at": _time(movement.created_at),
-        },
-    )
+    event_emit("stock.changed", _stock_payload(movement))
+
+
+def stocks_changed(movements) -> None:
+    events_emit(("stock.changed", _stock_payload(movement)) for movement in movements)
 
 
 def sale_payload(sale, lines, payments) -> dict:

@@ -294,3 +294,69 @@ class ProductImportOut(StrictModelSerializer):
             "started_at",
             "finished_at",
         ]
+
+
+class ProductBulkRow(StrictSerializer):
+    """One row of a bulk upsert: `sku` always; `name`, `price` and `tax_rate` to create."""
+
+    sku = serializers.CharField(max_length=64)
+    external_id = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    barcode = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    category = serializers.UUIDField(required=False, allow_null=True)
+    supplier = serializers.UUIDField(required=False, allow_null=True)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    cost = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    active = serializers.BooleanField(required=False)
+
+
+class ProductBulkIn(StrictSerializer):
+    products = ProductBulkRow(many=True, allow_empty=False, max_length=1000)
+
+
+class ProductBulkResult(serializers.Serializer):
+    sku = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["created", "updated", "unchanged", "invalid"])
+    id = serializers.UUIDField(required=False)
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="why a row is invalid",
+    )
+
+
+class ProductBulkOut(serializers.Serializer):
+    results = ProductBulkResult(many=True)
+
+
+class StockCountRow(StrictSerializer):
+    store = serializers.UUIDField()
+    product = serializers.UUIDField(required=False, help_text="the product's id, or give its sku")
+    sku = serializers.CharField(max_length=64, required=False)
+    counted = serializers.IntegerField(min_value=0, max_value=10_000_000)
+
+    def validate(self, data):
+        if not data.get("product") and not data.get("sku"):
+            raise serializers.ValidationError({"product": ["Give the product's id or its sku."]})
+        return data
+
+
+class StockCountBulkIn(StrictSerializer):
+    counts = StockCountRow(many=True, allow_empty=False, max_length=1000)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class StockCountResult(serializers.Serializer):
+    store = serializers.UUIDField(allow_null=True)
+    product = serializers.UUIDField(allow_null=True)
+    sku = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["updated", "unchanged", "invalid"])
+    quantity = serializers.IntegerField(required=False, help_text="the stock after the count")
+    movement = serializers.UUIDField(required=False, help_text="the count movement written")
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class StockCountBulkOut(serializers.Serializer):
+    results = StockCountResult(many=True)

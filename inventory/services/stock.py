@@ -10,7 +10,7 @@ import uuid
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from accounts.permissions import ADJUST_STOCK, RECEIVE_STOCK, TRANSFER_STOCK
@@ -54,6 +54,39 @@ def movement_apply(
     )
     events.stock_changed(movement)  # every change of stock, whatever service made it
     return movement
+
+
+def movements_apply_many(*, changes, kind: str, actor, reason: str = "") -> list[StockMovement]:
+    """The batch form of `movement_apply` for locked rows: `changes` is `[(row, store, product, delta)]`
+    with one row each. One UPDATE of the levels, one INSERT of the movements, one outbox statement;
+    no stock check (for counts, which set what is there). For this package's services."""
+    if not changes:
+        return []
+    tenant_id = changes[0][0].tenant_id
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE inventory_stocklevel AS s SET quantity = s.quantity + c.delta "
+            "FROM unnest(%s::uuid[], %s::int[]) AS c(id, delta) WHERE s.id = c.id",
+            [[row.pk for row, *_ in changes], [delta for *_, delta in changes]],
+        )
+    movements = []
+    for row, store, product, delta in changes:
+        row.quantity += delta
+        movements.append(
+            StockMovement(
+                tenant_id=tenant_id,
+                store=store,
+                product=product,
+                kind=kind,
+                quantity=delta,
+                balance_after=row.quantity,
+                actor=actor,
+                reason=reason,
+            )
+        )
+    StockMovement.objects.bulk_create(movements)
+    events.stocks_changed(movements)
+    return movements
 
 
 @transaction.atomic
