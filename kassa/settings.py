@@ -113,6 +113,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "core.headers.SecurityHeadersMiddleware",
+    "core.throttling.RateLimitHeadersMiddleware",
     "core.observability.MetricsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "auditlog.middleware.AuditMiddleware",
