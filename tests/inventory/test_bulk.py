@@ -87,7 +87,10 @@ def test_external_id_matches_first_so_an_erp_can_rename_a_sku(api, cast_a, tenan
     assert results[0] == {"sku": "B-0009", "status": "updated", "id": first["results"][0]["id"]}
     assert results[1]["status"] == "created"  # B-0001 is free again
     with tenant_context(tenant_a):
-        assert dict(Product.objects.values_list("external_id", "sku")) == {"ERP-1": "B-0009", "ERP-2": "B-0001"}
+        assert dict(Product.objects.values_list("external_id", "sku")) == {
+            "ERP-1": "B-0009",
+            "ERP-2": "B-0001",
+        }
     clash = client.post("/api/v1/products/bulk/", {"products": [row(1, external_id="ERP-1")]}).json()
     assert clash["results"][0]["status"] == "invalid" and "sku" in clash["results"][0]["fields"]
 
@@ -107,9 +110,11 @@ def test_only_invalid_rows_change_nothing(api, cast_a, tenant_a, coffee):
 def test_another_tenants_category_is_no_category(api, cast_a, tenant_b, tenant_a):
     with tenant_context(tenant_b):
         bobs = Category.objects.create(name="Bob's shelf")
-    results = api(cast_a["owner"]).post(
-        "/api/v1/products/bulk/", {"products": [row(1, category=str(bobs.pk))]}
-    ).json()["results"]
+    results = (
+        api(cast_a["owner"])
+        .post("/api/v1/products/bulk/", {"products": [row(1, category=str(bobs.pk))]})
+        .json()["results"]
+    )
     assert results[0]["status"] == "invalid" and results[0]["fields"] == {"category": ["No such category."]}
 
 
@@ -138,7 +143,12 @@ def test_bulk_needs_manage_products_and_honours_the_idempotency_key(api, cast_a,
     first = client.post("/api/v1/products/bulk/", body, HTTP_IDEMPOTENCY_KEY="bulk-1")
     again = client.post("/api/v1/products/bulk/", body, HTTP_IDEMPOTENCY_KEY="bulk-1")
     assert first.json() == again.json() and again["Idempotent-Replayed"] == "true"
-    assert client.post("/api/v1/products/bulk/", {"products": [row(2)]}, HTTP_IDEMPOTENCY_KEY="bulk-1").status_code == 422
+    assert (
+        client.post(
+            "/api/v1/products/bulk/", {"products": [row(2)]}, HTTP_IDEMPOTENCY_KEY="bulk-1"
+        ).status_code
+        == 422
+    )
     with tenant_context(tenant_a):
         assert Product.objects.count() == 1
 
@@ -159,7 +169,9 @@ def test_statements_do_not_grow_with_the_rows(api, cast_a, tenant_a):
     assert counts[0] == counts[1], counts
 
 
-def test_stock_counts_set_the_stock_with_one_count_movement_each(api, cast_a, tenant_a, stores_a, coffee, tea):
+def test_stock_counts_set_the_stock_with_one_count_movement_each(
+    api, cast_a, tenant_a, stores_a, coffee, tea
+):
     main, harbour = stores_a
     client = api(cast_a["owner"])
     answer = client.post(
@@ -178,9 +190,20 @@ def test_stock_counts_set_the_stock_with_one_count_movement_each(api, cast_a, te
     )
     assert answer.status_code == 200, answer.content
     results = answer.json()["results"]
-    assert [r["status"] for r in results] == ["updated", "unchanged", "updated", "invalid", "invalid", "invalid"]
+    assert [r["status"] for r in results] == [
+        "updated",
+        "unchanged",
+        "updated",
+        "invalid",
+        "invalid",
+        "invalid",
+    ]
     assert results[0]["quantity"] == 7 and results[2]["quantity"] == 3 and results[2]["sku"] == "TEA-1"
-    assert "sku" in results[3]["fields"] and "store" in results[4]["fields"] and "counted" in results[5]["fields"]
+    assert (
+        "sku" in results[3]["fields"]
+        and "store" in results[4]["fields"]
+        and "counted" in results[5]["fields"]
+    )
     with tenant_context(tenant_a):
         counts = StockMovement.objects.filter(kind="count")
         assert sorted((m.quantity, m.balance_after, m.reason) for m in counts) == [
@@ -194,15 +217,19 @@ def test_stock_counts_set_the_stock_with_one_count_movement_each(api, cast_a, te
 def test_a_store_manager_counts_only_in_their_store(api, cast_a, tenant_a, stores_a, coffee):
     main, harbour = stores_a
     stock_put(tenant_a, harbour, coffee, 4)
-    results = api(cast_a["store_manager"]).post(
-        "/api/v1/stock-counts/bulk/",
-        {
-            "counts": [
-                {"store": str(main.pk), "product": str(coffee.pk), "counted": 1},
-                {"store": str(harbour.pk), "product": str(coffee.pk), "counted": 0},
-            ]
-        },
-    ).json()["results"]
+    results = (
+        api(cast_a["store_manager"])
+        .post(
+            "/api/v1/stock-counts/bulk/",
+            {
+                "counts": [
+                    {"store": str(main.pk), "product": str(coffee.pk), "counted": 1},
+                    {"store": str(harbour.pk), "product": str(coffee.pk), "counted": 0},
+                ]
+            },
+        )
+        .json()["results"]
+    )
     assert [r["status"] for r in results] == ["updated", "invalid"]
     with tenant_context(tenant_a):
         assert StockLevel.objects.get(store=harbour, product=coffee).quantity == 4
