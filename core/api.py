@@ -148,5 +148,7 @@ def page_of(serializer_class, *, cursor: bool = False):
         if not cursor:
             fields["count"] = serializers.IntegerField()
         name = serializer_class.__name__.removesuffix("Serializer").removesuffix("Out")
-        _PAGES[key] = type(f"{name}Page", (serializers.Serializer,), fields)
+        page = type(f"{name}Page", (serializers.Serializer,), fields)
+        page.kassa_pagination = "cursor" if cursor else "page"  # core.schema documents its parameters
+        _PAGES[key] = page
     return _PAGES[key]

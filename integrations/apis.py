@@ -50,6 +50,7 @@ class WebhookListCreateApi(APIView):
 
 class WebhookDetailApi(APIView):
     permission_classes = [Can(MANAGE_WEBHOOKS)]
+    etag = True
 
     @extend_schema(operation_id="webhooks_retrieve", responses=WebhookOut)
     def get(self, request, webhook_id):

@@ -84,7 +84,12 @@ class ServiceViewSet(
     lookup_value_converter = "uuid"
     model: type
     delta_sync = True
+    etag = True  # object reads carry an ETag, PATCH takes If-Match (core.schema documents both)
     list_parameters: tuple[str, ...] = ()  # query parameters read by `visible()` itself
+
+    @property
+    def list_schema_parameters(self):
+        return delta.PARAMETERS if self.delta_sync else []
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant, no rows
@@ -314,6 +319,8 @@ class StockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     http_method_names = ["get", "patch", "head", "options"]
     lookup_value_converter = "uuid"
     delta_sync = True
+    etag = True
+    list_schema_parameters = delta.PARAMETERS
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -504,6 +511,7 @@ class SaleListCreateApi(APIView):
 
 class SaleDetailApi(APIView):
     permission_classes = [Can(VIEW_SALES)]
+    etag = True
 
     @extend_schema(responses=SaleOut)
     def get(self, request, sale_id):
@@ -626,8 +634,12 @@ class ProductBulkApi(APIView):
         for index, problems in enumerate(errors):
             if problems is not None:
                 raw = request.data["products"][index]
-                sku = raw.get("sku") if isinstance(raw, dict) and isinstance(raw.get("sku"), str) else None
-                results[index] = {"sku": sku, "status": "invalid", "fields": problems}
+                raw = raw if isinstance(raw, dict) else {}
+                results[index] = {
+                    "sku": _text_or_none(raw.get("sku")),
+                    "status": "invalid",
+                    "fields": problems,
+                }
         return Response({"results": results})
 
 
@@ -661,7 +673,8 @@ class StockCountBulkApi(APIView):
 
 
 def _text_or_none(value) -> str | None:
-    return value[:200] if isinstance(value, str) else None
+    """A value of an invalid row, echoed only when it is printable text that fits a sku or an id."""
+    return value if isinstance(value, str) and len(value) <= 64 and value.isprintable() else None
 
 
 class ProductImportDetailApi(APIView):

@@ -290,7 +290,7 @@ SILENCED_SYSTEM_CHECKS = [
 
 # --- HTTP API
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.KassaAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
@@ -316,6 +316,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Request bodies get components of their own, without read-only fields (id, created_at, ...).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Summaries and descriptions written for integrators, and operation ids (kassa.openapi).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kassa.openapi.postprocess"],
     "ENUM_NAME_OVERRIDES": {
         "PermissionEnum": "accounts.permissions.PERMISSION_CHOICES",
         "ApiTokenKindEnum": "accounts.models.ApiToken.Kind",
