@@ -101,6 +101,28 @@ def test_another_tenants_store_or_product_in_a_body_is_invalid(
         ("cashier", "get", "/api/v1/stock-movements/", None),
         ("integrator", "post", "/api/v1/sales/", "sale"),
         ("cashier", "post", "/api/v1/stock-movements/", "receive"),
+        ("cashier", "get", "/api/v1/refunds/", None),
+        (
+            "cashier",
+            "post",
+            "/api/v1/products/bulk/",
+            {"products": [{"sku": "NEW", "name": "N", "price": "1"}]},
+        ),
+        (
+            "auditor",
+            "post",
+            "/api/v1/products/bulk/",
+            {"products": [{"sku": "NEW", "name": "N", "price": "1"}]},
+        ),
+        ("cashier", "post", "/api/v1/stock-counts/bulk/", "count"),
+        ("auditor", "post", "/api/v1/stock-counts/bulk/", "count"),
+        ("store_manager", "get", "/api/v1/webhooks/", None),
+        (
+            "cashier",
+            "post",
+            "/api/v1/webhooks/",
+            {"url": "https://hooks.example.com/", "events": ["sale.created"]},
+        ),
     ],
 )
 def test_a_lacking_permission_is_forbidden_and_changes_nothing(
@@ -114,6 +136,8 @@ def test_a_lacking_permission_is_forbidden_and_changes_nothing(
         }
     elif body == "receive":
         body = {"store": str(stores_a[0].pk), "product": str(coffee.pk), "kind": "receive", "quantity": 1}
+    elif body == "count":
+        body = {"counts": [{"store": str(stores_a[0].pk), "product": str(coffee.pk), "counted": 0}]}
     with as_tenant(tenant_a):
         before = (
             Store.objects.count(),
