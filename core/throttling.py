@@ -51,8 +51,8 @@ def _rate() -> tuple[int, int]:
 
 
 def key_for(request) -> str:
-    token = getattr(request, "auth", None)
-    ident = f"token:{token.pk}" if getattr(token, "pk", None) else f"ip:{client_ip(request)}"
+    token_id = getattr(getattr(request, "auth", None), "pk", None)
+    ident = f"token:{token_id}" if token_id else f"ip:{client_ip(request)}"
     return f"throttle:token:{ident}"
 
 

@@ -117,7 +117,7 @@ def resolve(host: str, port: int) -> list[str]:
     except ValueError:
         pass
     found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
-    return list(dict.fromkeys(info[4][0] for info in found))
+    return list(dict.fromkeys(str(info[4][0]) for info in found))
 
 
 def _connect(target: Target, address: str, timeout: float):

@@ -240,7 +240,7 @@ def stock_counts_record(*, actor, rows: Sequence[Mapping | None], reason: str = 
             if (store.pk, product.pk) in seen:
                 problems["product"] = ["Another row of this request counts the same product in this store."]
             seen.add((store.pk, product.pk))
-        if problems:
+        if problems or store is None or product is None:
             results[index]["fields"] = problems
             continue
         results[index].update(store=str(store.pk), product=str(product.pk), sku=product.sku)
