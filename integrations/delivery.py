@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from integrations import net
 from integrations.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
@@ -42,6 +43,7 @@ LONGEST_WAIT = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
 BATCH = 200  # deliveries sent by one task run before it hands over to a fresh one
 USER_AGENT = "Kassa-Webhooks/1"
+DISABLED_AFTER_FAILURES = gettext_noop("24 hours of failed deliveries")  # kept in English, mailed translated
 
 
 @dataclass
@@ -161,7 +163,7 @@ def _failure_note(endpoint: WebhookEndpoint, now: datetime) -> None:
     if endpoint.failing_since is None:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
     elif now - endpoint.failing_since >= GIVE_UP_AFTER:
-        endpoint_disable(endpoint=endpoint, now=now, reason="24 hours of failed deliveries")
+        endpoint_disable(endpoint=endpoint, now=now, reason=DISABLED_AFTER_FAILURES)
 
 
 def endpoint_disable(*, endpoint: WebhookEndpoint, now: datetime, reason: str) -> None:
@@ -200,7 +202,7 @@ def owners_notify(*, endpoint: WebhookEndpoint, reason: str) -> int:
                 "Kassa stopped sending webhooks to %(url)s: %(reason)s. Deliveries that were waiting "
                 "were given up. Once the receiver works again, turn the webhook on with "
                 'PATCH /api/v1/webhooks/%(id)s/ {"active": true}.'
-            ) % {"url": endpoint.url, "reason": reason, "id": endpoint.pk}
+            ) % {"url": endpoint.url, "reason": _(reason), "id": endpoint.pk}
         sent += send_mail(subject, text, None, [owner.email], fail_silently=True)
     return sent
 

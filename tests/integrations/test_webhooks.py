@@ -82,7 +82,7 @@ def test_failures_back_off_then_give_up_and_disable_the_endpoint_after_24_hours(
     hooks = receiver(default=500)
     owner = cast_a["owner"]
     with tenant_context(tenant_a):
-        type(owner).objects.filter(pk=owner.pk).update(email="alice@example.com")
+        type(owner).objects.filter(pk=owner.pk).update(email="alice@example.com", language="fi")
     client = api(owner)
     webhook = register(client, hooks.url())
     rename(client, coffee, "broken")
@@ -110,7 +110,8 @@ def test_failures_back_off_then_give_up_and_disable_the_endpoint_after_24_hours(
     assert len(hooks.requests) == len(waits) + 1
     assert all(r["headers"]["kassa-delivery"] == str(deliveries[0].uid) for r in hooks.requests)
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["alice@example.com"]
-    assert hooks.url() in mail.outbox[0].body
+    assert hooks.url() in mail.outbox[0].body and "24 tuntia" in mail.outbox[0].body  # in her language
+    assert mail.outbox[0].subject == "Kassa: webhook kytkettiin pois päältä"
     # Turned on again, it works as new.
     answer = client.patch(f"/api/v1/webhooks/{webhook['id']}/", {"active": True})
     assert answer.status_code == 200 and answer.json()["active"] and answer.json()["disabled_at"] is None
