@@ -122,12 +122,17 @@ def sale_payload(sale, lines, payments) -> dict:
     }
 
 
-def sale_created(sale, lines, payments) -> None:
-    event_emit("sale.created", sale_payload(sale, lines, payments))
+def sale_created(sale, lines, payments, movements=()) -> None:
+    """The sale and the stock it moved: one outbox statement."""
+    events_emit(
+        [("sale.created", sale_payload(sale, lines, payments))]
+        + [("stock.changed", _stock_payload(movement)) for movement in movements]
+    )
 
 
-def sale_refunded(refund, lines) -> None:
-    event_emit(
+def sale_refunded(refund, lines, movements=()) -> None:
+    """The refund and the stock it put back: one outbox statement."""
+    refunded = (
         "sale.refunded",
         {
             "id": str(refund.pk),
@@ -150,3 +155,4 @@ def sale_refunded(refund, lines) -> None:
             "updated_at": _time(refund.updated_at),
         },
     )
+    events_emit([refunded] + [("stock.changed", _stock_payload(movement)) for movement in movements])

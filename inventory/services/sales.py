@@ -191,7 +191,7 @@ def sale_create(
             for p in payments
         ]
     )
-    for product_id, wanted in quantities.items():
+    movements = [
         movement_apply(
             row=rows[(store.pk, product_id)],
             store=store,
@@ -201,8 +201,11 @@ def sale_create(
             actor=actor,
             sale=sale,
             check_stock=False,  # checked above, under the same locks
+            emit=False,
         )
-    events.sale_created(sale, sale_lines, sale_payments)
+        for product_id, wanted in quantities.items()
+    ]
+    events.sale_created(sale, sale_lines, sale_payments, movements)
     return sale
 
 
@@ -290,7 +293,7 @@ def sale_refund(
             product = sale_lines[pk].product
             per_product[product.pk] = (product, per_product.get(product.pk, (product, 0))[1] + quantity)
         rows = stock_rows_lock(pairs=[(store.pk, product_id) for product_id in per_product])
-        for product_id, (product, quantity) in per_product.items():
+        movements = [
             movement_apply(
                 row=rows[(store.pk, product_id)],
                 store=store,
@@ -300,7 +303,12 @@ def sale_refund(
                 actor=actor,
                 sale=sale,
                 refund=refund,
+                emit=False,
             )
+            for product_id, (product, quantity) in per_product.items()
+        ]
+    else:
+        movements = []
 
     remaining = sum(
         line.quantity - line.refunded_quantity
@@ -310,5 +318,5 @@ def sale_refund(
     sale.status = Sale.Status.REFUNDED if remaining == 0 else Sale.Status.PARTIALLY_REFUNDED
     sale.save(update_fields=["refunded_total", "status"])
     sale.refresh_from_db(fields=["refunded_total", "updated_at"])
-    events.sale_refunded(refund, refund_lines)
+    events.sale_refunded(refund, refund_lines, movements)
     return refund

@@ -31,11 +31,14 @@ def movement_apply(
     delta: int,
     actor,
     check_stock: bool = True,
+    emit: bool = True,
     **extra,
 ) -> StockMovement:
     """Apply `delta` to a locked stock row and record the movement that explains it.
 
-    For the services of this package, inside their transaction: it checks no permission.
+    For the services of this package, inside their transaction: it checks no permission. It
+    sends `stock.changed` unless `emit` is false: then the caller sends it with its own events
+    (one outbox statement for a whole sale).
     """
     balance = row.quantity + delta
     if check_stock and delta < 0 and balance < 0 and not store.allow_negative_stock:
@@ -52,7 +55,8 @@ def movement_apply(
         actor=actor,
         **extra,
     )
-    events.stock_changed(movement)  # every change of stock, whatever service made it
+    if emit:
+        events.stock_changed(movement)  # every change of stock, whatever service made it
     return movement
 
 
@@ -166,6 +170,7 @@ def stock_transfer(
     rows = stock_rows_lock(pairs=[(from_store.pk, product.pk), (to_store.pk, product.pk)])
     transfer_id = uuid.uuid4()
     out = movement_apply(
+        emit=False,
         row=rows[(from_store.pk, product.pk)],
         store=from_store,
         product=product,
@@ -176,6 +181,7 @@ def stock_transfer(
         transfer_id=transfer_id,
     )
     into = movement_apply(
+        emit=False,
         row=rows[(to_store.pk, product.pk)],
         store=to_store,
         product=product,
@@ -185,6 +191,7 @@ def stock_transfer(
         reason=reason,
         transfer_id=transfer_id,
     )
+    events.stocks_changed([out, into])
     return out, into
 
 
