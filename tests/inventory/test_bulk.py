@@ -248,3 +248,28 @@ def test_bulk_changes_reach_webhooks_once_per_row_applied(api, cast_a, tenant_a,
     with tenant_context(tenant_a):
         skus = sorted(event.payload["sku"] for event in Event.objects.all())
         assert skus == ["B-0001", "B-0002"] and Delivery.objects.count() == 2
+
+
+def test_another_tenants_store_or_product_is_no_such_thing_in_a_count(
+    api, cast_a, tenant_a, stores_a, coffee, stores_b, bobs_product, tenant_b
+):
+    results = (
+        api(cast_a["owner"])
+        .post(
+            "/api/v1/stock-counts/bulk/",
+            {
+                "counts": [
+                    {"store": str(stores_b[0].pk), "product": str(coffee.pk), "counted": 1},
+                    {"store": str(stores_a[0].pk), "product": str(bobs_product.pk), "counted": 1},
+                    {"store": str(stores_a[0].pk), "sku": "BOB-1", "counted": 1},
+                ]
+            },
+        )
+        .json()["results"]
+    )
+    assert [r["status"] for r in results] == ["invalid", "invalid", "invalid"]
+    assert results[0]["fields"] == {"store": ["No such store."]}
+    assert results[1]["fields"] == {"product": ["No such product."]}
+    with tenant_context(tenant_b):
+        assert StockLevel.objects.get(product=bobs_product).quantity == 3
+        assert not StockMovement.objects.filter(kind="count").exists()
