@@ -93,8 +93,9 @@ def main() -> None:
         with tenant_context(tenant):
             store = Store.objects.create(name="Bench store")
             token = token_issue(user=owner, policy=policy_for(owner))[1]
+            # The outbox writes its rows; nothing is sent (no worker here, and only to loopback).
             webhook_create(
-                actor=None, url="https://hooks.example.com/bench", events=["product.changed", "stock.changed"]
+                actor=None, url="http://127.0.0.1:9/bench", events=["product.changed", "stock.changed"]
             )
         client = APIClient(HTTP_HOST="127.0.0.1")
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
