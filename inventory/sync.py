@@ -15,7 +15,8 @@ next statement; rows of transactions still running are stamped at or after it. A
 therefore ends at the horizon and never passes a row that may still appear.
 
 The horizon lags a running write transaction of the same tenant by at most its duration plus
-one second; nothing else waits.
+one second; nothing else waits. A restore or an import keeps the stamps it loads
+(`KEEP_STAMPS_SQL`), so an integrator syncs again from the start after a restore.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT hashtext('kassa.sync:' || tena
 
 CREATE OR REPLACE FUNCTION kassa_sync_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF current_setting('kassa.sync_keep', true) = 'on'
+       AND pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER') THEN
+        RETURN NEW;  -- a restore or an import keeps the stamps it loads (the tables' owner only)
+    END IF;
     IF TG_OP = 'UPDATE' THEN
         NEW.updated_at := OLD.updated_at;
         IF NEW IS NOT DISTINCT FROM OLD THEN
@@ -73,6 +78,9 @@ DROP FUNCTION IF EXISTS kassa_sync_lock_key(uuid);
 """
 
 TRIGGER = "kassa_sync_stamp"
+# A restore or an import (as the tables' owner) loads rows with the stamps they had: so their
+# checksums compare, and a restore is what the backup held. Any other role's setting is ignored.
+KEEP_STAMPS_SQL = "SELECT set_config('kassa.sync_keep', 'on', true)"
 
 
 class StampUpdatedAt(Operation):

@@ -114,6 +114,10 @@ def test_an_id_that_is_not_a_uuid_is_not_found_on_every_object_route(api, cast_a
         path = "/" + path.lstrip("^").rstrip("$").replace("^", "")
         for method in _methods(pattern):
             answer = getattr(client, method)(path, {})
-            assert answer.status_code == 404 and answer.json()["code"] == "not_found", (method, path)
+            assert answer.status_code == 404, (method, path, answer.status_code)
+            if method == "head":  # DRF adds it to a viewset once it served a GET; HEAD has no body
+                continue
+            assert answer["Content-Type"] == "application/json", (method, path, answer.content[:200])
+            assert answer.json()["code"] == "not_found", (method, path)
             checked += 1
     assert checked >= 30
