@@ -20,11 +20,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from inventory.models import Category, Customer, Product, Refund, Sale, StockLevel, Supplier
 from inventory.sync import sync_horizon
 from tenants.context import require_tenant_id
 
-SYNCED_MODELS = (Category, Supplier, Product, Customer, StockLevel, Sale, Refund)
 CURSOR_PREFIX = "d1."
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
 

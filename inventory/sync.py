@@ -123,11 +123,16 @@ def sync_horizon(*, tenant_id: UUID) -> datetime:
         return cursor.fetchone()[0]
 
 
-def tables_without_stamp() -> list[str]:
-    """Tables with an `updated_at` column among the synced models that lack the trigger."""
-    from inventory.delta import SYNCED_MODELS
+def synced_models() -> tuple:
+    """The models whose lists take `updated_since` (each table has the trigger)."""
+    from inventory.models import Category, Customer, Product, Refund, Sale, StockLevel, Supplier
 
-    tables = [model._meta.db_table for model in SYNCED_MODELS]
+    return (Category, Supplier, Product, Customer, StockLevel, Sale, Refund)
+
+
+def tables_without_stamp() -> list[str]:
+    """The synced models' tables that lack the trigger."""
+    tables = [model._meta.db_table for model in synced_models()]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
