@@ -22,6 +22,7 @@ GRANT_SUPPORT = "grant_support"
 # The back office (issue 19): purchase orders and stocktake counts.
 MANAGE_PURCHASING = "manage_purchasing"
 COUNT_STOCK = "count_stock"
+MANAGE_WEBHOOKS = "manage_webhooks"
 
 CATALOGUE: dict[str, str] = {
     VIEW_PRODUCTS: "View products, categories, suppliers and stock levels",
@@ -45,6 +46,7 @@ CATALOGUE: dict[str, str] = {
     GRANT_SUPPORT: "Grant and revoke support access for platform staff",
     MANAGE_PURCHASING: "Create, order and cancel purchase orders",
     COUNT_STOCK: "Enter counts in a stocktake",
+    MANAGE_WEBHOOKS: "Register webhooks, read their delivery log and send test pings",
 }
 
 PERMISSION_CHOICES = sorted(CATALOGUE)
@@ -126,6 +128,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             VIEW_SALES,
             VIEW_CUSTOMERS,
             MANAGE_PURCHASING,
+            MANAGE_WEBHOOKS,
         ],
         "mfa_required": False,
     },

@@ -16,6 +16,7 @@ _DOMAIN_STATUS = (
     (errors.Conflict, status.HTTP_409_CONFLICT),
     (errors.Gone, status.HTTP_410_GONE),
     (errors.Unprocessable, status.HTTP_422_UNPROCESSABLE_ENTITY),
+    (errors.PreconditionFailed, status.HTTP_412_PRECONDITION_FAILED),
     (errors.DomainError, status.HTTP_400_BAD_REQUEST),
 )
 
@@ -55,6 +56,12 @@ def _flatten(detail) -> dict | list | str:
     if isinstance(detail, list):
         return [_flatten(item) for item in detail]
     return str(detail)
+
+
+def flatten(detail) -> dict:
+    """DRF's error detail as the `fields` of the error shape (strings, lists and objects)."""
+    fields = _flatten(detail)
+    return fields if isinstance(fields, dict) else {"non_field_errors": fields}
 
 
 def _django_fields(error: DjangoValidationError) -> dict:
@@ -141,5 +148,7 @@ def page_of(serializer_class, *, cursor: bool = False):
         if not cursor:
             fields["count"] = serializers.IntegerField()
         name = serializer_class.__name__.removesuffix("Serializer").removesuffix("Out")
-        _PAGES[key] = type(f"{name}Page", (serializers.Serializer,), fields)
+        page = type(f"{name}Page", (serializers.Serializer,), fields)
+        page.kassa_pagination = "cursor" if cursor else "page"  # core.schema documents its parameters
+        _PAGES[key] = page
     return _PAGES[key]

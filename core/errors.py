@@ -54,3 +54,10 @@ class Unprocessable(DomainError):
 
     code = "unprocessable"
     default_detail = "This request cannot be processed."
+
+
+class PreconditionFailed(DomainError):
+    """The client's `If-Match` names a version that is no longer current (412)."""
+
+    code = "precondition_failed"
+    default_detail = "The object changed since you read it: read it again, then repeat the change."

@@ -7,6 +7,14 @@ class PagePagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+    page_size_query_description = "Rows a page: 50 unless told, at most 500."
+
+    def get_paginated_response_schema(self, schema):
+        # `count` is absent when a list of synced objects answers a delta (`updated_since`, `cursor`).
+        page = super().get_paginated_response_schema(schema)
+        page["required"] = ["next", "previous", "results"]
+        page["properties"]["count"]["description"] = "all rows of the list; absent in a delta"
+        return page
 
 
 class TimeCursorPagination(CursorPagination):

@@ -19,3 +19,42 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField):
 
     def use_pk_only_optimization(self):
         return True
+
+
+def printable(name, limit: int = 100) -> str:
+    """A client's name (of a field, a parameter) safe to echo: control characters escaped, capped."""
+    text = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in str(name))
+    return text[:limit]
+
+
+def refuse_unknown_fields(data, known) -> None:
+    unknown = sorted(printable(name) for name in set(data) - set(known))
+    if unknown:
+        raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+
+
+# A body naming a field the serializer does not know is a 400 that names it. Read-only fields
+# count as known (a client may send back what it read); they are ignored. (Comments, not
+# docstrings: the schema takes a serializer's docstring, or its bases', as the description.)
+class StrictFieldsMixin:
+    def to_internal_value(self, data):
+        from collections.abc import Mapping
+
+        if isinstance(data, Mapping):
+            refuse_unknown_fields(data, self.fields)
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
+    pass
+
+
+class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    pass
+
+
+def refuse_unknown_parameters(request, allowed) -> None:
+    """A query parameter the list does not take is a 400 that names it (a typo is not ignored)."""
+    unknown = sorted(printable(name) for name in set(request.query_params) - set(allowed))
+    if unknown:
+        raise serializers.ValidationError({name: ["Unknown query parameter."] for name in unknown})

@@ -31,6 +31,10 @@ EXCLUDED_TABLES = {
     "auditlog_seal": "the audit hash chain: seals the importing tenant's chain anew",
     "auditlog_sealedentry": "the audit hash chain: seals the importing tenant's chain anew",
     "exports_export": "the export jobs themselves",
+    "integrations_webhookendpoint": "webhooks hold their signing secret (a credential): register them anew",
+    "integrations_event": "the webhook outbox",
+    "integrations_delivery": "the webhook delivery queue",
+    "integrations_deliveryattempt": "the webhook delivery log",
 }
 # Columns recomputed on import from exported values (keyed hashes under the new tenant's key).
 DERIVED_COLUMNS = {

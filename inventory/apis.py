@@ -1,15 +1,18 @@
 """The Inventory API: thin views that validate, call a service or selector, and answer."""
 
+from datetime import datetime
+
 import django_filters
 from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_permissions import Can, IsSignedIn, ReadWrite
 from accounts.permissions import (
+    ADJUST_STOCK,
     CREATE_CUSTOMERS,
     MANAGE_CUSTOMERS,
     MANAGE_PRODUCTS,
@@ -20,15 +23,19 @@ from accounts.permissions import (
     VIEW_PRODUCTS,
     VIEW_SALES,
 )
+from core.api import flatten as _flatten
 from core.api import page_of, paginate
+from core.conditional import if_match_check, with_etag
 from core.pagination import TimeCursorPagination
+from core.serializers import refuse_unknown_fields, refuse_unknown_parameters
 from idempotency.decorator import idempotent
-from inventory import selectors
+from inventory import delta, selectors
 from inventory.models import (
     Category,
     Customer,
     Product,
     ProductImport,
+    Refund,
     Sale,
     SaleLine,
     StockLevel,
@@ -38,12 +45,18 @@ from inventory.models import (
 from inventory.serializers import (
     CategorySerializer,
     CustomerSerializer,
+    ProductBulkIn,
+    ProductBulkOut,
+    ProductBulkRow,
     ProductImportOut,
     ProductSerializer,
     RefundIn,
     RefundOut,
     SaleIn,
     SaleOut,
+    StockCountBulkIn,
+    StockCountBulkOut,
+    StockCountRow,
     StockLevelSerializer,
     StockLevelUpdateIn,
     StockMovementIn,
@@ -51,7 +64,7 @@ from inventory.serializers import (
     StoreSerializer,
     SupplierSerializer,
 )
-from inventory.services import catalogue, customers, sales, stock
+from inventory.services import bulk, catalogue, customers, sales, stock
 from tenants.models import Store
 
 
@@ -62,16 +75,62 @@ class ServiceViewSet(
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Plain CRUD (no delete) whose writes go through `create_service` and `update_service`."""
+    """Plain CRUD (no delete) whose writes go through `create_service` and `update_service`.
+
+    Object reads carry an `ETag`; a PATCH with `If-Match` is refused (412) when stale. Lists of
+    synced models (`delta_sync`) take `updated_since` and a keyset `cursor` (inventory.delta);
+    an unknown query parameter is a 400.
+    """
 
     http_method_names = ["get", "post", "patch", "head", "options"]
     lookup_value_converter = "uuid"
     model: type
+    delta_sync = True
+    etag = True  # object reads carry an ETag, PATCH takes If-Match (core.schema documents both)
+    list_parameters: tuple[str, ...] = ()  # query parameters read by `visible()` itself
+
+    @property
+    def list_schema_parameters(self):
+        return delta.PARAMETERS if self.delta_sync else []
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no tenant, no rows
             return self.model.unscoped.none()
         return self.visible()
+
+    def list_parameters_allowed(self) -> set[str]:
+        allowed = {"page", "page_size", "format", *self.list_parameters}
+        if self.delta_sync:
+            allowed |= {"updated_since", "cursor"}
+        if filters.OrderingFilter in self.filter_backends:
+            allowed.add("ordering")
+        backend = django_filters.rest_framework.DjangoFilterBackend
+        if backend in self.filter_backends:
+            filterset = backend().get_filterset_class(self, self.model.unscoped.none())
+            if filterset is not None:
+                allowed |= set(filterset.base_filters)
+        return allowed
+
+    def list(self, request, *args, **kwargs):
+        refuse_unknown_parameters(request, self.list_parameters_allowed())
+        if self.delta_sync and delta.requested(request):
+            queryset = self.filter_queryset(self.get_queryset())
+            return delta.paginate(request, queryset, self.get_serializer_class())
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request, *args, **kwargs):
+        return with_etag(request, super().retrieve(request, *args, **kwargs))
+
+    def partial_update(self, request, *args, **kwargs):
+        instance = self.get_object()
+        if "If-Match" in request.headers:
+            # The row's lock until the request commits: no other write between compare and write.
+            instance = type(instance).objects.select_for_update(of=("self",)).get(pk=instance.pk)
+            if_match_check(request, self.get_serializer(instance).data)
+        serializer = self.get_serializer(instance, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        self.perform_update(serializer)
+        return with_etag(request, Response(self.get_serializer(serializer.instance).data))
 
     def perform_create(self, serializer):
         serializer.instance = type(self).create_service(actor=self.request.user, **serializer.validated_data)
@@ -89,6 +148,7 @@ class ServiceViewSet(
 class StoreViewSet(ServiceViewSet):
     model = Store
     serializer_class = StoreSerializer
+    delta_sync = False
     # Everyone signed in reads the stores they work in (the queryset limits them).
     permission_classes = [
         ReadWrite(
@@ -117,11 +177,12 @@ class ProductFilter(django_filters.FilterSet):
     barcode = django_filters.CharFilter()
     active = django_filters.BooleanFilter()
     category = django_filters.UUIDFilter(field_name="category_id")
+    external_id = django_filters.CharFilter()
     q = django_filters.CharFilter(method="search", help_text="name contains, or exact SKU or barcode")
 
     class Meta:
         model = Product
-        fields = ["sku", "barcode", "active", "category"]
+        fields = ["sku", "barcode", "active", "category", "external_id"]
 
     def search(self, queryset, name, value):
         return selectors.product_search(queryset=queryset, text=value)
@@ -156,7 +217,7 @@ class CategoryViewSet(ServiceViewSet):
     serializer_class = CategorySerializer
     permission_classes = [ReadWrite(VIEW_PRODUCTS, MANAGE_PRODUCTS)]
     filter_backends = [filters.OrderingFilter]
-    ordering_fields = ["name"]
+    ordering_fields = ["name", "updated_at"]
 
     def visible(self):
         return Category.objects.all()
@@ -175,8 +236,8 @@ class SupplierViewSet(ServiceViewSet):
     serializer_class = SupplierSerializer
     permission_classes = [ReadWrite(VIEW_PRODUCTS, MANAGE_PRODUCTS)]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend, filters.OrderingFilter]
-    filterset_fields = ["name"]
-    ordering_fields = ["name", "created_at"]
+    filterset_fields = ["name", "external_id"]
+    ordering_fields = ["name", "created_at", "updated_at"]
 
     def visible(self):
         return Supplier.objects.all()
@@ -198,6 +259,7 @@ class SupplierViewSet(ServiceViewSet):
         parameters=[
             OpenApiParameter("email", str, description="exact e-mail address (found by its keyed hash)"),
             OpenApiParameter("phone", str, description="exact phone number (found by its keyed hash)"),
+            OpenApiParameter("external_id", str, description="your own id of the customer"),
         ]
     )
 )
@@ -206,6 +268,7 @@ class CustomerViewSet(ServiceViewSet):
     serializer_class = CustomerSerializer
     permission_classes = [ReadWrite(VIEW_CUSTOMERS, MANAGE_CUSTOMERS, create=CREATE_CUSTOMERS)]
     filter_backends: list = []
+    list_parameters = ("email", "phone", "external_id")
 
     def visible(self):
         found = Customer.objects.all()
@@ -214,6 +277,8 @@ class CustomerViewSet(ServiceViewSet):
             found = selectors.customer_find(
                 queryset=found, email=params.get("email", ""), phone=params.get("phone", "")
             )
+            if params.get("external_id"):
+                found = found.filter(external_id=params["external_id"])
         return found
 
     def get_object(self):
@@ -255,6 +320,9 @@ class StockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = StockFilter
     http_method_names = ["get", "patch", "head", "options"]
     lookup_value_converter = "uuid"
+    delta_sync = True
+    etag = True
+    list_schema_parameters = delta.PARAMETERS
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -264,15 +332,32 @@ class StockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_object(self):
         return selectors.stock_level_get(user=self.request.user, stock_level_id=self.kwargs["pk"])
 
+    def list(self, request, *args, **kwargs):
+        refuse_unknown_parameters(
+            request, {"page", "page_size", "format", "updated_since", "cursor", *StockFilter.base_filters}
+        )
+        if delta.requested(request):
+            return delta.paginate(request, self.filter_queryset(self.get_queryset()), StockLevelSerializer)
+        return super().list(request, *args, **kwargs)
+
+    def retrieve(self, request, *args, **kwargs):
+        return with_etag(request, super().retrieve(request, *args, **kwargs))
+
     @extend_schema(request=StockLevelUpdateIn, responses=StockLevelSerializer)
     def partial_update(self, request, pk=None):
         level = self.get_object()
+        if "If-Match" in request.headers:
+            level = (
+                StockLevel.objects.select_for_update(of=("self",)).select_related("product").get(pk=level.pk)
+            )
+            if_match_check(request, StockLevelSerializer(level).data)
         data = StockLevelUpdateIn(data=request.data)
         data.is_valid(raise_exception=True)
         level = stock.stock_reorder_set(
             store=level.store, product=level.product, actor=request.user, **data.validated_data
         )
-        return Response(StockLevelSerializer(level).data)
+        level = selectors.stock_level_get(user=request.user, stock_level_id=level.pk)
+        return with_etag(request, Response(StockLevelSerializer(level).data))
 
 
 class MovementFilter(django_filters.FilterSet):
@@ -391,15 +476,20 @@ class SaleListCreateApi(APIView):
             OpenApiParameter("customer", str),
             OpenApiParameter("status", str, enum=Sale.Status.values),
             OpenApiParameter("receipt_number", int),
-            OpenApiParameter("since", str),
-            OpenApiParameter("until", str),
-            OpenApiParameter("cursor", str),
+            OpenApiParameter("since", datetime, description="created at or after (ISO 8601)"),
+            OpenApiParameter("until", datetime, description="created before (ISO 8601)"),
+            *delta.PARAMETERS,
         ],
     )
     def get(self, request):
+        refuse_unknown_parameters(
+            request, {"page_size", "cursor", "updated_since", "format", *SaleFilter.base_filters}
+        )
         found = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
             request, self.get_queryset(), self
         )
+        if delta.requested(request):
+            return delta.paginate(request, found, SaleOut)
         return paginate(request, self, found, SaleOut, TimeCursorPagination)
 
     @extend_schema(request=SaleIn, responses={201: SaleOut})
@@ -422,10 +512,57 @@ class SaleListCreateApi(APIView):
 
 class SaleDetailApi(APIView):
     permission_classes = [Can(VIEW_SALES)]
+    etag = True
 
     @extend_schema(responses=SaleOut)
     def get(self, request, sale_id):
-        return Response(SaleOut(selectors.sale_get(user=request.user, sale_id=sale_id)).data)
+        return with_etag(
+            request, Response(SaleOut(selectors.sale_get(user=request.user, sale_id=sale_id)).data)
+        )
+
+
+class RefundFilter(django_filters.FilterSet):
+    store = django_filters.UUIDFilter(field_name="store_id")
+    sale = django_filters.UUIDFilter(field_name="sale_id")
+
+    class Meta:
+        model = Refund
+        fields = ["store", "sale"]
+
+
+class RefundListApi(APIView):
+    """Refunds of the stores the caller may see, in delta order: `(updated_at, id)`, oldest first.
+
+    A refund of an older sale also moves that sale's `updated_at`, so it shows in the sales delta too.
+    """
+
+    permission_classes = [Can(VIEW_SALES)]
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filterset_class = RefundFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Refund.unscoped.none()
+        return selectors.refunds_visible_to(user=self.request.user).prefetch_related("lines")
+
+    @extend_schema(
+        operation_id="refunds_list",
+        responses=page_of(RefundOut, cursor=True),
+        parameters=[
+            OpenApiParameter("store", str),
+            OpenApiParameter("sale", str),
+            OpenApiParameter("page_size", int),
+            *delta.PARAMETERS,
+        ],
+    )
+    def get(self, request):
+        refuse_unknown_parameters(
+            request, {"page_size", "cursor", "updated_since", "format", *RefundFilter.base_filters}
+        )
+        found = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
+            request, self.get_queryset(), self
+        )
+        return delta.paginate(request, found, RefundOut)
 
 
 class SaleRefundApi(APIView):
@@ -463,6 +600,88 @@ class SaleRefundApi(APIView):
             sale=sale, lines=lines, reason=values["reason"], restock=values["restock"], actor=request.user
         )
         return Response(RefundOut(refund).data, status=status.HTTP_201_CREATED)
+
+
+def _bulk_rows(request, key: str, row_serializer, extra: frozenset = frozenset()) -> tuple[list, list, dict]:
+    """The rows of a bulk body, each checked alone: (validated values or None, field errors, the rest).
+
+    The envelope itself (an object with 1 to 1,000 rows under `key`) is a 400 when wrong.
+    """
+    body = request.data
+    if not isinstance(body, dict):
+        raise ValidationError({"non_field_errors": ["Expected an object."]})
+    refuse_unknown_fields(body, {key, *extra})
+    rows = body.get(key)
+    if not isinstance(rows, list) or not rows:
+        raise ValidationError({key: ["A list of 1 to 1000 rows."]})
+    if len(rows) > bulk.MAX_ROWS:
+        raise ValidationError({key: [f"At most {bulk.MAX_ROWS} rows a request; send the rest in another."]})
+    values, errors = [], []
+    checker = row_serializer()  # one instance for every row: its fields are built once
+    for row in rows:
+        try:
+            values.append(checker.run_validation(row))
+            errors.append(None)
+        except ValidationError as invalid:
+            values.append(None)
+            errors.append(_flatten(invalid.detail))
+    return values, errors, {name: body[name] for name in extra if name in body}
+
+
+class ProductBulkApi(APIView):
+    """Create or update up to 1,000 products by sku (or external_id); one result per row."""
+
+    permission_classes = [Can(MANAGE_PRODUCTS)]
+
+    @extend_schema(operation_id="products_bulk_upsert", request=ProductBulkIn, responses=ProductBulkOut)
+    @idempotent
+    def post(self, request):
+        values, errors, _ = _bulk_rows(request, "products", ProductBulkRow)
+        results = bulk.products_upsert(actor=request.user, rows=values)
+        for index, problems in enumerate(errors):
+            if problems is not None:
+                raw = request.data["products"][index]
+                raw = raw if isinstance(raw, dict) else {}
+                results[index] = {
+                    "sku": _text_or_none(raw.get("sku")),
+                    "status": "invalid",
+                    "fields": problems,
+                }
+        return Response({"results": results})
+
+
+class StockCountBulkApi(APIView):
+    """Record up to 1,000 physical counts: each brings a store's stock of a product to the count."""
+
+    permission_classes = [Can(ADJUST_STOCK)]
+
+    @extend_schema(
+        operation_id="stock_counts_bulk_record", request=StockCountBulkIn, responses=StockCountBulkOut
+    )
+    @idempotent
+    def post(self, request):
+        values, errors, extra = _bulk_rows(request, "counts", StockCountRow, frozenset({"reason"}))
+        reason = extra.get("reason", "")
+        if not isinstance(reason, str) or len(reason) > 200 or "\x00" in reason:
+            raise ValidationError({"reason": ["Text of at most 200 characters."]})
+        results = bulk.stock_counts_record(actor=request.user, rows=values, reason=reason)
+        for index, problems in enumerate(errors):
+            if problems is not None:
+                raw = request.data["counts"][index]
+                raw = raw if isinstance(raw, dict) else {}
+                results[index] = {
+                    "store": _text_or_none(raw.get("store")),
+                    "product": _text_or_none(raw.get("product")),
+                    "sku": _text_or_none(raw.get("sku")),
+                    "status": "invalid",
+                    "fields": problems,
+                }
+        return Response({"results": results})
+
+
+def _text_or_none(value) -> str | None:
+    """A value of an invalid row, echoed only when it is printable text that fits a sku or an id."""
+    return value if isinstance(value, str) and len(value) <= 64 and value.isprintable() else None
 
 
 class ProductImportDetailApi(APIView):

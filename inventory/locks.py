@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from uuid import UUID
 
-from django.db.models import Q
+from django.db import connection
 
 from inventory.models import StockLevel
 from tenants.context import require_tenant_id
@@ -18,13 +18,23 @@ def stock_rows_lock(*, pairs: Iterable[tuple[UUID, UUID]]) -> dict[tuple[UUID, U
     if not wanted:
         return {}
     tenant_id = require_tenant_id()
-    # ON CONFLICT DO NOTHING: a concurrent creator of the same row is not an error.
-    StockLevel.objects.bulk_create(
-        [StockLevel(tenant_id=tenant_id, store_id=s, product_id=p) for s, p in wanted],
-        ignore_conflicts=True,
+    stores, products = [s for s, _ in wanted], [p for _, p in wanted]
+    pairs_sql = "(store_id, product_id) IN (SELECT * FROM unnest(%s::uuid[], %s::uuid[]))"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT store_id, product_id FROM inventory_stocklevel WHERE tenant_id = %s AND {pairs_sql}",  # noqa: S608
+            [tenant_id, stores, products],
+        )
+        present = set(cursor.fetchall())
+    missing = [pair for pair in wanted if pair not in present]
+    if missing:
+        # ON CONFLICT DO NOTHING: a concurrent creator of the same row is not an error.
+        StockLevel.objects.bulk_create(
+            [StockLevel(tenant_id=tenant_id, store_id=s, product_id=p) for s, p in missing],
+            ignore_conflicts=True,
+        )
+    rows = StockLevel.objects.raw(
+        f"SELECT * FROM inventory_stocklevel WHERE tenant_id = %s AND {pairs_sql} ORDER BY id FOR UPDATE",  # noqa: S608
+        [tenant_id, stores, products],
     )
-    match = Q()
-    for store_id, product_id in wanted:
-        match |= Q(store_id=store_id, product_id=product_id)
-    rows = StockLevel.objects.filter(match).order_by("pk").select_for_update(of=("self",))
     return {(row.store_id, row.product_id): row for row in rows}

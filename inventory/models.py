@@ -9,6 +9,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 
 from tenants.fields import EncryptedTextField
 from tenants.models import Store, TenantOwnedModel
@@ -16,15 +17,40 @@ from tenants.models import Store, TenantOwnedModel
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
+def UpdatedAtField():
+    """When the row last changed: set by the database (trigger `kassa_sync_stamp`, migration 0003),
+    so bulk and raw writes move it too. Delta lists page on (updated_at, id) (inventory.sync)."""
+    return models.DateTimeField(db_default=Now(), editable=False)
+
+
+def ExternalIdField():
+    """The integrator's own key for the row (an ERP id); unique per tenant when set."""
+    return models.CharField(max_length=128, blank=True, default="")
+
+
+def external_id_unique(model: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(
+        fields=["tenant", "external_id"],
+        condition=~models.Q(external_id=""),
+        name=f"{model}_tenant_external_id",
+    )
+
+
+def updated_index(model: str) -> models.Index:
+    return models.Index(fields=["tenant", "updated_at", "id"], name=f"{model}_tenant_updated")
+
+
 class Category(TenantOwnedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    updated_at = UpdatedAtField()
 
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "categories"
         constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="category_tenant_name")]
+        indexes = [updated_index("category")]
 
     def __str__(self):
         return self.name
@@ -38,11 +64,17 @@ class Supplier(TenantOwnedModel):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
     notes = models.TextField(blank=True)
+    external_id = ExternalIdField()
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = UpdatedAtField()
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="supplier_tenant_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="supplier_tenant_name"),
+            external_id_unique("supplier"),
+        ]
+        indexes = [updated_index("supplier")]
 
     def __str__(self):
         return self.name
@@ -62,15 +94,20 @@ class Product(TenantOwnedModel):
     cost = models.DecimalField(**MONEY, default=0)
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0, help_text="percent")
     active = models.BooleanField(default=True)
+    external_id = ExternalIdField()
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = UpdatedAtField()
 
     class Meta:
         ordering = ["sku"]
-        constraints = [models.UniqueConstraint(fields=["tenant", "sku"], name="product_tenant_sku")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "sku"], name="product_tenant_sku"),
+            external_id_unique("product"),
+        ]
         indexes = [
             models.Index(fields=["tenant", "barcode"], name="product_tenant_barcode"),
             models.Index(fields=["tenant", "name"], name="product_tenant_name"),
+            updated_index("product"),
         ]
 
     def __str__(self):
@@ -87,14 +124,18 @@ class Customer(TenantOwnedModel):
     email_hash = models.CharField(max_length=64, blank=True, editable=False)
     phone_hash = models.CharField(max_length=64, blank=True, editable=False)
     notes = models.TextField(blank=True)
+    external_id = ExternalIdField()
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = UpdatedAtField()
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [external_id_unique("customer")]
         indexes = [
             models.Index(fields=["tenant", "email_hash"], name="customer_tenant_email_hash"),
             models.Index(fields=["tenant", "phone_hash"], name="customer_tenant_phone_hash"),
+            updated_index("customer"),
         ]
 
     def __str__(self):
@@ -112,7 +153,7 @@ class StockLevel(TenantOwnedModel):
     # Units to order when the stock position falls to the reorder point (0: the reorder point's
     # worth); see backoffice.selectors.reorder_suggestions.
     reorder_quantity = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = UpdatedAtField()
 
     class Meta:
         ordering = ["store_id", "product_id"]
@@ -121,7 +162,10 @@ class StockLevel(TenantOwnedModel):
                 fields=["tenant", "store", "product"], name="stocklevel_tenant_store_product"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "product"], name="stocklevel_tenant_product")]
+        indexes = [
+            models.Index(fields=["tenant", "product"], name="stocklevel_tenant_product"),
+            updated_index("stocklevel"),
+        ]
 
     def __str__(self):
         return f"{self.product_id} in {self.store_id}: {self.quantity}"
@@ -203,6 +247,7 @@ class Sale(TenantOwnedModel):
     change_due = models.DecimalField(**MONEY, default=0)
     refunded_total = models.DecimalField(**MONEY, default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = UpdatedAtField()
 
     class Meta:
         ordering = ["-created_at"]
@@ -211,7 +256,10 @@ class Sale(TenantOwnedModel):
                 fields=["tenant", "store", "receipt_number"], name="sale_tenant_store_receipt"
             )
         ]
-        indexes = [models.Index(fields=["tenant", "-created_at"], name="sale_tenant_created")]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="sale_tenant_created"),
+            updated_index("sale"),
+        ]
 
     def __str__(self):
         return f"receipt {self.receipt_number}"
@@ -268,9 +316,11 @@ class Refund(TenantOwnedModel):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = UpdatedAtField()
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [updated_index("refund")]
 
     def __str__(self):
         return f"refund {self.total} of {self.sale_id}"

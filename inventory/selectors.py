@@ -12,7 +12,7 @@ from accounts import authz
 from accounts.permissions import MANAGE_SETTINGS, STORE_SCOPED, VIEW_PRODUCTS, VIEW_SALES
 from core.errors import NotFound
 from inventory import hashing
-from inventory.models import Customer, Product, Sale, StockLevel, StockMovement, Supplier
+from inventory.models import Customer, Product, Refund, Sale, StockLevel, StockMovement, Supplier
 from tenants.models import Store
 
 
@@ -114,6 +114,11 @@ def sales_visible_to(*, user, permission: str | None = VIEW_SALES) -> QuerySet[S
     if permission is None:
         return Sale.objects.all()
     return _in_stores(Sale.objects.all(), user, permission)
+
+
+def refunds_visible_to(*, user) -> QuerySet[Refund]:
+    """The refunds of the stores where the user may view sales."""
+    return _in_stores(Refund.objects.all(), user, VIEW_SALES)
 
 
 def sale_get(*, user, sale_id: UUID, permission: str | None = VIEW_SALES) -> Sale:

@@ -3,7 +3,7 @@
 from django.utils.translation import gettext
 from rest_framework import serializers
 
-from core.serializers import TenantRelatedField
+from core.serializers import StrictModelSerializer, StrictSerializer, TenantRelatedField
 from inventory.models import (
     Category,
     Customer,
@@ -25,7 +25,7 @@ def related(model, **kwargs):
     return TenantRelatedField(model, **kwargs)
 
 
-class StoreSerializer(serializers.ModelSerializer):
+class StoreSerializer(StrictModelSerializer):
     class Meta:
         model = Store
         fields = ["id", "name", "code", "address", "allow_negative_stock", "active", "created_at"]
@@ -33,24 +33,25 @@ class StoreSerializer(serializers.ModelSerializer):
         validators: list = []  # uniqueness is checked by the service under the tenant
 
 
-class CategorySerializer(serializers.ModelSerializer):
+class CategorySerializer(StrictModelSerializer):
     parent = related(Category, required=False, allow_null=True)
 
     class Meta:
         model = Category
-        fields = ["id", "name", "parent"]
+        fields = ["id", "name", "parent", "updated_at"]
+        read_only_fields = ["id", "updated_at"]
         validators: list = []
 
 
-class SupplierSerializer(serializers.ModelSerializer):
+class SupplierSerializer(StrictModelSerializer):
     class Meta:
         model = Supplier
-        fields = ["id", "name", "email", "phone", "notes", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = ["id", "name", "email", "phone", "notes", "external_id", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
         validators: list = []
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(StrictModelSerializer):
     category = related(Category, required=False, allow_null=True)
     supplier = related(Supplier, required=False, allow_null=True)
 
@@ -68,14 +69,17 @@ class ProductSerializer(serializers.ModelSerializer):
             "cost",
             "tax_rate",
             "active",
+            "external_id",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        # No silent default: a product without a tax rate is a 400, not 0.00 % tax.
+        extra_kwargs = {"tax_rate": {"required": True}}
         validators: list = []
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(StrictModelSerializer):
     name = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=200)
     email = serializers.EmailField(required=False, allow_blank=True, allow_null=True)
     phone = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=40)
@@ -83,11 +87,21 @@ class CustomerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Customer
-        fields = ["id", "name", "email", "phone", "notes", "created_at", "erased_at"]
-        read_only_fields = ["id", "created_at", "erased_at"]
+        fields = [
+            "id",
+            "name",
+            "email",
+            "phone",
+            "notes",
+            "external_id",
+            "created_at",
+            "updated_at",
+            "erased_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at", "erased_at"]
 
 
-class StockLevelSerializer(serializers.ModelSerializer):
+class StockLevelSerializer(StrictModelSerializer):
     sku = serializers.CharField(source="product.sku", read_only=True)
     below_reorder_point = serializers.SerializerMethodField()
 
@@ -110,7 +124,7 @@ class StockLevelSerializer(serializers.ModelSerializer):
         return level.quantity <= level.reorder_point
 
 
-class StockLevelUpdateIn(serializers.Serializer):
+class StockLevelUpdateIn(StrictSerializer):
     reorder_point = serializers.IntegerField(min_value=0, max_value=1_000_000, required=False)
     reorder_quantity = serializers.IntegerField(
         min_value=0, max_value=1_000_000, required=False, help_text="units to order at the reorder point"
@@ -124,7 +138,7 @@ class StockLevelUpdateIn(serializers.Serializer):
         return data
 
 
-class StockMovementSerializer(serializers.ModelSerializer):
+class StockMovementSerializer(StrictModelSerializer):
     class Meta:
         model = StockMovement
         fields = [
@@ -146,7 +160,7 @@ class StockMovementSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StockMovementIn(serializers.Serializer):
+class StockMovementIn(StrictSerializer):
     KINDS = ["receive", "adjust", "transfer", "count"]
 
     store = related(Store)
@@ -166,25 +180,25 @@ class StockMovementIn(serializers.Serializer):
         return data
 
 
-class SaleLineIn(serializers.Serializer):
+class SaleLineIn(StrictSerializer):
     product = related(Product)
     quantity = serializers.IntegerField(min_value=1, max_value=100000)
 
 
-class PaymentIn(serializers.Serializer):
+class PaymentIn(StrictSerializer):
     method = serializers.ChoiceField(choices=Payment.Method.choices)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     reference = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
 
 
-class SaleIn(serializers.Serializer):
+class SaleIn(StrictSerializer):
     store = related(Store)
     lines = SaleLineIn(many=True, allow_empty=False, max_length=500)
     payments = PaymentIn(many=True, max_length=20)
     customer = related(Customer, required=False, allow_null=True)
 
 
-class SaleLineOut(serializers.ModelSerializer):
+class SaleLineOut(StrictModelSerializer):
     class Meta:
         model = SaleLine
         fields = [
@@ -201,13 +215,13 @@ class SaleLineOut(serializers.ModelSerializer):
         ]
 
 
-class PaymentOut(serializers.ModelSerializer):
+class PaymentOut(StrictModelSerializer):
     class Meta:
         model = Payment
         fields = ["method", "amount", "reference"]
 
 
-class SaleOut(serializers.ModelSerializer):
+class SaleOut(StrictModelSerializer):
     lines = SaleLineOut(many=True, read_only=True)
     payments = PaymentOut(many=True, read_only=True)
 
@@ -230,15 +244,16 @@ class SaleOut(serializers.ModelSerializer):
             "lines",
             "payments",
             "created_at",
+            "updated_at",
         ]
 
 
-class RefundLineIn(serializers.Serializer):
+class RefundLineIn(StrictSerializer):
     line = serializers.UUIDField(help_text="id of a line of the sale")
     quantity = serializers.IntegerField(min_value=1)
 
 
-class RefundIn(serializers.Serializer):
+class RefundIn(StrictSerializer):
     lines = RefundLineIn(
         many=True, required=False, allow_empty=False, help_text="leave out to refund everything"
     )
@@ -246,21 +261,32 @@ class RefundIn(serializers.Serializer):
     restock = serializers.BooleanField(default=True)
 
 
-class RefundLineOut(serializers.ModelSerializer):
+class RefundLineOut(StrictModelSerializer):
     class Meta:
         model = RefundLine
         fields = ["sale_line", "quantity", "amount", "tax"]
 
 
-class RefundOut(serializers.ModelSerializer):
+class RefundOut(StrictModelSerializer):
     lines = RefundLineOut(many=True, read_only=True)
 
     class Meta:
         model = Refund
-        fields = ["id", "sale", "store", "reason", "restock", "total", "tax_total", "lines", "created_at"]
+        fields = [
+            "id",
+            "sale",
+            "store",
+            "reason",
+            "restock",
+            "total",
+            "tax_total",
+            "lines",
+            "created_at",
+            "updated_at",
+        ]
 
 
-class ProductImportOut(serializers.ModelSerializer):
+class ProductImportOut(StrictModelSerializer):
     """A CSV import job: its status, percentage, counts and refused rows (never the file)."""
 
     class Meta:
@@ -287,3 +313,69 @@ class ProductImportOut(serializers.ModelSerializer):
             "started_at",
             "finished_at",
         ]
+
+
+class ProductBulkRow(StrictSerializer):
+    """One row of a bulk upsert: `sku` always; `name`, `price` and `tax_rate` to create."""
+
+    sku = serializers.CharField(max_length=64)
+    external_id = serializers.CharField(max_length=128, required=False, allow_blank=True)
+    barcode = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    category = serializers.UUIDField(required=False, allow_null=True)
+    supplier = serializers.UUIDField(required=False, allow_null=True)
+    price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    cost = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+    tax_rate = serializers.DecimalField(max_digits=5, decimal_places=2, required=False)
+    active = serializers.BooleanField(required=False)
+
+
+class ProductBulkIn(StrictSerializer):
+    products = ProductBulkRow(many=True, allow_empty=False, max_length=1000)
+
+
+class ProductBulkResult(serializers.Serializer):
+    sku = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["created", "updated", "unchanged", "invalid"])
+    id = serializers.UUIDField(required=False)
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="why a row is invalid",
+    )
+
+
+class ProductBulkOut(serializers.Serializer):
+    results = ProductBulkResult(many=True)
+
+
+class StockCountRow(StrictSerializer):
+    store = serializers.UUIDField()
+    product = serializers.UUIDField(required=False, help_text="the product's id, or give its sku")
+    sku = serializers.CharField(max_length=64, required=False)
+    counted = serializers.IntegerField(min_value=0, max_value=10_000_000)
+
+    def validate(self, data):
+        if not data.get("product") and not data.get("sku"):
+            raise serializers.ValidationError({"product": ["Give the product's id or its sku."]})
+        return data
+
+
+class StockCountBulkIn(StrictSerializer):
+    counts = StockCountRow(many=True, allow_empty=False, max_length=1000)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class StockCountResult(serializers.Serializer):
+    store = serializers.UUIDField(allow_null=True)
+    product = serializers.UUIDField(allow_null=True)
+    sku = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["updated", "unchanged", "invalid"])
+    quantity = serializers.IntegerField(required=False, help_text="the stock after the count")
+    movement = serializers.UUIDField(required=False, help_text="the count movement written")
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class StockCountBulkOut(serializers.Serializer):
+    results = StockCountResult(many=True)

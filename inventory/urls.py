@@ -16,6 +16,9 @@ urlpatterns = [
     path("sales/", apis.SaleListCreateApi.as_view(), name="sales"),
     path("sales/<uuid:sale_id>/", apis.SaleDetailApi.as_view(), name="sale-detail"),
     path("sales/<uuid:sale_id>/refund/", apis.SaleRefundApi.as_view(), name="sale-refund"),
+    path("refunds/", apis.RefundListApi.as_view(), name="refunds"),
+    path("products/bulk/", apis.ProductBulkApi.as_view(), name="products-bulk"),
+    path("stock-counts/bulk/", apis.StockCountBulkApi.as_view(), name="stock-counts-bulk"),
     path(
         "product-imports/<uuid:import_id>/",
         apis.ProductImportDetailApi.as_view(),

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "idempotency",
     "accounts",
     "auditlog",
+    "integrations",
     "inventory",
     "backoffice",
     "lifecycle",
@@ -126,6 +127,7 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.headers.SecurityHeadersMiddleware",
+    "core.throttling.RateLimitHeadersMiddleware",
     "core.observability.MetricsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.TenantMiddleware",
@@ -306,7 +308,22 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "kassa.beat_heartbeat_task",
         "schedule": float(env_int("KASSA_BEAT_HEARTBEAT_SECONDS", 60)),
     },
+    # Webhook deliveries due for a retry (a missed wake-up, a retry far ahead): wake their endpoints.
+    "webhook-deliveries-sweep": {"task": "integrations.deliveries_sweep_task", "schedule": 60.0},
+    # Delivered webhook events and attempts older than KASSA_WEBHOOK_KEEP_DAYS go.
+    "webhook-events-expire": {"task": "integrations.events_expire_task", "schedule": 3600.0},
 }
+
+# --- Webhooks (integrations/net.py): where deliveries may go is checked again at send time.
+KASSA_WEBHOOK_ALLOW_HTTP = env_bool("KASSA_WEBHOOK_ALLOW_HTTP", not PRODUCTION)  # plain http:// URLs
+KASSA_WEBHOOK_ALLOW_PRIVATE = env_bool("KASSA_WEBHOOK_ALLOW_PRIVATE", not PRODUCTION)  # loopback, 10/8, ...
+if PRODUCTION and (KASSA_WEBHOOK_ALLOW_HTTP or KASSA_WEBHOOK_ALLOW_PRIVATE):
+    raise ConfigError("KASSA_WEBHOOK_ALLOW_HTTP and KASSA_WEBHOOK_ALLOW_PRIVATE are for dev and tests only")
+KASSA_WEBHOOK_CA_FILE = env_str("KASSA_WEBHOOK_CA_FILE")  # trust these CAs instead of the system's
+# Fixed addresses for host names, like curl's --resolve: "hooks.example.com=203.0.113.7,...".
+KASSA_WEBHOOK_RESOLVE = dict(item.split("=", 1) for item in env_list("KASSA_WEBHOOK_RESOLVE") if "=" in item)
+KASSA_WEBHOOK_TIMEOUT = env_int("KASSA_WEBHOOK_TIMEOUT", 10)  # seconds to connect, and to answer
+KASSA_WEBHOOK_KEEP_DAYS = env_int("KASSA_WEBHOOK_KEEP_DAYS", 30)
 
 # --- Identity
 AUTH_USER_MODEL = "accounts.User"
@@ -350,7 +367,7 @@ SILENCED_SYSTEM_CHECKS = [
 
 # --- HTTP API
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.KassaAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.BearerTokenAuthentication"],
@@ -376,6 +393,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Request bodies get components of their own, without read-only fields (id, created_at, ...).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Summaries and descriptions written for integrators, and operation ids (kassa.openapi).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "kassa.openapi.postprocess"],
     "ENUM_NAME_OVERRIDES": {
         "PermissionEnum": "accounts.permissions.PERMISSION_CHOICES",
         "ApiTokenKindEnum": "accounts.models.ApiToken.Kind",

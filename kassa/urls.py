@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("auditlog.urls")),
     path("api/v1/", include("lifecycle.urls")),
     path("api/v1/", include("exports.urls")),
+    path("api/v1/", include("integrations.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("accounts.web_urls")),

@@ -26,6 +26,7 @@ from exports.builder import FORMAT
 from exports.catalogue import DERIVED_COLUMNS, SCHEMA_VERSION, entities
 from exports.errors import ExportError
 from inventory import hashing
+from inventory.sync import KEEP_STAMPS_SQL
 from lifecycle.services.purge import tenant_delete
 from lifecycle.services.remap import insert_select, key_map_create, mapped_back_query
 from lifecycle.services.restore import tenant_shell_create
@@ -88,6 +89,7 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
     done = 0
     maps: dict[str, str] = {}
     with owner_transaction(target, privileged=True) as cursor:
+        cursor.execute(KEEP_STAMPS_SQL)  # rows keep their updated_at (inventory.sync)
         for i, name in enumerate(order):
             table = ours[name].table
             columns = manifest["entities"][name]["columns"]

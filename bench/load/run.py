@@ -20,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.load import generator
+from bench.load import generator, webhooks
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DB_NAME = "kassa_bench"
@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         fixture = json.loads(fixture_file.read_text())
         print(f"reusing database {DB_NAME}")
     seed.tokens_issue(fixture)
+    receiver = webhooks.Receiver()
+    webhooks.webhooks_register(fixture, receiver.url)
     fixture_file.write_text(
         json.dumps({"tenants": [{k: v for k, v in t.items()} for t in fixture["tenants"]]})
     )
@@ -219,17 +221,22 @@ def main(argv: list[str] | None = None) -> int:
         mix = generator.run(
             kassa, MIX, name="kassa:mix", threads=t, seconds=args.mix_seconds, max_requests=budget, seed=9
         )
+        kassa_phases = [warm, *(p for p in phases if p.name.startswith("kassa:")), mix]
+        drained = webhooks.drain_wait(receiver, kassa_phases)
     finally:
         _stop(processes)
+        receiver.stop()
+    hooks = {**webhooks.latency_report(receiver, kassa_phases), "drain_wait_s": round(drained, 1)}
 
     ledger = checks.ledger_check(
         fixture, [warm, *(p for p in phases if p.name.startswith("kassa:")), mix], since
     )
     queries = checks.query_counts(fixture)
     report = _report(args, phases, mix, ledger, queries)
+    report["webhooks"] = hooks
     (OUT / "results.json").write_text(json.dumps(report, indent=2))
     _print(report)
-    return 0 if report["errors"] == 0 and ledger["ok"] else 1
+    return 0 if report["errors"] == 0 and ledger["ok"] and hooks["missing"] == 0 else 1
 
 
 def _stats(results) -> dict:
@@ -314,6 +321,14 @@ def _print(report: dict) -> None:
         print(f"  {kind:<16} {q}")
     ledger = report["ledger"]
     print(f"\nledger: {ledger}")
+    hooks = report.get("webhooks")
+    if hooks:
+        print(
+            f"webhooks (sale.created, one worker): {hooks['delivered']} delivered for {hooks['sales_answered']} "
+            f"sales, {hooks['missing']} missing, {hooks['repeated_delivery_ids']} repeated; latency from the "
+            f"sale to the receiver p50 {hooks['p50_ms']:.0f} ms, p95 {hooks['p95_ms']:.0f}, p99 "
+            f"{hooks['p99_ms']:.0f}, max {hooks['max_ms']:.0f} (queue drained {hooks['drain_wait_s']} s after the load)"
+        )
     if report["error_samples"]:
         print(f"error samples: {report['error_samples']}")
     print("\ntargets:")

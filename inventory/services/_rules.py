@@ -45,6 +45,24 @@ def clean(instance, exclude: Sequence[str] = ()) -> None:
                     % {"thing": type(instance)._meta.verbose_name, "field": field}
                 }
             )
+    external_id_check(instance)
+
+
+def external_id_check(instance) -> None:
+    """An integrator's `external_id` names one row of the tenant (when set)."""
+    value = getattr(instance, "external_id", "")
+    if value and type(instance).objects.filter(external_id=value).exclude(pk=instance.pk).exists():
+        raise ValidationError(
+            {
+                "external_id": gettext("Another %(thing)s has this external_id.")
+                % {"thing": type(instance)._meta.verbose_name}
+            }
+        )
+
+
+def refresh_stamp(instance) -> None:
+    """Read back `updated_at`, which the database sets (inventory.sync) after an update."""
+    instance.refresh_from_db(fields=["updated_at"])
 
 
 def positive(quantity: int, field: str = "quantity") -> None:

@@ -9,8 +9,9 @@ from django.db import transaction
 from django.utils.translation import gettext
 
 from accounts.permissions import MANAGE_PRODUCTS, MANAGE_SETTINGS
+from inventory import events
 from inventory.models import Category, Product, Supplier
-from inventory.services._rules import clean, require
+from inventory.services._rules import clean, refresh_stamp, require
 from tenants.models import Store
 
 PRODUCT_FIELDS = (
@@ -24,6 +25,7 @@ PRODUCT_FIELDS = (
     "cost",
     "tax_rate",
     "active",
+    "external_id",
 )
 CATEGORY_FIELDS = ("name", "parent")
 
@@ -50,6 +52,7 @@ def product_create(*, actor, sku: str, name: str, price: Decimal, **fields) -> P
     _check_product_values(product)
     clean(product)
     product.save()
+    events.products_changed([product])
     return product
 
 
@@ -62,7 +65,9 @@ def product_update(*, product: Product, actor, **fields) -> Product:
         setattr(product, name, value)
     _check_product_values(product)
     clean(product)
-    product.save(update_fields=[*fields, "updated_at"])
+    product.save(update_fields=[*fields])
+    refresh_stamp(product)
+    events.products_changed([product])
     return product
 
 
@@ -84,6 +89,7 @@ def category_update(*, category: Category, actor, **fields) -> Category:
         setattr(category, name, value)
     clean(category)
     category.save(update_fields=list(fields))
+    refresh_stamp(category)
     return category
 
 
@@ -103,6 +109,7 @@ def supplier_update(*, supplier: Supplier, actor, **fields) -> Supplier:
         setattr(supplier, name, value)
     clean(supplier)
     supplier.save(update_fields=list(fields))
+    refresh_stamp(supplier)
     return supplier
 
 

@@ -7,9 +7,9 @@ from django.utils.translation import gettext
 
 from accounts.permissions import CREATE_CUSTOMERS, MANAGE_CUSTOMERS
 from core.errors import Conflict
-from inventory import hashing
+from inventory import events, hashing
 from inventory.models import Customer
-from inventory.services._rules import require
+from inventory.services._rules import external_id_check, refresh_stamp, require
 
 
 def _customer_set_contact(customer: Customer, fields: dict) -> list[str]:
@@ -28,11 +28,15 @@ def _customer_set_contact(customer: Customer, fields: dict) -> list[str]:
 
 
 @transaction.atomic
-def customer_create(*, actor, name: str = "", email: str = "", phone: str = "", notes: str = "") -> Customer:
+def customer_create(
+    *, actor, name: str = "", email: str = "", phone: str = "", notes: str = "", external_id: str = ""
+) -> Customer:
     require(actor, CREATE_CUSTOMERS)
-    customer = Customer()
+    customer = Customer(external_id=external_id)
+    external_id_check(customer)
     _customer_set_contact(customer, {"name": name, "email": email, "phone": phone, "notes": notes})
     customer.save()
+    events.customer_changed(customer)
     return customer
 
 
@@ -42,8 +46,14 @@ def customer_update(*, customer: Customer, actor, **fields) -> Customer:
     if customer.erased_at is not None:
         raise Conflict(gettext("This customer was erased."))
     changed = _customer_set_contact(customer, fields)
+    if "external_id" in fields:
+        customer.external_id = fields["external_id"] or ""
+        external_id_check(customer)
+        changed.append("external_id")
     if changed:
         customer.save(update_fields=changed)
+        refresh_stamp(customer)
+        events.customer_changed(customer)
     return customer
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 
 from accounts.permissions import REFUND, SELL
 from core.errors import Conflict
+from inventory import events
 from inventory.errors import InsufficientStock
 from inventory.locks import stock_rows_lock
 from inventory.models import (
@@ -186,7 +187,7 @@ def sale_create(
         change_due=change,
     )
     tenant_id = require_tenant_id()
-    SaleLine.objects.bulk_create(
+    sale_lines = SaleLine.objects.bulk_create(
         [
             SaleLine(
                 tenant_id=tenant_id,
@@ -203,7 +204,7 @@ def sale_create(
             for line, line_total, tax in priced
         ]
     )
-    Payment.objects.bulk_create(
+    sale_payments = Payment.objects.bulk_create(
         [
             Payment(
                 tenant_id=tenant_id, sale=sale, method=p.method, amount=money(p.amount), reference=p.reference
@@ -211,7 +212,7 @@ def sale_create(
             for p in payments
         ]
     )
-    for product_id, wanted in quantities.items():
+    movements = [
         movement_apply(
             row=rows[(store.pk, product_id)],
             store=store,
@@ -221,7 +222,11 @@ def sale_create(
             actor=actor,
             sale=sale,
             check_stock=False,  # checked above, under the same locks
+            emit=False,
         )
+        for product_id, wanted in quantities.items()
+    ]
+    events.sale_created(sale, sale_lines, sale_payments, movements)
     return sale
 
 
@@ -291,7 +296,7 @@ def sale_refund(
         actor=actor,
     )
     tenant_id = require_tenant_id()
-    RefundLine.objects.bulk_create(
+    refund_lines = RefundLine.objects.bulk_create(
         [
             RefundLine(
                 tenant_id=tenant_id,
@@ -315,7 +320,7 @@ def sale_refund(
             product = sale_lines[pk].product
             per_product[product.pk] = (product, per_product.get(product.pk, (product, 0))[1] + quantity)
         rows = stock_rows_lock(pairs=[(store.pk, product_id) for product_id in per_product])
-        for product_id, (product, quantity) in per_product.items():
+        movements = [
             movement_apply(
                 row=rows[(store.pk, product_id)],
                 store=store,
@@ -325,7 +330,12 @@ def sale_refund(
                 actor=actor,
                 sale=sale,
                 refund=refund,
+                emit=False,
             )
+            for product_id, (product, quantity) in per_product.items()
+        ]
+    else:
+        movements = []
 
     remaining = sum(
         line.quantity - line.refunded_quantity
@@ -334,5 +344,6 @@ def sale_refund(
     sale.refunded_total = F("refunded_total") + total
     sale.status = Sale.Status.REFUNDED if remaining == 0 else Sale.Status.PARTIALLY_REFUNDED
     sale.save(update_fields=["refunded_total", "status"])
-    sale.refresh_from_db(fields=["refunded_total"])
+    sale.refresh_from_db(fields=["refunded_total", "updated_at"])
+    events.sale_refunded(refund, refund_lines, movements)
     return refund

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.permissions import ADJUST_STOCK, RECEIVE_STOCK, TRANSFER_STOCK
+from inventory import events
 from inventory.errors import InsufficientStock
 from inventory.locks import stock_rows_lock
 from inventory.models import Product, StockLevel, StockMovement, Supplier
@@ -51,11 +52,14 @@ def movement_apply(
     delta: int,
     actor,
     check_stock: bool = True,
+    emit: bool = True,
     **extra,
 ) -> StockMovement:
     """Apply `delta` to a locked stock row and record the movement that explains it.
 
-    For the services of this package, inside their transaction: it checks no permission.
+    For the services of this package, inside their transaction: it checks no permission. It
+    sends `stock.changed` unless `emit` is false: then the caller sends it with its own events
+    (one outbox statement for a whole sale).
     """
     balance = row.quantity + delta
     if check_stock and delta < 0 and balance < 0 and not store.allow_negative_stock:
@@ -63,7 +67,7 @@ def movement_apply(
     row.quantity = F("quantity") + delta
     row.save(update_fields=["quantity", "updated_at"])
     row.quantity = balance
-    return StockMovement.objects.create(
+    movement = StockMovement.objects.create(
         store=store,
         product=product,
         kind=kind,
@@ -72,6 +76,42 @@ def movement_apply(
         actor=actor,
         **extra,
     )
+    if emit:
+        events.stock_changed(movement)  # every change of stock, whatever service made it
+    return movement
+
+
+def movements_apply_many(*, changes, kind: str, actor, reason: str = "") -> list[StockMovement]:
+    """The batch form of `movement_apply` for locked rows: `changes` is `[(row, store, product, delta)]`
+    with one row each. One UPDATE of the levels, one INSERT of the movements, one outbox statement;
+    no stock check (for counts, which set what is there). For this package's services."""
+    if not changes:
+        return []
+    tenant_id = changes[0][0].tenant_id
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE inventory_stocklevel AS s SET quantity = s.quantity + c.delta "
+            "FROM unnest(%s::uuid[], %s::int[]) AS c(id, delta) WHERE s.id = c.id",
+            [[row.pk for row, *_ in changes], [delta for *_, delta in changes]],
+        )
+    movements = []
+    for row, store, product, delta in changes:
+        row.quantity += delta
+        movements.append(
+            StockMovement(
+                tenant_id=tenant_id,
+                store=store,
+                product=product,
+                kind=kind,
+                quantity=delta,
+                balance_after=row.quantity,
+                actor=actor,
+                reason=reason,
+            )
+        )
+    StockMovement.objects.bulk_create(movements)
+    events.stocks_changed(movements)
+    return movements
 
 
 def cost_average(*, on_hand: int, cost: Decimal, quantity: int, unit_cost: Decimal) -> Decimal:
@@ -251,6 +291,7 @@ def stock_transfer(
     rows = stock_rows_lock(pairs=[(from_store.pk, product.pk), (to_store.pk, product.pk)])
     transfer_id = uuid.uuid4()
     out = movement_apply(
+        emit=False,
         row=rows[(from_store.pk, product.pk)],
         store=from_store,
         product=product,
@@ -261,6 +302,7 @@ def stock_transfer(
         transfer_id=transfer_id,
     )
     into = movement_apply(
+        emit=False,
         row=rows[(to_store.pk, product.pk)],
         store=to_store,
         product=product,
@@ -270,6 +312,7 @@ def stock_transfer(
         reason=reason,
         transfer_id=transfer_id,
     )
+    events.stocks_changed([out, into])
     return out, into
 
 

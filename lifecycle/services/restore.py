@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.storage import WrongRegion, storage_for_region
+from inventory.sync import KEEP_STAMPS_SQL
 from lifecycle import archive
 from lifecycle.errors import LifecycleError
 from lifecycle.models import Backup
@@ -109,6 +110,7 @@ def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str
     order = [t for t in tenant_tables(backed_up_only=True) if t.name in manifest["tables"]]
     stages = {t.name: f"kassa_stage_{i}" for i, t in enumerate(order)}
     with owner_transaction(target, privileged=True) as cursor:
+        cursor.execute(KEEP_STAMPS_SQL)  # rows keep their updated_at (inventory.sync)
         # 1. The backup into temporary tables (read and authenticated a second time).
         records = archive.read_records(storage.get(backup.object_key), tenant=source, backup_id=backup.pk)
         for kind, payload in records:

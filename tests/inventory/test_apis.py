@@ -101,6 +101,28 @@ def test_another_tenants_store_or_product_in_a_body_is_invalid(
         ("cashier", "get", "/api/v1/stock-movements/", None),
         ("integrator", "post", "/api/v1/sales/", "sale"),
         ("cashier", "post", "/api/v1/stock-movements/", "receive"),
+        ("cashier", "get", "/api/v1/refunds/", None),
+        (
+            "cashier",
+            "post",
+            "/api/v1/products/bulk/",
+            {"products": [{"sku": "NEW", "name": "N", "price": "1"}]},
+        ),
+        (
+            "auditor",
+            "post",
+            "/api/v1/products/bulk/",
+            {"products": [{"sku": "NEW", "name": "N", "price": "1"}]},
+        ),
+        ("cashier", "post", "/api/v1/stock-counts/bulk/", "count"),
+        ("auditor", "post", "/api/v1/stock-counts/bulk/", "count"),
+        ("store_manager", "get", "/api/v1/webhooks/", None),
+        (
+            "cashier",
+            "post",
+            "/api/v1/webhooks/",
+            {"url": "https://hooks.example.com/", "events": ["sale.created"]},
+        ),
     ],
 )
 def test_a_lacking_permission_is_forbidden_and_changes_nothing(
@@ -114,6 +136,8 @@ def test_a_lacking_permission_is_forbidden_and_changes_nothing(
         }
     elif body == "receive":
         body = {"store": str(stores_a[0].pk), "product": str(coffee.pk), "kind": "receive", "quantity": 1}
+    elif body == "count":
+        body = {"counts": [{"store": str(stores_a[0].pk), "product": str(coffee.pk), "counted": 0}]}
     with as_tenant(tenant_a):
         before = (
             Store.objects.count(),
@@ -183,9 +207,15 @@ def test_store_scoped_staff_cannot_act_in_other_stores(api, cast_a, stores_a, co
     ("path", "body", "field"),
     [
         ("/api/v1/products/", {"sku": "SM-2", "name": "Tea", "price": "abc"}, "price"),
-        ("/api/v1/products/", {"sku": "SM-2", "name": "Tea", "price": "-1.00"}, "price"),
+        ("/api/v1/products/", {"sku": "SM-2", "name": "Tea", "price": "-1.00", "tax_rate": "14"}, "price"),
         ("/api/v1/products/", {"sku": "SM-2", "name": "Tea", "price": "1.00", "tax_rate": "120"}, "tax_rate"),
-        ("/api/v1/products/", {"sku": "COF-1", "name": "Again", "price": "1.00"}, "sku"),
+        ("/api/v1/products/", {"sku": "COF-1", "name": "Again", "price": "1.00", "tax_rate": "14"}, "sku"),
+        ("/api/v1/products/", {"sku": "SM-3", "name": "No tax", "price": "1.00"}, "tax_rate"),
+        (
+            "/api/v1/products/",
+            {"sku": "SM-3", "name": "T", "price": "1", "tax_rate": "1", "colour": "red"},
+            "colour",
+        ),
         ("/api/v1/stores/", {"name": ""}, "name"),
         ("/api/v1/suppliers/", {"name": "x" * 300}, "name"),
         ("/api/v1/customers/", {"email": "not an address"}, "email"),

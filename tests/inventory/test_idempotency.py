@@ -92,7 +92,7 @@ def test_idempotency_applies_to_every_inventory_post(api, cast_a, stores_a, coff
 
     client = api(cast_a["owner"])
     key = str(uuid.uuid4())
-    body = {"sku": "IDEM-1", "name": "Once", "price": "1.00"}
+    body = {"sku": "IDEM-1", "name": "Once", "price": "1.00", "tax_rate": "24.00"}
     assert client.post("/api/v1/products/", body, HTTP_IDEMPOTENCY_KEY=key).status_code == 201
     assert client.post("/api/v1/products/", body, HTTP_IDEMPOTENCY_KEY=key).status_code == 201
     key = str(uuid.uuid4())

@@ -16,6 +16,7 @@ PACKAGES = [
     "exports",
     "backoffice",
     "inventory",
+    "integrations",
     "accounts",
     "auditlog",
     "idempotency",
@@ -57,6 +58,11 @@ def test_the_code_keeps_every_contract():
         ("accounts/services.py", "import inventory.models", "accounts never imports inventory"),
         ("inventory/services/stock.py", "import backoffice.models", "Layers point one way"),
         ("backoffice/selectors.py", "import exports.models", "Layers point one way"),
+        (
+            "integrations/delivery.py",
+            "import inventory.models",
+            "integrations (webhooks) never imports inventory: emitters hand it what it sends",
+        ),
     ],
 )
 def test_a_wrong_import_breaks_its_contract(copy_of_the_code, module, bad_import, contract):

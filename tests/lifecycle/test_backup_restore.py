@@ -2,7 +2,7 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connections
+from django.db import connections, transaction
 
 from accounts.models import RoleAssignment, TotpDevice, User
 from core.storage import WrongRegion, storage_for_tenant
@@ -178,3 +178,56 @@ def test_backup_and_restore_through_s3_storage(chain, s3_bucket, settings):
 
     assert result.rows == {table: entry["rows"] for table, entry in backup.manifest["tables"].items()}
     assert tenant_rows(result.tenant).get("tenants_store") == 5
+
+
+def test_a_restore_keeps_the_synced_rows_and_their_updated_at(chain):
+    """Products, stock, sales and refunds (stamped by the database) come back exactly, stamps included;
+    a webhook comes back with its encrypted secret readable under the new tenant's key."""
+    from decimal import Decimal
+
+    from integrations.models import WebhookEndpoint
+    from integrations.services import webhook_create
+    from inventory.models import Product, Refund, Sale, StockLevel
+    from inventory.services.catalogue import product_create
+    from inventory.services.sales import PaymentInput, SaleLineInput, sale_create, sale_refund
+    from inventory.services.stock import stock_receive
+
+    with tenant_context(chain):
+        store = Store.objects.get(code="S0")
+        product = product_create(
+            actor=None, sku="R-1", name="Kept", price=Decimal("2.00"), tax_rate=Decimal("14")
+        )
+        stock_receive(store=store, product=product, quantity=4, actor=None)
+        sale = sale_create(
+            store=store,
+            lines=[SaleLineInput(product=product, quantity=1)],
+            payments=[PaymentInput(method="cash", amount=Decimal("2.00"))],
+            actor=None,
+        )
+        sale_refund(sale=sale, actor=None)
+        _, secret = webhook_create(actor=None, url="https://hooks.example.com/", events=["sale.created"])
+        stamps = {
+            model.__name__: sorted(model.objects.values_list("updated_at", flat=True))
+            for model in (Product, StockLevel, Sale, Refund)
+        }
+    backup = backup_now(chain)
+    call_command("restore_tenant", str(backup.pk), "--as", "alice-synced", stdout=io.StringIO())
+    with tenant_context(Tenant.objects.get(slug="alice-synced")):
+        for model in (Product, StockLevel, Sale, Refund):
+            assert sorted(model.objects.values_list("updated_at", flat=True)) == stamps[model.__name__]
+        assert WebhookEndpoint.objects.get().secret == secret
+
+
+def test_the_app_role_cannot_keep_a_stamp_of_its_choosing(chain):
+    from datetime import UTC, datetime
+
+    from inventory.models import Category
+    from inventory.sync import KEEP_STAMPS_SQL
+
+    long_ago = datetime(2001, 1, 1, tzinfo=UTC)
+    with tenant_context(chain), transaction.atomic():
+        with connections["default"].cursor() as cursor:
+            cursor.execute(KEEP_STAMPS_SQL)  # honoured for the tables' owner only
+        category = Category.objects.create(name="Forged")
+        Category.objects.filter(pk=category.pk).update(name="Forged again", updated_at=long_ago)
+        assert Category.objects.get(pk=category.pk).updated_at > long_ago

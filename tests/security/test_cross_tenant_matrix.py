@@ -19,6 +19,7 @@ from backoffice.services.purchasing import OrderLineInput, purchase_order_create
 from backoffice.services.stocktakes import stocktake_start
 from backoffice.services.transfers import TransferLineInput, transfer_send
 from exports.services import export_create
+from integrations.services import webhook_create
 from inventory.importing import product_import_create
 from inventory.models import Category, Customer, Product, Sale, StockLevel, StockMovement, Supplier
 from inventory.services.catalogue import category_create, product_create, supplier_create
@@ -83,6 +84,7 @@ PARAMETERS = {
     "order_id": "purchaseorder",
     "stocktake_id": "stocktake",
     "transfer_id": "transfer",
+    "webhook_id": "webhook",
 }
 ADMIN_MODELS = {
     "tenants/store": "store",
@@ -217,6 +219,9 @@ def bobs_objects(cast_b, tenant_b, stores_b):
             "drill": RestoreDrill.objects.create(tenant=tenant_b, status=RestoreDrill.Status.PASSED).pk,
             "productimport": product_import_create(actor=owner, data="sku,name,price\nB-2,Tea,1\n").pk,
             **_bobs_back_office(store, supplier, product),
+            "webhook": webhook_create(actor=owner, url="https://hooks.bob.example/", events=["sale.created"])[
+                0
+            ].pk,
         }
     return objects
 

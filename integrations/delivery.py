@@ -1,0 +1,228 @@
+"""Sending webhook deliveries: one endpoint at a time, in order, with retries for 24 hours.
+
+- Order: an endpoint's pending deliveries go out one at a time in `Delivery.id` order (the
+  order their events were committed in; the changes of one object always in the order they
+  happened). The next is sent only when the one before succeeded or was given up, so at most
+  one request per endpoint is in flight. A session advisory lock on the endpoint makes the
+  worker that drains it the only one (a dead worker's connection drops the lock).
+- Retries: a non-2xx answer, a timeout, a refused address or a TLS error is a failed attempt;
+  the next comes after 10 s, doubling up to one hour, until the delivery is 24 hours old, when it
+  is given up (`failed`). The same `Kassa-Delivery` id goes with every attempt.
+- After 24 hours of failures in a row the endpoint is disabled (`active` false, `disabled_at`),
+  its pending deliveries are given up, and the chain's owners get an e-mail. Turning it on again
+  (PATCH `active: true`) clears that.
+- Signature: `Kassa-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from django.core.mail import send_mail
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from integrations import net
+from integrations.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from tenants.context import get_current_tenant, tenant_context
+
+logger = logging.getLogger("integrations.delivery")
+
+LOCK_NAMESPACE = 63  # pg_try_advisory_lock(63, hashtext(endpoint id)); backups use 61
+FIRST_RETRY = timedelta(seconds=10)
+LONGEST_WAIT = timedelta(hours=1)
+GIVE_UP_AFTER = timedelta(hours=24)
+BATCH = 200  # deliveries sent by one task run before it hands over to a fresh one
+USER_AGENT = "Kassa-Webhooks/1"
+DISABLED_AFTER_FAILURES = gettext_noop("24 hours of failed deliveries")  # kept in English, mailed translated
+
+
+@dataclass
+class Drained:
+    sent: int = 0
+    retry_at: datetime | None = None  # set after a failed attempt: when the next one is due
+    more: bool = False  # the batch ended with deliveries still due
+    locked: bool = True  # False: another worker is draining this endpoint
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: 10 s, 20 s, 40 s, ... at most an hour."""
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_WAIT)
+
+
+def body_of(event: Event) -> bytes:
+    """The delivery's body: the same bytes on every attempt."""
+    return json.dumps(
+        {
+            "id": str(event.pk),
+            "type": event.kind,
+            "created_at": event.created_at.isoformat(),
+            "data": event.payload,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def _lock(endpoint_id: UUID, take: bool) -> bool:
+    sql = (
+        "SELECT pg_try_advisory_lock(%s, hashtext(%s))"
+        if take
+        else "SELECT pg_advisory_unlock(%s, hashtext(%s))"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [LOCK_NAMESPACE, str(endpoint_id)])
+        return bool(cursor.fetchone()[0])
+
+
+def endpoint_drain(*, endpoint_id: UUID) -> Drained:
+    """Send the endpoint's due deliveries in order until one fails, none is due, or the batch ends."""
+    if not _lock(endpoint_id, True):
+        return Drained(locked=False)
+    result = Drained()
+    try:
+        for _ in range(BATCH):
+            endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=True).first()
+            if endpoint is None:
+                return result
+            delivery = (
+                Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING)
+                .select_related("event")
+                .order_by("id")
+                .first()
+            )
+            if delivery is None or delivery.next_attempt_at > timezone.now():
+                return result
+            if not delivery_attempt(endpoint=endpoint, delivery=delivery):
+                delivery.refresh_from_db(fields=["status", "next_attempt_at"])
+                if delivery.status == Delivery.Status.PENDING:
+                    result.retry_at = delivery.next_attempt_at
+                    return result
+                continue  # given up: the next one may go
+            result.sent += 1
+        result.more = True
+        return result
+    finally:
+        _lock(endpoint_id, False)
+
+
+def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: Delivery) -> bool:
+    """POST the delivery once and record the attempt; True when the endpoint answered 2xx."""
+    now = timezone.now()
+    body = body_of(delivery.event)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Kassa-Event": delivery.event.kind,
+        "Kassa-Delivery": str(delivery.uid),
+        "Kassa-Signature": signature(endpoint.secret, int(now.timestamp()), body),
+    }
+    answer = net.post(endpoint.url, body, headers)
+    with transaction.atomic():
+        number = delivery.attempts + 1
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            endpoint=endpoint,
+            number=number,
+            succeeded=answer.succeeded,
+            status_code=answer.status_code,
+            error=answer.error,
+            duration_ms=answer.duration_ms,
+            created_at=now,
+        )
+        update: dict = {"attempts": F("attempts") + 1}
+        if answer.succeeded:
+            update.update(status=Delivery.Status.SUCCEEDED, finished_at=now)
+            if endpoint.failing_since is not None:
+                WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
+        elif now - delivery.created_at >= GIVE_UP_AFTER:
+            update.update(status=Delivery.Status.FAILED, finished_at=now)
+        else:
+            update["next_attempt_at"] = now + backoff(number)
+        Delivery.objects.filter(pk=delivery.pk).update(**update)
+        if not answer.succeeded:
+            _failure_note(endpoint, now)
+    return answer.succeeded
+
+
+def _failure_note(endpoint: WebhookEndpoint, now: datetime) -> None:
+    if endpoint.failing_since is None:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
+    elif now - endpoint.failing_since >= GIVE_UP_AFTER:
+        endpoint_disable(endpoint=endpoint, now=now, reason=DISABLED_AFTER_FAILURES)
+
+
+def endpoint_disable(*, endpoint: WebhookEndpoint, now: datetime, reason: str) -> None:
+    """Turn the endpoint off, give up what it still had to send, and tell the chain's owners."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        active=False, disabled_at=now, disabled_reason=reason
+    )
+    given_up = Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING).update(
+        status=Delivery.Status.FAILED, finished_at=now
+    )
+    logger.warning("webhook %s disabled: %s (%d deliveries given up)", endpoint.pk, reason, given_up)
+    tenant = get_current_tenant()
+
+    def notify():
+        with tenant_context(tenant):
+            owners_notify(endpoint=endpoint, reason=reason)
+
+    transaction.on_commit(notify)
+
+
+def owners_notify(*, endpoint: WebhookEndpoint, reason: str) -> int:
+    """E-mail each active owner of the chain (in their language) that a webhook was disabled."""
+    from accounts.models import User
+
+    owners = (
+        User.objects.filter(is_active=True, assignments__role__builtin="owner")
+        .exclude(email="")
+        .distinct()
+        .order_by("username")
+    )
+    sent = 0
+    for owner in owners:
+        with translation.override(owner.language or "en"):
+            subject = _("Kassa: a webhook was turned off")
+            text = _(
+                "Kassa stopped sending webhooks to %(url)s: %(reason)s. Deliveries that were waiting "
+                "were given up. Once the receiver works again, turn the webhook on with "
+                'PATCH /api/v1/webhooks/%(id)s/ {"active": true}.'
+            ) % {"url": endpoint.url, "reason": _(reason), "id": endpoint.pk}
+        sent += send_mail(subject, text, None, [owner.email], fail_silently=True)
+    return sent
+
+
+def endpoints_due() -> list[UUID]:
+    """The active endpoints of the current tenant with a delivery due now."""
+    return list(
+        Delivery.objects.filter(
+            status=Delivery.Status.PENDING, next_attempt_at__lte=timezone.now(), endpoint__active=True
+        )
+        .values_list("endpoint_id", flat=True)
+        .distinct()
+    )
+
+
+def events_expire(*, keep: timedelta) -> int:
+    """Delete finished deliveries, their attempts and events older than `keep`; the number of events."""
+    cutoff = timezone.now() - keep
+    DeliveryAttempt.objects.filter(created_at__lt=cutoff).delete()
+    old = Event.objects.filter(created_at__lt=cutoff)
+    finished = old.exclude(pk__in=Delivery.objects.filter(status=Delivery.Status.PENDING).values("event_id"))
+    Delivery.objects.filter(event__in=finished).delete()
+    return finished.delete()[1].get("integrations.Event", 0)

@@ -1,0 +1,114 @@
+"""The outbox: `events_emit` writes events and their deliveries inside the caller's transaction.
+
+Services call it with what happened (`[(kind, payload), ...]`); it is one statement whatever the
+number of events or endpoints: the events are inserted only when an active endpoint of the
+tenant subscribes to their kind, with one `Delivery` per such endpoint, so a tenant without
+webhooks pays one cheap statement and stores nothing. The event exists exactly when the change
+committed (it rolls back with it). After the commit, one delivery task per endpoint is queued
+(once per transaction, however many events it emitted).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from integrations.models import EVENT_KINDS, PING
+from tenants.context import require_tenant_id
+
+EMIT_SQL = """
+WITH input AS (
+    SELECT i.id, i.kind, i.payload, i.n
+      FROM unnest(%(ids)s::uuid[], %(kinds)s::text[], %(payloads)s::jsonb[]) WITH ORDINALITY
+           AS i(id, kind, payload, n)
+), subscribed AS (
+    SELECT e.id AS endpoint_id, i.id AS event_id, i.n
+      FROM input i
+      JOIN integrations_webhookendpoint e
+        ON e.tenant_id = %(tenant)s AND e.active
+       AND (i.kind = ANY(e.events) OR e.id = %(endpoint)s::uuid)  -- a ping goes to its endpoint only
+     WHERE %(endpoint)s::uuid IS NULL OR e.id = %(endpoint)s::uuid
+), events AS (
+    INSERT INTO integrations_event (id, tenant_id, kind, payload, created_at)
+    SELECT i.id, %(tenant)s, i.kind, i.payload, %(now)s FROM input i
+     WHERE i.id IN (SELECT event_id FROM subscribed)
+    RETURNING id
+)
+INSERT INTO integrations_delivery
+       (uid, tenant_id, endpoint_id, event_id, status, attempts, next_attempt_at, created_at)
+SELECT gen_random_uuid(), %(tenant)s, s.endpoint_id, s.event_id, 'pending', 0, %(now)s, %(now)s
+  FROM subscribed s
+ WHERE EXISTS (SELECT 1 FROM events)
+ ORDER BY s.n, s.endpoint_id
+RETURNING endpoint_id
+"""
+
+
+def events_emit(events: Iterable[tuple[str, dict]], *, endpoint_id: uuid.UUID | None = None) -> int:
+    """Record `events` (kind, payload) for every endpoint subscribed to them; the number of deliveries.
+
+    `endpoint_id` limits the deliveries to one endpoint (the test ping).
+    """
+    events = list(events)
+    if not events:
+        return 0
+    for kind, _ in events:
+        if kind not in EVENT_KINDS and kind != PING:
+            raise ValueError(f"unknown event kind {kind!r}")
+    tenant_id = require_tenant_id()
+    params = {
+        "ids": [uuid.uuid4() for _ in events],
+        "kinds": [kind for kind, _ in events],
+        "payloads": [json.dumps(payload, cls=DjangoJSONEncoder) for _, payload in events],
+        "tenant": tenant_id,
+        "endpoint": endpoint_id,
+        "now": timezone.now(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(EMIT_SQL, params)
+        rows = cursor.fetchall()
+    if rows:
+        _deliver_after_commit(tenant_id, {endpoint for (endpoint,) in rows})
+    return len(rows)
+
+
+def event_emit(kind: str, payload: dict) -> int:
+    return events_emit([(kind, payload)])
+
+
+class _AfterCommit:
+    """The endpoints to wake once this transaction commits: one callback per transaction."""
+
+    def __init__(self, tenant_id):
+        self.tenant_id = tenant_id
+        self.endpoints: set = set()
+
+    def __call__(self):
+        from integrations.tasks import endpoint_drain_task
+
+        for endpoint_id in sorted(self.endpoints, key=str):
+            endpoint_drain_task.delay(str(self.tenant_id), str(endpoint_id))
+
+
+def _deliver_after_commit(tenant_id, endpoints: set) -> None:
+    # Found again only while its callback is still queued on this connection: a new transaction
+    # (after a commit or a rollback) gets a new one.
+    pending = next(
+        (
+            callback
+            for _, callback, _ in connection.run_on_commit
+            if isinstance(callback, _AfterCommit) and callback.tenant_id == tenant_id
+        ),
+        None,
+    )
+    if pending is not None:
+        pending.endpoints |= endpoints
+        return
+    pending = _AfterCommit(tenant_id)
+    pending.endpoints |= endpoints
+    transaction.on_commit(pending)  # outside a transaction: now
