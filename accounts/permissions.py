@@ -17,6 +17,9 @@ VIEW_CHAIN_LOGS = "view_chain_logs"
 EXPORT = "export"
 MANAGE_SETTINGS = "manage_settings"
 GRANT_SUPPORT = "grant_support"
+GIVE_DISCOUNT = "give_discount"
+REFUND_WITHOUT_RECEIPT = "refund_without_receipt"
+MANAGE_SHIFTS = "manage_shifts"
 
 CATALOGUE: dict[str, str] = {
     VIEW_PRODUCTS: "View products, categories, suppliers and stock levels",
@@ -36,6 +39,9 @@ CATALOGUE: dict[str, str] = {
     EXPORT: "Export the chain's data",
     MANAGE_SETTINGS: "Change the chain's settings (stores, retention)",
     GRANT_SUPPORT: "Grant and revoke support access for platform staff",
+    GIVE_DISCOUNT: "Give discounts up to the role's max_discount_percent",
+    REFUND_WITHOUT_RECEIPT: "Take back goods without a receipt",
+    MANAGE_SHIFTS: "Open and close register shifts, pay cash in and out, read X and Z reports",
 }
 
 PERMISSION_CHOICES = sorted(CATALOGUE)
@@ -52,6 +58,9 @@ STORE_SCOPED = frozenset(
         VIEW_SALES,
         VIEW_STORE_LOGS,
         MANAGE_USERS,
+        GIVE_DISCOUNT,
+        REFUND_WITHOUT_RECEIPT,
+        MANAGE_SHIFTS,
     }
 )
 
@@ -72,6 +81,7 @@ BUILTIN_ROLES: dict[str, dict] = {
         "permissions": sorted(CATALOGUE),
         "mfa_required": True,
         "lockout_threshold": 5,
+        "max_discount_percent": 100,
     },
     STORE_MANAGER: {
         "name": "Store manager",
@@ -88,13 +98,28 @@ BUILTIN_ROLES: dict[str, dict] = {
             MANAGE_CUSTOMERS,
             MANAGE_USERS,
             VIEW_STORE_LOGS,
+            # the register and the day (issue 18)
+            GIVE_DISCOUNT,
+            REFUND_WITHOUT_RECEIPT,
+            MANAGE_SHIFTS,
         ],
         "mfa_required": True,
+        "max_discount_percent": 100,
     },
     CASHIER: {
         "name": "Cashier",
-        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, MANAGE_CUSTOMERS],
+        "permissions": [
+            VIEW_PRODUCTS,
+            SELL,
+            VIEW_CUSTOMERS,
+            MANAGE_CUSTOMERS,
+            # the register and the day (issue 18)
+            GIVE_DISCOUNT,
+            MANAGE_SHIFTS,
+        ],
         "mfa_required": False,
+        "max_discount_percent": 10,
+        "home": "register",
     },
     INTEGRATOR: {
         "name": "Integrator",
@@ -115,3 +140,7 @@ BUILTIN_ROLES: dict[str, dict] = {
         "mfa_required": True,
     },
 }
+
+# Where a role's holders land after signing in (a `next` page wins). A user with several roles
+# lands at the first of these that one of their roles names.
+HOMES: dict[str, str] = {"admin": "/admin/", "audit": "/audit/", "register": "/pos/", "account": "/account/"}

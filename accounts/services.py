@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import authz, lockout
 from accounts.models import PasswordHistory, Role, RoleAssignment, SupportGrant, User
-from accounts.permissions import BUILTIN_ROLES, CATALOGUE, MANAGE_ROLES, MANAGE_USERS, SUPPORT_DEFAULT
+from accounts.permissions import BUILTIN_ROLES, CATALOGUE, HOMES, MANAGE_ROLES, MANAGE_USERS, SUPPORT_DEFAULT
 from accounts.policy import (
     password_problems,
     policy_for,
@@ -226,6 +226,8 @@ ROLE_POLICY_FIELDS = (
     "session_lifetime_seconds",
     "token_idle_seconds",
     "token_lifetime_seconds",
+    "max_discount_percent",
+    "home",
 )
 
 
@@ -241,6 +243,8 @@ def _role_check(actor: User, permissions: Sequence[str], fields: dict) -> None:
         raise PermissionDenied("You may not manage roles.")
     unknown = sorted(set(permissions) - set(CATALOGUE))
     problems = policy_validate(fields)
+    if fields.get("home") not in (None, *HOMES):
+        problems["home"] = f"one of {', '.join(HOMES)}"
     if unknown:
         problems["permissions"] = f"unknown permissions: {', '.join(unknown)}"
     if problems:

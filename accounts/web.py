@@ -25,14 +25,15 @@ from core.net import client_ip
 PENDING_OTP = "kassa_pending_otp_user"
 
 
-def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or "/account/"
+def _next_url(request, default: str = "/account/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or default
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=True):
         return target
-    return "/account/"
+    return default
 
 
-def _start_session(request, user: User, password_change_required: bool):
+def session_begin(request, user: User) -> None:
+    """Sign the browser in as `user`: a new session id, its start and last-seen times, its row."""
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # a new session id
     now = timezone.now()
     request.session["kassa_started"] = now.timestamp()
@@ -44,7 +45,13 @@ def _start_session(request, user: User, password_change_required: bool):
         ip=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
-    return redirect("/account/password/" if password_change_required else _next_url(request))
+
+
+def _start_session(request, user: User, password_change_required: bool):
+    session_begin(request, user)
+    if password_change_required:
+        return redirect("/account/password/")
+    return redirect(_next_url(request, default=selectors.home_of(user=user)))
 
 
 def _refusal_message(refusal: SignInRefused) -> str:
@@ -72,10 +79,10 @@ def login_view(request):
             if refusal.code == "otp_required" and refusal.user is not None:
                 request.session.cycle_key()
                 request.session[PENDING_OTP] = str(refusal.user.pk)
-                return redirect(f"/login/otp/?next={_next_url(request)}")
+                return redirect(f"/login/otp/?next={_next_url(request, default='')}")
             return render(request, "accounts/login.html", {"error": _refusal_message(refusal)}, status=200)
         return _start_session(request, signed_in.user, signed_in.password_change_required)
-    return render(request, "accounts/login.html", {"next": _next_url(request)})
+    return render(request, "accounts/login.html", {"next": _next_url(request, default="")})
 
 
 @require_http_methods(["GET", "POST"])
@@ -93,7 +100,7 @@ def login_otp_view(request):
         del request.session[PENDING_OTP]
         signed_in = signin_complete(request=request, user=user, policy=policy_for(user), channel="web")
         return _start_session(request, user, signed_in.password_change_required)
-    return render(request, "accounts/login_otp.html", {"next": _next_url(request)})
+    return render(request, "accounts/login_otp.html", {"next": _next_url(request, default="")})
 
 
 @require_POST

@@ -107,6 +107,8 @@ class SignInEvent(TenantOwnedModel):
         SIGN_OUT = "sign_out"
         LOCKOUT = "lockout"
         UNLOCK = "unlock"
+        # A manager's credentials checked at the register to approve what a cashier may not do.
+        APPROVAL = "approval"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"

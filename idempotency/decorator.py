@@ -17,6 +17,7 @@ permissions have run by then, so the tenant and the user are known.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -44,9 +45,16 @@ PARAMETER = OpenApiParameter(
 
 
 def _fingerprint(request) -> str:
-    user = getattr(request.user, "pk", None)
-    body = json.dumps(request.data, sort_keys=True, default=str, separators=(",", ":"))
-    text = "\n".join([str(user), request.method, request.path, body])
+    return fingerprint_of(
+        user=getattr(request.user, "pk", None), method=request.method, path=request.path, body=request.data
+    )
+
+
+def fingerprint_of(*, user, method: str, path: str, body) -> str:
+    """What makes two requests "the same": the user, the method, the path and the body."""
+    text = "\n".join(
+        [str(user), method, path, json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))]
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -54,16 +62,88 @@ def _lock_key(tenant_id, key: str) -> str:
     return "idempotency:" + hashlib.sha256(f"{tenant_id}:{key}".encode()).hexdigest()
 
 
-def _replay(record, fingerprint: str) -> Response:
-    if record.fingerprint != fingerprint:
-        raise Unprocessable(
-            "This Idempotency-Key was used with another request.", code="idempotency_key_reused"
-        )
-    if record.response_body == NOT_STORED:
-        raise Conflict("This request was already processed; its answer held a secret and is not kept.")
-    response = Response(record.response_body, status=record.response_status)
+class Idempotency:
+    """One request's Idempotency-Key: its stored answer, or running its work once.
+
+    The decorator below uses it for DRF views; views that must do something before their
+    transaction (check a manager's approval, accounts.approvals) and the register's JSON views
+    use it directly: `stored()` first, then `run(work, answer=..., atomic=True)`.
+    """
+
+    def __init__(self, *, key: str | None, fingerprint: str):
+        self.tenant_id = current_tenant_id()
+        self.active = key is not None and self.tenant_id is not None
+        self.key = (key or "").strip()
+        self.fingerprint = fingerprint
+        if self.active and (not self.key or len(self.key) > MAX_KEY_LENGTH):
+            raise DomainError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
+
+    def _replayable(self, record) -> tuple[int, object]:
+        if record.fingerprint != self.fingerprint:
+            raise Unprocessable(
+                "This Idempotency-Key was used with another request.", code="idempotency_key_reused"
+            )
+        if record.response_body == NOT_STORED:
+            raise Conflict("This request was already processed; its answer held a secret and is not kept.")
+        return record.response_status, record.response_body
+
+    def stored(self) -> tuple[int, object] | None:
+        """The first answer (status, body) when this key was used before, else None."""
+        if not self.active:
+            return None
+        record = record_find(key=self.key)
+        return self._replayable(record) if record is not None else None
+
+    def run(self, work, *, answer, atomic: bool = False, store_response: bool = True):
+        """Run `work()` once for this key; `answer(result)` gives its (status, body) to store.
+
+        Returns `work()`'s result, or the stored (status, body) as `("replay", status, body)`.
+        With `atomic`, the work and its record share one transaction of their own (for views
+        that are not atomic themselves).
+        """
+        if not self.active:
+            return work()
+        found = self.stored()
+        if found is not None:
+            return ("replay", *found)
+        lock = _lock_key(self.tenant_id, self.key)
+        if not cache.add(lock, self.fingerprint, timeout=IN_FLIGHT_SECONDS):
+            found = self.stored()  # the other request may have committed meanwhile
+            if found is not None:
+                return ("replay", *found)
+            raise Conflict(
+                "A request with this Idempotency-Key is still running.", code="idempotency_key_in_flight"
+            )
+        try:
+            with transaction.atomic() if atomic else contextlib.nullcontext():
+                result = work()
+                status, body = answer(result)
+                if 200 <= status < 300:
+                    record_store(
+                        key=self.key,
+                        fingerprint=self.fingerprint,
+                        response_status=status,
+                        response_body=body if store_response else NOT_STORED,
+                    )
+                    # Only after the commit may a repeat run: then it finds the stored answer.
+                    transaction.on_commit(lambda: cache.delete(lock))
+        except BaseException:
+            cache.delete(lock)
+            raise
+        if not 200 <= status < 300:
+            cache.delete(lock)
+        return result
+
+
+def replayed(status: int, body) -> Response:
+    response = Response(body, status=status)
     response["Idempotent-Replayed"] = "true"
     return response
+
+
+def response_answer(response: Response) -> tuple[int, object]:
+    body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+    return response.status_code, body
 
 
 def idempotent(method=None, *, store_response: bool = True):
@@ -72,47 +152,17 @@ def idempotent(method=None, *, store_response: bool = True):
     def decorate(handler):
         @functools.wraps(handler)
         def wrapper(self, request, *args, **kwargs):
-            key = request.headers.get(HEADER)
-            tenant_id = current_tenant_id()
-            if key is None or tenant_id is None:
-                return handler(self, request, *args, **kwargs)
-            key = key.strip()
-            if not key or len(key) > MAX_KEY_LENGTH:
-                raise DomainError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.")
-            fingerprint = _fingerprint(request)
-            record = record_find(key=key)
-            if record is not None:
-                return _replay(record, fingerprint)
-            lock = _lock_key(tenant_id, key)
-            if not cache.add(lock, fingerprint, timeout=IN_FLIGHT_SECONDS):
-                record = record_find(key=key)  # the other request may have committed meanwhile
-                if record is not None:
-                    return _replay(record, fingerprint)
-                raise Conflict(
-                    "A request with this Idempotency-Key is still running.", code="idempotency_key_in_flight"
-                )
-            try:
-                response = handler(self, request, *args, **kwargs)
-                if 200 <= response.status_code < 300:
-                    _store(key, fingerprint, response, store_response)
-            except BaseException:
-                cache.delete(lock)
-                raise
-            if 200 <= response.status_code < 300:
-                # Only after the commit may a repeat run: then it finds the stored answer.
-                transaction.on_commit(lambda: cache.delete(lock))
-            else:
-                cache.delete(lock)
-            return response
+            guard = Idempotency(key=request.headers.get(HEADER), fingerprint=_fingerprint(request))
+            result = guard.run(
+                lambda: handler(self, request, *args, **kwargs),
+                answer=response_answer,
+                store_response=store_response,
+            )
+            if isinstance(result, tuple):
+                return replayed(result[1], result[2])
+            return result
 
         wrapper.idempotent = True
         return extend_schema(parameters=[PARAMETER])(wrapper)
 
     return decorate(method) if method is not None else decorate
-
-
-def _store(key: str, fingerprint: str, response: Response, store_response: bool) -> None:
-    body = NOT_STORED
-    if store_response:
-        body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-    record_store(key=key, fingerprint=fingerprint, response_status=response.status_code, response_body=body)

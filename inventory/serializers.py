@@ -1,9 +1,11 @@
 """Input and output shapes of the Inventory API. No serializer writes: the services do."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import TenantRelatedField
 from inventory.models import (
+    CashMovement,
     Category,
     Customer,
     Payment,
@@ -11,8 +13,10 @@ from inventory.models import (
     ProductImport,
     Refund,
     RefundLine,
+    RefundPayment,
     Sale,
     SaleLine,
+    Shift,
     StockLevel,
     StockMovement,
     Supplier,
@@ -27,7 +31,18 @@ def related(model, **kwargs):
 class StoreSerializer(serializers.ModelSerializer):
     class Meta:
         model = Store
-        fields = ["id", "name", "code", "address", "allow_negative_stock", "active", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "code",
+            "address",
+            "allow_negative_stock",
+            "active",
+            "time_zone",
+            "business_id",
+            "receipt_auto_print",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
         validators: list = []  # uniqueness is checked by the service under the tenant
 
@@ -154,9 +169,33 @@ class StockMovementIn(serializers.Serializer):
         return data
 
 
+class DiscountIn(serializers.Serializer):
+    """A percent or an amount (one of the two), with a reason."""
+
+    percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, min_value=0, max_value=100
+    )
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, min_value=0)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+    def validate(self, data):
+        if ("percent" in data) == ("amount" in data):
+            raise serializers.ValidationError("Give a percent or an amount.")
+        return data
+
+
+class ApprovalIn(serializers.Serializer):
+    """A manager's credentials, checked by the sign-in rules (lockout, one-time code) and logged."""
+
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    otp = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
 class SaleLineIn(serializers.Serializer):
     product = related(Product)
     quantity = serializers.IntegerField(min_value=1, max_value=100000)
+    discount = DiscountIn(required=False)
 
 
 class PaymentIn(serializers.Serializer):
@@ -170,9 +209,20 @@ class SaleIn(serializers.Serializer):
     lines = SaleLineIn(many=True, allow_empty=False, max_length=500)
     payments = PaymentIn(many=True, max_length=20)
     customer = related(Customer, required=False, allow_null=True)
+    discount = DiscountIn(required=False, help_text="a discount of the whole basket")
+    register = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        default="",
+        help_text="the register (as its shift was opened); left out: the store's only open shift",
+    )
+    approved_by = ApprovalIn(required=False, help_text="a manager's approval of a discount above the limit")
 
 
 class SaleLineOut(serializers.ModelSerializer):
+    net = serializers.SerializerMethodField(help_text="the line's total less its tax")
+
     class Meta:
         model = SaleLine
         fields = [
@@ -183,10 +233,20 @@ class SaleLineOut(serializers.ModelSerializer):
             "quantity",
             "unit_price",
             "tax_rate",
+            "list_total",
+            "discount",
+            "basket_discount",
+            "discount_percent",
+            "discount_amount",
+            "discount_reason",
             "line_total",
             "line_tax",
+            "net",
             "refunded_quantity",
         ]
+
+    def get_net(self, line) -> str:
+        return str(line.line_total - line.line_tax)
 
 
 class PaymentOut(serializers.ModelSerializer):
@@ -195,9 +255,24 @@ class PaymentOut(serializers.ModelSerializer):
         fields = ["method", "amount", "reference"]
 
 
+class TaxOut(serializers.Serializer):
+    rate = serializers.DecimalField(max_digits=5, decimal_places=2)
+    net = serializers.DecimalField(max_digits=12, decimal_places=2)
+    tax = serializers.DecimalField(max_digits=12, decimal_places=2)
+    gross = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class BasketDiscountOut(serializers.Serializer):
+    percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    reason = serializers.CharField()
+
+
 class SaleOut(serializers.ModelSerializer):
     lines = SaleLineOut(many=True, read_only=True)
     payments = PaymentOut(many=True, read_only=True)
+    taxes = TaxOut(many=True, read_only=True)
+    discount = serializers.SerializerMethodField()
 
     class Meta:
         model = Sale
@@ -208,10 +283,16 @@ class SaleOut(serializers.ModelSerializer):
             "status",
             "customer",
             "cashier",
+            "register",
+            "shift",
             "currency",
             "subtotal",
             "tax_total",
             "total",
+            "taxes",
+            "discount_total",
+            "discount",
+            "approved_by",
             "paid",
             "change_due",
             "refunded_total",
@@ -220,10 +301,26 @@ class SaleOut(serializers.ModelSerializer):
             "created_at",
         ]
 
+    @extend_schema_field(BasketDiscountOut(allow_null=True))
+    def get_discount(self, sale):
+        if sale.basket_discount_percent is None and sale.basket_discount_amount is None:
+            return None
+        return {
+            "percent": None if sale.basket_discount_percent is None else str(sale.basket_discount_percent),
+            "amount": None if sale.basket_discount_amount is None else str(sale.basket_discount_amount),
+            "reason": sale.basket_discount_reason,
+        }
+
 
 class RefundLineIn(serializers.Serializer):
     line = serializers.UUIDField(help_text="id of a line of the sale")
     quantity = serializers.IntegerField(min_value=1)
+
+
+class RefundPaymentIn(serializers.Serializer):
+    method = serializers.ChoiceField(choices=Payment.Method.choices)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
 
 
 class RefundIn(serializers.Serializer):
@@ -232,20 +329,158 @@ class RefundIn(serializers.Serializer):
     )
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     restock = serializers.BooleanField(default=True)
+    payments = RefundPaymentIn(
+        many=True,
+        required=False,
+        allow_empty=False,
+        max_length=20,
+        help_text="how the money went back; left out: the sale's tenders (card and voucher first)",
+    )
+    register = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    approved_by = ApprovalIn(required=False, help_text="a manager's approval when the caller may not refund")
+
+
+class ReturnLineIn(serializers.Serializer):
+    product = related(Product)
+    quantity = serializers.IntegerField(min_value=1, max_value=100000)
+
+
+class ReturnIn(serializers.Serializer):
+    store = related(Store)
+    lines = ReturnLineIn(many=True, allow_empty=False, max_length=500)
+    reason = serializers.CharField(max_length=200)
+    payments = RefundPaymentIn(many=True, allow_empty=False, max_length=20)
+    restock = serializers.BooleanField(default=True)
+    register = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    approved_by = ApprovalIn(
+        required=False,
+        help_text="a manager's approval when the caller may not take back goods without a receipt",
+    )
 
 
 class RefundLineOut(serializers.ModelSerializer):
     class Meta:
         model = RefundLine
-        fields = ["sale_line", "quantity", "amount", "tax"]
+        fields = ["sale_line", "product", "sku", "name", "tax_rate", "quantity", "amount", "tax"]
+
+
+class RefundPaymentOut(serializers.ModelSerializer):
+    class Meta:
+        model = RefundPayment
+        fields = ["method", "amount", "reference"]
 
 
 class RefundOut(serializers.ModelSerializer):
     lines = RefundLineOut(many=True, read_only=True)
+    payments = RefundPaymentOut(many=True, read_only=True)
+    taxes = TaxOut(many=True, read_only=True)
 
     class Meta:
         model = Refund
-        fields = ["id", "sale", "store", "reason", "restock", "total", "tax_total", "lines", "created_at"]
+        fields = [
+            "id",
+            "sale",
+            "store",
+            "reason",
+            "restock",
+            "total",
+            "tax_total",
+            "taxes",
+            "lines",
+            "payments",
+            "register",
+            "shift",
+            "approved_by",
+            "created_at",
+        ]
+
+
+class ShiftIn(serializers.Serializer):
+    store = related(Store)
+    register = serializers.CharField(max_length=64)
+    opening_float = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+
+
+class ShiftOut(serializers.ModelSerializer):
+    class Meta:
+        model = Shift
+        fields = [
+            "id",
+            "store",
+            "register",
+            "status",
+            "opening_float",
+            "opened_by",
+            "opened_at",
+            "counted_cash",
+            "closed_by",
+            "closed_at",
+        ]
+
+
+class CashMovementIn(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=CashMovement.Kind.choices)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    reason = serializers.CharField(max_length=200)
+
+
+class CashMovementOut(serializers.ModelSerializer):
+    class Meta:
+        model = CashMovement
+        fields = ["id", "shift", "kind", "amount", "reason", "actor", "created_at"]
+
+
+class ShiftCloseIn(serializers.Serializer):
+    counted_cash = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+
+
+class TenderOut(serializers.Serializer):
+    method = serializers.CharField()
+    sales = serializers.DecimalField(max_digits=12, decimal_places=2)
+    refunds = serializers.DecimalField(max_digits=12, decimal_places=2)
+    net = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class CashMovementLineOut(serializers.Serializer):
+    kind = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    reason = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class ShiftReportOut(serializers.Serializer):
+    """An X report (an open shift's figures so far) or a Z report (a closed shift's, stored)."""
+
+    kind = serializers.ChoiceField(choices=["X", "Z"])
+    shift = serializers.UUIDField()
+    store = serializers.UUIDField()
+    store_name = serializers.CharField()
+    register = serializers.CharField()
+    time_zone = serializers.CharField()
+    opened_at = serializers.DateTimeField(help_text="in the store's local time, with its offset")
+    opened_by = serializers.CharField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    closed_by = serializers.CharField()
+    sales_count = serializers.IntegerField()
+    sales = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="sales' totals, tax included")
+    refunds_count = serializers.IntegerField()
+    refunds = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discounts = serializers.DecimalField(max_digits=12, decimal_places=2)
+    taxes = TaxOut(many=True, help_text="per rate: the sales less the refunds")
+    tenders = TenderOut(many=True)
+    opening_float = serializers.DecimalField(max_digits=12, decimal_places=2)
+    pay_ins = serializers.DecimalField(max_digits=12, decimal_places=2)
+    pay_outs = serializers.DecimalField(max_digits=12, decimal_places=2)
+    cash_movements = CashMovementLineOut(many=True)
+    expected_cash = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="opening float + cash taken - cash refunded + pay-ins - pay-outs",
+    )
+    counted_cash = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    over_short = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, help_text="counted - expected"
+    )
 
 
 class ProductImportOut(serializers.ModelSerializer):

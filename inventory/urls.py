@@ -16,6 +16,12 @@ urlpatterns = [
     path("sales/", apis.SaleListCreateApi.as_view(), name="sales"),
     path("sales/<uuid:sale_id>/", apis.SaleDetailApi.as_view(), name="sale-detail"),
     path("sales/<uuid:sale_id>/refund/", apis.SaleRefundApi.as_view(), name="sale-refund"),
+    path("returns/", apis.ReturnCreateApi.as_view(), name="returns"),
+    path("shifts/", apis.ShiftListCreateApi.as_view(), name="shifts"),
+    path("shifts/<uuid:shift_id>/", apis.ShiftDetailApi.as_view(), name="shift-detail"),
+    path("shifts/<uuid:shift_id>/cash/", apis.ShiftCashApi.as_view(), name="shift-cash"),
+    path("shifts/<uuid:shift_id>/close/", apis.ShiftCloseApi.as_view(), name="shift-close"),
+    path("shifts/<uuid:shift_id>/report/", apis.ShiftReportApi.as_view(), name="shift-report"),
     path(
         "product-imports/<uuid:import_id>/",
         apis.ProductImportDetailApi.as_view(),

@@ -156,7 +156,7 @@ def bobs_objects(cast_b, tenant_b, stores_b):
         sale = sale_create(
             store=store,
             lines=[SaleLineInput(product=product, quantity=1)],
-            payments=[PaymentInput(method="cash", amount=Decimal("2.00"))],
+            payments=[PaymentInput(method="card", amount=Decimal("2.00"))],
             actor=cast_b["cashier"],
         )
         objects = {
