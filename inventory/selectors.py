@@ -61,6 +61,12 @@ def product_search(*, queryset: QuerySet[Product], text: str) -> QuerySet[Produc
     return queryset.filter(Q(name__icontains=text) | Q(sku__iexact=text) | Q(barcode=text))
 
 
+def product_by_code(*, code: str) -> Product | None:
+    """The active product with exactly this barcode, else this SKU (any letter case)."""
+    active = Product.objects.filter(active=True)
+    return active.filter(barcode=code).first() or active.filter(sku__iexact=code).first() if code else None
+
+
 def supplier_get(*, supplier_id: UUID) -> Supplier:
     return _get(Supplier.objects.all(), supplier_id)
 

@@ -501,14 +501,16 @@ def sale_refund(
     reason: str = "",
     restock: bool = True,
     payments: Sequence[PaymentInput] | None = None,
+    tender_method: str | None = None,
     register: str = "",
     approval: Approval | None = None,
 ) -> Refund:
     """Refund the whole sale (`lines=None`) or some of its lines; restock the goods if asked.
 
     `payments` say how the money went back (default: the sale's tenders, `_refund_tenders`);
-    they must add up to the refund. Without the refund permission, `approval` by someone who
-    holds it allows this one refund (and is recorded on it).
+    they must add up to the refund. `tender_method` instead: all of it back in that one method.
+    Without the refund permission, `approval` by someone who holds it allows this one refund
+    (and is recorded on it).
     """
     store = sale.store
     approved_by = _refunder(actor=actor, store=store, permission=REFUND, approval=approval)
@@ -565,7 +567,12 @@ def sale_refund(
     taxes = _rate_rest(sale=sale, sale_lines=sale_lines, wanted=wanted, taxes=taxes)
     _line_taxes(refund_lines, taxes)
     total = sum((line["amount"] for line in refund_lines), ZERO)
-    tenders = list(payments) if payments is not None else _refund_tenders(sale, total)
+    if tender_method:
+        tenders = [PaymentInput(method=tender_method, amount=total)]
+    elif payments is not None:
+        tenders = list(payments)
+    else:
+        tenders = _refund_tenders(sale, total)
     _check_refund_payments(tenders, total)
     shift = shift_for(store=store, register=register)
     if shift is None and any(p.method == Payment.Method.CASH for p in tenders):
@@ -637,9 +644,11 @@ def return_create(
     register: str = "",
     restock: bool = True,
     approval: Approval | None = None,
+    tender_method: str | None = None,
 ) -> Refund:
     """Take goods back without a receipt, at today's prices; needs refund_without_receipt (or
-    the approval of someone who holds it). The money back must equal the goods' value."""
+    the approval of someone who holds it). The money back (`payments`, or all of it in
+    `tender_method`) must equal the goods' value."""
     approved_by = _refunder(actor=actor, store=store, permission=REFUND_WITHOUT_RECEIPT, approval=approval)
     if not store.active:
         raise ValidationError({"store": "This store is closed."})
@@ -667,6 +676,8 @@ def return_create(
     taxes = taxes_of([(line["tax_rate"], line["amount"]) for line in refund_lines])
     _line_taxes(refund_lines, taxes)
     total = sum((line["amount"] for line in refund_lines), ZERO)
+    if tender_method:
+        payments = [PaymentInput(method=tender_method, amount=total)]
     _check_refund_payments(payments, total)
     shift = shift_for(store=store, register=register)
     if shift is None and any(p.method == Payment.Method.CASH for p in payments):

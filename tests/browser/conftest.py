@@ -23,7 +23,7 @@ from django.utils import timezone
 from auditlog import writer
 from tests.conftest import PASSWORD
 from tests.factories import ProductFactory
-from tests.inventory.conftest import stock_put
+from tests.inventory.conftest import open_shift, stock_put  # noqa: F401 - a fixture
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOST = "alice-chain.localhost"
