@@ -298,10 +298,14 @@ class MovementFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=StockMovement.Kind.choices)
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    day = django_filters.DateFilter(method="local_day", help_text="a local day in each store's time zone")
 
     class Meta:
         model = StockMovement
         fields = ["store", "product", "kind"]
+
+    def local_day(self, queryset, name, value):
+        return selectors.in_local_day(queryset=queryset, day=value)
 
 
 class StockMovementListCreateApi(APIView):
@@ -327,6 +331,7 @@ class StockMovementListCreateApi(APIView):
             OpenApiParameter("kind", str, enum=StockMovement.Kind.values),
             OpenApiParameter("since", str),
             OpenApiParameter("until", str),
+            OpenApiParameter("day", str, description="YYYY-MM-DD: a local day in each store's time zone"),
             OpenApiParameter("cursor", str),
         ],
     )

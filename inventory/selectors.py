@@ -327,3 +327,20 @@ def in_local_day(
         start, end = day_bounds(day, Store(time_zone=time_zone))
         match |= Q(**{f"{store_field}__in": store_ids, f"{field}__gte": start, f"{field}__lt": end})
     return queryset.filter(match)
+
+
+def in_local_today(
+    *, queryset: QuerySet, field: str = "created_at", store_field: str = "store_id"
+) -> QuerySet:
+    """Rows of `queryset` made today in their own store's local time ("today" differs by zone)."""
+    from tenants.timezones import day_bounds, local_today
+
+    by_zone: dict[str, list] = {}
+    for store_id, time_zone in Store.objects.values_list("pk", "time_zone"):
+        by_zone.setdefault(time_zone, []).append(store_id)
+    match = Q(pk__in=[])
+    for time_zone, store_ids in by_zone.items():
+        place = Store(time_zone=time_zone)
+        start, end = day_bounds(local_today(place), place)
+        match |= Q(**{f"{store_field}__in": store_ids, f"{field}__gte": start, f"{field}__lt": end})
+    return queryset.filter(match)

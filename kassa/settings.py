@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "inventory",
     "lifecycle",
     "exports",
+    "reports",
     "pos",
     "web",
 ]
@@ -124,6 +125,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionPolicyMiddleware",
     "web.middleware.UserLanguageMiddleware",
+    "web.middleware.TenantTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -307,6 +309,10 @@ SPECTACULAR_SETTINGS = {
         "StockMovementRequestKindEnum": "inventory.serializers.StockMovementIn.KINDS",
         "ExportStatusEnum": "exports.models.Export.Status",
         "ExportKindEnum": "exports.models.Export.Kind",
+        "CashMovementKindEnum": "inventory.models.CashMovement.Kind",
+        "ShiftStatusEnum": "inventory.models.Shift.Status",
+        "PaymentMethodEnum": "inventory.models.Payment.Method",
+        "ReportKindEnum": ["X", "Z"],
     },
 }
 

@@ -19,11 +19,13 @@ urlpatterns = [
     path("api/v1/", include("auditlog.urls")),
     path("api/v1/", include("lifecycle.urls")),
     path("api/v1/", include("exports.urls")),
+    path("api/v1/", include("reports.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("", include("accounts.web_urls")),
     path("pos/", include("pos.urls")),
     path("audit/", include("web.urls")),
+    path("reports/", include("web.report_urls")),
     path("admin/", admin.site.urls),
     path("", home),
 ]

@@ -1,11 +1,9 @@
 """The chain's day at a glance on the admin index: sales today by store, low stock, failed sign-ins."""
 
 import contextlib
-from datetime import datetime, time
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Sum
-from django.utils import timezone
 
 from accounts import authz
 from accounts.permissions import VIEW_PRODUCTS, VIEW_SALES
@@ -21,11 +19,10 @@ FAILED_SIGNINS = 10
 def dashboard_for(user) -> dict:
     """What this user may see of today; empty parts are left out."""
     found: dict = {}
-    midnight = datetime.combine(timezone.localdate(), time.min, tzinfo=timezone.get_current_timezone())
     if authz.can(user, VIEW_SALES):
+        # "Today" is each store's own local day (tenants.timezones).
         found["sales_today"] = list(
-            selectors.sales_visible_to(user=user)
-            .filter(created_at__gte=midnight)
+            selectors.in_local_today(queryset=selectors.sales_visible_to(user=user))
             .values("store__name")
             .annotate(count=Count("id"), total=Sum("total"), refunded=Sum("refunded_total"))
             .order_by("store__name")

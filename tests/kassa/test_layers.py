@@ -14,6 +14,7 @@ PACKAGES = [
     "web",
     "lifecycle",
     "exports",
+    "reports",
     "inventory",
     "accounts",
     "auditlog",
@@ -54,6 +55,12 @@ def test_the_code_keeps_every_contract():
         ("inventory/selectors.py", "import rest_framework", "Domain modules never import DRF"),
         ("auditlog/selectors.py", "import accounts.models", "auditlog's domain never imports accounts"),
         ("accounts/services.py", "import inventory.models", "accounts never imports inventory"),
+        (
+            "inventory/selectors.py",
+            "import reports.selectors",
+            "inventory never imports exports, reports or lifecycle",
+        ),
+        ("reports/selectors.py", "import exports.services", "Layers point one way"),
     ],
 )
 def test_a_wrong_import_breaks_its_contract(copy_of_the_code, module, bad_import, contract):

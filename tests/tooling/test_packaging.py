@@ -127,7 +127,7 @@ def test_the_wheel_holds_every_file_of_every_package_and_the_translations(instal
         if line and ".dist-info/" not in line and "__pycache__" not in line
     }
     assert shipped == expected
-    assert {"kassa", "core", "tenants", "idempotency", "lifecycle", "pos", "web"} <= set(packages)
+    assert {"kassa", "core", "tenants", "idempotency", "lifecycle", "reports", "pos", "web"} <= set(packages)
 
 
 def test_the_installed_apps_find_their_templates_static_files_migrations_and_translations(

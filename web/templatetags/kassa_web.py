@@ -3,11 +3,17 @@
 from django import template
 
 from accounts import authz
-from accounts.permissions import SELL, VIEW_CHAIN_LOGS, VIEW_STORE_LOGS
+from accounts.permissions import SELL, VIEW_CHAIN_LOGS, VIEW_SALES, VIEW_STORE_LOGS
 
 register = template.Library()
 
-SECTIONS = (("/pos/", "pos"), ("/audit/", "audit"), ("/admin/", "admin"), ("/account/", "account"))
+SECTIONS = (
+    ("/pos/", "pos"),
+    ("/reports/", "reports"),
+    ("/audit/", "audit"),
+    ("/admin/", "admin"),
+    ("/account/", "account"),
+)
 
 
 @register.simple_tag(takes_context=True)
@@ -24,6 +30,7 @@ def kassa_nav(context) -> dict:
         return {}
     nav = {
         "pos": authz.can(user, SELL),
+        "reports": authz.can(user, VIEW_SALES),
         "audit": authz.can(user, VIEW_CHAIN_LOGS) or authz.can(user, VIEW_STORE_LOGS),
         "admin": bool(authz.permissions_of(user)),
         "account": True,
