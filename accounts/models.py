@@ -118,12 +118,14 @@ class Role(TenantOwnedModel):
         max_digits=5,
         decimal_places=2,
         default=0,
+        db_default=0,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
     # Where its holders land after signing in (accounts.permissions.HOMES).
     home = models.CharField(
         max_length=16,
         default="account",
+        db_default="account",
         choices=[("admin", "admin"), ("audit", "audit"), ("register", "register"), ("account", "account")],
     )
 

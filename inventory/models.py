@@ -200,13 +200,15 @@ class Sale(TenantOwnedModel):
     change_due = models.DecimalField(**MONEY, default=0)
     refunded_total = models.DecimalField(**MONEY, default=0)
     # The register it was rung up on, and the shift (cash drawer) it belongs to.
-    register = models.CharField(max_length=64, blank=True)
+    register = models.CharField(max_length=64, blank=True, default="", db_default="")
     shift = models.ForeignKey("Shift", on_delete=models.PROTECT, null=True, blank=True, related_name="sales")
-    discount_total = models.DecimalField(**MONEY, default=0, help_text="every line's discount, tax included")
+    discount_total = models.DecimalField(
+        **MONEY, default=0, db_default=0, help_text="every line's discount, tax included"
+    )
     # The basket discount as asked (percent or amount, never both) and why.
     basket_discount_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     basket_discount_amount = models.DecimalField(**MONEY, null=True, blank=True)
-    basket_discount_reason = models.CharField(max_length=200, blank=True)
+    basket_discount_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
     # The manager whose credentials allowed a discount above the cashier's ceiling.
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -237,16 +239,22 @@ class SaleLine(TenantOwnedModel):
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(**MONEY, help_text="list price, tax included")
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2)
-    list_total = models.DecimalField(**MONEY, default=0, help_text="unit price x quantity")
-    discount = models.DecimalField(**MONEY, default=0, help_text="the line's own and its basket share")
-    basket_discount = models.DecimalField(**MONEY, default=0, help_text="the basket discount's share")
+    list_total = models.DecimalField(**MONEY, default=0, db_default=0, help_text="unit price x quantity")
+    discount = models.DecimalField(
+        **MONEY, default=0, db_default=0, help_text="the line's own and its basket share"
+    )
+    basket_discount = models.DecimalField(
+        **MONEY, default=0, db_default=0, help_text="the basket discount's share"
+    )
     discount_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     discount_amount = models.DecimalField(**MONEY, null=True, blank=True)
-    discount_reason = models.CharField(max_length=200, blank=True)
+    discount_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
     line_total = models.DecimalField(**MONEY, help_text="what was paid: list total - discount, tax included")
     line_tax = models.DecimalField(**MONEY)
     refunded_quantity = models.PositiveIntegerField(default=0)
-    position = models.PositiveSmallIntegerField(default=0, help_text="the line's place on the receipt")
+    position = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="the line's place on the receipt"
+    )
 
     class Meta:
         ordering = ["sale_id", "position", "sku"]
@@ -299,7 +307,7 @@ class Refund(TenantOwnedModel):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    register = models.CharField(max_length=64, blank=True)
+    register = models.CharField(max_length=64, blank=True, default="", db_default="")
     shift = models.ForeignKey(
         "Shift", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
     )
@@ -322,9 +330,9 @@ class RefundLine(TenantOwnedModel):
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
     sale_line = models.ForeignKey(SaleLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    sku = models.CharField(max_length=64, blank=True)
-    name = models.CharField(max_length=200, blank=True)
-    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0)
+    sku = models.CharField(max_length=64, blank=True, default="", db_default="")
+    name = models.CharField(max_length=200, blank=True, default="", db_default="")
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0, db_default=0)
     quantity = models.PositiveIntegerField()
     amount = models.DecimalField(**MONEY)
     tax = models.DecimalField(**MONEY)

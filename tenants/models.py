@@ -24,6 +24,7 @@ class Tenant(models.Model):
     time_zone = models.CharField(
         max_length=64,
         default=DEFAULT_TIME_ZONE,
+        db_default=DEFAULT_TIME_ZONE,
         validators=[validate_time_zone],
         help_text="IANA name; the chain's day (new stores start with it)",
     )
@@ -111,11 +112,16 @@ class Store(TenantOwnedModel):
     time_zone = models.CharField(
         max_length=64,
         default=DEFAULT_TIME_ZONE,
+        db_default=DEFAULT_TIME_ZONE,
         validators=[validate_time_zone],
         help_text="IANA name: receipts, shifts, reports and 'today' use the store's local time",
     )
-    business_id = models.CharField(max_length=32, blank=True, help_text="printed on receipts (Y-tunnus)")
-    receipt_auto_print = models.BooleanField(default=False, help_text="print the receipt when a sale is made")
+    business_id = models.CharField(
+        max_length=32, blank=True, default="", db_default="", help_text="printed on receipts (Y-tunnus)"
+    )
+    receipt_auto_print = models.BooleanField(
+        default=False, db_default=False, help_text="print the receipt when a sale is made"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

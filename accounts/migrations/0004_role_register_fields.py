@@ -68,4 +68,34 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(forwards, migrations.RunPython.noop),
+        # Database defaults, so raw inserts (restores of older backups, bulk SQL) need not name them.
+        migrations.AlterField(
+            model_name="role",
+            name="home",
+            field=models.CharField(
+                choices=[
+                    ("admin", "admin"),
+                    ("audit", "audit"),
+                    ("register", "register"),
+                    ("account", "account"),
+                ],
+                db_default="account",
+                default="account",
+                max_length=16,
+            ),
+        ),
+        migrations.AlterField(
+            model_name="role",
+            name="max_discount_percent",
+            field=models.DecimalField(
+                db_default=0,
+                decimal_places=2,
+                default=0,
+                max_digits=5,
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(100),
+                ],
+            ),
+        ),
     ]

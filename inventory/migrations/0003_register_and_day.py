@@ -586,4 +586,87 @@ class Migration(migrations.Migration):
         tenants.rls.EnableRowLevelSecurity("shiftreport"),
         migrations.RunPython(immutable_forwards, immutable_backwards),
         migrations.RunPython(existing_sales, migrations.RunPython.noop),
+        # Database defaults, so raw inserts (restores of older backups, bulk SQL) need not name them.
+        migrations.AlterField(
+            model_name="refund",
+            name="register",
+            field=models.CharField(blank=True, db_default="", default="", max_length=64),
+        ),
+        migrations.AlterField(
+            model_name="refundline",
+            name="name",
+            field=models.CharField(blank=True, db_default="", default="", max_length=200),
+        ),
+        migrations.AlterField(
+            model_name="refundline",
+            name="sku",
+            field=models.CharField(blank=True, db_default="", default="", max_length=64),
+        ),
+        migrations.AlterField(
+            model_name="refundline",
+            name="tax_rate",
+            field=models.DecimalField(db_default=0, decimal_places=2, default=0, max_digits=5),
+        ),
+        migrations.AlterField(
+            model_name="sale",
+            name="basket_discount_reason",
+            field=models.CharField(blank=True, db_default="", default="", max_length=200),
+        ),
+        migrations.AlterField(
+            model_name="sale",
+            name="discount_total",
+            field=models.DecimalField(
+                db_default=0,
+                decimal_places=2,
+                default=0,
+                help_text="every line's discount, tax included",
+                max_digits=12,
+            ),
+        ),
+        migrations.AlterField(
+            model_name="sale",
+            name="register",
+            field=models.CharField(blank=True, db_default="", default="", max_length=64),
+        ),
+        migrations.AlterField(
+            model_name="saleline",
+            name="basket_discount",
+            field=models.DecimalField(
+                db_default=0,
+                decimal_places=2,
+                default=0,
+                help_text="the basket discount's share",
+                max_digits=12,
+            ),
+        ),
+        migrations.AlterField(
+            model_name="saleline",
+            name="discount",
+            field=models.DecimalField(
+                db_default=0,
+                decimal_places=2,
+                default=0,
+                help_text="the line's own and its basket share",
+                max_digits=12,
+            ),
+        ),
+        migrations.AlterField(
+            model_name="saleline",
+            name="discount_reason",
+            field=models.CharField(blank=True, db_default="", default="", max_length=200),
+        ),
+        migrations.AlterField(
+            model_name="saleline",
+            name="list_total",
+            field=models.DecimalField(
+                db_default=0, decimal_places=2, default=0, help_text="unit price x quantity", max_digits=12
+            ),
+        ),
+        migrations.AlterField(
+            model_name="saleline",
+            name="position",
+            field=models.PositiveSmallIntegerField(
+                db_default=0, default=0, help_text="the line's place on the receipt"
+            ),
+        ),
     ]

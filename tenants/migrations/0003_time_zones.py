@@ -41,4 +41,45 @@ class Migration(migrations.Migration):
                 validators=[tenants.timezones.validate_time_zone],
             ),
         ),
+        # Database defaults, so raw inserts (restores of older backups, bulk SQL) need not name them.
+        migrations.AlterField(
+            model_name="store",
+            name="business_id",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="printed on receipts (Y-tunnus)",
+                max_length=32,
+            ),
+        ),
+        migrations.AlterField(
+            model_name="store",
+            name="receipt_auto_print",
+            field=models.BooleanField(
+                db_default=False, default=False, help_text="print the receipt when a sale is made"
+            ),
+        ),
+        migrations.AlterField(
+            model_name="store",
+            name="time_zone",
+            field=models.CharField(
+                db_default="Europe/Helsinki",
+                default="Europe/Helsinki",
+                help_text="IANA name: receipts, shifts, reports and 'today' use the store's local time",
+                max_length=64,
+                validators=[tenants.timezones.validate_time_zone],
+            ),
+        ),
+        migrations.AlterField(
+            model_name="tenant",
+            name="time_zone",
+            field=models.CharField(
+                db_default="Europe/Helsinki",
+                default="Europe/Helsinki",
+                help_text="IANA name; the chain's day (new stores start with it)",
+                max_length=64,
+                validators=[tenants.timezones.validate_time_zone],
+            ),
+        ),
     ]
