@@ -7,7 +7,7 @@ local date into the UTC instants it spans.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -52,8 +52,8 @@ def local_time(moment: datetime, place) -> datetime:
 def day_bounds(day: date, place) -> tuple[datetime, datetime]:
     """The UTC-aware instants [start, end) of `day` in the place's zone (23, 24 or 25 hours)."""
     tz = zone_of(place)
-    start = datetime.combine(day, time.min, tzinfo=tz)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz)
+    start = datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
     return start, end
 
 
