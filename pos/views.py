@@ -23,8 +23,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
+from django.shortcuts import render as django_render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -40,14 +42,14 @@ from accounts.permissions import (
 )
 from accounts.signin import SignInRefused, signin_check
 from accounts.web import session_begin
-from core.errors import Conflict, DomainError, Forbidden, NotFound
+from core.errors import Conflict, DomainError, Forbidden, Gone, NotFound, Unprocessable
 from idempotency.decorator import HEADER, Idempotency, fingerprint_of
 from inventory import selectors
 from inventory.errors import DiscountAboveLimit
 from inventory.models import CashMovement, Payment, Shift, ShiftReport
 from inventory.services import sales, shifts
 from tenants.models import Store
-from tenants.timezones import local_time
+from tenants.timezones import local_time, zone_of
 from web.access import tenant_staff_required
 
 SEARCH_LIMIT = 20
@@ -56,6 +58,13 @@ MAX_QUANTITY = 9999
 MAX_TENDERS = 4
 REGISTER_METHODS = (Payment.Method.CASH, Payment.Method.CARD, Payment.Method.VOUCHER)
 SESSION_REGISTER = "kassa_pos_register"
+
+
+def render(request, template: str, context: dict, status: int = 200):
+    """A register page in its store's local time (receipts, shifts, recent sales)."""
+    store = context.get("store")
+    with timezone.override(zone_of(store) if store is not None else timezone.get_current_timezone()):
+        return django_render(request, template, context, status=status)
 
 
 def _store(request, store_id, *permissions) -> Store:
@@ -82,12 +91,16 @@ def _validation_body(error: ValidationError) -> tuple[str, dict]:
 
 
 def _domain_status(error: DomainError) -> int:
-    if isinstance(error, NotFound):
-        return 404
-    if isinstance(error, Forbidden):
-        return 403
-    if isinstance(error, Conflict):
-        return 409
+    """The status of a domain error, as the API's one handler (core.api) answers it."""
+    for kind, status in (
+        (NotFound, 404),
+        (Forbidden, 403),
+        (Conflict, 409),
+        (Gone, 410),
+        (Unprocessable, 422),
+    ):
+        if isinstance(error, kind):
+            return status
     return 400
 
 
@@ -653,8 +666,8 @@ def shift_open(request, store_id):
         return render(request, "pos/shifts.html", context)
     if request.method != "POST":
         return JsonResponse({"code": "method_not_allowed", "detail": "GET or POST."}, status=405)
-    register_name = request.POST.get("register", "").strip()[:64]
-    context.update(register_name=register_name, opening_float=request.POST.get("opening_float", "")[:20])
+    register_name = request.POST.get("register", "").strip()
+    context.update(register_name=register_name[:64], opening_float=request.POST.get("opening_float", "")[:20])
     choose = request.POST.get("choose", "")
     if choose:  # work on a register whose shift is open already
         shift = selectors.shift_open_get(store=store, register=choose[:64])

@@ -5,10 +5,12 @@ from datetime import date, datetime
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import authz
 from accounts.api_permissions import Can
 from accounts.permissions import VIEW_SALES
 from auditlog.apis import CsvRenderer
@@ -149,6 +151,13 @@ class _ReportApi(APIView):
     def csv_wanted(self, request) -> bool:
         return request.accepted_renderer.format == "csv"
 
+    def store_of(self, request, values) -> Store | None:
+        """The store asked for; one of the tenant's where the reader may not view sales is 403."""
+        store = values.get("store")
+        if store is not None and not authz.can(request.user, VIEW_SALES, store):
+            raise PermissionDenied(f"You may not view the sales of {store.name}.")
+        return store
+
 
 class SalesReportApi(_ReportApi):
     """Sales less refunds by local day, product, category, store or cashier."""
@@ -164,7 +173,10 @@ class SalesReportApi(_ReportApi):
         values = data.validated_data
         period = values["period"]
         rows = selectors.sales_report(
-            user=request.user, group_by=values["group_by"], period=period, store=values.get("store")
+            user=request.user,
+            group_by=values["group_by"],
+            period=period,
+            store=self.store_of(request, values),
         )
         if self.csv_wanted(request):
             return _csv(
@@ -190,7 +202,9 @@ class TaxReportApi(_ReportApi):
         data = PeriodIn(data=request.query_params)
         data.is_valid(raise_exception=True)
         period = data.validated_data["period"]
-        rows = selectors.tax_report(user=request.user, period=period, store=data.validated_data.get("store"))
+        rows = selectors.tax_report(
+            user=request.user, period=period, store=self.store_of(request, data.validated_data)
+        )
         if self.csv_wanted(request):
             return _csv("tax", TAX_FIELDS, ([r[f] for f in TAX_FIELDS] for r in rows))
         return Response(
@@ -213,7 +227,9 @@ class StockValueReportApi(_ReportApi):
     def get(self, request):
         data = StoreIn(data=request.query_params)
         data.is_valid(raise_exception=True)
-        levels = selectors.stock_value_report(user=request.user, store=data.validated_data.get("store"))
+        levels = selectors.stock_value_report(
+            user=request.user, store=self.store_of(request, data.validated_data)
+        )
         rows = [
             {
                 "store": level.store_id,
