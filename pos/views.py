@@ -169,7 +169,7 @@ def _strings() -> dict:
         "basket_discount": _("Discount on the basket"),
         "discount_invalid": _("Enter a percent (up to 100) or an amount up to the price."),
         "discount_reason": _("Give a reason for the discount."),
-        "approval_needed": _("A discount of %s % is above your limit: a manager must approve it."),
+        "approval_needed": _("A discount of %s percent is above your limit: a manager must approve it."),
         "approval_refused": _("The approval was refused: %s"),
         "stock_warning": _("Only %(stock)s of %(name)s in stock. Sell %(quantity)s anyway?"),
         "stock_refused": _("Only %(stock)s of %(name)s in stock: this store does not sell more than it has."),

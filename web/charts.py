@@ -124,7 +124,7 @@ def bars(*, items: list[tuple[str, Decimal]], limit: int = 31) -> dict:
         {"x": round(bar["x"] + bar["width"] / 2, 2), "text": str(bar["label"])[:12]} for bar in drawn[::every]
     ]
     grid = [
-        {"y": round(TOP + plot_height - plot_height * share, 2), "value": round(ceiling * share)}
+        {"y": round(TOP + plot_height - plot_height * share, 2), "value": f"{ceiling * share:g}"}
         for share in (0, 0.25, 0.5, 0.75, 1)
     ]
     return {

@@ -7,7 +7,13 @@ from decimal import Decimal
 from django.apps import apps as django_apps
 
 from accounts.models import Role
-from accounts.permissions import BUILTIN_ROLES, CATALOGUE, GIVE_DISCOUNT, MANAGE_SHIFTS, REFUND_WITHOUT_RECEIPT
+from accounts.permissions import (
+    BUILTIN_ROLES,
+    CATALOGUE,
+    GIVE_DISCOUNT,
+    MANAGE_SHIFTS,
+    REFUND_WITHOUT_RECEIPT,
+)
 from tests.conftest import signed_in
 
 
@@ -26,7 +32,9 @@ def test_the_catalogue_and_the_built_in_roles_hold_the_new_permissions(tenant_a,
 
 def test_the_migration_gives_existing_tenants_roles_the_new_permissions(tenant_a, as_tenant):
     with as_tenant(tenant_a):
-        Role.objects.filter(builtin="cashier").update(permissions=["sell", "view_products"], max_discount_percent=0)
+        Role.objects.filter(builtin="cashier").update(
+            permissions=["sell", "view_products"], max_discount_percent=0
+        )
         Role.objects.filter(builtin="store_manager").update(permissions=["sell"])
     migration = importlib.import_module("accounts.migrations.0004_role_register_fields")
     from django.db import connection
@@ -49,7 +57,11 @@ def test_a_roles_ceiling_is_0_to_100_and_its_home_one_of_the_homes(api, cast_a, 
     client = api(cast_a["owner"])
     with as_tenant(tenant_a):
         role = Role.objects.get(builtin="cashier")
-    for field, value in (("max_discount_percent", "100.01"), ("max_discount_percent", "-1"), ("home", "moon")):
+    for field, value in (
+        ("max_discount_percent", "100.01"),
+        ("max_discount_percent", "-1"),
+        ("home", "moon"),
+    ):
         answer = client.patch(f"/api/v1/roles/{role.pk}/", {field: value})
         assert answer.status_code == 400 and field in answer.json()["fields"], answer.content
     with as_tenant(tenant_a):
@@ -64,8 +76,12 @@ def test_staff_land_on_their_roles_home_unless_a_page_was_asked_for(cast_a):
     client = web_client()
     landed = client.post("/login/", {"username": "cody", "password": PASSWORD}, secure=True)
     assert landed["Location"] == "/pos/"
-    asked = web_client().post("/login/", {"username": "cody", "password": PASSWORD, "next": "/account/"}, secure=True)
+    asked = web_client().post(
+        "/login/", {"username": "cody", "password": PASSWORD, "next": "/account/"}, secure=True
+    )
     assert asked["Location"] == "/account/"
     owner = web_client().post("/login/", {"username": "alice", "password": PASSWORD}, secure=True)
     assert owner["Location"] == "/account/"
-    assert signed_in(cast_a["cashier"]).get("/pos/", secure=True).status_code == 302  # one store: its register
+    assert (
+        signed_in(cast_a["cashier"]).get("/pos/", secure=True).status_code == 302
+    )  # one store: its register

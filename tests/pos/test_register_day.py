@@ -390,3 +390,15 @@ def test_the_receipt_shows_vat_per_rate_the_business_id_local_time_and_marks_a_c
 @pytest.mark.parametrize("path", ["customers/?q=x", "returns/", "shifts/"])
 def test_the_new_register_pages_refuse_another_store(cast_a, stores_a, web, path):
     assert get(web(cast_a["cashier"]), f"/pos/{stores_a[1].pk}/{path}").status_code == 403
+
+
+def test_the_register_and_its_reports_speak_finnish(cast_a, stores_a, web, open_shift):
+    client = web(cast_a["cashier"], HTTP_ACCEPT_LANGUAGE="fi")
+    page = client.get(f"/pos/{stores_a[0].pk}/", secure=True).content.decode()
+    assert "Kassa 1 auki" in page and "Alennus koko ostoksesta" in page and "Palautus ilman kuittia" in page
+    strings = json.loads(page.split('id="pos-strings" type="application/json">')[1].split("</script>")[0])
+    assert strings["session_warning"].startswith("Istuntosi päättyy")  # the script's strings too
+    x = client.get(f"/pos/{stores_a[0].pk}/shifts/{open_shift.pk}/", secure=True).content.decode()
+    assert "X-raportti" in x and "Laatikossa pitäisi olla" in x
+    report = web(cast_a["owner"], HTTP_ACCEPT_LANGUAGE="fi").get("/reports/", secure=True).content.decode()
+    assert "Raportit" in report and "Varaston arvo" in report

@@ -16,7 +16,10 @@ def test_the_audit_reviews_days_are_the_chains_local_days(cast_a, tenant_a, as_t
     # 22:30 UTC on 9 June is already 10 June in Helsinki (UTC+3 in summer).
     with as_tenant(tenant_a):
         SignInEvent.objects.create(
-            username="night-owl", outcome="success", channel="web", created_at=datetime(2025, 6, 9, 22, 30, tzinfo=UTC)
+            username="night-owl",
+            outcome="success",
+            channel="web",
+            created_at=datetime(2025, 6, 9, 22, 30, tzinfo=UTC),
         )
     client = web(cast_a["owner"])
     with time_machine.travel(datetime(2025, 6, 11, 9, 0, tzinfo=UTC), tick=False):

@@ -20,8 +20,9 @@
   var $ = function (id) { return document.getElementById(id); };
   var scan = $("scan"), results = $("results"), message = $("message"), pending = $("pending");
   var lines = $("cart-lines"), empty = $("empty"), cash = $("cash");
-  var BURST_GAP_MS = 30, BURST_MIN = 4;
+  var BURST_GAP_MS = 25, BURST_MIN = 4;
   var OWN_SCANS = ["scan", "customer-q", "receipt-number"]; // fields that take a scanned code themselves
+  var MAX_CASH = 100000000; // cents: what a drawer can take (a barcode in the cash field is not money)
 
   var cart = [];            // {id, sku, name, stock, price, rate, quantity, discount: {kind, value, reason}|null}
   var basketDiscount = null; // {kind: "percent"|"amount", value: "10.00", reason}
@@ -152,7 +153,7 @@
       var sku = document.createElement("div");
       var short = line.stock < line.quantity;
       sku.className = "small " + (short ? "stock-low" : "muted");
-      sku.textContent = line.sku + " · " + line.stock + " " + strings.in_stock;
+      sku.textContent = line.sku + " · " + money(line.price) + " · " + line.stock + " " + strings.in_stock;
       name.appendChild(sku);
       if (line.discount && line.discount.reason) {
         var why = document.createElement("div");
@@ -178,10 +179,15 @@
       quantity.appendChild(input);
       quantity.appendChild(button("+", "step", function () { change(index, 1); }));
       row.appendChild(quantity);
-      row.appendChild(cell(money(line.price), "num"));
-      var discountCell = cell(o.own + o.basket ? "−" + money(o.own + o.basket) : "", "num discount");
-      row.appendChild(discountCell);
-      row.appendChild(cell(money(o.total), "num line-total"));
+      var totalCell = cell(undefined, "num line-total");
+      totalCell.appendChild(document.createTextNode(money(o.total)));
+      if (o.own + o.basket) {
+        var off = document.createElement("div");
+        off.className = "small discount";
+        off.textContent = "−" + money(o.own + o.basket);
+        totalCell.appendChild(off);
+      }
+      row.appendChild(totalCell);
       var actions = cell(undefined, "actions");
       var d = button("%", "line-discount", function () { discountAsk(index); });
       d.setAttribute("aria-label", strings.line_discount.replace("%s", line.name));
@@ -267,13 +273,34 @@
 
   // --- dialogs --------------------------------------------------------------------------------
   function dialogOpen() { return !!document.querySelector("dialog[open]"); }
+  // Focus back in the scan field, ready for the next code. Blurred first: after a dialog closed
+  // by a click or a tap, Chromium keeps the field focused but not editable until it is focused anew.
+  function backToScanning() {
+    if (dialogOpen()) return;
+    if (document.activeElement === scan) scan.blur();
+    scan.focus();
+  }
+  // A dialog's answer is taken when its form is submitted (or it is cancelled), and the dialog is
+  // closed right then: the next key (F8 after a voucher) never races the answer of the last one.
   function ask(dialog, onClose) {
-    dialog.addEventListener("close", function closed() {
-      dialog.removeEventListener("close", closed);
-      onClose(dialog.returnValue);
-      if (!dialogOpen()) scan.focus();
-    });
-    dialog.returnValue = "";
+    var form = dialog.querySelector("form");
+    function submitted(event) {
+      event.preventDefault();
+      finish(event.submitter ? event.submitter.value : "");
+    }
+    function cancelled(event) {
+      event.preventDefault();
+      finish("cancel");
+    }
+    function finish(value) {
+      form.removeEventListener("submit", submitted);
+      dialog.removeEventListener("cancel", cancelled);
+      dialog.close(value);
+      onClose(value);
+      backToScanning();
+    }
+    form.addEventListener("submit", submitted);
+    dialog.addEventListener("cancel", cancelled);
     dialog.showModal();
   }
 
@@ -440,7 +467,7 @@
         paused = false;
         say("");
         add(product, quantity);
-        scan.focus();
+        backToScanning();
         drain();
       });
       item.appendChild(choice);
@@ -457,14 +484,14 @@
     hideList(results);
     if (paused && !dialogOpen()) { paused = false; drain(); }
     say("");
-    scan.focus();
+    backToScanning();
   }
 
   // --- paying ---------------------------------------------------------------------------------
   function tenderAdd(method, amount, reference) {
     var sums = priced();
     if (busy) return;
-    if (!cart.length) { say(strings.empty); scan.focus(); return; }
+    if (!cart.length) { say(strings.empty); backToScanning(); return; }
     var due = sums.total - paid();
     if (method !== "cash" && amount > due) { say(strings.tender_too_much.replace("%s", money(due))); return; }
     if (amount <= 0) return;
@@ -476,7 +503,7 @@
   }
   function tenderAsk(method) {
     var sums = priced();
-    if (!cart.length) { say(strings.empty); scan.focus(); return; }
+    if (!cart.length) { say(strings.empty); backToScanning(); return; }
     var due = Math.max(0, sums.total - paid());
     $("tender-title").textContent = strings[method];
     $("tender-text").textContent = (method === "card" ? strings.card_confirm : strings.voucher_confirm)
@@ -498,10 +525,10 @@
   }
   function payCash() {
     var sums = priced();
-    if (!cart.length) { say(strings.empty); scan.focus(); return; }
+    if (!cart.length) { say(strings.empty); backToScanning(); return; }
     var due = sums.total - paid();
     var received = cash.value.trim() ? cents(cash.value) : due;
-    if (received === null || received <= 0) { say(strings.short); cash.focus(); return; }
+    if (received === null || received <= 0 || received > MAX_CASH) { say(strings.short); cash.select(); return; }
     tenderAdd("cash", received, "");
   }
 
@@ -600,7 +627,7 @@
       (found.name ? " · " + found.name : "") : "";
     $("customer-q").value = "";
     say("");
-    scan.focus();
+    backToScanning();
   }
 
   // --- the session ----------------------------------------------------------------------------
@@ -631,7 +658,11 @@
     $("signin-username").value = config.username;
     $("signin-password").value = "";
     $("signin-error").hidden = true;
-    document.querySelectorAll("dialog[open]").forEach(function (d) { if (d.id !== "signin-dialog") d.close(); });
+    document.querySelectorAll("dialog[open]").forEach(function (d) {
+      if (d.id === "signin-dialog") return;
+      d.dispatchEvent(new Event("cancel", { cancelable: true })); // its question is answered "cancel"
+      if (d.open) d.close();
+    });
     $("signin-dialog").showModal();
     $("signin-password").focus();
   }
@@ -659,7 +690,7 @@
         ended = false;
         sessionLeft(answer.data.expires_in);
         $("signin-dialog").close();
-        scan.focus();
+        backToScanning();
         if (answer.data.username.toLowerCase() !== config.username.toLowerCase()) {
           // The basket was someone else's: it does not follow another cashier.
           config.username = answer.data.username;
@@ -707,29 +738,35 @@
     if (event.key === "ArrowUp" && at > 0) { event.preventDefault(); choices[at - 1].focus(); }
   });
   // A scanner's burst typed anywhere but the scan field: taken back out, looked up as one code.
-  var burst = { chars: "", last: 0, target: null, before: null };
+  // A run is printable keys into one element with no pause over RUN_PAUSE_MS; at Enter it is a
+  // scan when it has BURST_MIN keys whose typical (median) gap is at most BURST_GAP_MS. Times are
+  // the events' own (when the key came in), so a busy page does not split a scanner's burst.
+  var RUN_PAUSE_MS = 100;
+  var run = null;
   document.addEventListener("keydown", function (event) {
-    var now = performance.now();
-    if (dialogOpen()) { burst.chars = ""; return; }
+    var at = event.timeStamp || performance.now();
+    if (dialogOpen()) { run = null; return; }
     if (event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
-      if (now - burst.last > BURST_GAP_MS) {
-        var target = event.target;
-        burst = { chars: "", last: now, target: target, before: "value" in target ? target.value : null };
+      var target = event.target;
+      if (!run || at - run.times[run.times.length - 1] > RUN_PAUSE_MS || target !== run.target) {
+        run = { chars: "", times: [], target: target, before: "value" in target ? target.value : null };
       }
-      burst.chars += event.key;
-      burst.last = now;
+      run.chars += event.key;
+      run.times.push(at);
       return;
     }
-    if (event.key === "Enter" && OWN_SCANS.indexOf(burst.target && burst.target.id) < 0 &&
-        burst.chars.length >= BURST_MIN && now - burst.last <= BURST_GAP_MS) {
-      event.preventDefault();
-      event.stopPropagation();
-      if (burst.target && burst.before !== null) burst.target.value = burst.before;
-      var code = burst.chars;
-      burst.chars = "";
-      enqueue(code);
-      scan.focus();
-    }
+    if (event.key !== "Enter") return;
+    var ended = run;
+    run = null;
+    if (!ended || OWN_SCANS.indexOf(ended.target.id) >= 0 || ended.chars.length < BURST_MIN) return;
+    if (at - ended.times[ended.times.length - 1] > RUN_PAUSE_MS) return;
+    var gaps = ended.times.slice(1).map(function (t, i) { return t - ended.times[i]; }).sort(function (a, b) { return a - b; });
+    if (gaps[Math.floor(gaps.length / 2)] > BURST_GAP_MS) return; // typed by a person
+    event.preventDefault();
+    event.stopPropagation();
+    if (ended.before !== null) ended.target.value = ended.before;
+    enqueue(ended.chars);
+    backToScanning();
   }, true);
   cash.addEventListener("input", function () { render(); });
   $("cash-form").addEventListener("submit", function (event) { event.preventDefault(); payCash(); });
@@ -743,7 +780,7 @@
     customerSet(null);
     say("");
     changed();
-    scan.focus();
+    backToScanning();
   });
   document.addEventListener("keydown", function (event) {
     if (dialogOpen()) return;
