@@ -110,7 +110,7 @@ def test_a_discount_above_the_ceiling_needs_a_manager_and_is_logged(
     page.fill("#discount-value", "25")
     page.fill("#discount-reason", "damaged box")
     page.click("#discount-apply")
-    expect(page.locator("#cart-lines tr").first.locator(".discount")).to_have_text("−1.13")
+    expect(page.locator("#cart-lines tr").first.locator(".discount")).to_have_text("\u22121.13")
     assert page.text_content("#total") == "6.36"  # 4.50 - 1.13 + 2.99
     browser.shot("register-discount-desktop")
     browser.shot("register-discount-tablet", TABLET)
@@ -219,7 +219,7 @@ def test_a_shift_opened_used_and_closed_with_a_z_report_equal_to_its_sales(
     page.fill("#move-reason", "window cleaner")
     page.click("#move-submit")
     page.wait_for_selector("#report-pay-outs")
-    assert page.text_content("#report-pay-outs") == "−2.50"
+    assert page.text_content("#report-pay-outs") == "\u22122.50"
     page.fill("#counted-cash", "153.00")
     page.click("#shift-close")
     expect(page.locator("#report-kind")).to_have_text("Z report")

@@ -35,15 +35,14 @@ def test_the_dashboards_today_is_each_stores_own_day(cast_a, tenant_a, stores_a,
         brooklyn = store_create(actor=None, name="Brooklyn", time_zone="America/New_York")
     stock_put(tenant_a, brooklyn, coffee, 5)
     # 23:30 in New York on 10 March: 05:30 on 11 March in Helsinki.
-    with time_machine.travel(datetime(2025, 3, 11, 3, 30, tzinfo=UTC), tick=False):
-        with as_tenant(tenant_a):
-            for store in (brooklyn, stores_a[0]):
-                sale_create(
-                    store=store,
-                    lines=[SaleLineInput(product=coffee, quantity=1)],
-                    payments=[PaymentInput("card", Decimal("4.50"))],
-                    actor=None,
-                )
+    with time_machine.travel(datetime(2025, 3, 11, 3, 30, tzinfo=UTC), tick=False), as_tenant(tenant_a):
+        for store in (brooklyn, stores_a[0]):
+            sale_create(
+                store=store,
+                lines=[SaleLineInput(product=coffee, quantity=1)],
+                payments=[PaymentInput("card", Decimal("4.50"))],
+                actor=None,
+            )
     client = web(cast_a["owner"])
     with time_machine.travel(datetime(2025, 3, 11, 4, 15, tzinfo=UTC), tick=False):  # 00:15 in New York
         page = client.get("/admin/", secure=True).content.decode()
