@@ -188,7 +188,7 @@ def customer_number(customer: Customer) -> str:
 
 def shifts_visible_to(*, user) -> QuerySet[Shift]:
     """Shifts of the stores where the user runs shifts or reads sales."""
-    ids = []
+    ids: list[UUID] = []
     for permission in (MANAGE_SHIFTS, VIEW_SALES):
         stores = authz.store_ids(user, permission)
         if stores is authz.ALL_STORES:

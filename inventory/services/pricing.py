@@ -184,18 +184,18 @@ def basket_price(lines: Sequence[LineIn], discount: Discount | None = None) -> B
         if problem:
             errors.setdefault("discount", problem)
         elif discount.percent is not None:
-            for line in out:
-                line.basket_discount = money(line.total * discount.percent / HUNDRED)
+            for priced in out:
+                priced.basket_discount = money(priced.total * discount.percent / HUNDRED)
             basket_share = discount.percent / HUNDRED
         else:
             amount = discount.amount or ZERO
-            for line, part in zip(out, allocate(amount, after), strict=True):
-                line.basket_discount = part
+            for priced, part in zip(out, allocate(amount, after), strict=True):
+                priced.basket_discount = part
             whole = sum(after, ZERO)
             basket_share = amount / whole if whole else Decimal(0)
-    for line, share in zip(out, line_shares, strict=True):
-        line.total = line.list_total - line.own_discount - line.basket_discount
-        line.exact_share = 1 - (1 - share) * (1 - basket_share) if line.list_total else Decimal(0)
+    for priced, share in zip(out, line_shares, strict=True):
+        priced.total = priced.list_total - priced.own_discount - priced.basket_discount
+        priced.exact_share = 1 - (1 - share) * (1 - basket_share) if priced.list_total else Decimal(0)
 
     rates = [Decimal(line.tax_rate).quantize(CENT) for line in lines]
     taxes = taxes_of(list(zip(rates, (line.total for line in out), strict=True)))
