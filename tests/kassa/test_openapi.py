@@ -6,7 +6,9 @@ DOCUMENTED = [
     "/api/v1/permissions/", "/api/v1/support-grants/", "/api/v1/stores/", "/api/v1/products/",
     "/api/v1/customers/", "/api/v1/suppliers/", "/api/v1/stock/", "/api/v1/stock-movements/", "/api/v1/sales/",
     "/api/v1/sales/{id}/refund/", "/api/v1/audit/access/", "/api/v1/audit/logins/", "/api/v1/audit/changes/",
-    "/api/v1/audit/api-calls/",
+    "/api/v1/audit/api-calls/", "/api/v1/returns/", "/api/v1/shifts/", "/api/v1/shifts/{shift_id}/",
+    "/api/v1/shifts/{shift_id}/cash/", "/api/v1/shifts/{shift_id}/close/", "/api/v1/shifts/{shift_id}/report/",
+    "/api/v1/reports/sales/", "/api/v1/reports/tax/", "/api/v1/reports/stock-value/",
 ]  # fmt: skip
 
 
