@@ -410,3 +410,20 @@ def test_the_sales_list_filters_by_a_stores_local_day(api, cast_a, tenant_a, cof
 def test_register_defaults_to_the_only_open_shift_even_for_card(api, cast_a, stores_a, coffee, open_shift):
     made = api(cast_a["cashier"]).post("/api/v1/sales/", sale(stores_a[0], coffee)).json()
     assert made["register"] == REGISTER and made["shift"] == str(open_shift.pk)
+
+
+def test_the_approvers_password_never_reaches_the_api_call_log(
+    api, cast_a, stores_a, coffee, tenant_a, as_tenant
+):
+    from auditlog.models import ApiCall
+    from tests.conftest import PASSWORD
+
+    body = sale(stores_a[0], coffee, amount="2.25", line={"discount": {"percent": "50", "reason": "x"}})
+    body["approved_by"] = {"username": "sam", "password": PASSWORD}
+    done = api(cast_a["cashier"]).post("/api/v1/sales/", body)
+    assert done.status_code == 201
+    with as_tenant(tenant_a):
+        logged = ApiCall.objects.get(request_id=done["X-Request-ID"])
+    assert PASSWORD not in logged.request_body and '"username": "sam"' in logged.request_body.replace(
+        '":"', '": "'
+    )
