@@ -145,8 +145,7 @@ def _check_discount(discount: Discount, base: Decimal, where: str) -> str | None
             return f"{where}: the percent has at most two decimals."
         return None
     amount = discount.amount
-    assert amount is not None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
+    if amount is None or not amount.is_finite() or amount <= 0 or amount != amount.quantize(CENT):
         return f"{where}: the amount must be positive, in cents."
     if amount > base:
         return f"{where}: the discount ({amount}) is more than the price ({base})."

@@ -353,8 +353,8 @@ def _refunder(*, actor, store: Store, permission: str, approval: Approval | None
     if actor is None or authz.can(actor, permission, store):
         return None
     if approval is None:
-        require(actor, permission, store)  # raises: the actor may not, and nobody approved
-    assert approval is not None
+        where = store.name
+        raise PermissionDenied(f"You may not {permission.replace('_', ' ')} in {where}.")
     if not (authz.can(actor, SELL, store) or authz.can(actor, REFUND, store)):
         raise PermissionDenied(f"You may not work at the register in {store.name}.")
     if not authz.can(approval.user, permission, store):
