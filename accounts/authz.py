@@ -6,6 +6,7 @@ per request (one query) and kept on the user object.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from uuid import UUID
 
 from accounts.permissions import STORE_SCOPED
@@ -101,3 +102,22 @@ def store_ids(user, permission: str) -> set[UUID] | None:
 
 def permissions_of(user) -> list[str]:
     return sorted(grants_of(user))
+
+
+def discount_ceiling(user, store) -> Decimal | None:
+    """The largest discount (percent) `user` may give in `store` without an approval: the highest
+    `max_discount_percent` of their roles that hold give_discount there; None without give_discount."""
+    from django.db.models import Max, Q
+
+    from accounts.models import RoleAssignment
+    from accounts.permissions import GIVE_DISCOUNT
+
+    if not can(user, GIVE_DISCOUNT, store):
+        return None
+    store_id = store if isinstance(store, UUID) else store.pk
+    found = (
+        RoleAssignment.objects.filter(user=user, role__permissions__contains=[GIVE_DISCOUNT])
+        .filter(Q(store__isnull=True) | Q(store_id=store_id))
+        .aggregate(ceiling=Max("role__max_discount_percent"))["ceiling"]
+    )
+    return found if found is not None else None

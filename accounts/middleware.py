@@ -1,4 +1,5 @@
 from django.contrib.auth import logout
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
@@ -43,6 +44,8 @@ class SessionPolicyMiddleware:
             or now.timestamp() - started > policy.session_lifetime_seconds
         ):
             logout(request)
+            if request.headers.get("Accept", "").startswith("application/json"):  # a script: no redirect
+                return JsonResponse({"code": "session_expired", "detail": "Sign in again."}, status=401)
             return redirect(f"/login/?next={request.path}")
         authz.second_factor_set(user, bool(request.session.get("kassa_second_factor")))
         last_seen = record.last_seen_at.timestamp() if record is not None else seen
@@ -52,4 +55,12 @@ class SessionPolicyMiddleware:
                 session_seen(session=record, now=now)
         if password_expired(user, policy) and not request.path.startswith(ALLOWED_BEFORE_PASSWORD_CHANGE):
             return redirect("/account/password/")
-        return self.get_response(request)
+        response = self.get_response(request)
+        if request.user.is_authenticated and hasattr(request, "session"):
+            # The register announces an ending session a minute ahead (pos/static/pos/register.js).
+            left = min(
+                request.session.get("kassa_seen", seen) + policy.session_idle_seconds,
+                started + policy.session_lifetime_seconds,
+            )
+            response["Kassa-Session-Expires-In"] = str(max(0, int(left - now.timestamp())))
+        return response

@@ -3,6 +3,7 @@ import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -120,6 +121,22 @@ class Role(TenantOwnedModel):
     session_lifetime_seconds = models.PositiveIntegerField(default=43200)
     token_idle_seconds = models.PositiveIntegerField(default=900)
     token_lifetime_seconds = models.PositiveIntegerField(default=43200)
+    # The register: the largest discount (percent of a line) its holders may give without a
+    # manager's approval, when the role also holds give_discount.
+    max_discount_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        db_default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    # Where its holders land after signing in (accounts.permissions.HOMES).
+    home = models.CharField(
+        max_length=16,
+        default="account",
+        db_default="account",
+        choices=[("admin", "admin"), ("audit", "audit"), ("register", "register"), ("account", "account")],
+    )
 
     class Meta:
         ordering = ["name"]

@@ -23,6 +23,9 @@ GRANT_SUPPORT = "grant_support"
 MANAGE_PURCHASING = "manage_purchasing"
 COUNT_STOCK = "count_stock"
 MANAGE_WEBHOOKS = "manage_webhooks"
+GIVE_DISCOUNT = "give_discount"
+REFUND_WITHOUT_RECEIPT = "refund_without_receipt"
+MANAGE_SHIFTS = "manage_shifts"
 
 CATALOGUE: dict[str, str] = {
     VIEW_PRODUCTS: "View products, categories, suppliers and stock levels",
@@ -47,6 +50,9 @@ CATALOGUE: dict[str, str] = {
     MANAGE_PURCHASING: "Create, order and cancel purchase orders",
     COUNT_STOCK: "Enter counts in a stocktake",
     MANAGE_WEBHOOKS: "Register webhooks, read their delivery log and send test pings",
+    GIVE_DISCOUNT: "Give discounts up to the role's max_discount_percent",
+    REFUND_WITHOUT_RECEIPT: "Take back goods without a receipt",
+    MANAGE_SHIFTS: "Open and close register shifts, pay cash in and out, read X and Z reports",
 }
 
 PERMISSION_CHOICES = sorted(CATALOGUE)
@@ -65,6 +71,9 @@ STORE_SCOPED = frozenset(
         MANAGE_USERS,
         MANAGE_PURCHASING,
         COUNT_STOCK,
+        GIVE_DISCOUNT,
+        REFUND_WITHOUT_RECEIPT,
+        MANAGE_SHIFTS,
     }
 )
 
@@ -90,6 +99,7 @@ BUILTIN_ROLES: dict[str, dict] = {
         "permissions": sorted(CATALOGUE),
         "mfa_required": True,
         "lockout_threshold": 5,
+        "max_discount_percent": 100,
     },
     STORE_MANAGER: {
         "name": "Store manager",
@@ -109,13 +119,29 @@ BUILTIN_ROLES: dict[str, dict] = {
             VIEW_STORE_LOGS,
             MANAGE_PURCHASING,
             COUNT_STOCK,
+            # the register and the day (issue 18)
+            GIVE_DISCOUNT,
+            REFUND_WITHOUT_RECEIPT,
+            MANAGE_SHIFTS,
         ],
         "mfa_required": True,
+        "max_discount_percent": 100,
     },
     CASHIER: {
         "name": "Cashier",
-        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, CREATE_CUSTOMERS, COUNT_STOCK],
+        "permissions": [
+            VIEW_PRODUCTS,
+            SELL,
+            VIEW_CUSTOMERS,
+            CREATE_CUSTOMERS,
+            COUNT_STOCK,
+            # the register and the day (issue 18)
+            GIVE_DISCOUNT,
+            MANAGE_SHIFTS,
+        ],
         "mfa_required": False,
+        "max_discount_percent": 10,
+        "home": "register",
     },
     INTEGRATOR: {
         "name": "Integrator",
@@ -138,3 +164,7 @@ BUILTIN_ROLES: dict[str, dict] = {
         "mfa_required": True,
     },
 }
+
+# Where a role's holders land after signing in (a `next` page wins). A user with several roles
+# lands at the first of these that one of their roles names.
+HOMES: dict[str, str] = {"admin": "/admin/", "audit": "/audit/", "register": "/pos/", "account": "/account/"}

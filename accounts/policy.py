@@ -33,6 +33,8 @@ BOUNDS = {
     "session_lifetime_seconds": (300, 43200),
     "token_idle_seconds": (60, 1800),
     "token_lifetime_seconds": (300, 43200),
+    # not a sign-in rule, but a role's bound all the same (discounts at the register)
+    "max_discount_percent": (0, 100),
 }
 
 

@@ -122,3 +122,12 @@ def log_scope(*, reader: User) -> LogScope:
         stores=frozenset(stores),
         store_users=RoleAssignment.objects.filter(store_id__in=stores).values("user_id"),
     )
+
+
+def home_of(*, user: User) -> str:
+    """The page the user lands on after signing in: the first home (accounts.permissions.HOMES)
+    that one of their roles names."""
+    from accounts.permissions import HOMES
+
+    homes = set(RoleAssignment.objects.filter(user=user).values_list("role__home", flat=True))
+    return next((path for home, path in HOMES.items() if home in homes), HOMES["account"])

@@ -124,6 +124,8 @@ ROLE_FIELDS = [
     "session_lifetime_seconds",
     "token_idle_seconds",
     "token_lifetime_seconds",
+    "max_discount_percent",
+    "home",
 ]
 
 

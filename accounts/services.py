@@ -17,6 +17,7 @@ from accounts.models import PasswordHistory, Role, RoleAssignment, SupportGrant,
 from accounts.permissions import (
     BUILTIN_ROLES,
     CATALOGUE,
+    HOMES,
     MANAGE_ROLES,
     MANAGE_USERS,
     SUPPORT_ALLOWED,
@@ -273,6 +274,8 @@ ROLE_POLICY_FIELDS = (
     "session_lifetime_seconds",
     "token_idle_seconds",
     "token_lifetime_seconds",
+    "max_discount_percent",
+    "home",
 )
 
 
@@ -291,6 +294,8 @@ def _role_check(actor: User, permissions: Sequence[str], fields: dict) -> None:
         raise PermissionDenied(gettext("You may not manage roles."))
     unknown = sorted(set(permissions) - set(CATALOGUE))
     problems = policy_validate(fields)
+    if fields.get("home") not in (None, *HOMES):
+        problems["home"] = f"one of {', '.join(HOMES)}"
     if unknown:
         problems["permissions"] = f"unknown permissions: {', '.join(unknown)}"
     if problems:

@@ -82,3 +82,20 @@ def non_owner_credentials_revoke() -> int:
         .update(revoked_at=now)
     )
     return revoked
+
+
+def session_seconds_left(*, session, policy) -> int:
+    """Seconds until this browser session ends by itself: idle timeout or absolute lifetime."""
+    now = timezone.now().timestamp()
+    idle_end = session.get("kassa_seen", 0) + policy.session_idle_seconds
+    lifetime_end = session.get("kassa_started", 0) + policy.session_lifetime_seconds
+    return max(0, int(min(idle_end, lifetime_end) - now))
+
+
+def session_touch(*, request) -> None:
+    """The user is still here (the register's "stay signed in"): the idle clock starts again."""
+    now = timezone.now()
+    request.session["kassa_seen"] = now.timestamp()
+    UserSession.objects.filter(
+        user=request.user, key_hash=session_key_hash(request.session.session_key or "")
+    ).update(last_seen_at=now)

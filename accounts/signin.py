@@ -123,14 +123,33 @@ def mfa_needed(user: User, policy: Policy) -> bool:
     return user.mfa_grace_until is None or user.mfa_grace_until <= timezone.now()
 
 
-def signin_check(*, request, username: str, password: str, otp: str | None, channel: str) -> SignIn:
-    """Check one attempt for a user of the current tenant; raise SignInRefused or return the user."""
+def signin_check(
+    *,
+    request,
+    username: str,
+    password: str,
+    otp: str | None,
+    channel: str,
+    kind: str = SignInEvent.Kind.SIGN_IN,
+    purpose: str = "",
+) -> SignIn:
+    """Check one attempt for a user of the current tenant; raise SignInRefused or return the user.
+
+    `kind=approval` checks a manager's credentials for an approval (accounts.approvals): the same
+    rules, counters and records, with `purpose` as the reason of a successful attempt.
+    """
     ip = client_ip(request)
     username = username_normalize(username)
 
     def refuse(outcome, reason, code, status, detail, retry_after=None, user=None):
         signin_record(
-            request=request, username=username, outcome=outcome, reason=reason, channel=channel, user=user
+            request=request,
+            username=username,
+            outcome=outcome,
+            reason=reason,
+            channel=channel,
+            user=user,
+            kind=kind,
         )
         _failure_noted(channel, reason)
         raise SignInRefused(code, status, detail, retry_after)
@@ -215,14 +234,27 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
                 reason="code_pending",
                 channel=channel,
                 user=user,
+                kind=kind,
             )
             raise SignInRefused("otp_required", 401, "A one-time code is required.", user=user)
-        second_factor_check(request=request, user=user, otp=otp, channel=channel)
-        return signin_complete(request=request, user=user, policy=policy, channel=channel, second_factor=True)
-    return signin_complete(request=request, user=user, policy=policy, channel=channel)
+        second_factor_check(request=request, user=user, otp=otp, channel=channel, kind=kind)
+        return signin_complete(
+            request=request,
+            user=user,
+            policy=policy,
+            channel=channel,
+            kind=kind,
+            purpose=purpose,
+            second_factor=True,
+        )
+    return signin_complete(
+        request=request, user=user, policy=policy, channel=channel, kind=kind, purpose=purpose
+    )
 
 
-def second_factor_check(*, request, user: User, otp: str, channel: str) -> None:
+def second_factor_check(
+    *, request, user: User, otp: str, channel: str, kind: str = SignInEvent.Kind.SIGN_IN
+) -> None:
     """Check a TOTP or backup code; a wrong one counts towards the lockout like a wrong password."""
     if not mfa.otp_verify(user, otp):
         _ip_failure_add(client_ip(request))
@@ -235,13 +267,21 @@ def second_factor_check(*, request, user: User, otp: str, channel: str) -> None:
             reason="otp_wrong",
             channel=channel,
             user=user,
+            kind=kind,
         )
         _failure_noted(channel, "otp_wrong")
         raise SignInRefused("invalid_otp", 401, "The one-time code is wrong or used.")
 
 
 def signin_complete(
-    *, request, user: User, policy: Policy, channel: str, second_factor: bool = False
+    *,
+    request,
+    user: User,
+    policy: Policy,
+    channel: str,
+    kind: str = SignInEvent.Kind.SIGN_IN,
+    purpose: str = "",
+    second_factor: bool = False,
 ) -> SignIn:
     username = user.username
     key = lockout.lockout_key_for(user=user)
@@ -251,9 +291,11 @@ def signin_complete(
         request=request,
         username=username,
         outcome=SignInEvent.Outcome.SUCCESS,
-        reason="password_expired" if expired else "",
+        reason="password_expired" if expired else purpose,
         channel=channel,
         user=user,
+        kind=kind,
     )
-    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    if kind == SignInEvent.Kind.SIGN_IN:
+        User.objects.filter(pk=user.pk).update(last_login=timezone.now())
     return SignIn(user=user, policy=policy, password_change_required=expired, second_factor=second_factor)

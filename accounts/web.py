@@ -32,11 +32,12 @@ def _home(request) -> str:
     return "/account/" if getattr(request, "tenant", None) is not None else "/admin/"
 
 
-def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or _home(request)
+def _next_url(request, default: str | None = None) -> str:
+    fallback = _home(request) if default is None else default
+    target = request.POST.get("next") or request.GET.get("next") or fallback
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=True):
         return target
-    return _home(request)
+    return fallback
 
 
 def tenant_host_only(view):
@@ -51,7 +52,8 @@ def tenant_host_only(view):
     return wrapped
 
 
-def _start_session(request, user: User, password_change_required: bool, second_factor: bool = False):
+def session_begin(request, user: User, second_factor: bool = False) -> None:
+    """Sign the browser in as `user`: a new session id, its start and last-seen times, its row."""
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # a new session id
     now = timezone.now()
     request.session["kassa_started"] = now.timestamp()
@@ -64,7 +66,15 @@ def _start_session(request, user: User, password_change_required: bool, second_f
         ip=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
-    return redirect("/account/password/" if password_change_required else _next_url(request))
+
+
+def _start_session(request, user: User, password_change_required: bool, second_factor: bool = False):
+    session_begin(request, user, second_factor=second_factor)
+    if password_change_required:
+        return redirect("/account/password/")
+    # A tenant's users land where their role says (a `next` page wins); platform staff in the admin.
+    home = selectors.home_of(user=user) if getattr(request, "tenant", None) is not None else "/admin/"
+    return redirect(_next_url(request, default=home))
 
 
 def _refusal_message(refusal: SignInRefused) -> str:
@@ -93,12 +103,12 @@ def login_view(request):
                 request.session.cycle_key()
                 request.session[PENDING_OTP] = str(refusal.user.pk)
                 step = "enrol" if refusal.enrol else "otp"
-                return redirect(f"/login/{step}/?next={_next_url(request)}")
+                return redirect(f"/login/{step}/?next={_next_url(request, default='')}")
             return render(request, "accounts/login.html", {"error": _refusal_message(refusal)}, status=200)
         return _start_session(
             request, signed_in.user, signed_in.password_change_required, signed_in.second_factor
         )
-    return render(request, "accounts/login.html", {"next": _next_url(request)})
+    return render(request, "accounts/login.html", {"next": _next_url(request, default="")})
 
 
 @require_http_methods(["GET", "POST"])
@@ -118,7 +128,7 @@ def login_otp_view(request):
             request=request, user=user, policy=policy_for(user), channel="web", second_factor=True
         )
         return _start_session(request, user, signed_in.password_change_required, second_factor=True)
-    return render(request, "accounts/login_otp.html", {"next": _next_url(request)})
+    return render(request, "accounts/login_otp.html", {"next": _next_url(request, default="")})
 
 
 @require_http_methods(["GET", "POST"])

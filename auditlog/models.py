@@ -109,6 +109,8 @@ class SignInEvent(TenantOwnedModel):
         UNLOCK = "unlock"
         MFA_RESET = "mfa_reset"  # an administrator removed the user's authenticators (accounts)
         REACTIVATE = "reactivate"  # an administrator turned a deactivated user back on
+        # A manager's credentials checked at the register to approve what a cashier may not do.
+        APPROVAL = "approval"
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"

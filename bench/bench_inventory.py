@@ -277,7 +277,7 @@ def main() -> None:
                 body = {
                     "store": str(stores[0 if kind == "kassa" else 1].pk),
                     "lines": [{"product": str(sold[i % len(sold)].pk), "quantity": 1}],
-                    "payments": [{"method": "cash", "amount": "2.50"}],
+                    "payments": [{"method": "card", "amount": "2.50"}],
                 }
                 headers = {"HTTP_IDEMPOTENCY_KEY": str(uuid.uuid4())} if kind == "kassa" else {}
                 requests.append(("post", path, body, headers, 201))

@@ -83,9 +83,18 @@ def error_body(code: str, detail: str, fields: dict | None = None) -> dict:
     return body
 
 
+def _rollback(context) -> None:
+    """Mark the request's transaction for rollback; a view that is not atomic (it opens its own
+    transactions, as the sign-in and sale views do) has none, whatever surrounds it."""
+    view = context.get("view")
+    if view is not None and getattr(type(view).dispatch, "_non_atomic_requests", None):
+        return
+    set_rollback()
+
+
 def exception_handler(exc, context):
     if isinstance(exc, errors.DomainError):
-        set_rollback()
+        _rollback(context)
         status_code = next(code for klass, code in _DOMAIN_STATUS if isinstance(exc, klass))
         return Response(error_body(exc.code, exc.detail), status=status_code)
     if isinstance(exc, DjangoValidationError):
@@ -114,7 +123,7 @@ def exception_handler(exc, context):
         if code is None:
             code = next((c for klass, c in _DEFAULT_CODES.items() if isinstance(exc, klass)), "error")
         body = error_body(code, str(exc.detail))
-    set_rollback()
+    _rollback(context)
     return Response(body, status=exc.status_code, headers=headers)
 
 

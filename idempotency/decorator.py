@@ -17,7 +17,9 @@ first answer and does nothing again.
   `conflict` instead of showing the secret again.
 
 Use `@idempotent` on a view's `post` method (APIView or ViewSet action); authentication and
-permissions have run by then, so the tenant and the user are known.
+permissions have run by then, so the tenant and the user are known. Views that must do
+something before their transaction (check a manager's approval, accounts.approvals) and the
+register's JSON views use `Idempotency` directly: `stored()` first, then `run(work, answer=...)`.
 """
 
 from __future__ import annotations
@@ -49,9 +51,16 @@ PARAMETER = OpenApiParameter(
 
 
 def _fingerprint(request) -> str:
-    user = getattr(request.user, "pk", None)
-    body = json.dumps(request.data, sort_keys=True, default=str, separators=(",", ":"))
-    text = "\n".join([str(user), request.method, request.path, body])
+    return fingerprint_of(
+        user=getattr(request.user, "pk", None), method=request.method, path=request.path, body=request.data
+    )
+
+
+def fingerprint_of(*, user, method: str, path: str, body) -> str:
+    """What makes two requests "the same": the user, the method, the path and the body."""
+    text = "\n".join(
+        [str(user), method, path, json.dumps(body, sort_keys=True, default=str, separators=(",", ":"))]
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -64,19 +73,80 @@ def _lock(tenant_id, key: str) -> bool:
         return cursor.fetchone()[0]
 
 
-def _replay(record, fingerprint: str) -> Response:
-    if record.fingerprint != fingerprint:
-        raise Unprocessable(
-            gettext("This Idempotency-Key was used with another request."), code="idempotency_key_reused"
-        )
-    body = record_body(record)
-    if body == NOT_STORED:
-        raise Conflict(
-            gettext("This request was already processed; its answer held a secret and is not kept.")
-        )
-    response = Response(body, status=record.response_status)
+class Idempotency:
+    """One request's Idempotency-Key: its stored answer, or running its work once."""
+
+    def __init__(self, *, key: str | None, fingerprint: str):
+        self.tenant_id = current_tenant_id()
+        self.active = key is not None and self.tenant_id is not None
+        self.key = (key or "").strip()
+        self.fingerprint = fingerprint
+        if self.active and (not self.key or len(self.key) > MAX_KEY_LENGTH):
+            raise DomainError(
+                gettext("%(header)s must be 1 to %(n)d characters.") % {"header": HEADER, "n": MAX_KEY_LENGTH}
+            )
+
+    def _replayable(self, record) -> tuple[int, object]:
+        if record.fingerprint != self.fingerprint:
+            raise Unprocessable(
+                gettext("This Idempotency-Key was used with another request."), code="idempotency_key_reused"
+            )
+        body = record_body(record)
+        if body == NOT_STORED:
+            raise Conflict(
+                gettext("This request was already processed; its answer held a secret and is not kept.")
+            )
+        return record.response_status, body
+
+    def stored(self) -> tuple[int, object] | None:
+        """The first answer (status, body) when this key was used before, else None."""
+        if not self.active:
+            return None
+        record = record_find(key=self.key)
+        return self._replayable(record) if record is not None else None
+
+    def run(self, work, *, answer, store_response: bool = True):
+        """Run `work()` once for this key; `answer(result)` gives its (status, body) to store.
+
+        Returns `work()`'s result, or the stored (status, body) as `("replay", status, body)`.
+        The work, the lock and the record share one transaction: the lock ends with it however
+        it ends, and the record exists exactly when the work was committed.
+        """
+        if not self.active:
+            return work()
+        found = self.stored()
+        if found is not None:
+            return ("replay", *found)
+        with transaction.atomic():
+            if not _lock(self.tenant_id, self.key):
+                raise Conflict(
+                    gettext("A request with this Idempotency-Key is still running."),
+                    code="idempotency_key_in_flight",
+                )
+            found = self.stored()  # the request that held it may have committed meanwhile
+            if found is not None:
+                return ("replay", *found)
+            result = work()
+            status, body = answer(result)
+            if 200 <= status < 300:
+                record_store(
+                    key=self.key,
+                    fingerprint=self.fingerprint,
+                    response_status=status,
+                    response_body=body if store_response else NOT_STORED,
+                )
+        return result
+
+
+def replayed(status: int, body) -> Response:
+    response = Response(body, status=status)
     response["Idempotent-Replayed"] = "true"
     return response
+
+
+def response_answer(response: Response) -> tuple[int, object]:
+    body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
+    return response.status_code, body
 
 
 def idempotent(method=None, *, store_response: bool = True):
@@ -85,42 +155,17 @@ def idempotent(method=None, *, store_response: bool = True):
     def decorate(handler):
         @functools.wraps(handler)
         def wrapper(self, request, *args, **kwargs):
-            key = request.headers.get(HEADER)
-            tenant_id = current_tenant_id()
-            if key is None or tenant_id is None:
-                return handler(self, request, *args, **kwargs)
-            key = key.strip()
-            if not key or len(key) > MAX_KEY_LENGTH:
-                raise DomainError(
-                    gettext("%(header)s must be 1 to %(n)d characters.")
-                    % {"header": HEADER, "n": MAX_KEY_LENGTH}
-                )
-            fingerprint = _fingerprint(request)
-            record = record_find(key=key)
-            if record is not None:
-                return _replay(record, fingerprint)
-            with transaction.atomic():  # the lock lasts as long as the request's transaction
-                if not _lock(tenant_id, key):
-                    raise Conflict(
-                        gettext("A request with this Idempotency-Key is still running."),
-                        code="idempotency_key_in_flight",
-                    )
-                record = record_find(key=key)  # the request that held it may have committed meanwhile
-                if record is not None:
-                    return _replay(record, fingerprint)
-                response = handler(self, request, *args, **kwargs)
-                if 200 <= response.status_code < 300:
-                    _store(key, fingerprint, response, store_response)
-            return response
+            guard = Idempotency(key=request.headers.get(HEADER), fingerprint=_fingerprint(request))
+            result = guard.run(
+                lambda: handler(self, request, *args, **kwargs),
+                answer=response_answer,
+                store_response=store_response,
+            )
+            if isinstance(result, tuple):
+                return replayed(result[1], result[2])
+            return result
 
         wrapper.idempotent = True
         return extend_schema(parameters=[PARAMETER])(wrapper)
 
     return decorate(method) if method is not None else decorate
-
-
-def _store(key: str, fingerprint: str, response: Response, store_response: bool) -> None:
-    body = NOT_STORED
-    if store_response:
-        body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-    record_store(key=key, fingerprint=fingerprint, response_status=response.status_code, response_body=body)

@@ -480,6 +480,8 @@ class SaleLineInline(admin.TabularInline):
         "quantity",
         "unit_price",
         "tax_rate",
+        "list_total",
+        "discount",
         "line_total",
         "line_tax",
         "refunded_quantity",
@@ -524,6 +526,10 @@ class SaleAdmin(StoreScopedAdmin):
         "paid",
         "change_due",
         "refunded_total",
+        "discount_total",
+        "approved_by",
+        "register",
+        "shift",
         "created_at",
     ]
     fields = readonly_fields

@@ -3,6 +3,8 @@
 from datetime import datetime
 
 import django_filters
+from django.db import transaction
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext, gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import filters, mixins, status, viewsets
@@ -10,14 +12,17 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api_permissions import Can, IsSignedIn, ReadWrite
+from accounts import approvals
+from accounts.api_permissions import Can, CanAny, IsSignedIn, ReadWrite
 from accounts.permissions import (
     ADJUST_STOCK,
     CREATE_CUSTOMERS,
     MANAGE_CUSTOMERS,
     MANAGE_PRODUCTS,
     MANAGE_SETTINGS,
+    MANAGE_SHIFTS,
     REFUND,
+    REFUND_WITHOUT_RECEIPT,
     SELL,
     VIEW_CUSTOMERS,
     VIEW_PRODUCTS,
@@ -28,8 +33,10 @@ from core.api import page_of, paginate
 from core.conditional import if_match_check, with_etag
 from core.pagination import TimeCursorPagination
 from core.serializers import refuse_unknown_fields, refuse_unknown_parameters
-from idempotency.decorator import idempotent
+from idempotency.decorator import HEADER, Idempotency, fingerprint_of, idempotent, replayed, response_answer
+from idempotency.decorator import PARAMETER as IDEMPOTENCY_PARAMETER
 from inventory import delta, selectors
+from inventory.errors import DiscountAboveLimit
 from inventory.models import (
     Category,
     Customer,
@@ -38,11 +45,15 @@ from inventory.models import (
     Refund,
     Sale,
     SaleLine,
+    Shift,
+    ShiftReport,
     StockLevel,
     StockMovement,
     Supplier,
 )
 from inventory.serializers import (
+    CashMovementIn,
+    CashMovementOut,
     CategorySerializer,
     CustomerSerializer,
     ProductBulkIn,
@@ -52,8 +63,13 @@ from inventory.serializers import (
     ProductSerializer,
     RefundIn,
     RefundOut,
+    ReturnIn,
     SaleIn,
     SaleOut,
+    ShiftCloseIn,
+    ShiftIn,
+    ShiftOut,
+    ShiftReportOut,
     StockCountBulkIn,
     StockCountBulkOut,
     StockCountRow,
@@ -64,7 +80,7 @@ from inventory.serializers import (
     StoreSerializer,
     SupplierSerializer,
 )
-from inventory.services import bulk, catalogue, customers, sales, stock
+from inventory.services import bulk, catalogue, customers, sales, shifts, stock
 from tenants.models import Store
 
 
@@ -366,10 +382,14 @@ class MovementFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=StockMovement.Kind.choices)
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    day = django_filters.DateFilter(method="local_day", help_text="a local day in each store's time zone")
 
     class Meta:
         model = StockMovement
         fields = ["store", "product", "kind"]
+
+    def local_day(self, queryset, name, value):
+        return selectors.in_local_day(queryset=queryset, day=value)
 
 
 class StockMovementListCreateApi(APIView):
@@ -397,6 +417,7 @@ class StockMovementListCreateApi(APIView):
             OpenApiParameter("kind", str, enum=StockMovement.Kind.values),
             OpenApiParameter("since", str),
             OpenApiParameter("until", str),
+            OpenApiParameter("day", str, description="YYYY-MM-DD: a local day in each store's time zone"),
             OpenApiParameter("cursor", str),
         ],
     )
@@ -443,15 +464,63 @@ class SaleFilter(django_filters.FilterSet):
     customer = django_filters.UUIDFilter(field_name="customer_id")
     status = django_filters.ChoiceFilter(choices=Sale.Status.choices)
     receipt_number = django_filters.NumberFilter()
+    register = django_filters.CharFilter()
+    shift = django_filters.UUIDFilter(field_name="shift_id")
     since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    day = django_filters.DateFilter(method="local_day", help_text="a local day in each store's time zone")
 
     class Meta:
         model = Sale
-        fields = ["store", "customer", "status", "receipt_number"]
+        fields = ["store", "customer", "status", "receipt_number", "register", "shift"]
+
+    def local_day(self, queryset, name, value):
+        return selectors.in_local_day(queryset=queryset, day=value)
+
+
+def _approval(request, values: dict, *, purpose: str, refusal_code: str):
+    """The manager's approval named in the body, checked by the sign-in rules (None if none).
+
+    Called before the operation's transaction: a failed attempt must count and stay recorded.
+    """
+    raw = values.get("approved_by")
+    if not raw:
+        return None
+    return approvals.approval_check(
+        request=request,
+        username=raw["username"],
+        password=raw["password"],
+        otp=raw.get("otp") or None,
+        purpose=purpose,
+        channel="api",
+        refusal_code=refusal_code,
+    )
+
+
+def _once(request) -> Idempotency:
+    """The request's Idempotency-Key (views that check an approval before their transaction)."""
+    return Idempotency(
+        key=request.headers.get(HEADER),
+        fingerprint=fingerprint_of(
+            user=request.user.pk, method=request.method, path=request.path, body=request.data
+        ),
+    )
+
+
+def _run(guard: Idempotency, work):
+    """`work()` once for the key, with its record in one transaction of its own."""
+    result = guard.run(work, answer=response_answer)
+    return replayed(result[1], result[2]) if isinstance(result, tuple) else result
 
 
 class SaleListCreateApi(APIView):
+    """List sales, or sell (discounts, a manager's approval, tenders, the register's shift).
+
+    Not atomic as a whole: an approval's credentials are checked first (a failed attempt counts
+    and is recorded even though the sale is refused), then the sale and its Idempotency-Key
+    record commit together.
+    """
+
     permission_classes = [
         ReadWrite(
             Can(VIEW_SALES),
@@ -463,10 +532,16 @@ class SaleListCreateApi(APIView):
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
     filterset_class = SaleFilter
 
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Sale.unscoped.none()
-        return selectors.sales_visible_to(user=self.request.user).prefetch_related("lines", "payments")
+        return selectors.sales_visible_to(user=self.request.user).prefetch_related(
+            "lines", "payments", "taxes"
+        )
 
     @extend_schema(
         operation_id="sales_list",
@@ -476,8 +551,11 @@ class SaleListCreateApi(APIView):
             OpenApiParameter("customer", str),
             OpenApiParameter("status", str, enum=Sale.Status.values),
             OpenApiParameter("receipt_number", int),
+            OpenApiParameter("register", str),
+            OpenApiParameter("shift", str),
             OpenApiParameter("since", datetime, description="created at or after (ISO 8601)"),
             OpenApiParameter("until", datetime, description="created before (ISO 8601)"),
+            OpenApiParameter("day", str, description="YYYY-MM-DD: a local day in each store's time zone"),
             *delta.PARAMETERS,
         ],
     )
@@ -492,22 +570,35 @@ class SaleListCreateApi(APIView):
             return delta.paginate(request, found, SaleOut)
         return paginate(request, self, found, SaleOut, TimeCursorPagination)
 
-    @extend_schema(request=SaleIn, responses={201: SaleOut})
-    @idempotent
+    @extend_schema(request=SaleIn, responses={201: SaleOut}, parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, request):
+        guard = _once(request)
+        stored = guard.stored()
+        if stored is not None:
+            return replayed(*stored)
         data = SaleIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        lines, payments = sales.sale_inputs(lines=values["lines"], payments=values["payments"])
-        sale = sales.sale_create(
-            store=values["store"],
-            lines=lines,
-            payments=payments,
-            customer=values.get("customer"),
-            actor=request.user,
+        approval = _approval(
+            request, values, purpose=approvals.DISCOUNT, refusal_code=DiscountAboveLimit.code
         )
-        sale = Sale.objects.prefetch_related("lines", "payments").get(pk=sale.pk)
-        return Response(SaleOut(sale).data, status=status.HTTP_201_CREATED)
+        lines, payments = sales.sale_inputs(lines=values["lines"], payments=values["payments"])
+
+        def work():
+            sale = sales.sale_create(
+                store=values["store"],
+                lines=lines,
+                payments=payments,
+                customer=values.get("customer"),
+                discount=sales.discount_input(values.get("discount")),
+                register=values.get("register", ""),
+                approval=approval,
+                actor=request.user,
+            )
+            sale = Sale.objects.prefetch_related("lines", "payments", "taxes").get(pk=sale.pk)
+            return Response(SaleOut(sale).data, status=status.HTTP_201_CREATED)
+
+        return _run(guard, work)
 
 
 class SaleDetailApi(APIView):
@@ -566,15 +657,24 @@ class RefundListApi(APIView):
 
 
 class SaleRefundApi(APIView):
-    """Refund a sale, whole (no `lines`) or in part; the goods go back to stock unless `restock` is false."""
+    """Refund a sale, whole (no `lines`) or in part; the goods go back to stock unless `restock`
+    is false; `payments` say how the money went back. A cashier without the refund permission
+    refunds once with `approved_by` (a manager who holds it)."""
 
-    permission_classes = [Can(REFUND)]
+    permission_classes = [CanAny(REFUND, SELL)]
 
-    @extend_schema(request=RefundIn, responses={201: RefundOut})
-    @idempotent
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    @extend_schema(request=RefundIn, responses={201: RefundOut}, parameters=[IDEMPOTENCY_PARAMETER])
     def post(self, request, sale_id):
         # Any of the tenant's sales; the service answers 403 for a store the caller may not refund in.
         sale = selectors.sale_get(user=request.user, sale_id=sale_id, permission=None)
+        guard = _once(request)
+        stored = guard.stored()
+        if stored is not None:
+            return replayed(*stored)
         data = RefundIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -583,8 +683,6 @@ class SaleRefundApi(APIView):
             sale_lines = {line.pk: line for line in SaleLine.objects.filter(sale=sale)}
             unknown = [str(item["line"]) for item in values["lines"] if item["line"] not in sale_lines]
             if unknown:
-                from rest_framework.exceptions import ValidationError
-
                 raise ValidationError(
                     {
                         "lines": [
@@ -596,10 +694,180 @@ class SaleRefundApi(APIView):
                 sales.RefundLineInput(sale_line=sale_lines[item["line"]], quantity=item["quantity"])
                 for item in values["lines"]
             ]
-        refund = sales.sale_refund(
-            sale=sale, lines=lines, reason=values["reason"], restock=values["restock"], actor=request.user
+        approval = _approval(request, values, purpose=approvals.REFUND, refusal_code="permission_denied")
+
+        def work():
+            refund = sales.sale_refund(
+                sale=sale,
+                lines=lines,
+                reason=values["reason"],
+                restock=values["restock"],
+                payments=sales.payment_inputs(values["payments"]) if values.get("payments") else None,
+                register=values.get("register", ""),
+                approval=approval,
+                actor=request.user,
+            )
+            return Response(RefundOut(refund).data, status=status.HTTP_201_CREATED)
+
+        return _run(guard, work)
+
+
+class ReturnCreateApi(APIView):
+    """Take goods back without a receipt (refund_without_receipt, or a manager's `approved_by`)."""
+
+    permission_classes = [CanAny(REFUND_WITHOUT_RECEIPT, SELL)]
+
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    @extend_schema(request=ReturnIn, responses={201: RefundOut}, parameters=[IDEMPOTENCY_PARAMETER])
+    def post(self, request):
+        guard = _once(request)
+        stored = guard.stored()
+        if stored is not None:
+            return replayed(*stored)
+        data = ReturnIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        approval = _approval(request, values, purpose=approvals.RETURN, refusal_code="permission_denied")
+
+        def work():
+            refund = sales.return_create(
+                store=values["store"],
+                lines=[
+                    sales.ReturnLineInput(product=i["product"], quantity=i["quantity"])
+                    for i in values["lines"]
+                ],
+                reason=values["reason"],
+                payments=sales.payment_inputs(values["payments"]),
+                register=values.get("register", ""),
+                restock=values["restock"],
+                approval=approval,
+                actor=request.user,
+            )
+            return Response(RefundOut(refund).data, status=status.HTTP_201_CREATED)
+
+        return _run(guard, work)
+
+
+class ShiftFilter(django_filters.FilterSet):
+    store = django_filters.UUIDFilter(field_name="store_id")
+    status = django_filters.ChoiceFilter(choices=Shift.Status.choices)
+    register = django_filters.CharFilter()
+
+    class Meta:
+        model = Shift
+        fields = ["store", "status", "register"]
+
+
+class ShiftListCreateApi(APIView):
+    """Register shifts: list them, or open one with the float in the drawer."""
+
+    permission_classes = [
+        ReadWrite(
+            CanAny(MANAGE_SHIFTS, VIEW_SALES),
+            Can(MANAGE_SHIFTS),
+            read_message="You may not view shifts.",
+            write_message="You may not open shifts.",
         )
-        return Response(RefundOut(refund).data, status=status.HTTP_201_CREATED)
+    ]
+    filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
+    filterset_class = ShiftFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Shift.unscoped.none()
+        return selectors.shifts_visible_to(user=self.request.user).order_by("-opened_at", "-id")
+
+    @extend_schema(
+        operation_id="shifts_list",
+        responses=page_of(ShiftOut),
+        parameters=[
+            OpenApiParameter("store", str),
+            OpenApiParameter("status", str, enum=Shift.Status.values),
+            OpenApiParameter("register", str),
+        ],
+    )
+    def get(self, request):
+        found = django_filters.rest_framework.DjangoFilterBackend().filter_queryset(
+            request, self.get_queryset(), self
+        )
+        return paginate(request, self, found, ShiftOut)
+
+    @extend_schema(request=ShiftIn, responses={201: ShiftOut})
+    @idempotent
+    def post(self, request):
+        data = ShiftIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        shift = shifts.shift_open(
+            store=values["store"],
+            register=values["register"],
+            opening_float=values["opening_float"],
+            actor=request.user,
+        )
+        return Response(ShiftOut(shift).data, status=status.HTTP_201_CREATED)
+
+
+class ShiftDetailApi(APIView):
+    permission_classes = [CanAny(MANAGE_SHIFTS, VIEW_SALES)]
+
+    @extend_schema(responses=ShiftOut)
+    def get(self, request, shift_id):
+        return Response(ShiftOut(selectors.shift_get(user=request.user, shift_id=shift_id)).data)
+
+
+class ShiftCashApi(APIView):
+    """Pay cash into the drawer or out of it, with a reason."""
+
+    permission_classes = [Can(MANAGE_SHIFTS)]
+
+    @extend_schema(request=CashMovementIn, responses={201: CashMovementOut})
+    @idempotent
+    def post(self, request, shift_id):
+        shift = selectors.shift_get(user=request.user, shift_id=shift_id, any_store=True)
+        data = CashMovementIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        move = shifts.shift_cash_move(
+            shift=shift,
+            kind=values["kind"],
+            amount=values["amount"],
+            reason=values["reason"],
+            actor=request.user,
+        )
+        return Response(CashMovementOut(move).data, status=status.HTTP_201_CREATED)
+
+
+class ShiftCloseApi(APIView):
+    """Close the shift with the cash counted: the Z report, stored for good."""
+
+    permission_classes = [Can(MANAGE_SHIFTS)]
+
+    @extend_schema(request=ShiftCloseIn, responses={201: ShiftReportOut})
+    @idempotent
+    def post(self, request, shift_id):
+        shift = selectors.shift_get(user=request.user, shift_id=shift_id, any_store=True)
+        data = ShiftCloseIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = shifts.shift_close(
+            shift=shift, counted_cash=data.validated_data["counted_cash"], actor=request.user
+        )
+        return Response(report.data, status=status.HTTP_201_CREATED)
+
+
+class ShiftReportApi(APIView):
+    """The X report of an open shift (its figures so far); of a closed shift, its stored Z report."""
+
+    permission_classes = [CanAny(MANAGE_SHIFTS, VIEW_SALES)]
+
+    @extend_schema(responses=ShiftReportOut)
+    def get(self, request, shift_id):
+        shift = selectors.shift_get(user=request.user, shift_id=shift_id)
+        if shift.status == Shift.Status.CLOSED:
+            return Response(ShiftReport.objects.get(shift=shift).data)
+        return Response(selectors.shift_figures(shift=shift))
 
 
 def _bulk_rows(request, key: str, row_serializer, extra: frozenset = frozenset()) -> tuple[list, list, dict]:

@@ -136,7 +136,7 @@ def sale_refunded(refund, lines, movements=()) -> None:
         "sale.refunded",
         {
             "id": str(refund.pk),
-            "sale": str(refund.sale_id),
+            "sale": str(refund.sale_id) if refund.sale_id else None,  # a return has no sale
             "store": str(refund.store_id),
             "reason": refund.reason,
             "restock": refund.restock,
@@ -144,7 +144,8 @@ def sale_refunded(refund, lines, movements=()) -> None:
             "tax_total": _money(refund.tax_total),
             "lines": [
                 {
-                    "sale_line": str(line.sale_line_id),
+                    "sale_line": str(line.sale_line_id) if line.sale_line_id else None,
+                    "product": str(line.product_id) if line.product_id else None,
                     "quantity": line.quantity,
                     "amount": _money(line.amount),
                     "tax": _money(line.tax),

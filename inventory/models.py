@@ -246,6 +246,20 @@ class Sale(TenantOwnedModel):
     paid = models.DecimalField(**MONEY)
     change_due = models.DecimalField(**MONEY, default=0)
     refunded_total = models.DecimalField(**MONEY, default=0)
+    # The register it was rung up on, and the shift (cash drawer) it belongs to.
+    register = models.CharField(max_length=64, blank=True, default="", db_default="")
+    shift = models.ForeignKey("Shift", on_delete=models.PROTECT, null=True, blank=True, related_name="sales")
+    discount_total = models.DecimalField(
+        **MONEY, default=0, db_default=0, help_text="every line's discount, tax included"
+    )
+    # The basket discount as asked (percent or amount, never both) and why.
+    basket_discount_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    basket_discount_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    basket_discount_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
+    # The manager whose credentials allowed a discount above the cashier's ceiling.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = UpdatedAtField()
 
@@ -274,14 +288,27 @@ class SaleLine(TenantOwnedModel):
     sku = models.CharField(max_length=64)
     name = models.CharField(max_length=200)
     quantity = models.PositiveIntegerField()
-    unit_price = models.DecimalField(**MONEY, help_text="tax included")
+    unit_price = models.DecimalField(**MONEY, help_text="list price, tax included")
     tax_rate = models.DecimalField(max_digits=5, decimal_places=2)
-    line_total = models.DecimalField(**MONEY, help_text="tax included")
+    list_total = models.DecimalField(**MONEY, default=0, db_default=0, help_text="unit price x quantity")
+    discount = models.DecimalField(
+        **MONEY, default=0, db_default=0, help_text="the line's own and its basket share"
+    )
+    basket_discount = models.DecimalField(
+        **MONEY, default=0, db_default=0, help_text="the basket discount's share"
+    )
+    discount_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    discount_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    discount_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
+    line_total = models.DecimalField(**MONEY, help_text="what was paid: list total - discount, tax included")
     line_tax = models.DecimalField(**MONEY)
     refunded_quantity = models.PositiveIntegerField(default=0)
+    position = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="the line's place on the receipt"
+    )
 
     class Meta:
-        ordering = ["sale_id", "sku"]
+        ordering = ["sale_id", "position", "sku"]
 
     def __str__(self):
         return f"{self.quantity} x {self.sku}"
@@ -304,9 +331,25 @@ class Payment(TenantOwnedModel):
         return f"{self.method} {self.amount}"
 
 
+class SaleTax(TenantOwnedModel):
+    """A sale's tax at one rate: computed from the gross of that rate's lines (see sales.py)."""
+
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="taxes")
+    rate = models.DecimalField(max_digits=5, decimal_places=2)
+    net = models.DecimalField(**MONEY)
+    tax = models.DecimalField(**MONEY)
+    gross = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["sale_id", "rate"]
+        indexes = [models.Index(fields=["tenant", "sale"], name="saletax_tenant_sale")]
+
+
 class Refund(TenantOwnedModel):
+    """Money and goods back: of a sale (`sale` set) or a return without a receipt (`sale` empty)."""
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    sale = models.ForeignKey(Sale, on_delete=models.PROTECT, related_name="refunds")
+    sale = models.ForeignKey(Sale, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds")
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=200, blank=True)
     restock = models.BooleanField(default=True)
@@ -315,24 +358,140 @@ class Refund(TenantOwnedModel):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    register = models.CharField(max_length=64, blank=True, default="", db_default="")
+    shift = models.ForeignKey(
+        "Shift", on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
+    # The manager whose credentials allowed a refund the actor could not make alone.
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = UpdatedAtField()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [updated_index("refund")]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="refund_tenant_created"),
+            updated_index("refund"),
+        ]
 
     def __str__(self):
-        return f"refund {self.total} of {self.sale_id}"
+        return f"refund {self.total} of {self.sale_id or 'a return'}"
 
 
 class RefundLine(TenantOwnedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
-    sale_line = models.ForeignKey(SaleLine, on_delete=models.PROTECT, related_name="+")
+    sale_line = models.ForeignKey(SaleLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    sku = models.CharField(max_length=64, blank=True, default="", db_default="")
+    name = models.CharField(max_length=200, blank=True, default="", db_default="")
+    tax_rate = models.DecimalField(max_digits=5, decimal_places=2, default=0, db_default=0)
     quantity = models.PositiveIntegerField()
     amount = models.DecimalField(**MONEY)
     tax = models.DecimalField(**MONEY)
+
+
+class RefundTax(TenantOwnedModel):
+    """A refund's tax at one rate, as SaleTax for a sale."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="taxes")
+    rate = models.DecimalField(max_digits=5, decimal_places=2)
+    net = models.DecimalField(**MONEY)
+    tax = models.DecimalField(**MONEY)
+    gross = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["refund_id", "rate"]
+        indexes = [models.Index(fields=["tenant", "refund"], name="refundtax_tenant_refund")]
+
+
+class RefundPayment(TenantOwnedModel):
+    """How a refund's money went back: one row per tender."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="payments")
+    method = models.CharField(max_length=16, choices=Payment.Method.choices)
+    amount = models.DecimalField(**MONEY)
+    reference = models.CharField(max_length=100, blank=True)
+
+    def __str__(self):
+        return f"{self.method} {self.amount} back"
+
+
+class Shift(TenantOwnedModel):
+    """A register's cash drawer from opening (with a float) to closing (with counted cash).
+
+    At most one open shift per store and register. A closed shift never changes again (a
+    trigger refuses it), and its Z report (ShiftReport) is the stored, immutable snapshot.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        CLOSED = "closed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    register = models.CharField(max_length=64)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    opening_float = models.DecimalField(**MONEY)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    counted_cash = models.DecimalField(**MONEY, null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "store", "register"],
+                condition=models.Q(status="open"),
+                name="shift_one_open_per_register",
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "store", "-opened_at"], name="shift_tenant_store_opened")]
+
+    def __str__(self):
+        return f"shift {self.register} {self.status}"
+
+
+class CashMovement(TenantOwnedModel):
+    """Cash put into (pay-in) or taken out of (pay-out) a shift's drawer, not for a sale."""
+
+    class Kind(models.TextChoices):
+        PAY_IN = "pay_in"
+        PAY_OUT = "pay_out"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    shift = models.ForeignKey(Shift, on_delete=models.PROTECT, related_name="cash_movements")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    amount = models.DecimalField(**MONEY, help_text="positive; the kind says which way")
+    reason = models.CharField(max_length=200)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+
+class ShiftReport(TenantOwnedModel):
+    """A Z report: the closing figures of a shift, stored once and never changed (a trigger
+    refuses UPDATE, and DELETE outside the privileged purge and restore path)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    shift = models.OneToOneField(Shift, on_delete=models.PROTECT, related_name="z_report")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    data = models.JSONField(help_text="the report as the API answers it")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"Z report of {self.shift_id}"
 
 
 class ProductImport(TenantOwnedModel):

@@ -1,10 +1,12 @@
 """Input and output shapes of the Inventory API. No serializer writes: the services do."""
 
 from django.utils.translation import gettext
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import StrictModelSerializer, StrictSerializer, TenantRelatedField
 from inventory.models import (
+    CashMovement,
     Category,
     Customer,
     Payment,
@@ -12,8 +14,10 @@ from inventory.models import (
     ProductImport,
     Refund,
     RefundLine,
+    RefundPayment,
     Sale,
     SaleLine,
+    Shift,
     StockLevel,
     StockMovement,
     Supplier,
@@ -28,7 +32,18 @@ def related(model, **kwargs):
 class StoreSerializer(StrictModelSerializer):
     class Meta:
         model = Store
-        fields = ["id", "name", "code", "address", "allow_negative_stock", "active", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "code",
+            "address",
+            "allow_negative_stock",
+            "active",
+            "time_zone",
+            "business_id",
+            "receipt_auto_print",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
         validators: list = []  # uniqueness is checked by the service under the tenant
 
@@ -180,9 +195,33 @@ class StockMovementIn(StrictSerializer):
         return data
 
 
+class DiscountIn(StrictSerializer):
+    """A percent or an amount (one of the two), with a reason."""
+
+    percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, required=False, min_value=0, max_value=100
+    )
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, min_value=0)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+    def validate(self, data):
+        if ("percent" in data) == ("amount" in data):
+            raise serializers.ValidationError(gettext("Give a percent or an amount."))
+        return data
+
+
+class ApprovalIn(StrictSerializer):
+    """A manager's credentials, checked by the sign-in rules (lockout, one-time code) and logged."""
+
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    otp = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
 class SaleLineIn(StrictSerializer):
     product = related(Product)
     quantity = serializers.IntegerField(min_value=1, max_value=100000)
+    discount = DiscountIn(required=False)
 
 
 class PaymentIn(StrictSerializer):
@@ -196,9 +235,20 @@ class SaleIn(StrictSerializer):
     lines = SaleLineIn(many=True, allow_empty=False, max_length=500)
     payments = PaymentIn(many=True, max_length=20)
     customer = related(Customer, required=False, allow_null=True)
+    discount = DiscountIn(required=False, help_text="a discount of the whole basket")
+    register = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=64,
+        default="",
+        help_text="the register (as its shift was opened); left out: the store's only open shift",
+    )
+    approved_by = ApprovalIn(required=False, help_text="a manager's approval of a discount above the limit")
 
 
 class SaleLineOut(StrictModelSerializer):
+    net = serializers.SerializerMethodField(help_text="the line's total less its tax")
+
     class Meta:
         model = SaleLine
         fields = [
@@ -209,10 +259,20 @@ class SaleLineOut(StrictModelSerializer):
             "quantity",
             "unit_price",
             "tax_rate",
+            "list_total",
+            "discount",
+            "basket_discount",
+            "discount_percent",
+            "discount_amount",
+            "discount_reason",
             "line_total",
             "line_tax",
+            "net",
             "refunded_quantity",
         ]
+
+    def get_net(self, line) -> str:
+        return str(line.line_total - line.line_tax)
 
 
 class PaymentOut(StrictModelSerializer):
@@ -221,9 +281,24 @@ class PaymentOut(StrictModelSerializer):
         fields = ["method", "amount", "reference"]
 
 
+class TaxOut(serializers.Serializer):
+    rate = serializers.DecimalField(max_digits=5, decimal_places=2)
+    net = serializers.DecimalField(max_digits=12, decimal_places=2)
+    tax = serializers.DecimalField(max_digits=12, decimal_places=2)
+    gross = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class BasketDiscountOut(serializers.Serializer):
+    percent = serializers.DecimalField(max_digits=5, decimal_places=2, allow_null=True)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    reason = serializers.CharField()
+
+
 class SaleOut(StrictModelSerializer):
     lines = SaleLineOut(many=True, read_only=True)
     payments = PaymentOut(many=True, read_only=True)
+    taxes = TaxOut(many=True, read_only=True)
+    discount = serializers.SerializerMethodField()
 
     class Meta:
         model = Sale
@@ -234,10 +309,16 @@ class SaleOut(StrictModelSerializer):
             "status",
             "customer",
             "cashier",
+            "register",
+            "shift",
             "currency",
             "subtotal",
             "tax_total",
             "total",
+            "taxes",
+            "discount_total",
+            "discount",
+            "approved_by",
             "paid",
             "change_due",
             "refunded_total",
@@ -247,10 +328,26 @@ class SaleOut(StrictModelSerializer):
             "updated_at",
         ]
 
+    @extend_schema_field(BasketDiscountOut(allow_null=True))
+    def get_discount(self, sale):
+        if sale.basket_discount_percent is None and sale.basket_discount_amount is None:
+            return None
+        return {
+            "percent": None if sale.basket_discount_percent is None else str(sale.basket_discount_percent),
+            "amount": None if sale.basket_discount_amount is None else str(sale.basket_discount_amount),
+            "reason": sale.basket_discount_reason,
+        }
+
 
 class RefundLineIn(StrictSerializer):
     line = serializers.UUIDField(help_text="id of a line of the sale")
     quantity = serializers.IntegerField(min_value=1)
+
+
+class RefundPaymentIn(StrictSerializer):
+    method = serializers.ChoiceField(choices=Payment.Method.choices)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
 
 
 class RefundIn(StrictSerializer):
@@ -259,16 +356,51 @@ class RefundIn(StrictSerializer):
     )
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     restock = serializers.BooleanField(default=True)
+    payments = RefundPaymentIn(
+        many=True,
+        required=False,
+        allow_empty=False,
+        max_length=20,
+        help_text="how the money went back; left out: the sale's tenders (card and voucher first)",
+    )
+    register = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    approved_by = ApprovalIn(required=False, help_text="a manager's approval when the caller may not refund")
+
+
+class ReturnLineIn(StrictSerializer):
+    product = related(Product)
+    quantity = serializers.IntegerField(min_value=1, max_value=100000)
+
+
+class ReturnIn(StrictSerializer):
+    store = related(Store)
+    lines = ReturnLineIn(many=True, allow_empty=False, max_length=500)
+    reason = serializers.CharField(max_length=200)
+    payments = RefundPaymentIn(many=True, allow_empty=False, max_length=20)
+    restock = serializers.BooleanField(default=True)
+    register = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    approved_by = ApprovalIn(
+        required=False,
+        help_text="a manager's approval when the caller may not take back goods without a receipt",
+    )
 
 
 class RefundLineOut(StrictModelSerializer):
     class Meta:
         model = RefundLine
-        fields = ["sale_line", "quantity", "amount", "tax"]
+        fields = ["sale_line", "product", "sku", "name", "tax_rate", "quantity", "amount", "tax"]
+
+
+class RefundPaymentOut(StrictModelSerializer):
+    class Meta:
+        model = RefundPayment
+        fields = ["method", "amount", "reference"]
 
 
 class RefundOut(StrictModelSerializer):
     lines = RefundLineOut(many=True, read_only=True)
+    payments = RefundPaymentOut(many=True, read_only=True)
+    taxes = TaxOut(many=True, read_only=True)
 
     class Meta:
         model = Refund
@@ -280,10 +412,103 @@ class RefundOut(StrictModelSerializer):
             "restock",
             "total",
             "tax_total",
+            "taxes",
             "lines",
+            "payments",
+            "register",
+            "shift",
+            "approved_by",
             "created_at",
             "updated_at",
         ]
+
+
+class ShiftIn(StrictSerializer):
+    store = related(Store)
+    register = serializers.CharField(max_length=64)
+    opening_float = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+
+
+class ShiftOut(StrictModelSerializer):
+    class Meta:
+        model = Shift
+        fields = [
+            "id",
+            "store",
+            "register",
+            "status",
+            "opening_float",
+            "opened_by",
+            "opened_at",
+            "counted_cash",
+            "closed_by",
+            "closed_at",
+        ]
+
+
+class CashMovementIn(StrictSerializer):
+    kind = serializers.ChoiceField(choices=CashMovement.Kind.choices)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    reason = serializers.CharField(max_length=200)
+
+
+class CashMovementOut(StrictModelSerializer):
+    class Meta:
+        model = CashMovement
+        fields = ["id", "shift", "kind", "amount", "reason", "actor", "created_at"]
+
+
+class ShiftCloseIn(StrictSerializer):
+    counted_cash = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+
+
+class TenderOut(serializers.Serializer):
+    method = serializers.CharField()
+    sales = serializers.DecimalField(max_digits=12, decimal_places=2)
+    refunds = serializers.DecimalField(max_digits=12, decimal_places=2)
+    net = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class CashMovementLineOut(serializers.Serializer):
+    kind = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    reason = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class ShiftReportOut(serializers.Serializer):
+    """An X report (an open shift's figures so far) or a Z report (a closed shift's, stored)."""
+
+    kind = serializers.ChoiceField(choices=["X", "Z"])
+    shift = serializers.UUIDField()
+    store = serializers.UUIDField()
+    store_name = serializers.CharField()
+    register = serializers.CharField()
+    time_zone = serializers.CharField()
+    opened_at = serializers.DateTimeField(help_text="in the store's local time, with its offset")
+    opened_by = serializers.CharField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    closed_by = serializers.CharField()
+    sales_count = serializers.IntegerField()
+    sales = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="sales' totals, tax included")
+    refunds_count = serializers.IntegerField()
+    refunds = serializers.DecimalField(max_digits=12, decimal_places=2)
+    discounts = serializers.DecimalField(max_digits=12, decimal_places=2)
+    taxes = TaxOut(many=True, help_text="per rate: the sales less the refunds")
+    tenders = TenderOut(many=True)
+    opening_float = serializers.DecimalField(max_digits=12, decimal_places=2)
+    pay_ins = serializers.DecimalField(max_digits=12, decimal_places=2)
+    pay_outs = serializers.DecimalField(max_digits=12, decimal_places=2)
+    cash_movements = CashMovementLineOut(many=True)
+    expected_cash = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="opening float + cash taken - cash refunded + pay-ins - pay-outs",
+    )
+    counted_cash = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    over_short = serializers.DecimalField(
+        max_digits=12, decimal_places=2, allow_null=True, help_text="counted - expected"
+    )
 
 
 class ProductImportOut(StrictModelSerializer):

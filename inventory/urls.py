@@ -19,6 +19,12 @@ urlpatterns = [
     path("refunds/", apis.RefundListApi.as_view(), name="refunds"),
     path("products/bulk/", apis.ProductBulkApi.as_view(), name="products-bulk"),
     path("stock-counts/bulk/", apis.StockCountBulkApi.as_view(), name="stock-counts-bulk"),
+    path("returns/", apis.ReturnCreateApi.as_view(), name="returns"),
+    path("shifts/", apis.ShiftListCreateApi.as_view(), name="shifts"),
+    path("shifts/<uuid:shift_id>/", apis.ShiftDetailApi.as_view(), name="shift-detail"),
+    path("shifts/<uuid:shift_id>/cash/", apis.ShiftCashApi.as_view(), name="shift-cash"),
+    path("shifts/<uuid:shift_id>/close/", apis.ShiftCloseApi.as_view(), name="shift-close"),
+    path("shifts/<uuid:shift_id>/report/", apis.ShiftReportApi.as_view(), name="shift-report"),
     path(
         "product-imports/<uuid:import_id>/",
         apis.ProductImportDetailApi.as_view(),

@@ -19,6 +19,7 @@ DEMO_SLUG = "demo"
 DEMO_OWNER = "owner"
 # username -> built-in role; the store manager and the cashier work in the first store only.
 DEMO_STAFF = {"manager": STORE_MANAGER, "cashier": CASHIER, "integrator": INTEGRATOR, "auditor": AUDITOR}
+DEMO_BUSINESS_ID = "1234567-8"
 DEMO_STORES = [("Main Street", "MAIN", "1 Main Street"), ("Harbour", "HARB", "7 Quay Road")]
 DEMO_CATALOGUE = {
     "Coffee": [
@@ -128,14 +129,21 @@ def demo_shop_seed() -> list[Store]:
     from inventory.services.catalogue import category_create, product_create, store_create, supplier_create
     from inventory.services.customers import customer_create
     from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
+    from inventory.services.shifts import shift_open
     from inventory.services.stock import stock_receive, stock_reorder_set
 
     stores = []
     for name, code, address in DEMO_STORES:
         store = Store.objects.filter(code=code).first()
-        stores.append(store or store_create(actor=None, name=name, code=code, address=address))
+        stores.append(
+            store
+            or store_create(actor=None, name=name, code=code, address=address, business_id=DEMO_BUSINESS_ID)
+        )
     if Product.objects.exists():
         return stores
+    owner = User.objects.get(username=DEMO_OWNER)
+    for store in stores:  # the day has begun: register 1 of each store is open, 150.00 in the drawer
+        shift_open(store=store, register="1", opening_float=Decimal("150.00"), actor=owner)
     rng = random.Random(7)  # noqa: S311  # nosec B311 - demo data, not secrets
     supplier = supplier_create(actor=None, name="Harbour Wholesale", email="orders@example.com")
     products = []

@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "backoffice",
     "lifecycle",
     "exports",
+    "reports",
     "pos",
     "web",
 ]
@@ -139,6 +140,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionPolicyMiddleware",
     "web.middleware.UserLanguageMiddleware",
+    "web.middleware.TenantTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -408,6 +410,10 @@ SPECTACULAR_SETTINGS = {
         "PurchaseOrderStatusEnum": "backoffice.models.PurchaseOrder.Status",
         "StocktakeStatusEnum": "backoffice.models.Stocktake.Status",
         "TransferStatusEnum": "backoffice.models.Transfer.Status",
+        "CashMovementKindEnum": "inventory.models.CashMovement.Kind",
+        "ShiftStatusEnum": "inventory.models.Shift.Status",
+        "PaymentMethodEnum": "inventory.models.Payment.Method",
+        "ReportKindEnum": ["X", "Z"],
     },
 }
 

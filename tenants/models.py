@@ -3,6 +3,7 @@ import uuid
 from django.db import models
 
 from tenants.context import NoTenantSelected, current_tenant_id
+from tenants.timezones import DEFAULT_TIME_ZONE, validate_time_zone
 
 
 class Tenant(models.Model):
@@ -22,6 +23,13 @@ class Tenant(models.Model):
     subscription_ends_at = models.DateTimeField(null=True, blank=True)
     # How the chain writes numbers in its files (CSV imports): "fi" 1 234,50, "en" 1,234.50.
     locale = models.CharField(max_length=8, choices=[("fi", "Suomi"), ("en", "English")], default="fi")
+    time_zone = models.CharField(
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        db_default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="IANA name; the chain's day (new stores start with it)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -103,6 +111,19 @@ class Store(TenantOwnedModel):
     address = models.TextField(blank=True)
     allow_negative_stock = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
+    time_zone = models.CharField(
+        max_length=64,
+        default=DEFAULT_TIME_ZONE,
+        db_default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="IANA name: receipts, shifts, reports and 'today' use the store's local time",
+    )
+    business_id = models.CharField(
+        max_length=32, blank=True, default="", db_default="", help_text="printed on receipts (Y-tunnus)"
+    )
+    receipt_auto_print = models.BooleanField(
+        default=False, db_default=False, help_text="print the receipt when a sale is made"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

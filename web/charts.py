@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -93,3 +94,58 @@ def timeline(*, counts: dict, since: datetime, until: datetime, step: timedelta)
         "successes": sum(bar.successes for bar in bars),
         "failures": sum(bar.failures for bar in bars),
     }
+
+
+def bars(*, items: list[tuple[str, Decimal]], limit: int = 31) -> dict:
+    """A bar per (label, value), at most `limit`, scaled to the largest; negative values (more
+    refunded than sold) are drawn as zero. Returns what the report template draws."""
+    items = items[:limit]
+    top = max([float(value) for _, value in items] + [0.0])
+    ceiling = _nice_money(top)
+    plot_width = WIDTH - LEFT - RIGHT
+    plot_height = HEIGHT - TOP - BOTTOM
+    slot = plot_width / max(len(items), 1)
+    baseline = TOP + plot_height
+    drawn = []
+    for index, (label, value) in enumerate(items):
+        height = plot_height * max(float(value), 0.0) / ceiling if ceiling else 0
+        drawn.append(
+            {
+                "x": round(LEFT + index * slot + slot * 0.12, 2),
+                "width": round(max(slot * 0.76, 1), 2),
+                "y": round(baseline - height, 2),
+                "height": round(height, 2),
+                "label": label,
+                "value": value,
+            }
+        )
+    every = max(1, len(drawn) // 10)
+    labels = [
+        {"x": round(bar["x"] + bar["width"] / 2, 2), "text": str(bar["label"])[:12]} for bar in drawn[::every]
+    ]
+    grid = [
+        {"y": round(TOP + plot_height - plot_height * share, 2), "value": f"{ceiling * share:g}"}
+        for share in (0, 0.25, 0.5, 0.75, 1)
+    ]
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "left": LEFT,
+        "right": WIDTH - RIGHT,
+        "label_y": HEIGHT - 8,
+        "bars": drawn,
+        "labels": labels,
+        "grid": grid,
+    }
+
+
+def _nice_money(value: float) -> float:
+    if value <= 0:
+        return 0.0
+    scale = 1.0
+    while value > 10 * scale:
+        scale *= 10
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * scale:
+            return step * scale
+    return value

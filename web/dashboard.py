@@ -2,11 +2,9 @@
 and a broken audit trail when the daily verification found one."""
 
 import contextlib
-from datetime import datetime, time
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Sum
-from django.utils import timezone
 
 from accounts import authz
 from accounts.permissions import MANAGE_SETTINGS, MANAGE_USERS, VIEW_CHAIN_LOGS, VIEW_PRODUCTS, VIEW_SALES
@@ -24,11 +22,10 @@ FAILED_SIGNINS = 10
 def dashboard_for(user) -> dict:
     """What this user may see of today; empty parts are left out."""
     found: dict = {}
-    midnight = datetime.combine(timezone.localdate(), time.min, tzinfo=timezone.get_current_timezone())
     if authz.can(user, VIEW_SALES):
+        # "Today" is each store's own local day (tenants.timezones).
         found["sales_today"] = list(
-            selectors.sales_visible_to(user=user)
-            .filter(created_at__gte=midnight)
+            selectors.in_local_today(queryset=selectors.sales_visible_to(user=user))
             .values("store__name")
             .annotate(count=Count("id"), total=Sum("total"), refunded=Sum("refunded_total"))
             .order_by("store__name")

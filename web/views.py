@@ -5,14 +5,13 @@ Reads go through `auditlog.selectors` within `accounts.selectors.log_scope`, so 
 API's: `view_chain_logs` reads the chain, `view_store_logs` the reader's stores, anyone else 403.
 """
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django import forms
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncDay, TruncHour
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
@@ -23,7 +22,9 @@ from auditlog.apis import AccessListApi, ChangeListApi, SignInListApi, _csv_stre
 from auditlog.models import SignInEvent
 from auditlog.selectors import LogScope
 from core.replica import reads_from_replica
+from tenants.context import get_current_tenant
 from tenants.models import Store
+from tenants.timezones import days_bounds, local_today
 from web import charts
 from web.access import tenant_staff_required
 
@@ -65,7 +66,7 @@ class AuditFilters(forms.Form):
 
     def clean(self):
         data = super().clean()
-        today = timezone.localdate()
+        today = local_today(get_current_tenant())
         until = data.get("until") or today
         since = data.get("since") or until - timedelta(days=DEFAULT_DAYS - 1)
         if since > until:
@@ -73,9 +74,8 @@ class AuditFilters(forms.Form):
         if (until - since).days >= MAX_DAYS:
             raise forms.ValidationError(_("Choose at most %(days)d days.") % {"days": MAX_DAYS})
         data["since"], data["until"] = since, until
-        tz = timezone.get_current_timezone()
-        data["since_at"] = datetime.combine(since, time.min, tzinfo=tz)
-        data["until_at"] = datetime.combine(until + timedelta(days=1), time.min, tzinfo=tz)
+        # The chain's local days (tenants.timezones), not UTC's: the page speaks the tenant's time.
+        data["since_at"], data["until_at"] = days_bounds(since, until, get_current_tenant())
         return data
 
 

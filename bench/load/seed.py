@@ -23,6 +23,7 @@ def seed() -> dict:
     from accounts.permissions import CASHIER, INTEGRATOR
     from accounts.services import user_create
     from inventory.models import Product, ReceiptCounter, StockLevel, StockMovement
+    from inventory.services.shifts import shift_open
     from lifecycle.services.onboarding import tenant_create
     from tenants.context import tenant_context
     from tenants.models import Store
@@ -86,6 +87,8 @@ def seed() -> dict:
                 )
                 for s, store in enumerate(stores)
             ]
+            for store, cashier in zip(stores, cashiers, strict=True):  # cash sales need an open shift
+                shift_open(store=store, register="1", opening_float=Decimal("200.00"), actor=cashier)
             integrator = user_create(
                 username="integrator",
                 password=PASSWORD,

@@ -12,6 +12,7 @@ from accounts.permissions import MANAGE_PRODUCTS, MANAGE_SETTINGS
 from inventory import events
 from inventory.models import Category, Product, Supplier
 from inventory.services._rules import clean, refresh_stamp, require
+from tenants.context import get_current_tenant
 from tenants.models import Store
 
 PRODUCT_FIELDS = (
@@ -116,6 +117,9 @@ def supplier_update(*, supplier: Supplier, actor, **fields) -> Supplier:
 @transaction.atomic
 def store_create(*, actor, name: str, **fields) -> Store:
     require(actor, MANAGE_SETTINGS)
+    tenant = get_current_tenant()
+    if "time_zone" not in fields and tenant is not None:
+        fields["time_zone"] = tenant.time_zone  # a new store keeps the chain's local time
     store = Store(name=name, **fields)
     clean(store)
     store.save()

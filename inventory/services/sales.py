@@ -1,4 +1,7 @@
-"""Sales and refunds: every line or none, receipt numbers per store, stock moved in the ledger."""
+"""Sales, refunds and returns: every line or none, receipt numbers per store, stock moved in the
+ledger, discounts within the actor's ceiling (or a manager's approval), tenders that cover the
+total, cash only in an open shift. The money rules are in `inventory.services.pricing`.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +10,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils.translation import gettext
 
-from accounts.permissions import REFUND, SELL
+from accounts import authz
+from accounts.approvals import Approval
+from accounts.permissions import REFUND, REFUND_WITHOUT_RECEIPT, SELL
 from core.errors import Conflict
 from inventory import events
-from inventory.errors import InsufficientStock
+from inventory.errors import DiscountAboveLimit, InsufficientStock, NoOpenShift
 from inventory.locks import stock_rows_lock
 from inventory.models import (
     Customer,
@@ -24,14 +29,23 @@ from inventory.models import (
     ReceiptCounter,
     Refund,
     RefundLine,
+    RefundPayment,
+    RefundTax,
     Sale,
     SaleLine,
+    SaleTax,
+    Shift,
     StockMovement,
 )
 from inventory.services._rules import money, require
+from inventory.services.pricing import ZERO, Discount, LineIn, allocate, basket_price, tax_of, taxes_of
 from inventory.services.stock import movement_apply
 from tenants.context import require_tenant_id
 from tenants.models import Store
+
+MAX_REGISTER_LENGTH = 64
+
+DiscountInput = Discount  # the services' name for a discount asked for
 
 
 def currency() -> str:
@@ -42,6 +56,7 @@ def currency() -> str:
 class SaleLineInput:
     product: Product
     quantity: int
+    discount: Discount | None = None
 
 
 @dataclass(frozen=True)
@@ -57,30 +72,52 @@ class RefundLineInput:
     quantity: int
 
 
+@dataclass(frozen=True)
+class ReturnLineInput:
+    product: Product
+    quantity: int
+
+
+def discount_input(raw: Mapping | None) -> Discount | None:
+    """A Discount from checked input `{"percent"|"amount": Decimal, "reason": str}` (or None)."""
+    if not raw:
+        return None
+    return Discount(percent=raw.get("percent"), amount=raw.get("amount"), reason=raw.get("reason", "") or "")
+
+
 def sale_inputs(
     *, lines: Iterable[Mapping], payments: Iterable[Mapping]
 ) -> tuple[list[SaleLineInput], list[PaymentInput]]:
     """`sale_create`'s lines and payments from checked input (the API's and the register's).
 
-    Lines are `{"product": Product, "quantity": int}`, payments
+    Lines are `{"product": Product, "quantity": int, "discount": {...} (optional)}`, payments
     `{"method": str, "amount": Decimal, "reference": str (optional)}`.
     """
     return (
-        [SaleLineInput(product=line["product"], quantity=line["quantity"]) for line in lines],
         [
-            PaymentInput(
-                method=payment["method"], amount=payment["amount"], reference=payment.get("reference", "")
+            SaleLineInput(
+                product=line["product"],
+                quantity=line["quantity"],
+                discount=discount_input(line.get("discount")),
             )
-            for payment in payments
+            for line in lines
         ],
+        payment_inputs(payments),
     )
+
+
+def payment_inputs(payments: Iterable[Mapping]) -> list[PaymentInput]:
+    return [
+        PaymentInput(
+            method=payment["method"], amount=payment["amount"], reference=payment.get("reference", "")
+        )
+        for payment in payments
+    ]
 
 
 def line_tax(line_total: Decimal, tax_rate: Decimal) -> Decimal:
     """The tax contained in a tax-inclusive amount."""
-    if not tax_rate:
-        return Decimal("0.00")
-    return money(line_total * tax_rate / (100 + tax_rate))
+    return tax_of(line_total, tax_rate)
 
 
 def _receipt_number_next(store: Store) -> int:
@@ -94,20 +131,25 @@ def _receipt_number_next(store: Store) -> int:
     return counters.values_list("last_number", flat=True).get()
 
 
-def _check_payments(payments: Sequence[PaymentInput], total: Decimal) -> tuple[Decimal, Decimal]:
+def _check_methods(payments: Sequence[PaymentInput], field: str = "payments") -> None:
     methods = set(Payment.Method.values)
     for index, payment in enumerate(payments):
         if payment.method not in methods:
             raise ValidationError(
                 {
-                    "payments": gettext("Payment %(n)d: unknown method %(method)s.")
+                    field: gettext("Payment %(n)d: unknown method %(method)s.")
                     % {"n": index + 1, "method": repr(payment.method)}
                 }
             )
-        if money(payment.amount) <= 0:
+        if not payment.amount.is_finite() or money(payment.amount) <= 0:
             raise ValidationError(
-                {"payments": gettext("Payment %(n)d: the amount must be positive.") % {"n": index + 1}}
+                {field: gettext("Payment %(n)d: the amount must be positive.") % {"n": index + 1}}
             )
+
+
+def _check_payments(payments: Sequence[PaymentInput], total: Decimal) -> tuple[Decimal, Decimal]:
+    """Tenders cover the total; only cash may be overpaid (change is given in cash)."""
+    _check_methods(payments)
     paid = money(sum((p.amount for p in payments), Decimal(0)))
     if paid < total:
         raise ValidationError(
@@ -123,6 +165,63 @@ def _check_payments(payments: Sequence[PaymentInput], total: Decimal) -> tuple[D
     return paid, change
 
 
+def _check_register(register: str) -> str:
+    register = (register or "").strip()
+    if len(register) > MAX_REGISTER_LENGTH or "\x00" in register:
+        raise ValidationError({"register": f"At most {MAX_REGISTER_LENGTH} characters."})
+    return register
+
+
+def shift_for(*, store: Store, register: str) -> Shift | None:
+    """The open shift a sale or refund belongs to, locked until the transaction ends.
+
+    The register's open shift; with no register named, the store's only open shift; None when
+    there is none (only cash refuses that: `no_open_shift`). The lock (FOR NO KEY UPDATE) makes a
+    closing shift wait for the sales in flight, and a sale after the close see it closed.
+    """
+    shifts = Shift.objects.filter(store=store, status=Shift.Status.OPEN)
+    if register:
+        candidates = list(shifts.filter(register=register).values_list("pk", flat=True)[:1])
+    else:
+        candidates = list(shifts.values_list("pk", flat=True)[:2])
+        candidates = candidates if len(candidates) == 1 else []
+    if not candidates:
+        return None
+    return (
+        Shift.objects.select_for_update(no_key=True)
+        .filter(pk=candidates[0], status=Shift.Status.OPEN)
+        .first()
+    )
+
+
+def no_open_shift(*, store: Store, register: str) -> NoOpenShift:
+    """The 409 for cash with no shift to take it in, saying what is missing."""
+    if register:
+        return NoOpenShift(f"Register {register!r} has no open shift: cash is taken only in an open shift.")
+    if Shift.objects.filter(store=store, status=Shift.Status.OPEN).exists():
+        return NoOpenShift("Several registers have an open shift here: name the register.")
+    return NoOpenShift("No shift is open in this store: cash is taken only in an open shift.")
+
+
+def _approver_for_discount(*, actor, store: Store, percent: Decimal, approval: Approval | None):
+    """None when the actor may give `percent` themselves; else the approving user (or 403)."""
+    if percent <= 0 or actor is None:
+        return None
+    ceiling = authz.discount_ceiling(actor, store)
+    if ceiling is not None and percent <= ceiling:
+        return None
+    shown = percent.quantize(Decimal("0.01"))
+    if approval is None:
+        limit = "no discounts" if ceiling is None else f"at most {ceiling} %"
+        raise DiscountAboveLimit(
+            f"A discount of {shown} % is above your limit ({limit}): a manager's approval is needed."
+        )
+    approver_ceiling = authz.discount_ceiling(approval.user, store)
+    if approver_ceiling is None or percent > approver_ceiling:
+        raise DiscountAboveLimit(f"{approval.user.username} may not approve a discount of {shown} % here.")
+    return approval.user
+
+
 @transaction.atomic
 def sale_create(
     *,
@@ -131,17 +230,27 @@ def sale_create(
     payments: Sequence[PaymentInput],
     actor,
     customer: Customer | None = None,
+    discount: Discount | None = None,
+    register: str = "",
+    approval: Approval | None = None,
 ) -> Sale:
-    """Sell: every line or none. 409 insufficient_stock when the store forbids negative stock."""
+    """Sell: every line or none.
+
+    409 insufficient_stock when the store forbids negative stock; 403 discount_above_limit when
+    a discount exceeds the actor's ceiling and `approval` (a manager whose credentials the
+    interface checked, accounts.approvals) does not allow it; 409 no_open_shift for cash with
+    no open shift on the register.
+    """
     require(actor, SELL, store)
     if not store.active:
         raise ValidationError({"store": gettext("This store is closed.")})
     if not lines:
         raise ValidationError({"lines": gettext("A sale needs at least one line.")})
+    register = _check_register(register)
     quantities: dict = {}
     products: dict = {}
     for index, line in enumerate(lines):
-        if not isinstance(line.quantity, int) or line.quantity <= 0:
+        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
             raise ValidationError(
                 {
                     "lines": gettext("Line %(n)d: the quantity must be a positive whole number.")
@@ -160,19 +269,34 @@ def sale_create(
     if customer is not None and customer.erased_at is not None:
         raise ValidationError({"customer": gettext("This customer was erased.")})
 
-    priced = []
-    for line in lines:
-        line_total = money(line.product.price * line.quantity)
-        priced.append((line, line_total, line_tax(line_total, line.product.tax_rate)))
-    total = money(sum((p[1] for p in priced), Decimal(0)))
-    tax_total = money(sum((p[2] for p in priced), Decimal(0)))
+    basket = basket_price(
+        [
+            LineIn(
+                unit_price=line.product.price,
+                quantity=line.quantity,
+                tax_rate=line.product.tax_rate,
+                discount=line.discount,
+            )
+            for line in lines
+        ],
+        discount,
+    )
+    if basket.errors:
+        raise ValidationError(basket.errors)
+    _check_methods(payments)
+    approved_by = _approver_for_discount(
+        actor=actor, store=store, percent=basket.max_discount_percent, approval=approval
+    )
+    shift = shift_for(store=store, register=register)  # locks in order: shift, stock, receipt counter
     rows = stock_rows_lock(pairs=[(store.pk, product_id) for product_id in quantities])
     for product_id, wanted in quantities.items():
         row = rows[(store.pk, product_id)]
         if not store.allow_negative_stock and row.quantity < wanted:
             raise InsufficientStock(products[product_id].sku, row.quantity, wanted)
     # After the stock: goods that are not there are the answer, whatever was paid.
-    paid, change = _check_payments(payments, total)
+    paid, change = _check_payments(payments, basket.total)
+    if shift is None and any(p.method == Payment.Method.CASH for p in payments):
+        raise no_open_shift(store=store, register=register)
 
     sale = Sale.objects.create(
         store=store,
@@ -180,11 +304,18 @@ def sale_create(
         customer=customer,
         cashier=actor,
         currency=currency(),
-        subtotal=total - tax_total,
-        tax_total=tax_total,
-        total=total,
+        subtotal=basket.net_total,
+        tax_total=basket.tax_total,
+        total=basket.total,
         paid=paid,
         change_due=change,
+        register=shift.register if shift is not None else register,
+        shift=shift,
+        discount_total=basket.discount_total,
+        basket_discount_percent=discount.percent if discount is not None else None,
+        basket_discount_amount=discount.amount if discount is not None else None,
+        basket_discount_reason=(discount.reason if discount is not None else "")[:200],
+        approved_by=approved_by,
     )
     tenant_id = require_tenant_id()
     sale_lines = SaleLine.objects.bulk_create(
@@ -198,10 +329,23 @@ def sale_create(
                 quantity=line.quantity,
                 unit_price=line.product.price,
                 tax_rate=line.product.tax_rate,
-                line_total=line_total,
-                line_tax=tax,
+                list_total=priced.list_total,
+                discount=priced.discount,
+                basket_discount=priced.basket_discount,
+                discount_percent=line.discount.percent if line.discount is not None else None,
+                discount_amount=line.discount.amount if line.discount is not None else None,
+                discount_reason=(line.discount.reason if line.discount is not None else "")[:200],
+                line_total=priced.total,
+                line_tax=priced.tax,
+                position=position,
             )
-            for line, line_total, tax in priced
+            for position, (line, priced) in enumerate(zip(lines, basket.lines, strict=True))
+        ]
+    )
+    SaleTax.objects.bulk_create(
+        [
+            SaleTax(tenant_id=tenant_id, sale=sale, rate=row.rate, net=row.net, tax=row.tax, gross=row.gross)
+            for row in basket.taxes
         ]
     )
     sale_payments = Payment.objects.bulk_create(
@@ -230,6 +374,156 @@ def sale_create(
     return sale
 
 
+def _refunder(*, actor, store: Store, permission: str, approval: Approval | None):
+    """None when the actor holds `permission` in the store; else the approving user (once), or 403."""
+    if actor is None or authz.can(actor, permission, store):
+        return None
+    if approval is None:
+        where = store.name
+        raise PermissionDenied(f"You may not {permission.replace('_', ' ')} in {where}.")
+    if not (authz.can(actor, SELL, store) or authz.can(actor, REFUND, store)):
+        raise PermissionDenied(f"You may not work at the register in {store.name}.")
+    if not authz.can(approval.user, permission, store):
+        raise PermissionDenied(f"{approval.user.username} may not approve this in {store.name}.")
+    return approval.user
+
+
+def _refund_tenders(sale: Sale, total: Decimal) -> list[PaymentInput]:
+    """How the money goes back by default: the sale's tenders, non-cash first (back to the card
+    or voucher they came from), each up to what it paid less what it got back before, cash last."""
+    taken: dict[str, Decimal] = {}
+    order: list[str] = []
+    for payment in sale.payments.all():
+        amount = payment.amount
+        if payment.method == Payment.Method.CASH:
+            amount -= sale.change_due
+        if payment.method not in taken:
+            order.append(payment.method)
+        taken[payment.method] = taken.get(payment.method, ZERO) + amount
+    for row in RefundPayment.objects.filter(refund__sale=sale).values("method").annotate(back=Sum("amount")):
+        taken[row["method"]] = taken.get(row["method"], ZERO) - row["back"]
+    order.sort(key=lambda method: method == Payment.Method.CASH)
+    tenders = []
+    left = total
+    for method in order:
+        part = min(left, max(taken[method], ZERO))
+        if part > 0:
+            tenders.append(PaymentInput(method=method, amount=part))
+            left -= part
+    if left > 0:
+        tenders.append(PaymentInput(method=Payment.Method.CASH, amount=left))
+    return tenders
+
+
+def _check_refund_payments(payments: Sequence[PaymentInput], total: Decimal) -> None:
+    _check_methods(payments)
+    back = money(sum((p.amount for p in payments), Decimal(0)))
+    if back != total:
+        raise ValidationError({"payments": f"The money back ({back}) must equal the refund ({total})."})
+
+
+def _refund_write(
+    *,
+    store: Store,
+    actor,
+    sale: Sale | None,
+    reason: str,
+    restock: bool,
+    register: str,
+    approved_by,
+    lines: list[dict],
+    taxes,
+    payments: Sequence[PaymentInput],
+    shift: Shift | None,
+) -> Refund:
+    """The refund's rows, its stock movements and its tenders (shared by refunds and returns)."""
+    refund = Refund.objects.create(
+        sale=sale,
+        store=store,
+        reason=reason[:200],
+        restock=restock,
+        total=sum((line["amount"] for line in lines), ZERO),
+        tax_total=sum((row.tax for row in taxes), ZERO),
+        actor=actor,
+        register=shift.register if shift is not None else register,
+        shift=shift,
+        approved_by=approved_by,
+    )
+    tenant_id = require_tenant_id()
+    refund_rows = RefundLine.objects.bulk_create(
+        [
+            RefundLine(
+                tenant_id=tenant_id,
+                refund=refund,
+                sale_line=line.get("sale_line"),
+                product=line["product"],
+                sku=line["sku"],
+                name=line["name"],
+                tax_rate=line["tax_rate"],
+                quantity=line["quantity"],
+                amount=line["amount"],
+                tax=line["tax"],
+            )
+            for line in lines
+        ]
+    )
+    RefundTax.objects.bulk_create(
+        [
+            RefundTax(
+                tenant_id=tenant_id, refund=refund, rate=row.rate, net=row.net, tax=row.tax, gross=row.gross
+            )
+            for row in taxes
+        ]
+    )
+    RefundPayment.objects.bulk_create(
+        [
+            RefundPayment(
+                tenant_id=tenant_id,
+                refund=refund,
+                method=p.method,
+                amount=money(p.amount),
+                reference=p.reference,
+            )
+            for p in payments
+        ]
+    )
+    if restock:
+        per_product: dict = {}
+        for line in lines:
+            product = line["product"]
+            per_product[product.pk] = (
+                product,
+                per_product.get(product.pk, (product, 0))[1] + line["quantity"],
+            )
+        rows = stock_rows_lock(pairs=[(store.pk, product_id) for product_id in per_product])
+        movements = [
+            movement_apply(
+                row=rows[(store.pk, product_id)],
+                store=store,
+                product=product,
+                kind=StockMovement.Kind.REFUND,
+                delta=quantity,
+                actor=actor,
+                sale=sale,
+                refund=refund,
+                emit=False,
+            )
+            for product_id, (product, quantity) in per_product.items()
+        ]
+    else:
+        movements = []
+    events.sale_refunded(refund, refund_rows, movements)
+    return refund
+
+
+def _line_taxes(lines: list[dict], taxes) -> None:
+    """Each line's share of its rate's tax (largest remainder), as sales do."""
+    for row in taxes:
+        members = [line for line in lines if line["tax_rate"] == row.rate]
+        for line, part in zip(members, allocate(row.tax, [m["amount"] for m in members]), strict=True):
+            line["tax"] = part
+
+
 @transaction.atomic
 def sale_refund(
     *,
@@ -238,10 +532,21 @@ def sale_refund(
     lines: Sequence[RefundLineInput] | None = None,
     reason: str = "",
     restock: bool = True,
+    payments: Sequence[PaymentInput] | None = None,
+    tender_method: str | None = None,
+    register: str = "",
+    approval: Approval | None = None,
 ) -> Refund:
-    """Refund the whole sale (`lines=None`) or some of its lines; restock the goods if asked."""
+    """Refund the whole sale (`lines=None`) or some of its lines; restock the goods if asked.
+
+    `payments` say how the money went back (default: the sale's tenders, `_refund_tenders`);
+    they must add up to the refund. `tender_method` instead: all of it back in that one method.
+    Without the refund permission, `approval` by someone who holds it allows this one refund
+    (and is recorded on it).
+    """
     store = sale.store
-    require(actor, REFUND, store)
+    approved_by = _refunder(actor=actor, store=store, permission=REFUND, approval=approval)
+    register = _check_register(register)
     # The sale row's lock serialises refunds of one sale, so nothing is refunded twice.
     sale = Sale.objects.select_for_update(of=("self",)).get(pk=sale.pk)
     sale_lines = {line.pk: line for line in SaleLine.objects.filter(sale=sale).select_related("product")}
@@ -275,7 +580,7 @@ def sale_refund(
                 }
             )
 
-    amounts = {}
+    refund_lines = []
     for pk, quantity in wanted.items():
         line = sale_lines[pk]
         if line.refunded_quantity + quantity == line.quantity:
@@ -284,58 +589,49 @@ def sale_refund(
             amount = line.line_total - refunded_so_far
         else:
             amount = money(line.line_total * quantity / line.quantity)
-        amounts[pk] = (amount, line_tax(amount, line.tax_rate))
-    total = money(sum((a for a, _ in amounts.values()), Decimal(0)))
-    refund = Refund.objects.create(
-        sale=sale,
+        refund_lines.append(
+            {
+                "sale_line": line,
+                "product": line.product,
+                "sku": line.sku,
+                "name": line.name,
+                "tax_rate": line.tax_rate.quantize(Decimal("0.01")),
+                "quantity": quantity,
+                "amount": amount,
+                "tax": ZERO,
+            }
+        )
+    taxes = taxes_of([(line["tax_rate"], line["amount"]) for line in refund_lines])
+    taxes = _rate_rest(sale=sale, sale_lines=sale_lines, wanted=wanted, taxes=taxes)
+    _line_taxes(refund_lines, taxes)
+    total = sum((line["amount"] for line in refund_lines), ZERO)
+    if tender_method:
+        tenders = [PaymentInput(method=tender_method, amount=total)]
+    elif payments is not None:
+        tenders = list(payments)
+    else:
+        tenders = _refund_tenders(sale, total)
+    _check_refund_payments(tenders, total)
+    shift = shift_for(store=store, register=register)
+    if shift is None and any(p.method == Payment.Method.CASH for p in tenders):
+        raise no_open_shift(store=store, register=register)
+    refund = _refund_write(
         store=store,
+        actor=actor,
+        sale=sale,
         reason=reason,
         restock=restock,
-        total=total,
-        tax_total=money(sum((t for _, t in amounts.values()), Decimal(0))),
-        actor=actor,
-    )
-    tenant_id = require_tenant_id()
-    refund_lines = RefundLine.objects.bulk_create(
-        [
-            RefundLine(
-                tenant_id=tenant_id,
-                refund=refund,
-                sale_line=sale_lines[pk],
-                quantity=quantity,
-                amount=amounts[pk][0],
-                tax=amounts[pk][1],
-            )
-            for pk, quantity in wanted.items()
-        ]
+        register=register,
+        approved_by=approved_by,
+        lines=refund_lines,
+        taxes=taxes,
+        payments=tenders,
+        shift=shift,
     )
     for pk, quantity in wanted.items():
         line = sale_lines[pk]
         line.refunded_quantity = F("refunded_quantity") + quantity
         line.save(update_fields=["refunded_quantity"])
-
-    if restock:
-        per_product: dict = {}
-        for pk, quantity in wanted.items():
-            product = sale_lines[pk].product
-            per_product[product.pk] = (product, per_product.get(product.pk, (product, 0))[1] + quantity)
-        rows = stock_rows_lock(pairs=[(store.pk, product_id) for product_id in per_product])
-        movements = [
-            movement_apply(
-                row=rows[(store.pk, product_id)],
-                store=store,
-                product=product,
-                kind=StockMovement.Kind.REFUND,
-                delta=quantity,
-                actor=actor,
-                sale=sale,
-                refund=refund,
-                emit=False,
-            )
-            for product_id, (product, quantity) in per_product.items()
-        ]
-    else:
-        movements = []
 
     remaining = sum(
         line.quantity - line.refunded_quantity
@@ -345,5 +641,95 @@ def sale_refund(
     sale.status = Sale.Status.REFUNDED if remaining == 0 else Sale.Status.PARTIALLY_REFUNDED
     sale.save(update_fields=["refunded_total", "status"])
     sale.refresh_from_db(fields=["refunded_total", "updated_at"])
-    events.sale_refunded(refund, refund_lines, movements)
     return refund
+
+
+def _rate_rest(*, sale: Sale, sale_lines: dict, wanted: dict, taxes):
+    """A refund that returns the last units of a rate takes the rest of that rate's tax, so the
+    refunds of a sale never give back more (or less) tax than the sale took."""
+    from inventory.services.pricing import TaxRow
+
+    done_rates = set()
+    for rate in {row.rate for row in taxes}:
+        members = [line for line in sale_lines.values() if line.tax_rate.quantize(Decimal("0.01")) == rate]
+        if all(line.refunded_quantity + wanted.get(line.pk, 0) == line.quantity for line in members):
+            done_rates.add(rate)
+    if not done_rates:
+        return taxes
+    sold = {row.rate: row.tax for row in SaleTax.objects.filter(sale=sale)}
+    before = {
+        row["rate"]: row["tax"]
+        for row in RefundTax.objects.filter(refund__sale=sale).values("rate").annotate(tax=Sum("tax"))
+    }
+    rows = []
+    for row in taxes:
+        if row.rate in done_rates and row.rate in sold:
+            tax = sold[row.rate] - before.get(row.rate, ZERO)
+            tax = min(max(tax, ZERO), row.gross)
+            row = TaxRow(rate=row.rate, net=row.gross - tax, tax=tax, gross=row.gross)
+        rows.append(row)
+    return rows
+
+
+@transaction.atomic
+def return_create(
+    *,
+    store: Store,
+    actor,
+    lines: Sequence[ReturnLineInput],
+    reason: str,
+    payments: Sequence[PaymentInput],
+    register: str = "",
+    restock: bool = True,
+    approval: Approval | None = None,
+    tender_method: str | None = None,
+) -> Refund:
+    """Take goods back without a receipt, at today's prices; needs refund_without_receipt (or
+    the approval of someone who holds it). The money back (`payments`, or all of it in
+    `tender_method`) must equal the goods' value."""
+    approved_by = _refunder(actor=actor, store=store, permission=REFUND_WITHOUT_RECEIPT, approval=approval)
+    if not store.active:
+        raise ValidationError({"store": "This store is closed."})
+    register = _check_register(register)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the goods come back without a receipt."})
+    if not lines:
+        raise ValidationError({"lines": "A return needs at least one line."})
+    refund_lines = []
+    for index, line in enumerate(lines, start=1):
+        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
+            raise ValidationError({"lines": f"Line {index}: the quantity must be a positive whole number."})
+        refund_lines.append(
+            {
+                "product": line.product,
+                "sku": line.product.sku,
+                "name": line.product.name,
+                "tax_rate": line.product.tax_rate.quantize(Decimal("0.01")),
+                "quantity": line.quantity,
+                "amount": money(line.product.price * line.quantity),
+                "tax": ZERO,
+            }
+        )
+    taxes = taxes_of([(line["tax_rate"], line["amount"]) for line in refund_lines])
+    _line_taxes(refund_lines, taxes)
+    total = sum((line["amount"] for line in refund_lines), ZERO)
+    if tender_method:
+        payments = [PaymentInput(method=tender_method, amount=total)]
+    _check_refund_payments(payments, total)
+    shift = shift_for(store=store, register=register)
+    if shift is None and any(p.method == Payment.Method.CASH for p in payments):
+        raise no_open_shift(store=store, register=register)
+    return _refund_write(
+        store=store,
+        actor=actor,
+        sale=None,
+        reason=reason,
+        restock=restock,
+        register=register,
+        approved_by=approved_by,
+        lines=refund_lines,
+        taxes=taxes,
+        payments=payments,
+        shift=shift,
+    )

@@ -17,6 +17,7 @@ from tenants import crypto
 from tenants.context import tenant_context
 from tenants.models import Domain, Tenant
 from tenants.selectors import tenant_host
+from tenants.timezones import DEFAULT_TIME_ZONE
 
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
 
@@ -38,6 +39,7 @@ def tenant_create(
     owner_username: str,
     owner_password: str,
     owner_must_change_password: bool = False,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> tuple[Tenant, User]:
     """Create a tenant with its domain, its data key and its owner, all or nothing."""
     if region != settings.KASSA_REGION:
@@ -46,7 +48,7 @@ def tenant_create(
             % {"region": repr(region), "served": repr(settings.KASSA_REGION)},
             code="wrong_region",
         )
-    tenant = Tenant(slug=slug, name=name, region=region)
+    tenant = Tenant(slug=slug, name=name, region=region, time_zone=time_zone)
     tenant.full_clean()
     tenant.save()
     Domain.objects.create(host=tenant_host(slug), tenant=tenant)

@@ -277,6 +277,8 @@ def test_the_owner_creates_and_edits_a_role(cast_a, tenant_a):
         "session_lifetime_seconds": 43200,
         "token_idle_seconds": 900,
         "token_lifetime_seconds": 43200,
+        "max_discount_percent": "5.00",
+        "home": "account",
     }
     created = post(client, "/admin/accounts/role/add/", data)
     assert created.status_code == 302, errors_of(created)[:3000]

@@ -32,7 +32,8 @@ def test_sign_in_rotates_the_session_and_records_it(cast_a, browser, tenant_a, a
     get(browser, "/login/")
     before = browser.cookies.get("__Host-kassa-session")
     response = post(browser, "/login/", {"username": "cody", "password": PASSWORD})
-    assert response.status_code == 302 and response["Location"] == "/account/"
+    # A cashier's role has the register as its home (accounts.permissions.HOMES).
+    assert response.status_code == 302 and response["Location"] == "/pos/"
     cookie = browser.cookies["__Host-kassa-session"]
     assert before is None or cookie.value != before.value
     assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"

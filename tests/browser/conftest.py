@@ -23,13 +23,13 @@ from django.utils import timezone
 from auditlog import writer
 from tests.conftest import PASSWORD
 from tests.factories import ProductFactory
-from tests.inventory.conftest import stock_put
+from tests.inventory.conftest import open_shift, stock_put  # noqa: F401 - a fixture
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOST = "alice-chain.localhost"
 # The one tools/test-prerequisites checks for (and installs as root) before `make test` runs.
 CHROMIUM = os.environ.get("KASSA_CHROMIUM", "/usr/bin/chromium")
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP = {"width": 1366, "height": 768}
 TABLET = {"width": 768, "height": 1024}
 CHROMIUM_ARGS = [
     "--headless",
@@ -106,8 +106,14 @@ class Watched:
         self.page = page
         self.base = base
         self.problems: list[str] = []
+        self.expected: list[str] = []
         allowed = urlsplit(base).netloc
-        page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+
+        def console(message):
+            if message.type == "error" and not any(text in message.text for text in self.expected):
+                self.problems.append(f"console: {message.text}")
+
+        page.on("console", console)
         page.on("pageerror", lambda error: self.problems.append(f"script: {error}"))
 
         def request(req):
@@ -116,6 +122,10 @@ class Watched:
                 self.problems.append(f"outside request: {req.url}")
 
         page.on("request", request)
+
+    def expect_refusals(self, *statuses: int):
+        """The test makes the server refuse on purpose (a 403, a 401): those answers are no problem."""
+        self.expected += [f"status of {status}" for status in statuses]
 
     def go(self, path: str):
         response = self.page.goto(self.base + path)

@@ -53,7 +53,7 @@ def shop_a(cast_a, stores_a, api):
             {
                 "store": str(store.pk),
                 "lines": [{"product": products[1]["id"], "quantity": quantity}],
-                "payments": [{"method": "cash", "amount": str(Decimal("9.99") * quantity)}],
+                "payments": [{"method": "card", "amount": str(Decimal("9.99") * quantity)}],
                 "customer": customer["id"],
             },
         )

@@ -51,3 +51,27 @@ def bobs_product(tenant_b, stores_b):
     product = product_make(tenant_b, "BOB-1", "1.00", "0")
     stock_put(tenant_b, stores_b[0], product, 3)
     return product
+
+
+REGISTER = "1"
+
+
+def shift_open_for(tenant, store, user=None, register: str = REGISTER, opening_float: str = "100.00"):
+    """An open shift on `register` of `store` (opened by `user`, by default the tenant's owner)."""
+    from accounts.models import User
+    from inventory.services.shifts import shift_open
+
+    with tenant_context(tenant):
+        opener = user or User.objects.filter(assignments__role__builtin="owner").first()
+        return shift_open(store=store, register=register, opening_float=Decimal(opening_float), actor=opener)
+
+
+@pytest.fixture
+def open_shift(tenant_a, stores_a, cast_a):
+    """Register 1 of Alice's first store is open (a cash sale needs it), with a 100.00 float."""
+    return shift_open_for(tenant_a, stores_a[0], cast_a["owner"])
+
+
+@pytest.fixture
+def open_shift_b(tenant_b, stores_b, cast_b):
+    return shift_open_for(tenant_b, stores_b[0], cast_b["owner"])

@@ -54,7 +54,7 @@ def test_another_tenants_objects_answer_404(cast_a, tenant_b, stores_b, bobs_pro
         sale = sale_create(
             store=stores_b[0],
             lines=[SaleLineInput(product=bobs_product, quantity=1)],
-            payments=[PaymentInput(method="cash", amount=bobs_product.price)],
+            payments=[PaymentInput(method="card", amount=bobs_product.price)],
             actor=None,
         )
         ids = {
@@ -231,7 +231,7 @@ def test_sales_are_listed_per_store_and_refunded_through_the_service(
             sale_create(
                 store=store,
                 lines=[SaleLineInput(product=coffee, quantity=1)],
-                payments=[PaymentInput(method="cash", amount=coffee.price)],
+                payments=[PaymentInput(method="card", amount=coffee.price)],
                 actor=cast_a["owner"],
             )
             for store in stores_a
@@ -271,7 +271,12 @@ def test_a_refused_store_change_is_a_form_error_and_keeps_the_input(cast_a, stor
     answer = post(
         signed_in(cast_a["owner"]),
         f"/admin/tenants/store/{stores_a[0].pk}/change/",
-        {"name": "Main street renamed", "code": "HBR", "address": "1 Main street"},
+        {
+            "name": "Main street renamed",
+            "code": "HBR",
+            "address": "1 Main street",
+            "time_zone": "Europe/Helsinki",
+        },
     )
     assert answer.status_code == 200
     assert b"Another store has this code." in answer.content

@@ -30,7 +30,7 @@ def bobs_things(tenant_b, stores_b, bobs_product, as_tenant):
         sale = sale_create(
             store=stores_b[0],
             lines=[SaleLineInput(product=bobs_product, quantity=1)],
-            payments=[PaymentInput(method="cash", amount=bobs_product.price)],
+            payments=[PaymentInput(method="card", amount=bobs_product.price)],
             actor=None,
         )
         stock = StockLevel.objects.get(product=bobs_product)
@@ -193,7 +193,7 @@ def test_store_scoped_staff_cannot_act_in_other_stores(api, cast_a, stores_a, co
         other_sale = sale_create(
             store=stores_a[1],
             lines=[SaleLineInput(product=coffee, quantity=1)],
-            payments=[PaymentInput(method="cash", amount=coffee.price)],
+            payments=[PaymentInput(method="card", amount=coffee.price)],
             actor=cast_a["owner"],
         )
     assert_error(manager.post(f"/api/v1/sales/{other_sale.pk}/refund/", {}), 403, "permission_denied")

@@ -13,7 +13,7 @@ def sale_body(store, product, quantity=1, amount="4.50"):
     return {
         "store": str(store.pk),
         "lines": [{"product": str(product.pk), "quantity": quantity}],
-        "payments": [{"method": "cash", "amount": amount}],
+        "payments": [{"method": "card", "amount": amount}],
     }
 
 

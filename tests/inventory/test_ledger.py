@@ -55,7 +55,7 @@ def test_stock_levels_always_equal_the_sum_of_their_movements(
                     sale_create(
                         store=store,
                         lines=[SaleLineInput(product=product, quantity=amount)],
-                        payments=[PaymentInput(method="cash", amount=product.price * amount)],
+                        payments=[PaymentInput(method="card", amount=product.price * amount)],
                         actor=owner,
                     )
                 else:

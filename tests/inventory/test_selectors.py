@@ -36,7 +36,7 @@ def test_a_stores_sales_are_read_in_that_store_only(tenant_a, stores_a, coffee, 
         sale = sale_create(
             store=stores_a[0],
             lines=[SaleLineInput(product=coffee, quantity=2)],
-            payments=[PaymentInput(method="cash", amount=Decimal("9.00"))],
+            payments=[PaymentInput(method="card", amount=Decimal("9.00"))],
             actor=None,
         )
         assert selectors.store_sale_get(store=stores_a[0], sale_id=sale.pk) == sale

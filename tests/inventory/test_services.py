@@ -75,7 +75,7 @@ def test_a_store_that_allows_negative_stock_sells_below_zero(tenant_a, stores_a,
 
 
 def test_payments_must_cover_the_total_and_only_cash_gives_change(
-    tenant_a, stores_a, cast_a, coffee, as_tenant
+    tenant_a, stores_a, cast_a, coffee, as_tenant, open_shift
 ):
     with pytest.raises(ValidationError):
         sell(tenant_a, as_tenant, stores_a[0], cast_a["owner"], (coffee, 1), pay="4.00")

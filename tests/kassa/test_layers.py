@@ -14,6 +14,7 @@ PACKAGES = [
     "web",
     "lifecycle",
     "exports",
+    "reports",
     "backoffice",
     "inventory",
     "integrations",
@@ -63,6 +64,12 @@ def test_the_code_keeps_every_contract():
             "import inventory.models",
             "integrations (webhooks) never imports inventory: emitters hand it what it sends",
         ),
+        (
+            "inventory/selectors.py",
+            "import reports.selectors",
+            "inventory never imports exports, reports or lifecycle",
+        ),
+        ("reports/selectors.py", "import exports.services", "Layers point one way"),
     ],
 )
 def test_a_wrong_import_breaks_its_contract(copy_of_the_code, module, bad_import, contract):

@@ -71,7 +71,7 @@ def world(cast_a, tenant_a, stores_a):
             sale_create(
                 store=stores[0],
                 lines=[SaleLineInput(product=p, quantity=1) for p in products[: 1 + i % 6]],
-                payments=[PaymentInput(method="cash", amount=Decimal("100.00"))],
+                payments=[PaymentInput(method="card", amount=Decimal("3.00") * (1 + i % 6))],
                 actor=owner,
             )
             for i in range(ROWS)

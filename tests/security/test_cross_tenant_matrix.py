@@ -25,6 +25,7 @@ from inventory.models import Category, Customer, Product, Sale, StockLevel, Stoc
 from inventory.services.catalogue import category_create, product_create, supplier_create
 from inventory.services.customers import customer_create
 from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
+from inventory.services.shifts import shift_open
 from inventory.services.stock import stock_receive
 from lifecycle.models import Backup, RestoreDrill
 from tenants.context import tenant_context
@@ -62,6 +63,18 @@ TARGETS = {
     "pos-receipt-find": "store",
     "pos-receipt": {"store_id": "store", "sale_id": "sale"},
     "pos-refund": {"store_id": "store", "sale_id": "sale"},
+    "pos-customers": "store",
+    "pos-return": "store",
+    "pos-shifts": "store",
+    "pos-shift": {"store_id": "store", "shift_id": "shift"},
+    "pos-shift-cash": {"store_id": "store", "shift_id": "shift"},
+    "pos-shift-close": {"store_id": "store", "shift_id": "shift"},
+    "pos-session": "store",
+    "pos-signin": "store",
+    "shift-detail": "shift",
+    "shift-cash": "shift",
+    "shift-close": "shift",
+    "shift-report": "shift",
     "view_on_site": "view_on_site",
     "inventory_product_import_job": "productimport",
     "inventory_product_import_apply": "productimport",
@@ -85,6 +98,7 @@ PARAMETERS = {
     "stocktake_id": "stocktake",
     "transfer_id": "transfer",
     "webhook_id": "webhook",
+    "shift_id": "shift",
 }
 ADMIN_MODELS = {
     "tenants/store": "store",
@@ -174,10 +188,11 @@ def bobs_objects(cast_b, tenant_b, stores_b):
         product = product_create(actor=None, sku="B-1", name="Bob's tea", price=Decimal("2.00"))
         customer = customer_create(actor=None, name="Bob's customer", email="c@bob.example")
         movement = stock_receive(store=store, product=product, quantity=5, actor=None)
+        shift = shift_open(store=store, register="1", opening_float=Decimal("50.00"), actor=owner)
         sale = sale_create(
             store=store,
             lines=[SaleLineInput(product=product, quantity=1)],
-            payments=[PaymentInput(method="cash", amount=Decimal("2.00"))],
+            payments=[PaymentInput(method="card", amount=Decimal("2.00"))],
             actor=cast_b["cashier"],
         )
         objects = {
@@ -201,6 +216,7 @@ def bobs_objects(cast_b, tenant_b, stores_b):
             "stocklevel": StockLevel.objects.get(store=store, product=product).pk,
             "movement": movement.pk,
             "sale": sale.pk,
+            "shift": shift.pk,
             "export": export_create(actor=owner, kind="products").pk,
             "signinevent": SignInEvent.objects.create(
                 username=cast_b["auditor"].username, outcome="failure", channel="web"

@@ -135,6 +135,7 @@ def test_the_wheel_holds_every_file_of_every_package_and_the_translations(instal
         "integrations",
         "backoffice",
         "lifecycle",
+        "reports",
         "pos",
         "web",
     } <= set(packages)

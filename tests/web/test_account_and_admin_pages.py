@@ -85,7 +85,7 @@ def test_the_admin_index_shows_the_chains_day(cast_a, stores_a, coffee, tenant_a
         sale_create(
             store=stores_a[0],
             lines=[SaleLineInput(product=coffee, quantity=10)],
-            payments=[PaymentInput(method="cash", amount=Decimal("45.00"))],
+            payments=[PaymentInput(method="card", amount=Decimal("45.00"))],
             actor=cast_a["owner"],
         )
     post(web_client(), "/login/", {"username": "mallory", "password": "nope-nope-nope-1"})

@@ -12,6 +12,7 @@ from accounts.permissions import (
     TRANSFER_STOCK,
     VIEW_CHAIN_LOGS,
     VIEW_PRODUCTS,
+    VIEW_SALES,
     VIEW_STORE_LOGS,
 )
 
@@ -20,6 +21,7 @@ register = template.Library()
 SECTIONS = (
     ("/pos/", "pos"),
     ("/backoffice/", "backoffice"),
+    ("/reports/", "reports"),
     ("/audit/", "audit"),
     ("/admin/", "admin"),
     ("/account/", "account"),
@@ -43,6 +45,7 @@ def kassa_nav(context) -> dict:
     nav = {
         "pos": authz.can(user, SELL),
         "backoffice": any(authz.can(user, permission) for permission in BACK_OFFICE),
+        "reports": authz.can(user, VIEW_SALES),
         "audit": authz.can(user, VIEW_CHAIN_LOGS) or authz.can(user, VIEW_STORE_LOGS),
         "admin": bool(authz.permissions_of(user)),
         "account": True,

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from lifecycle.services.onboarding import password_generate, tenant_create
+from tenants.timezones import DEFAULT_TIME_ZONE
 
 
 class Command(BaseCommand):
@@ -15,10 +16,13 @@ class Command(BaseCommand):
         parser.add_argument("--region", required=True)
         parser.add_argument("--owner", required=True, help="the owner's username")
         parser.add_argument(
+            "--time-zone", default=DEFAULT_TIME_ZONE, help="IANA name of the chain's local time"
+        )
+        parser.add_argument(
             "--password-stdin", action="store_true", help="read the owner's password from stdin"
         )
 
-    def handle(self, *args, slug, name, region, owner, password_stdin, **options):
+    def handle(self, *args, slug, name, region, owner, password_stdin, time_zone, **options):
         generated = not password_stdin
         password = password_generate() if generated else sys.stdin.readline().rstrip("\n")
         try:
@@ -30,6 +34,7 @@ class Command(BaseCommand):
                 owner_password=password,
                 # A generated password was shown on a screen: it must be changed at first use.
                 owner_must_change_password=generated,
+                time_zone=time_zone,
             )
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from None
