@@ -293,6 +293,132 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
         "Send a test ping",
         "Queues a `ping` event to this webhook only, delivered and logged like any other (202).",
     ),
+    # --- accounts: recovery and service users' keys
+    ("POST", "/api/v1/users/{user_id}/mfa/reset/"): (
+        "users_mfa_reset",
+        "Reset a user's MFA",
+        "Removes the user's authenticators and backup codes and gives a fresh enrolment grace; their "
+        "sessions and tokens end (204). Needs `manage_users` over the user's stores; logged.",
+    ),
+    ("POST", "/api/v1/users/{user_id}/reactivate/"): (
+        "users_reactivate",
+        "Reactivate a user",
+        "Turns a deactivated user back on (also after the dormancy job); the password must be changed "
+        "at first use (204). 409 `conflict` for an active user.",
+    ),
+    ("GET", "/api/v1/users/{user_id}/keys/"): (
+        "users_keys_list",
+        "List a service user's keys",
+        "Prefix, scopes, expiry, last use, revocation and rotation of each key; never its secret.",
+    ),
+    ("POST", "/api/v1/keys/{key_id}/revoke/"): (
+        "keys_revoke",
+        "Revoke a key",
+        "The key stops working now (204); a revoked, expired or rotated key answers 409.",
+    ),
+    ("POST", "/api/v1/keys/{key_id}/rotate/"): (
+        "keys_rotate",
+        "Rotate a key",
+        "A new secret with the same name, scopes and allow-list for 90 days, shown once (201); the old "
+        "one keeps working for `overlap_seconds` (default 86400, at most 7 days), then stops.",
+    ),
+    # --- back office
+    ("GET", "/api/v1/purchase-orders/"): (
+        "purchase_orders_list",
+        "List purchase orders",
+        "Purchase orders of the caller's stores. " + PAGE,
+    ),
+    ("POST", "/api/v1/purchase-orders/"): (
+        "purchase_orders_create",
+        "Create a purchase order",
+        "A draft with its lines (quantity, unit cost); `manage_purchasing` in the store." + IDEMPOTENT,
+    ),
+    ("GET", "/api/v1/purchase-orders/{order_id}/"): (
+        "purchase_orders_retrieve",
+        "Read a purchase order",
+        "The order with its lines and what was received of each.",
+    ),
+    ("PATCH", "/api/v1/purchase-orders/{order_id}/"): (
+        "purchase_orders_partial_update",
+        "Change a draft purchase order",
+        "Only a draft changes; its lines are replaced when given.",
+    ),
+    ("POST", "/api/v1/purchase-orders/{order_id}/order/"): (
+        "purchase_orders_order",
+        "Send a purchase order",
+        "A draft goes to `ordered`.",
+    ),
+    ("POST", "/api/v1/purchase-orders/{order_id}/cancel/"): (
+        "purchase_orders_cancel",
+        "Cancel a purchase order",
+        "An open order is cancelled; what was received stays received.",
+    ),
+    ("POST", "/api/v1/purchase-orders/{order_id}/receive/"): (
+        "purchase_orders_receive",
+        "Receive a delivery",
+        "Writes `receive` movements at each line's cost and updates the products' moving-average "
+        "cost; over-receiving is a 400." + IDEMPOTENT,
+    ),
+    ("GET", "/api/v1/reorder/"): (
+        "reorder_list",
+        "The reorder list",
+        "Products of a store (`?store=`) at or below their reorder point, with the suggested quantity.",
+    ),
+    ("POST", "/api/v1/reorder/"): (
+        "reorder_create",
+        "Draft purchase orders from the reorder list",
+        "One draft per supplier for the store's reorder list, in one step.",
+    ),
+    ("GET", "/api/v1/stocktakes/"): (
+        "stocktakes_list",
+        "List stocktakes",
+        "Stocktakes of the caller's stores (without their lines). " + PAGE,
+    ),
+    ("POST", "/api/v1/stocktakes/"): (
+        "stocktakes_create",
+        "Start a stocktake",
+        "For a store (all products or a category); freezes the expected quantities. `adjust_stock`.",
+    ),
+    ("GET", "/api/v1/stocktakes/{stocktake_id}/"): (
+        "stocktakes_retrieve",
+        "Read a stocktake",
+        "A stocktake with its lines; once finished, its variance report (quantity and value at cost).",
+    ),
+    ("POST", "/api/v1/stocktakes/{stocktake_id}/counts/"): (
+        "stocktakes_count",
+        "Enter counts",
+        "Repeatable, several staff at once; the last count of a product wins (with who and when).",
+    ),
+    ("POST", "/api/v1/stocktakes/{stocktake_id}/finish/"): (
+        "stocktakes_finish",
+        "Finish a stocktake",
+        "Writes one `count` movement per difference and answers the variance report.",
+    ),
+    ("POST", "/api/v1/stocktakes/{stocktake_id}/cancel/"): (
+        "stocktakes_cancel",
+        "Cancel a stocktake",
+        "Stops the stocktake without changing stock.",
+    ),
+    ("GET", "/api/v1/transfers/"): (
+        "transfers_list",
+        "List transfers",
+        "Transfers from or to the caller's stores. " + PAGE,
+    ),
+    ("POST", "/api/v1/transfers/"): (
+        "transfers_create",
+        "Send a transfer",
+        "Stock leaves the source store now (`transfer_stock` there) and is in transit." + IDEMPOTENT,
+    ),
+    ("GET", "/api/v1/transfers/{transfer_id}/"): (
+        "transfers_retrieve",
+        "Read a transfer",
+        "A transfer with its lines, what arrived and the discrepancy note.",
+    ),
+    ("POST", "/api/v1/transfers/{transfer_id}/receive/"): (
+        "transfers_receive",
+        "Receive a transfer",
+        "Takes the transfer in at its destination (`receive_stock` there), once; less than sent needs a note.",
+    ),
     # --- audit
     ("GET", "/api/v1/audit/access/"): (
         "audit_access_list",
@@ -319,6 +445,17 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
         "The API-call log",
         "Requests and answers of API calls, secrets redacted. Filters: `user`, `method`, `status`, "
         "`since`, `until`. " + CURSOR + " `?format=csv` streams CSV.",
+    ),
+    ("GET", "/api/v1/audit/settings/"): (
+        "audit_settings_retrieve",
+        "The log's retention and last verification",
+        "How many days the logs are kept (`retention_days`, at least `minimum_retention_days`) and "
+        "the result of the last nightly verification of the seal chain.",
+    ),
+    ("PATCH", "/api/v1/audit/settings/"): (
+        "audit_settings_update",
+        "Change the log's retention",
+        "`retention_days` (at least `minimum_retention_days`); needs `manage_settings`. Logged.",
     ),
     # --- exports and backups
     ("GET", "/api/v1/exports/"): ("exports_list", "List my exports", PAGE),
