@@ -419,6 +419,56 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
         "Receive a transfer",
         "Takes the transfer in at its destination (`receive_stock` there), once; less than sent needs a note.",
     ),
+    # --- the register and the day
+    ("POST", "/api/v1/returns/"): (
+        "returns_create",
+        "Take goods back without a receipt",
+        "At today's prices, with a reason and how the money goes back; `refund_without_receipt` in the "
+        "store, or `sell` with a manager's `approved_by`." + IDEMPOTENT,
+    ),
+    ("GET", "/api/v1/shifts/"): (
+        "shifts_list",
+        "List register shifts",
+        "Filters `store`, `status`, `register`. " + PAGE,
+    ),
+    ("POST", "/api/v1/shifts/"): (
+        "shifts_create",
+        "Open a shift",
+        "On a register with the float in the drawer (`manage_shifts` in the store); 409 "
+        "`shift_already_open` when the register has one.",
+    ),
+    ("GET", "/api/v1/shifts/{shift_id}/"): ("shifts_retrieve", "Read a shift", ""),
+    ("POST", "/api/v1/shifts/{shift_id}/cash/"): (
+        "shifts_cash",
+        "Pay cash in or out",
+        "`pay_in` or `pay_out` with an amount and a reason; 409 `shift_closed` once closed.",
+    ),
+    ("POST", "/api/v1/shifts/{shift_id}/close/"): (
+        "shifts_close",
+        "Close a shift",
+        "With the cash counted: answers the Z report, stored for good.",
+    ),
+    ("GET", "/api/v1/shifts/{shift_id}/report/"): (
+        "shifts_report",
+        "A shift's X or Z report",
+        "The X report of an open shift (its figures so far); of a closed one, its stored Z report.",
+    ),
+    ("GET", "/api/v1/reports/sales/"): (
+        "reports_sales",
+        "Sales report",
+        "Sales less refunds between `since` and `until`, by local day, product, category, store or "
+        "cashier (`group_by`); `?format=csv` for CSV. Store managers see their stores.",
+    ),
+    ("GET", "/api/v1/reports/tax/"): (
+        "reports_tax",
+        "Tax report",
+        "Per tax rate: net, tax and gross of the sales less the refunds; `?format=csv` for CSV.",
+    ),
+    ("GET", "/api/v1/reports/stock-value/"): (
+        "reports_stock_value",
+        "Stock value report",
+        "Quantity on hand and its value at cost, per product and store; `?format=csv` for CSV.",
+    ),
     # --- audit
     ("GET", "/api/v1/audit/access/"): (
         "audit_access_list",
