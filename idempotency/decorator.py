@@ -169,3 +169,10 @@ def idempotent(method=None, *, store_response: bool = True):
         return extend_schema(parameters=[PARAMETER])(wrapper)
 
     return decorate(method) if method is not None else decorate
+
+
+def idempotent_by_hand(handler):
+    """Mark a view method that runs `Idempotency` itself: documented like `@idempotent` (the
+    header, 409 in flight, 422 reused)."""
+    handler.idempotent = True
+    return extend_schema(parameters=[PARAMETER])(handler)

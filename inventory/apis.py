@@ -33,8 +33,15 @@ from core.api import page_of, paginate
 from core.conditional import if_match_check, with_etag
 from core.pagination import TimeCursorPagination
 from core.serializers import refuse_unknown_fields, refuse_unknown_parameters
-from idempotency.decorator import HEADER, Idempotency, fingerprint_of, idempotent, replayed, response_answer
-from idempotency.decorator import PARAMETER as IDEMPOTENCY_PARAMETER
+from idempotency.decorator import (
+    HEADER,
+    Idempotency,
+    fingerprint_of,
+    idempotent,
+    idempotent_by_hand,
+    replayed,
+    response_answer,
+)
 from inventory import delta, selectors
 from inventory.errors import DiscountAboveLimit
 from inventory.models import (
@@ -570,7 +577,8 @@ class SaleListCreateApi(APIView):
             return delta.paginate(request, found, SaleOut)
         return paginate(request, self, found, SaleOut, TimeCursorPagination)
 
-    @extend_schema(request=SaleIn, responses={201: SaleOut}, parameters=[IDEMPOTENCY_PARAMETER])
+    @idempotent_by_hand
+    @extend_schema(request=SaleIn, responses={201: SaleOut})
     def post(self, request):
         guard = _once(request)
         stored = guard.stored()
@@ -667,7 +675,8 @@ class SaleRefundApi(APIView):
     def dispatch(self, request, *args, **kwargs):
         return super().dispatch(request, *args, **kwargs)
 
-    @extend_schema(request=RefundIn, responses={201: RefundOut}, parameters=[IDEMPOTENCY_PARAMETER])
+    @idempotent_by_hand
+    @extend_schema(request=RefundIn, responses={201: RefundOut})
     def post(self, request, sale_id):
         # Any of the tenant's sales; the service answers 403 for a store the caller may not refund in.
         sale = selectors.sale_get(user=request.user, sale_id=sale_id, permission=None)
@@ -721,7 +730,8 @@ class ReturnCreateApi(APIView):
     def dispatch(self, request, *args, **kwargs):
         return super().dispatch(request, *args, **kwargs)
 
-    @extend_schema(request=ReturnIn, responses={201: RefundOut}, parameters=[IDEMPOTENCY_PARAMETER])
+    @idempotent_by_hand
+    @extend_schema(request=ReturnIn, responses={201: RefundOut})
     def post(self, request):
         guard = _once(request)
         stored = guard.stored()
