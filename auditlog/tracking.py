@@ -29,6 +29,10 @@ UNTRACKED_TABLES = frozenset(
         "auditlog_change",
         "auditlog_seal",
         "auditlog_sealedentry",
+        # django-axes's lockout counters (tenant rows since accounts 0004): every attempt is in
+        # the sign-in log already, and the counters change with each failure.
+        "axes_accessattempt",
+        "axes_accessattemptexpiration",
     }
 )
 
