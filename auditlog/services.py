@@ -3,11 +3,12 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from auditlog import writer
+from auditlog.deletion import rows_delete
 from auditlog.models import (
     AccessEvent,
     ApiCall,
@@ -19,6 +20,7 @@ from auditlog.models import (
 from auditlog.redact import clean
 from core.net import client_ip
 from tenants.context import current_tenant_id, tenant_context
+from tenants.maintenance import as_maintenance, maintenance_transaction
 
 logger = logging.getLogger("auditlog")
 
@@ -105,22 +107,22 @@ PURGED_TABLES = (
 )
 
 
+@as_maintenance()
 def audit_purge(*, tenant, now=None) -> dict:
-    """Delete the tenant's entries older than its retention, as the owner role; log the purge.
+    """Delete the tenant's entries older than its retention, as the maintenance role; log the purge.
 
-    The append-only trigger lets a DELETE through only with `kassa.audit_purge` set in the
-    transaction, and only the owner role holds DELETE on audit tables at all. Seals and sealed
-    digests stay (they hold no data), so verification still covers what is left.
+    The append-only trigger refuses every DELETE but the owner's, and the one way in at run time
+    is `kassa_audit_delete()`, which only the maintenance role may execute (auditlog.deletion).
+    Seals and sealed digests stay (they hold no data), so verification still covers what is left.
     """
     days = max(audit_settings_get(tenant=tenant).retention_days, AuditSettings.MINIMUM_RETENTION_DAYS)
     cutoff = (now or timezone.now()) - timedelta(days=days)
     counts = {}
-    with tenant_context(tenant), transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:
-        cursor.execute("SELECT set_config('kassa.audit_purge', 'on', true)")
+    with maintenance_transaction(tenant) as cursor:
         for table in PURGED_TABLES:  # our own table names, not input
-            sql = f"DELETE FROM {table} WHERE tenant_id = %s AND created_at < %s"  # noqa: S608
-            cursor.execute(sql, [tenant.pk, cutoff])
-            counts[table] = cursor.rowcount
+            counts[table] = rows_delete(
+                cursor, table, where="tenant_id = %s AND created_at < %s", params=[tenant.pk, cutoff]
+            )
     platform_event_record(
         kind=PlatformEvent.Kind.AUDIT_PURGED,
         tenant=tenant,
@@ -137,9 +139,9 @@ TEXT_TYPES = ("text", "character varying", "json", "jsonb")
 
 def audit_redact(*, cursor, tenant_id, pattern: str) -> dict[str, list]:
     """Replace `pattern` with "[erased]" in the tenant's audit entries that hold it (a customer's
-    erasure, exports.customers). Runs in the caller's owner transaction on its privileged path
-    (`kassa.audit_purge`), which alone lets an entry be deleted and written back. Returns the
-    ids of the entries rewritten, per table."""
+    erasure, exports.customers). Runs on the cursor of the caller's maintenance transaction: an
+    entry is deleted through `kassa_audit_delete()` (auditlog.deletion) and written back. Returns
+    the ids of the entries rewritten, per table."""
     return {table: _redact_table(cursor, table, tenant_id, pattern) for table in REDACTED_TABLES}
 
 
@@ -168,8 +170,8 @@ def _redact_table(cursor, table: str, tenant_id, pattern: str) -> list:
         f'"{name}" = regexp_replace("{name}"::text, %(p)s, %(e)s, \'gi\')::{kind}' for name, kind in columns
     )
     cursor.execute(f"UPDATE {stage} SET {sets}", {"p": pattern, "e": ERASED})  # noqa: S608
-    # Append-only: a DELETE passes only on the privileged path; the entries return redacted.
-    cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {stage})")  # noqa: S608
+    # Append-only: deleted only through kassa_audit_delete(); the entries return redacted.
+    rows_delete(cursor, table, where=f"id IN (SELECT id FROM {stage})", params=[])  # noqa: S608
     cursor.execute(f"INSERT INTO {table} SELECT * FROM {stage}")  # noqa: S608
     cursor.execute(f"DROP TABLE {stage}")
     return ids

@@ -30,6 +30,9 @@ EXCLUDED_TABLES = {
     "auditlog_seal": "the audit hash chain: seals the importing tenant's chain anew",
     "auditlog_sealedentry": "the audit hash chain: seals the importing tenant's chain anew",
     "exports_export": "the export jobs themselves",
+    "axes_accessattempt": "lockout counters (minutes-long state of django-axes)",
+    "axes_accessattemptexpiration": "lockout counters (minutes-long state of django-axes)",
+    "exports_customererasure": "erasure jobs (the customer requests record each erasure)",
 }
 # Columns recomputed on import from exported values (keyed hashes under the new tenant's key).
 DERIVED_COLUMNS = {
@@ -79,7 +82,7 @@ def exported_columns(table: Table) -> list[str]:
     ]
 
 
-def entities(kind: str = "full", *, using: str = "owner") -> list[Entity]:
+def entities(kind: str = "full", *, using: str = "default") -> list[Entity]:
     """The entities of an export kind, parents before the tables that refer to them."""
     wanted = None if kind == "full" else set(KIND_TABLES[kind])
     return [

@@ -1,8 +1,12 @@
 """Backups: create, run (written aside, read back, checked, then published), verify and expire.
 
 A backup file (lifecycle.archive) holds every backed-up tenant table as COPY text, read as the
-owner role under the tenant in one consistent snapshot, with a manifest of row counts and
+maintenance role under the tenant in one consistent snapshot, with a manifest of row counts and
 checksums (`TableDigest`) that a restore and a drill check again.
+
+Backups are records of the platform: only the maintenance role writes them (the privileged
+worker, manage.py). A request asks for one with `backup_request`, which enqueues the privileged
+task that records and runs it.
 """
 
 from __future__ import annotations
@@ -28,8 +32,15 @@ from lifecycle.models import Backup
 from tenants import crypto
 from tenants.catalogue import encrypted_columns, tenant_tables
 from tenants.context import tenant_context
+from tenants.maintenance import (
+    MAINTENANCE,
+    as_maintenance,
+    maintenance_transaction,
+    migration_state,
+    quote,
+    uuid_literal,
+)
 from tenants.models import Tenant, TenantKey
-from tenants.owner import migration_state, owner_transaction, quote, uuid_literal
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +107,7 @@ def copy_out(cursor, query: str) -> Iterator[bytes]:
         yield bytes(block)
 
 
+@as_maintenance()
 def backup_create(
     *,
     tenant: Tenant,
@@ -125,10 +137,40 @@ def backup_create(
     return backup
 
 
-def _backup_enqueue(backup: Backup) -> None:
+def backup_request(*, tenant: Tenant) -> Backup:
+    """A backup asked for by a request (API, admin): recorded and run by the privileged worker.
+
+    The web may not write backup records, so this only enqueues (after commit) the privileged
+    task with a new backup id, and answers the backup as it will be recorded: queued.
+    """
+    if tenant.region != settings.KASSA_REGION:
+        raise WrongRegion(f"tenant {tenant.slug} is not in this deployment's region")
+    backup = Backup(
+        id=uuid.uuid4(),
+        tenant=tenant,
+        trigger=Backup.Trigger.MANUAL,
+        region=tenant.region,
+        created_at=timezone.now(),
+    )
+    _backup_enqueue(backup, record=True)
+    return backup
+
+
+@as_maintenance()
+def backup_record(*, tenant: Tenant, backup_id) -> Backup:
+    """The requested backup's record, made now if the request's task is the first to run."""
+    with tenant_context(tenant):
+        backup, _ = Backup.objects.get_or_create(
+            pk=backup_id, tenant=tenant, defaults={"trigger": Backup.Trigger.MANUAL, "region": tenant.region}
+        )
+    return backup
+
+
+def _backup_enqueue(backup: Backup, *, record: bool = False) -> None:
     from lifecycle.tasks import backup_run_task
 
-    transaction.on_commit(lambda: backup_run_task.delay(str(backup.tenant_id), str(backup.pk)))
+    args = (str(backup.tenant_id), str(backup.pk))
+    transaction.on_commit(lambda: backup_run_task.delay(*args, record=record))
 
 
 def backup_get(*, backup_id) -> Backup:
@@ -146,7 +188,7 @@ def backup_get(*, backup_id) -> Backup:
 def _backup_lock(backup_id):
     """Hold a session lock for the run; a killed worker's connection closes and drops it."""
     params = [LOCK_NAMESPACE, str(backup_id)]
-    with connections["owner"].cursor() as cursor:
+    with connections[MAINTENANCE].cursor() as cursor:
         with tenant_context(None):
             cursor.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", params)
             if not cursor.fetchone()[0]:
@@ -158,6 +200,7 @@ def _backup_lock(backup_id):
                 cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", params)
 
 
+@as_maintenance()
 def backup_run(*, tenant: Tenant, backup_id, on_progress: Callable[[int], None] | None = None) -> Backup:
     """Write the backup aside, read it back and check it, then publish it. Safe to run again."""
     with tenant_context(tenant):
@@ -222,7 +265,7 @@ def _backup_frames(tenant: Tenant, backup: Backup, manifest: dict, on_progress) 
     key_version = TenantKey.objects.order_by("-version").values_list("version", flat=True).first()
     pause = settings.KASSA_BACKUP_BLOCK_PAUSE_MS / 1000
     entries: dict[str, dict] = {}
-    with owner_transaction(tenant, snapshot=True) as cursor:
+    with maintenance_transaction(tenant, snapshot=True) as cursor:
         migrations = migration_state(cursor)
         totals = {}
         for table in tables:
@@ -308,6 +351,7 @@ def archive_verify(*, tenant: Tenant, backup_id, chunks) -> dict:
     return manifest
 
 
+@as_maintenance()
 def backups_expire(*, tenant: Tenant, now=None) -> int:
     """Delete backups beyond retention: every one of the last N days, the first of each of M months."""
     now = now or timezone.now()
