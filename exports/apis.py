@@ -11,7 +11,7 @@ from core.api import page_of, paginate
 from exports import customers, selectors, services, streaming
 from exports.catalogue import KIND_TABLES, KINDS
 from exports.errors import ExportExpired, ExportNotReady
-from exports.models import Export
+from exports.models import CustomerErasure, Export
 from idempotency.decorator import idempotent
 
 
@@ -151,21 +151,64 @@ class CustomerExportApi(APIView):
         return Response(customers.customer_data_export(customer=customer, actor=request.user))
 
 
+class CustomerErasureOut(serializers.ModelSerializer):
+    customer = serializers.UUIDField(source="customer_id")
+
+    class Meta:
+        model = CustomerErasure
+        fields = [
+            "id",
+            "customer",
+            "status",
+            "progress",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "erased_at",
+            "error",
+        ]
+
+    def to_representation(self, erasure):
+        data = super().to_representation(erasure)
+        for optional in ("started_at", "finished_at", "erased_at", "error"):
+            if data.get(optional) in (None, ""):
+                data.pop(optional)
+        return data
+
+
 class CustomerEraseApi(APIView):
-    """Anonymise the customer everywhere; sales keep their figures. Repeating it changes nothing."""
+    """Ask for the customer's erasure → 202 `{"id", "status"}`; the privileged worker runs it.
+
+    Follow it at `GET /api/v1/customer-erasures/{id}/`. Asking again while it is queued or
+    running, or once it is done, answers that erasure and starts nothing.
+    """
 
     permission_classes = [Can(MANAGE_CUSTOMERS)]
 
     @extend_schema(
         request=None,
         responses={
-            200: inline_serializer(
-                "CustomerErased", {"id": serializers.UUIDField(), "erased_at": serializers.DateTimeField()}
+            202: inline_serializer(
+                "CustomerErasureStarted", {"id": serializers.UUIDField(), "status": serializers.CharField()}
             )
         },
     )
     @idempotent
     def post(self, request, customer_id):
         customer = customers.customer_get(customer_id=customer_id)
-        result = customers.customer_erase(customer=customer, actor=request.user)
-        return Response(result)
+        erasure = customers.customer_erasure_request(customer=customer, actor=request.user)
+        return Response(
+            {"id": str(erasure.pk), "status": erasure.status},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/customer-erasures/{erasure.pk}/"},
+        )
+
+
+class CustomerErasureDetailApi(APIView):
+    """An erasure's status and progress (percent); `erased_at` once it is done."""
+
+    permission_classes = [Can(MANAGE_CUSTOMERS)]
+
+    @extend_schema(responses={200: CustomerErasureOut})
+    def get(self, request, erasure_id):
+        return Response(CustomerErasureOut(customers.customer_erasure_get(erasure_id=erasure_id)).data)

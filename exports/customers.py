@@ -1,18 +1,24 @@
 """Customer rights: everything about one customer (access request), and erasure (anonymisation).
 
+Erasure is a job. A request records a `CustomerErasure` (`customer_erasure_request`, answered
+202) and the privileged worker runs it as the maintenance role (`customer_erasure_run`, task
+`exports.customer_erasure_run_task` on the privileged queue): a web process never holds the
+credentials that rewrite the audit log. One erasure of a customer is active at a time (a
+constraint, the job's claim, and a per-customer advisory lock in its transaction).
+
 Erasure decision. A customer's name, e-mail and phone live encrypted in their row, with keyed
 lookup hashes beside them; copies in plain text can also reach the append-only audit tables
 (the API-call log keeps request and response bodies, the access log query strings, the change
 log the before/after values of unmasked columns, e.g. idempotency answers and the lookup
-hashes). Erasure therefore, in one owner-role transaction with the tenant selected:
+hashes). Erasure therefore, in one maintenance-role transaction with the tenant selected:
 
 1. clears the customer row (contact data, hashes and notes; `erased_at` set; sales keep
    pointing at the anonymised row, so their figures and totals do not change);
 2. deletes the tenant's stored idempotency answers that contain the data;
-3. redacts the audit tables through the same privileged path as the retention purge
-   (`kassa.audit_purge`, owner role only): each entry containing the data is deleted and
-   written back with the data replaced by `[erased]` (same id and time), so the rest of the
-   entry survives;
+3. redacts the audit tables through the same way in as the retention purge
+   (`kassa_audit_delete()`, maintenance role only): each entry containing the data is deleted
+   and written back with the data replaced by `[erased]` (same id and time), so the rest of
+   the entry survives;
 4. records a `CustomerRequest` row (tenant log) and a platform event `audit_redacted` listing the
    redacted entry ids (no personal data), so the redaction is itself on record; redacted
    entries that were already sealed are reported as altered by `verify_audit`, and that event
@@ -27,23 +33,34 @@ everywhere). Backups are not rewritten: they are encrypted and age out with thei
 from __future__ import annotations
 
 import json
+import logging
 import re
+from collections.abc import Callable
+from datetime import timedelta
 from uuid import UUID
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from auditlog.models import ChangeEvent
 from auditlog.services import audit_redact
-from exports.models import CustomerRequest, Export
+from core.errors import Conflict, NotFound
+from exports.models import CustomerErasure, CustomerRequest, Export
 from idempotency.services import records_forget
 from inventory import hashing, selectors
 from inventory.models import Customer, Payment, Refund, Sale, SaleLine
 from inventory.services.customers import customer_anonymise
-from tenants.context import get_current_tenant
-from tenants.owner import owner_transaction
+from tenants.context import get_current_tenant, tenant_context
+from tenants.maintenance import as_maintenance, maintenance_transaction
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 MIN_TERM = 3
+# A running erasure whose worker has shown no sign of life for this long may be claimed again.
+STALE_SECONDS = 120
+LOCK_NAMESPACE = 62  # pg_try_advisory_xact_lock(namespace, hashtext(customer id))
 
 
 def customer_get(*, customer_id: UUID) -> Customer:
@@ -144,31 +161,52 @@ def _terms(customer: Customer) -> list[str]:
     return sorted((t for t in terms if len(t) >= MIN_TERM), key=len, reverse=True)
 
 
-def customer_erase(*, customer: Customer, actor) -> dict:
-    """Anonymise the customer everywhere it is stored (see the module's docstring). Idempotent."""
+class ErasureBusy(Conflict):
+    code = "erasure_in_progress"
+    default_detail = "Another erasure of this customer is running."
+
+
+def customer_erase(*, customer: Customer, actor, on_progress: Callable[[int], None] | None = None) -> dict:
+    """Anonymise the customer everywhere it is stored (see the module's docstring). Idempotent.
+
+    The maintenance role's: run by `customer_erasure_run` in the privileged worker.
+    """
     from auditlog.services import platform_event_record
 
+    def progress(percent: int) -> None:
+        if on_progress:
+            on_progress(percent)
+
     if customer.erased_at is not None:
-        return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}
+        return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat(), "entries": {}}
     tenant = get_current_tenant()
     terms = _terms(customer)
     pattern = "|".join(re.escape(t) for t in terms)
     now = timezone.now()
     redacted: dict[str, list] = {}
-    with owner_transaction(tenant, privileged=True) as cursor:
+    with maintenance_transaction(tenant) as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, str(customer.pk)]
+        )
+        if not cursor.fetchone()[0]:
+            raise ErasureBusy()
         if not customer_anonymise(cursor=cursor, customer=customer, now=now):  # erased meanwhile
-            transaction.set_rollback(True, using="owner")
+            transaction.set_rollback(True, using=cursor.db.alias)
             customer.refresh_from_db()
-            return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat()}
+            return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat(), "entries": {}}
+        progress(10)
         if pattern:
             records_forget(cursor=cursor, tenant_id=tenant.pk, pattern=pattern)
+            progress(20)
             # After the writes above: their change-log entries are redacted too.
             redacted = audit_redact(cursor=cursor, tenant_id=tenant.pk, pattern=pattern)
+        progress(80)
         cursor.execute(
             "INSERT INTO exports_customerrequest (id, tenant_id, kind, customer_id, actor_id, detail, created_at) "
             "VALUES (gen_random_uuid(), %s, 'erase', %s, %s, %s, %s)",
             [tenant.pk, customer.pk, actor.pk, json.dumps({t: len(ids) for t, ids in redacted.items()}), now],
         )
+    progress(90)
     stale = Export.objects.filter(
         status=Export.Status.DONE, kind__in=[Export.Kind.FULL, Export.Kind.CUSTOMERS, Export.Kind.AUDIT]
     )
@@ -182,4 +220,102 @@ def customer_erase(*, customer: Customer, actor) -> dict:
         actor=str(actor.pk),
         detail={"reason": "customer erasure", "customer": str(customer.pk), "entries": redacted},
     )
-    return {"id": str(customer.pk), "erased_at": now.isoformat()}
+    return {"id": str(customer.pk), "erased_at": now.isoformat(), "entries": redacted}
+
+
+# --- erasure as a job: asked for by a request, run by the privileged worker ----------------
+
+
+def customer_erasure_request(*, customer: Customer, actor) -> CustomerErasure:
+    """Ask for the customer's erasure: a job the privileged worker runs after commit.
+
+    Idempotent: while an erasure of the customer is queued or running, that one is the answer;
+    once the customer is erased, the last erasure done.
+    """
+    active = CustomerErasure.objects.filter(
+        customer_id=customer.pk, status__in=CustomerErasure.ACTIVE
+    ).first()
+    if active is not None:
+        return active
+    if customer.erased_at is not None:
+        done = CustomerErasure.objects.filter(
+            customer_id=customer.pk, status=CustomerErasure.Status.DONE
+        ).first()
+        if done is not None:
+            return done
+    try:
+        with transaction.atomic():
+            erasure = CustomerErasure.objects.create(customer_id=customer.pk, requested_by=actor)
+    except IntegrityError:  # a concurrent request made the active one first
+        return CustomerErasure.objects.get(customer_id=customer.pk, status__in=CustomerErasure.ACTIVE)
+    _erasure_enqueue(erasure)
+    return erasure
+
+
+def _erasure_enqueue(erasure: CustomerErasure) -> None:
+    from exports.tasks import customer_erasure_run_task
+
+    args = (str(erasure.tenant_id), str(erasure.pk))
+    transaction.on_commit(lambda: customer_erasure_run_task.delay(*args))
+
+
+def customer_erasure_get(*, erasure_id) -> CustomerErasure:
+    """The current tenant's erasure job; another tenant's, or none, is not found alike."""
+    erasure = CustomerErasure.objects.filter(pk=erasure_id).first()
+    if erasure is None:
+        raise NotFound("No such erasure.")
+    return erasure
+
+
+def _erasure_claim(erasure_id) -> bool:
+    now = timezone.now()
+    claimed = CustomerErasure.objects.filter(
+        Q(status=CustomerErasure.Status.QUEUED)
+        | Q(status=CustomerErasure.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=STALE_SECONDS)),
+        pk=erasure_id,
+    ).update(
+        status=CustomerErasure.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        heartbeat_at=now,
+        error="",
+    )
+    return claimed == 1
+
+
+@as_maintenance()
+def customer_erasure_run(*, tenant: Tenant, erasure_id) -> CustomerErasure:
+    """Claim and run an erasure job (the privileged worker); a job done or held elsewhere is left."""
+    with tenant_context(tenant):
+        erasure = CustomerErasure.objects.select_related("requested_by").get(pk=erasure_id)
+        if erasure.status not in CustomerErasure.ACTIVE or not _erasure_claim(erasure.pk):
+            return erasure
+
+        def progress(percent: int) -> None:
+            CustomerErasure.objects.filter(pk=erasure.pk).update(
+                progress=percent, heartbeat_at=timezone.now()
+            )
+
+        try:
+            customer = Customer.objects.get(pk=erasure.customer_id)
+            result = customer_erase(customer=customer, actor=erasure.requested_by, on_progress=progress)
+        except ErasureBusy:
+            CustomerErasure.objects.filter(pk=erasure.pk).update(status=CustomerErasure.Status.QUEUED)
+            raise
+        except Exception as error:
+            CustomerErasure.objects.filter(pk=erasure.pk).update(
+                status=CustomerErasure.Status.FAILED, error=type(error).__name__, finished_at=timezone.now()
+            )
+            logger.exception("erasure %s of %s failed", erasure.pk, tenant.slug)
+            raise
+        CustomerErasure.objects.filter(pk=erasure.pk).update(
+            status=CustomerErasure.Status.DONE,
+            progress=100,
+            result={table: len(ids) for table, ids in result["entries"].items()},
+            erased_at=result["erased_at"],
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
+        erasure.refresh_from_db()
+    logger.info("erasure %s of %s done: %s", erasure.pk, tenant.slug, erasure.result)
+    return erasure
