@@ -28,8 +28,11 @@ from tests.factories import PASSWORD, StoreFactory, TenantFactory, UserFactory
 ROOT = Path(__file__).resolve().parents[1]
 HOST_A = "alice-chain.localhost"
 
+# Every alias of the test process: the application role (default, with audit and snapshot), the
+# maintenance role's own connection, and the owner.
+DATABASES = ["default", "owner", "maintenance", "snapshot"]
 # Committed data and a flush by the owner role afterwards (the app role may not TRUNCATE).
-transactional = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+transactional = pytest.mark.django_db(transaction=True, databases=DATABASES)
 
 
 class FastArgon2Hasher(Argon2PasswordHasher):
@@ -99,15 +102,24 @@ def as_tenant():
     return tenant_context
 
 
-def start_worker(extra_env: dict | None = None, *, pool: str = "prefork", prefix: str = "test"):
+def start_worker(
+    extra_env: dict | None = None, *, pool: str = "prefork", prefix: str = "test", privileged: bool = False
+):
     """A real Celery worker process on this test's queue and test database: (process, name).
 
-    It leads a process group of its own, so stop_worker ends its pool processes with it.
+    A plain worker (the application role, this test's queue) unless `privileged`: then the
+    privileged worker (the maintenance role, this test's privileged queue). It leads a process
+    group of its own, so stop_worker ends its pool processes with it.
     """
     from kassa.celery import app
 
     name = f"{prefix}-{uuid.uuid4().hex[:8]}@localhost"
-    env = {**os.environ, "KASSA_DB_NAME": connections["default"].settings_dict["NAME"], **(extra_env or {})}
+    env = {
+        **os.environ,
+        "KASSA_PROCESS": "privileged-worker" if privileged else "worker",
+        "KASSA_DB_NAME": connections["default"].settings_dict["NAME"],
+        **(extra_env or {}),
+    }
     process = subprocess.Popen(
         [
             sys.executable,
@@ -156,6 +168,14 @@ def stop_worker(process: subprocess.Popen) -> None:
 def celery_worker(django_db_setup, django_db_blocker):
     """A real Celery worker (prefork, one process) for this test, stopped after it."""
     process, _ = start_worker()
+    yield process
+    stop_worker(process)
+
+
+@pytest.fixture
+def privileged_worker(django_db_setup, django_db_blocker):
+    """The privileged worker (maintenance role, privileged queue; one process), stopped after it."""
+    process, _ = start_worker(privileged=True, prefix="privileged")
     yield process
     stop_worker(process)
 

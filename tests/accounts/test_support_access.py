@@ -2,12 +2,14 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
+from tenants.maintenance import as_maintenance
 from tests.conftest import PASSWORD, HttpsApiClient
 
 
 @pytest.fixture
 def staff(db):
-    return User.objects.create_superuser("sally", PASSWORD)
+    with as_maintenance():  # platform staff: manage.py createsuperuser
+        return User.objects.create_superuser("sally", PASSWORD)
 
 
 def support_sign_in(tenant="alice-chain", username="sally"):

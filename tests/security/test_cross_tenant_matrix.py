@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Role, SupportGrant, UserSession
 from auditlog.models import AccessEvent, SignInEvent
+from exports.customers import customer_erasure_request
 from exports.services import export_create
 from inventory.importing import product_import_create
 from inventory.models import Category, Customer, Product, Sale, StockLevel, StockMovement, Supplier
@@ -24,6 +25,7 @@ from inventory.services.sales import PaymentInput, SaleLineInput, sale_create
 from inventory.services.stock import stock_receive
 from lifecycle.models import Backup, RestoreDrill
 from tenants.context import tenant_context
+from tenants.maintenance import as_maintenance
 from tenants.models import Store
 from tests.conftest import tenant_host, token_for
 
@@ -56,6 +58,7 @@ TARGETS = {
     "view_on_site": "view_on_site",
     "inventory_product_import_job": "productimport",
     "product-import-detail": "productimport",
+    "customer-erasure": "erasure",
 }
 # Patterns whose parameter names a kind of thing, not an object.
 NOT_OBJECTS = {r"api/v1/^exports/(?P<kind>[a-z]+)\.csv$", "audit/export/<slug:kind>/"}
@@ -159,6 +162,9 @@ def bobs_objects(cast_b, tenant_b, stores_b):
             payments=[PaymentInput(method="cash", amount=Decimal("2.00"))],
             actor=cast_b["cashier"],
         )
+        with as_maintenance():  # the privileged worker records these
+            backup = Backup.objects.create(tenant=tenant_b, region="local")
+            drill = RestoreDrill.objects.create(tenant=tenant_b, status=RestoreDrill.Status.PASSED)
         objects = {
             "user": cast_b["cashier"].pk,
             "role": Role.objects.get(builtin="cashier").pk,
@@ -193,9 +199,10 @@ def bobs_objects(cast_b, tenant_b, stores_b):
                 status=200,
                 duration_ms=1.0,
             ).pk,
-            "backup": Backup.objects.create(tenant=tenant_b, region="local").pk,
-            "drill": RestoreDrill.objects.create(tenant=tenant_b, status=RestoreDrill.Status.PASSED).pk,
+            "backup": backup.pk,
+            "drill": drill.pk,
             "productimport": product_import_create(actor=owner, data="sku,name,price\nB-2,Tea,1\n").pk,
+            "erasure": customer_erasure_request(customer=customer, actor=owner).pk,
         }
     return objects
 
