@@ -82,6 +82,29 @@ def _test_settings(settings):
     settings.WHITENOISE_USE_FINDERS = True
 
 
+def role_connection(kind: str, **kwargs):
+    """A plain psycopg connection to the test database logged in as a role's own credentials.
+
+    `kind`: app, maintenance or owner, as the web, the privileged worker and migrate log in. The
+    application role's credentials come from DATABASE_URL when the database is external.
+    """
+    import psycopg
+    from django.conf import settings
+
+    alias = {"app": "default", "maintenance": "maintenance", "owner": "owner"}[kind]
+    params = connections[alias].get_connection_params()
+    conninfo = {k: params[k] for k in ("dbname", "host", "port", "user", "password") if params.get(k)}
+    if kind == "app":
+        conninfo["user"] = settings.KASSA_DB_ROLES["app"]
+        conninfo.pop("password", None)
+        if os.environ.get("DATABASE_URL"):
+            import environ
+
+            url = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+            conninfo.update(user=url["USER"], password=url.get("PASSWORD") or None)
+    return psycopg.connect(**{k: v for k, v in conninfo.items() if v}, **kwargs)
+
+
 def make_tenant(slug: str, owner: str = "owner"):
     return TenantFactory(slug=slug, owner=owner)
 
