@@ -241,9 +241,9 @@ if KASSA_PROCESS == "manage":
     # Order matters for tests: the test runner creates the test database through the first alias.
     DATABASES = {"owner": _owner, **DATABASES}
     _owner["TEST"] = {"NAME": env_str("KASSA_TEST_DB_NAME"), "DEPENDENCIES": []}
-if KASSA_PROCESS != "privileged-worker":
-    # The access log's own autocommit connection: an entry outlives a rolled-back request.
-    DATABASES["audit"] = _side(_main)
+# The audit log's own autocommit connection (auditlog.writer): an access-log entry outlives a
+# rolled-back request; platform events are written through it too.
+DATABASES["audit"] = _side(_main)
 if KASSA_PROCESS in ("worker", "beat", "manage"):
     # A second connection of the default role for a consistent read-only snapshot beside the
     # progress writes on the default one (exports.builder).
