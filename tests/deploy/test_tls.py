@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,9 @@ def client(minimum, maximum, ciphers: str | None = None) -> ssl.SSLContext:
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     # Security level 0: this client may offer what a modern default would refuse to.
     context.set_ciphers((ciphers or "ALL") + ":@SECLEVEL=0")
-    context.minimum_version, context.maximum_version = minimum, maximum
+    with warnings.catch_warnings():  # offering TLS 1.1 is deprecated: that is the point here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version, context.maximum_version = minimum, maximum
     return context
 
 
