@@ -6,7 +6,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from core import embedded
 from core.env import ConfigError, env_bool, env_int, env_list, env_str
@@ -301,11 +301,19 @@ KASSA_PRIVILEGED_TASKS = (
     "lifecycle.restore_drills_task",
     "lifecycle.tenants_purge_due_task",
 )
-CELERY_TASK_ROUTES = {name: {"queue": KASSA_PRIVILEGED_QUEUE} for name in KASSA_PRIVILEGED_TASKS}
+# Each queue has an exchange and routing key of its own: bound to the default exchange and key,
+# the privileged queue would get a copy of every ordinary task.
+CELERY_TASK_ROUTES = {
+    name: {
+        "queue": KASSA_PRIVILEGED_QUEUE,
+        "exchange": KASSA_PRIVILEGED_QUEUE,
+        "routing_key": KASSA_PRIVILEGED_QUEUE,
+    }
+    for name in KASSA_PRIVILEGED_TASKS
+}
 # What a worker consumes follows from its process: never both queues in one process.
-CELERY_TASK_QUEUES = [
-    Queue(KASSA_PRIVILEGED_QUEUE if KASSA_PROCESS == "privileged-worker" else CELERY_TASK_DEFAULT_QUEUE)
-]
+_CONSUMED = KASSA_PRIVILEGED_QUEUE if KASSA_PROCESS == "privileged-worker" else CELERY_TASK_DEFAULT_QUEUE
+CELERY_TASK_QUEUES = [Queue(_CONSUMED, Exchange(_CONSUMED, type="direct"), routing_key=_CONSUMED)]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

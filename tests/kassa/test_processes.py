@@ -37,6 +37,7 @@ from django.conf import settings
 print(json.dumps({
     "aliases": {alias: config.get("USER") for alias, config in settings.DATABASES.items()},
     "queues": [queue.name for queue in settings.CELERY_TASK_QUEUES],
+    "bindings": [[queue.exchange.name, queue.routing_key] for queue in settings.CELERY_TASK_QUEUES],
     "routes": settings.CELERY_TASK_ROUTES,
     "environ": sorted(name for name in os.environ if name.startswith("DATABASE")),
     "values": [repr(getattr(settings, name)) for name in dir(settings) if name.isupper()],
@@ -92,6 +93,7 @@ def test_a_web_worker_or_beat_process_holds_the_application_role_and_nothing_els
     # Not in its environment either, where a compromised process would look next.
     assert loaded["environ"] == ["DATABASE_URL"]
     assert loaded["queues"] == ["celery"]
+    assert loaded["bindings"] == [["celery", "celery"]]
 
 
 def test_the_privileged_worker_holds_the_maintenance_role_and_consumes_only_the_privileged_queue():
@@ -106,8 +108,10 @@ def test_the_privileged_worker_holds_the_maintenance_role_and_consumes_only_the_
     assert "owner-pass-2718" not in everything and OWNER_URL not in everything
     assert "DATABASE_OWNER_URL" not in loaded["environ"]
     assert loaded["queues"] == ["privileged"]
+    # Its own exchange and key: bound to the default ones it would get a copy of every ordinary task.
+    assert loaded["bindings"] == [["privileged", "privileged"]]
     assert set(loaded["routes"]) == set(settings.KASSA_PRIVILEGED_TASKS)
-    assert {route["queue"] for route in loaded["routes"].values()} == {"privileged"}
+    assert {tuple(sorted(route.values())) for route in loaded["routes"].values()} == {("privileged",) * 3}
 
 
 def test_manage_holds_what_operators_commands_need():
