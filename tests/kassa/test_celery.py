@@ -35,7 +35,9 @@ def test_the_privileged_worker_takes_only_privileged_tasks_and_the_worker_only_o
         plain, plain_name = start_worker()
         try:
             assert ordinary.get(timeout=30) == plain_name
-            again = worker_name_task.apply_async(queue=privileged, exchange=privileged, routing_key=privileged)
+            again = worker_name_task.apply_async(
+                queue=privileged, exchange=privileged, routing_key=privileged
+            )
             assert again.get(timeout=30) == name
             assert worker_name_task.delay().get(timeout=30) == plain_name
         finally:
