@@ -20,7 +20,6 @@ from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tests.conftest import make_tenant, role_connection, transactional
 
-pytestmark = transactional
 REFUSED = "42501"  # insufficient_privilege
 AUDIT_TABLES = (
     "auditlog_access",
@@ -88,6 +87,7 @@ def change_ids(conn, tenant) -> list[int]:
         return [row[0] for row in conn.execute("SELECT id FROM auditlog_change ORDER BY id").fetchall()]
 
 
+@transactional
 def test_the_application_role_may_not_write_platform_tables_touch_audit_entries_or_leave_its_tenant(world):
     a, b = world["a"], world["b"]
     product_a = world["products"]["alice-chain"]
@@ -158,6 +158,7 @@ def test_the_application_role_may_not_write_platform_tables_touch_audit_entries_
         assert attempt(app, "UPDATE accounts_user SET tenant_id = NULL", tenant=a) == REFUSED
 
 
+@transactional
 def test_the_application_role_reads_what_a_request_needs_and_writes_its_own_tenant(world):
     a = world["a"]
     with role_connection("app") as app:
@@ -189,6 +190,7 @@ def test_the_application_role_reads_what_a_request_needs_and_writes_its_own_tena
         assert attempt(app, "DELETE FROM axes_accessattempt", tenant=a) == 1
 
 
+@transactional
 def test_the_maintenance_role_works_under_row_level_security_and_holds_no_ddl(world):
     a, b = world["a"], world["b"]
     with role_connection("owner") as owner:
@@ -240,6 +242,7 @@ def test_the_maintenance_role_works_under_row_level_security_and_holds_no_ddl(wo
         assert change_ids(owner, a) == changes
 
 
+@transactional
 def test_the_maintenance_role_does_what_the_privileged_jobs_need(world):
     a = world["a"]
     with role_connection("owner") as owner:
@@ -273,6 +276,7 @@ def test_the_maintenance_role_does_what_the_privileged_jobs_need(world):
             assert left == len(changes) - 2  # and the delete logs nothing: audit tables are untracked
 
 
+@transactional
 def test_the_owner_too_changes_audit_entries_only_through_the_function(world):
     a = world["a"]
     with role_connection("owner") as owner:
@@ -281,6 +285,7 @@ def test_the_owner_too_changes_audit_entries_only_through_the_function(world):
         assert attempt(owner, "SELECT set_config('kassa.audit_purge', 'on', true)", "DELETE FROM auditlog_change", tenant=a) == REFUSED  # fmt: skip
 
 
+@transactional
 def test_no_role_is_a_superuser_or_bypasses_row_level_security_or_may_become_another(world):
     roles = settings.KASSA_DB_ROLES
     with role_connection("owner") as owner:
@@ -296,3 +301,29 @@ def test_no_role_is_a_superuser_or_bypasses_row_level_security_or_may_become_ano
         owned = "SELECT count(*) FROM pg_class WHERE relowner = %s::regrole AND relnamespace = 'public'::regnamespace"
         assert owner.execute(owned, [roles["app"]]).fetchone() == (0,)
         assert owner.execute(owned, [roles["maintenance"]]).fetchone() == (0,)
+
+
+@pytest.mark.django_db(transaction=False, databases=["default", "owner"])
+def test_kassa_e002_finds_an_application_role_grant_beyond_what_requests_need():
+    from django.db import connections, transaction
+
+    from kassa.checks import app_role_is_least_privileged, app_role_problems
+
+    app = settings.KASSA_DB_ROLES["app"]
+    assert app_role_is_least_privileged(None, databases=["default"]) == []
+    with transaction.atomic(using="owner"):
+        with connections["owner"].cursor() as cursor:
+            cursor.execute(f"GRANT UPDATE ON tenants_domain TO {app}")
+            cursor.execute(f"GRANT SELECT ON lifecycle_purgecertificate TO {app}")
+            cursor.execute(f"GRANT TRUNCATE ON inventory_product TO {app}")
+            cursor.execute(
+                "CREATE TABLE platform_probe (id int)"
+            )  # a new platform table: all four by default
+        assert app_role_problems("owner") == [
+            "the application role may TRUNCATE inventory_product",
+            "the application role may read platform table lifecycle_purgecertificate",
+            "the application role may write platform table platform_probe",
+            "the application role may write platform table tenants_domain",
+        ]
+        transaction.set_rollback(True, using="owner")
+    assert app_role_problems("owner") == []
