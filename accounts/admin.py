@@ -12,17 +12,21 @@ later ones through "Reset password" (`password_reset`), always to be changed at 
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 from accounts import selectors, services
 from accounts.admin_base import ServiceForm, TenantModelAdmin, adopt, stores_for
-from accounts.models import Role, User
+from accounts.models import ApiToken, IntegratorKey, Role, User
 from accounts.permissions import (
     CATALOGUE,
     MANAGE_ROLES,
@@ -30,6 +34,7 @@ from accounts.permissions import (
     PERMISSION_CHOICES,
 )
 from accounts.policy import CHARACTER_CLASSES, role_policy_defaults
+from core.errors import DomainError
 from tenants.models import Store
 
 # --- users --------------------------------------------------------------------------------
@@ -56,7 +61,13 @@ class UserAddForm(UserForm):
     password = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         strip=False,
-        help_text="A first password; the user must change it at first sign-in.",
+        required=False,
+        help_text="A first password; the user must change it at first sign-in. None for a service user.",
+    )
+    is_service = forms.BooleanField(
+        required=False,
+        label="Service user",
+        help_text="No password and no sign-in: it acts only through integrator keys (set now, never changed).",
     )
 
     class Meta:
@@ -68,12 +79,13 @@ class UserAddForm(UserForm):
         return services.user_create(
             actor=self.actor,
             username=data["username"],
-            password=data["password"],
+            password=data.get("password") or None,
             roles=list(data["roles"]),
             stores=list(data["stores"]),
             full_name=data.get("full_name") or "",
             email=data.get("email") or "",
             must_change_password=True,
+            is_service=bool(data.get("is_service")),
         )
 
 
@@ -117,12 +129,29 @@ class PasswordResetForm(forms.Form):
 class UserAdmin(TenantModelAdmin):
     view_permission = MANAGE_USERS
     change_permission = MANAGE_USERS
-    list_display = ["username", "full_name", "is_active", "role_names", "store_names", "last_login"]
-    list_filter = ["is_active"]
+    list_display = [
+        "username",
+        "full_name",
+        "is_active",
+        "is_service",
+        "role_names",
+        "store_names",
+        "last_login",
+    ]
+    list_filter = ["is_active", "is_service"]
     search_fields = ["username"]
     ordering = ["username"]
-    actions = ["deactivate", "unlock"]
-    readonly_fields = ["username", "is_active", "must_change_password", "last_login", "date_joined", "reset"]
+    actions = ["deactivate", "unlock", "reset_mfa", "reactivate"]
+    readonly_fields = [
+        "username",
+        "is_active",
+        "is_service",
+        "must_change_password",
+        "last_login",
+        "date_joined",
+        "reactivated_at",
+        "reset",
+    ]
 
     def get_queryset(self, request):
         return selectors.users_visible_to(actor=request.user).prefetch_related(
@@ -131,12 +160,37 @@ class UserAdmin(TenantModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": ["username", "password", "full_name", "email", "roles", "stores"]})]
+            return [
+                (
+                    None,
+                    {
+                        "fields": [
+                            "username",
+                            "password",
+                            "is_service",
+                            "full_name",
+                            "email",
+                            "roles",
+                            "stores",
+                        ]
+                    },
+                )
+            ]
         return [
             (None, {"fields": ["username", "full_name", "email", "roles", "stores"]}),
             (
                 "Account",
-                {"fields": ["is_active", "must_change_password", "last_login", "date_joined", "reset"]},
+                {
+                    "fields": [
+                        "is_active",
+                        "is_service",
+                        "must_change_password",
+                        "last_login",
+                        "date_joined",
+                        "reactivated_at",
+                        "reset",
+                    ]
+                },
             ),
         ]
 
@@ -178,10 +232,11 @@ class UserAdmin(TenantModelAdmin):
         count = 0
         for user in queryset:
             try:
-                service(user=user, actor=request.user)
+                with transaction.atomic():
+                    service(user=user, actor=request.user)
                 count += 1
-            except (PermissionDenied, ValidationError) as error:
-                self.message_user(request, f"{user.username}: {error}", messages.WARNING)
+            except (PermissionDenied, ValidationError, DomainError) as error:
+                self.message_user(request, f"{user.username}: {_reason(error)}", messages.WARNING)
         self.message_user(request, f"{count} users {done}.")
 
     @admin.action(
@@ -196,6 +251,48 @@ class UserAdmin(TenantModelAdmin):
             return services.user_unlock(user=user, actor=actor, request=request)
 
         self._each(request, queryset, unlock_one, "unlocked")
+
+    @admin.action(
+        description="Reset the MFA of the selected users (removes their authenticators; ends their sessions)",
+        permissions=["change"],
+    )
+    def reset_mfa(self, request, queryset):
+        def reset_one(*, user, actor):
+            return services.user_mfa_reset(user=user, actor=actor, request=request)
+
+        return confirmed(
+            self,
+            request,
+            queryset,
+            action="reset_mfa",
+            title=_("Reset the MFA of these users?"),
+            explanation=_(
+                "Their authenticators and backup codes are removed and every session and token of "
+                "theirs ends. They sign in with their password and enrol a new authenticator within "
+                "the enrolment grace period. This is logged, also for the platform."
+            ),
+            run=lambda: self._each(request, queryset, reset_one, "had their MFA reset"),
+        )
+
+    @admin.action(
+        description="Reactivate the selected users (the password must be changed)", permissions=["change"]
+    )
+    def reactivate(self, request, queryset):
+        def reactivate_one(*, user, actor):
+            return services.user_reactivate(user=user, actor=actor, request=request)
+
+        return confirmed(
+            self,
+            request,
+            queryset,
+            action="reactivate",
+            title=_("Reactivate these users?"),
+            explanation=_(
+                "They can sign in again and must change their password at first use; service users "
+                "need a new key. This is logged."
+            ),
+            run=lambda: self._each(request, queryset, reactivate_one, "reactivated"),
+        )
 
     def get_urls(self):
         return [
@@ -237,6 +334,123 @@ class UserAdmin(TenantModelAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/accounts/user/password_reset.html", context)
+
+
+def _reason(error) -> str:
+    if isinstance(error, DomainError):
+        return error.detail
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error) or "You may not do this."
+
+
+def confirmed(model_admin, request, queryset, *, action: str, title: str, explanation: str, run):
+    """An admin action that asks first: the confirmation page lists the selected objects, and
+    only its POST with `confirmed` runs the action (then the list shows what happened)."""
+    if request.POST.get("confirmed") == "yes":
+        run()
+        return None
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "title": title,
+        "explanation": explanation,
+        "objects": list(queryset),
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, "admin/accounts/confirm_action.html", context)
+
+
+# --- integrator keys ----------------------------------------------------------------------
+
+
+@admin.register(IntegratorKey)
+class IntegratorKeyAdmin(TenantModelAdmin):
+    """Integrator keys of the users one manages: listed (never the secret or its hash), revoked.
+    New keys and rotation are the API's (`POST /api/v1/users/{id}/keys/`, `/keys/{id}/rotate/`)."""
+
+    view_permission = MANAGE_USERS
+    change_permission = ""  # read-only; the one write is the revoke action
+    list_display = [
+        "name",
+        "prefix",
+        "user",
+        "scope_list",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "status",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), ("rotated_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["user"]
+    search_fields = ["name", "prefix", "user__username"]
+    ordering = ["-created_at"]
+    actions = ["revoke"]
+    fields = [
+        "name",
+        "prefix",
+        "user",
+        "scopes",
+        "allowed_ips",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+        "rotated_at",
+        "expiry_warned_at",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return (
+            IntegratorKey.objects.filter(
+                kind=ApiToken.Kind.INTEGRATOR,
+                user__in=selectors.users_visible_to(actor=request.user).values("pk"),
+            )
+            .select_related("user")
+            .order_by("-created_at")
+        )
+
+    def has_revoke_permission(self, request):
+        return self._can(request, MANAGE_USERS)
+
+    @admin.display(description="scopes")
+    def scope_list(self, key):
+        return ", ".join(key.scopes)
+
+    @admin.display(description="status")
+    def status(self, key):
+        now = timezone.now()
+        if key.revoked_at is not None:
+            return _("revoked")
+        if key.expires_at <= now:
+            return _("expired")
+        if key.rotated_at is not None:
+            return _("rotated, works until expiry")
+        return _("live")
+
+    @admin.action(description="Revoke the selected keys (they stop working at once)", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        def revoke_all():
+            count = 0
+            for key in queryset.filter(revoked_at__isnull=True):
+                try:
+                    services.key_revoke(key=key, actor=request.user)
+                    count += 1
+                except (PermissionDenied, DomainError) as error:
+                    self.message_user(request, f"{key.prefix}: {_reason(error)}", messages.WARNING)
+            self.message_user(request, f"{count} keys revoked.")
+
+        return confirmed(
+            self,
+            request,
+            queryset,
+            action="revoke",
+            title=_("Revoke these keys?"),
+            explanation=_("Every integration using them stops working at once. This cannot be undone."),
+            run=revoke_all,
+        )
 
 
 # --- roles --------------------------------------------------------------------------------

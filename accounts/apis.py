@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.db import transaction
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
@@ -15,6 +17,10 @@ from accounts.serializers import (
     ApiTokenOut,
     BackupCodesOut,
     IntegratorKeyIn,
+    KeyCreatedOut,
+    KeyOut,
+    KeyRotatedOut,
+    KeyRotateIn,
     MeOut,
     PasswordChangeIn,
     PasswordResetIn,
@@ -37,6 +43,7 @@ from auditlog.models import SignInEvent
 from auditlog.services import signin_event_record
 from core.api import error_body, page_of, paginate
 from core.errors import NotFound
+from core.headers import CLEAR_SITE_DATA
 from core.pagination import TimeCursorPagination
 from idempotency.decorator import idempotent
 from tenants.context import tenant_context
@@ -71,6 +78,9 @@ class TokenCreateApi(APIView):
                 error_body("invalid", "Validation failed.", {"tenant": ["This field is required."]}), 400
             )
         tenant = _tenant_for_signin(request, data.validated_data.get("tenant"))
+        if tenant is not None and tenant.status != Tenant.Status.PURGED:
+            # Signed in through the platform host: the attempt is the named tenant's to see.
+            request._request.audit_tenant = tenant
         if tenant is None or tenant.status == Tenant.Status.PURGED:
             return Response(error_body("invalid_credentials", "Wrong username or password."), 401)
         if tenant.status == Tenant.Status.SUSPENDED:
@@ -90,6 +100,7 @@ class TokenCreateApi(APIView):
                 user=signed_in.user,
                 policy=signed_in.policy,
                 password_change_only=signed_in.password_change_required,
+                second_factor=signed_in.second_factor,
             )
         body = {
             "token": raw,
@@ -116,6 +127,7 @@ class SupportTokenCreateApi(APIView):
         tenant = Tenant.objects.filter(
             slug=data.validated_data["tenant"], status=Tenant.Status.ACTIVE
         ).first()
+        request._request.audit_tenant = tenant  # the tenant's log shows support signing in
         with tenant_context(None):
             try:
                 signed_in = signin_check(
@@ -139,6 +151,7 @@ class SupportTokenCreateApi(APIView):
                 policy=signed_in.policy,
                 kind=ApiToken.Kind.SUPPORT,
                 support_grant=grant,
+                second_factor=signed_in.second_factor,
                 expires_at=grant.expires_at,
             )
         body = {
@@ -164,7 +177,7 @@ class LogoutApi(APIView):
             user=request.user,
             kind=SignInEvent.Kind.SIGN_OUT,
         )
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(status=status.HTTP_204_NO_CONTENT, headers={"Clear-Site-Data": CLEAR_SITE_DATA})
 
 
 def me_payload(user: User, token=None) -> dict:
@@ -331,24 +344,96 @@ class UserPasswordResetApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserKeyCreateApi(APIView):
-    """An integrator key for a (service) user: scopes and an optional IP allow-list, 90 days."""
+class UserMfaResetApi(APIView):
+    """Remove the user's authenticators and backup codes; a fresh enrolment grace; their sessions
+    and tokens end. Needs `manage_users` over the user's stores and the caller's own second
+    factor; nobody resets their own MFA this way."""
 
     permission_classes = [Can(MANAGE_USERS)]
 
-    @extend_schema(request=IntegratorKeyIn, responses={201: TokenOut})
+    @extend_schema(request=None, responses={204: None})
+    @idempotent
+    def post(self, request, user_id):
+        user = selectors.user_get(actor=request.user, user_id=user_id)
+        services.user_mfa_reset(user=user, actor=request.user, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserReactivateApi(APIView):
+    """Turn a deactivated user back on (also after the dormancy job); the password must be
+    changed at first use. The same rules as an MFA reset."""
+
+    permission_classes = [Can(MANAGE_USERS)]
+
+    @extend_schema(request=None, responses={204: None})
+    @idempotent
+    def post(self, request, user_id):
+        user = selectors.user_get(actor=request.user, user_id=user_id)
+        services.user_reactivate(user=user, actor=request.user, request=request._request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _key_body(token, raw: str) -> dict:
+    return {
+        "id": token.pk,
+        "token": raw,
+        "prefix": token.prefix,
+        "scopes": token.scopes,
+        "expires_at": token.expires_at,
+        "idle_timeout_seconds": token.idle_timeout_seconds,
+    }
+
+
+class UserKeysApi(APIView):
+    """GET: a service user's integrator keys (never their secrets). POST: a new 90-day key with
+    `scopes` (required, each held by the user) and an optional IP allow-list; only for service
+    users, never for oneself, with the caller's second factor."""
+
+    permission_classes = [Can(MANAGE_USERS)]
+
+    @extend_schema(operation_id="users_keys_list", responses=page_of(KeyOut))
+    def get(self, request, user_id):
+        user = selectors.user_get(actor=request.user, user_id=user_id)
+        return paginate(request, self, selectors.keys_of(user=user), KeyOut)
+
+    @extend_schema(request=IntegratorKeyIn, responses={201: KeyCreatedOut})
     @idempotent(store_response=False)
     def post(self, request, user_id):
         user = selectors.user_get(actor=request.user, user_id=user_id)
         data = IntegratorKeyIn(data=request.data)
         data.is_valid(raise_exception=True)
         token, raw = services.integrator_key_create(user=user, actor=request.user, **data.validated_data)
-        body = {
-            "token": raw,
-            "expires_at": token.expires_at,
-            "idle_timeout_seconds": token.idle_timeout_seconds,
-        }
-        return Response(body, status=201)
+        return Response(KeyCreatedOut(_key_body(token, raw)).data, status=201)
+
+
+class KeyRevokeApi(APIView):
+    """Revoke an integrator key of a user the caller manages, now."""
+
+    permission_classes = [Can(MANAGE_USERS)]
+
+    @extend_schema(request=None, responses={204: None})
+    @idempotent
+    def post(self, request, key_id):
+        services.key_revoke(key=selectors.key_get(actor=request.user, key_id=key_id), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class KeyRotateApi(APIView):
+    """A new secret for the key (same name, scopes, allow-list, 90 days); the old one keeps
+    working for `overlap_seconds` (default 24 h), then stops."""
+
+    permission_classes = [Can(MANAGE_USERS)]
+
+    @extend_schema(request=KeyRotateIn, responses={201: KeyRotatedOut})
+    @idempotent(store_response=False)
+    def post(self, request, key_id):
+        key = selectors.key_get(actor=request.user, key_id=key_id)
+        data = KeyRotateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        overlap = timedelta(seconds=data.validated_data["overlap_seconds"])
+        token, raw, old_expires = services.key_rotate(key=key, actor=request.user, overlap=overlap)
+        body = {**_key_body(token, raw), "previous_key_expires_at": old_expires}
+        return Response(KeyRotatedOut(body).data, status=201)
 
 
 class RoleListCreateApi(APIView):

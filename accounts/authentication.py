@@ -3,6 +3,8 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 
 from accounts import authz
+from accounts.models import ApiToken
+from accounts.permissions import SUPPORT_ALLOWED
 from accounts.tokens import TokenRejected, token_find, token_tenant_id, token_validate
 from core.net import client_ip
 from tenants.context import tenant_activate
@@ -32,6 +34,9 @@ class BearerTokenAuthentication(BaseAuthentication):
         tenant = found.tenant if found is not None else None
         if tenant is None or tenant.status in (Tenant.Status.PURGED,):
             raise AuthenticationFailed("Invalid token.", code="not_authenticated")
+        if host_tenant is None and found.kind == ApiToken.Kind.INTEGRATOR:
+            # The platform host serves platform staff; a tenant's key works on its tenant's host.
+            raise AuthenticationFailed("Use this key on its tenant's host.", code="not_authenticated")
         if tenant.status == Tenant.Status.SUSPENDED:
             from rest_framework.exceptions import PermissionDenied
 
@@ -45,8 +50,12 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise AuthenticationFailed(detail, code=rejected.code) from None
         user = token.user
         authz.grant_rows_set(user, token.grant_rows)
+        authz.second_factor_set(user, token.second_factor)
         if token.support_grant_id is not None:
-            authz.grant_for_support(user, token.support_grant.permissions)
+            # A grant made before the limit (SUPPORT_ALLOWED) still holds no more than it allows.
+            authz.grant_for_support(
+                user, [p for p in token.support_grant.permissions if p in SUPPORT_ALLOWED]
+            )
         elif token.scopes:
             authz.restrict(user, token.scopes)
         return user, token

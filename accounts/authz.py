@@ -63,6 +63,17 @@ def grant_for_support(user, permissions) -> None:
     user._kassa_grants = {permission: ALL_STORES for permission in permissions}
 
 
+def second_factor_set(user, verified: bool) -> None:
+    """Whether this request's credential was obtained with a second factor: a token issued by a
+    sign-in that checked a TOTP or backup code (`ApiToken.second_factor`; never a key), or a
+    browser session signed in the same way (the session's `kassa_second_factor`)."""
+    user._kassa_second_factor = verified
+
+
+def second_factor_verified(user) -> bool:
+    return bool(getattr(user, "_kassa_second_factor", False))
+
+
 def can(user, permission: str, store=None) -> bool:
     if user is None or not user.is_authenticated:
         return False
@@ -76,6 +87,11 @@ def can(user, permission: str, store=None) -> bool:
         return bool(stores)  # somewhere: the caller filters by `store_ids` next
     store_id = store if isinstance(store, UUID) else store.pk
     return store_id in stores
+
+
+def can_everywhere(user, permission: str) -> bool:
+    """The user holds `permission` in every store (for chain-wide reads such as exports)."""
+    return can(user, permission) and store_ids(user, permission) is ALL_STORES
 
 
 def store_ids(user, permission: str) -> set[UUID] | None:

@@ -10,7 +10,7 @@ from django_otp.models import Device, DeviceManager, ThrottlingMixin, TimestampM
 from django_otp.oath import TOTP
 
 from tenants.context import current_tenant_id
-from tenants.fields import EncryptedTextField
+from tenants.fields import EncryptedTextField, PlatformEncryptedTextField
 from tenants.models import Tenant, TenantOwnedModel, TenantScopedManager
 
 
@@ -28,7 +28,11 @@ class UserManager(BaseUserManager):
         return self.get(username__iexact=username)
 
     def create_user(self, username, password=None, **extra_fields):
-        user = self.model(username=username, tenant_id=current_tenant_id(), **extra_fields)
+        from accounts.usernames import username_normalize
+
+        user = self.model(
+            username=username_normalize(username), tenant_id=current_tenant_id(), **extra_fields
+        )
         user.set_password(password)
         user.password_changed_at = timezone.now()
         user.save()
@@ -51,6 +55,9 @@ class User(AbstractBaseUser):
     email = models.EmailField(blank=True)
     is_active = models.BooleanField(default=True)
     is_platform_staff = models.BooleanField(default=False)
+    # A service account (set at creation, never changed): no password and no interactive sign-in;
+    # it acts only through integrator keys, which only service users may hold.
+    is_service = models.BooleanField(default=False)
     must_change_password = models.BooleanField(default=False)
     password_changed_at = models.DateTimeField(null=True, blank=True)
     # A user whose role requires MFA may sign in without it until this time, to enrol.
@@ -58,6 +65,8 @@ class User(AbstractBaseUser):
     # The web pages' language; empty: the browser's (Accept-Language).
     language = models.CharField(max_length=8, blank=True, choices=[("en", "English"), ("fi", "Suomi")])
     date_joined = models.DateTimeField(default=timezone.now)
+    # When an administrator last turned the user back on: the dormancy clock starts again.
+    reactivated_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
     unscoped = models.Manager()
@@ -194,12 +203,18 @@ class ApiToken(TenantOwnedModel):
     scopes = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     allowed_ips = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     password_change_only = models.BooleanField(default=False)
+    # Issued by a sign-in that checked a second factor (TOTP or backup code); keys never are.
+    second_factor = models.BooleanField(default=False)
     support_grant = models.ForeignKey(SupportGrant, on_delete=models.CASCADE, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     idle_timeout_seconds = models.PositiveIntegerField(null=True, blank=True)
     last_used_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A rotated key keeps working until its (shortened) expiry; the chain's owners were warned
+    # of an expiry at `expiry_warned_at` (accounts.keys).
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    expiry_warned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -208,6 +223,14 @@ class ApiToken(TenantOwnedModel):
 
     def __str__(self):
         return f"{self.kind} token {self.prefix}…"
+
+
+class IntegratorKey(ApiToken):
+    """The admin's view of integrator keys (kind `integrator`): listed and revoked, never shown."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "integrator key"
 
 
 class UserSession(TenantOwnedModel):
@@ -227,27 +250,11 @@ class UserSession(TenantOwnedModel):
         constraints = [models.UniqueConstraint(fields=["tenant", "key_hash"], name="usersession_tenant_key")]
 
 
-class TenantDeviceManager(TenantScopedManager, DeviceManager):
-    pass
-
-
-class TotpDevice(TenantOwnedModel, TimestampMixin, ThrottlingMixin, Device):
-    """A TOTP authenticator; its secret is encrypted with the tenant's data key."""
-
-    secret = EncryptedTextField()
-    step = models.PositiveSmallIntegerField(default=30)
-    digits = models.PositiveSmallIntegerField(default=6)
-    tolerance = models.PositiveSmallIntegerField(default=1)
-    drift = models.SmallIntegerField(default=0)
-    last_t = models.BigIntegerField(default=-1)
-
-    objects = TenantDeviceManager()
-
-    class Meta(TenantOwnedModel.Meta):
-        pass
+class TotpVerification:
+    """TOTP checking shared by tenant and platform devices: 30 s, 6 digits, one step of
+    tolerance, each code once (no replay), throttled after failures."""
 
     def verify_token(self, token) -> bool:
-        """Accept a code once (no replay), within one step of drift, throttled after failures."""
         allowed, _ = self.verify_is_allowed()
         if not allowed:
             return False
@@ -267,6 +274,39 @@ class TotpDevice(TenantOwnedModel, TimestampMixin, ThrottlingMixin, Device):
 
     def get_throttle_factor(self):
         return 1
+
+
+class TenantDeviceManager(TenantScopedManager, DeviceManager):
+    pass
+
+
+class TotpDevice(TotpVerification, TenantOwnedModel, TimestampMixin, ThrottlingMixin, Device):
+    """A TOTP authenticator; its secret is encrypted with the tenant's data key."""
+
+    secret = EncryptedTextField()
+    step = models.PositiveSmallIntegerField(default=30)
+    digits = models.PositiveSmallIntegerField(default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1)
+
+    objects = TenantDeviceManager()
+
+    class Meta(TenantOwnedModel.Meta):
+        pass
+
+
+class PlatformTotpDevice(TotpVerification, TimestampMixin, ThrottlingMixin, Device):
+    """A platform staff member's TOTP authenticator (a platform table: no tenant). Staff have no
+    tenant data key, so the secret is encrypted for the platform (`PlatformEncryptedTextField`:
+    a data key of its own, wrapped by the master key)."""
+
+    secret = PlatformEncryptedTextField()
+    step = models.PositiveSmallIntegerField(default=30)
+    digits = models.PositiveSmallIntegerField(default=6)
+    tolerance = models.PositiveSmallIntegerField(default=1)
+    drift = models.SmallIntegerField(default=0)
+    last_t = models.BigIntegerField(default=-1)
 
 
 class BackupCode(TenantOwnedModel):

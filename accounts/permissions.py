@@ -9,7 +9,9 @@ SELL = "sell"
 REFUND = "refund"
 VIEW_SALES = "view_sales"
 VIEW_CUSTOMERS = "view_customers"
+CREATE_CUSTOMERS = "create_customers"
 MANAGE_CUSTOMERS = "manage_customers"
+ERASE_CUSTOMERS = "erase_customers"
 MANAGE_USERS = "manage_users"
 MANAGE_ROLES = "manage_roles"
 VIEW_STORE_LOGS = "view_store_logs"
@@ -28,12 +30,14 @@ CATALOGUE: dict[str, str] = {
     REFUND: "Refund sales",
     VIEW_SALES: "View sales and the stock ledger",
     VIEW_CUSTOMERS: "View customers",
-    MANAGE_CUSTOMERS: "Create, change, export and erase customers",
+    CREATE_CUSTOMERS: "Create customers (at the till)",
+    MANAGE_CUSTOMERS: "Change and export customers",
+    ERASE_CUSTOMERS: "Erase a customer's personal data (with MFA and a reason)",
     MANAGE_USERS: "Create, change, deactivate and unlock users",
     MANAGE_ROLES: "Create and change roles and their policies",
     VIEW_STORE_LOGS: "View the access and change logs of one's stores",
     VIEW_CHAIN_LOGS: "View the access and change logs of the whole chain",
-    EXPORT: "Export the chain's data",
+    EXPORT: "Export the chain's data (each kind also needs its view permission, chain-wide)",
     MANAGE_SETTINGS: "Change the chain's settings (stores, retention)",
     GRANT_SUPPORT: "Grant and revoke support access for platform staff",
 }
@@ -57,6 +61,11 @@ STORE_SCOPED = frozenset(
 
 # Read-only permissions a support grant may carry by default.
 SUPPORT_DEFAULT = [VIEW_PRODUCTS, VIEW_SALES, VIEW_STORE_LOGS, VIEW_CHAIN_LOGS]
+# All a support grant may ever carry: the reads a diagnosis needs, and fixing catalogue data (a
+# broken import, a wrong price) — the one write a support case commonly needs. Never who may
+# sign in or what they hold (manage_users, manage_roles, grant_support: staff could renew their
+# own access), the chain's data in bulk (export), settings, money or customers' records.
+SUPPORT_ALLOWED = frozenset({*SUPPORT_DEFAULT, VIEW_CUSTOMERS, MANAGE_PRODUCTS})
 
 OWNER, STORE_MANAGER, CASHIER, INTEGRATOR, AUDITOR = (
     "owner",
@@ -85,6 +94,7 @@ BUILTIN_ROLES: dict[str, dict] = {
             REFUND,
             VIEW_SALES,
             VIEW_CUSTOMERS,
+            CREATE_CUSTOMERS,
             MANAGE_CUSTOMERS,
             MANAGE_USERS,
             VIEW_STORE_LOGS,
@@ -93,7 +103,7 @@ BUILTIN_ROLES: dict[str, dict] = {
     },
     CASHIER: {
         "name": "Cashier",
-        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, MANAGE_CUSTOMERS],
+        "permissions": [VIEW_PRODUCTS, SELL, VIEW_CUSTOMERS, CREATE_CUSTOMERS],
         "mfa_required": False,
     },
     INTEGRATOR: {

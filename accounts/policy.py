@@ -52,6 +52,11 @@ class Policy:
 
 
 DEFAULT_POLICY = Policy()
+# Platform staff hold no role: TOTP always (so no maximum password age, as for roles with MFA),
+# and the owner's lockout threshold.
+PLATFORM_STAFF_POLICY = Policy(
+    password_min_length=12, password_max_age_days=None, lockout_threshold=5, mfa_required=True
+)
 
 
 def role_policy_defaults(*, mfa_required: bool) -> dict:
@@ -100,6 +105,8 @@ def policy_of_roles(roles) -> Policy:
 def policy_for(user) -> Policy:
     from accounts.models import Role
 
+    if user.pk is not None and user.tenant_id is None and user.is_platform_staff:
+        return PLATFORM_STAFF_POLICY
     if user.pk is None or user.tenant_id is None:
         return DEFAULT_POLICY
     return policy_of_roles(Role.objects.filter(assignments__user=user).distinct())

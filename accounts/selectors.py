@@ -39,6 +39,46 @@ def support_grant_get(*, grant_id) -> SupportGrant:
     return grant
 
 
+def keys_of(*, user: User) -> QuerySet[ApiToken]:
+    """A user's integrator keys, live or not, newest first (the user was found through
+    `user_get`, so it is one the reader may manage)."""
+    return ApiToken.objects.filter(user=user, kind=ApiToken.Kind.INTEGRATOR).order_by("-created_at", "pk")
+
+
+def key_get(*, actor: User, key_id) -> ApiToken:
+    """An integrator key of a user the actor may manage; others' and other tenants' alike 404."""
+    key = (
+        ApiToken.objects.filter(
+            pk=key_id, kind=ApiToken.Kind.INTEGRATOR, user__in=users_visible_to(actor=actor).values("pk")
+        )
+        .select_related("user")
+        .first()
+    )
+    if key is None:
+        raise NotFound()
+    return key
+
+
+def keys_expiring(*, actor: User, within) -> QuerySet[ApiToken]:
+    """Live integrator keys of users the actor manages that expire within `within` (the notice
+    on the admin dashboard, next to the owners' mail)."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    return (
+        ApiToken.objects.filter(
+            kind=ApiToken.Kind.INTEGRATOR,
+            revoked_at__isnull=True,
+            rotated_at__isnull=True,
+            expires_at__gt=now,
+            expires_at__lte=now + within,
+            user__in=users_visible_to(actor=actor).values("pk"),
+        )
+        .select_related("user")
+        .order_by("expires_at")
+    )
+
+
 def tokens_of(*, user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user, revoked_at__isnull=True)
 

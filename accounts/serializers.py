@@ -64,6 +64,7 @@ class UserOut(serializers.ModelSerializer):
             "full_name",
             "email",
             "is_active",
+            "is_service",
             "must_change_password",
             "roles",
             "stores",
@@ -79,8 +80,16 @@ class UserOut(serializers.ModelSerializer):
 
 
 class UserCreateIn(serializers.Serializer):
-    username = serializers.RegexField(r"^[\w.@+-]{1,150}$")
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    # The rules (NFKC, one script, no Latin look-alikes) are the service's: accounts.usernames.
+    username = serializers.CharField(
+        max_length=150, help_text="letters of one script, digits 0-9 and . _ @ + -"
+    )
+    password = serializers.CharField(
+        max_length=1024, trim_whitespace=False, required=False, help_text="required unless is_service"
+    )
+    is_service = serializers.BooleanField(
+        default=False, help_text="a service user: no password, no sign-in; it acts through integrator keys"
+    )
     roles = serializers.ListField(child=TenantRelatedField(Role), min_length=1, max_length=20)
     stores = serializers.ListField(child=TenantRelatedField(Store), required=False, default=list)
     full_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -182,10 +191,13 @@ class ApiTokenOut(serializers.ModelSerializer):
 class IntegratorKeyIn(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     scopes = serializers.ListField(
-        child=serializers.ChoiceField(choices=PERMISSION_CHOICES), required=False, default=list
+        child=serializers.ChoiceField(choices=PERMISSION_CHOICES),
+        min_length=1,
+        max_length=len(PERMISSION_CHOICES),
+        help_text="required: the permissions the key may use, each held by the user",
     )
     allowed_ips = serializers.ListField(
-        child=serializers.CharField(max_length=64), required=False, default=list
+        child=serializers.CharField(max_length=64), required=False, default=list, max_length=50
     )
 
     def validate_allowed_ips(self, value):
@@ -197,6 +209,53 @@ class IntegratorKeyIn(serializers.Serializer):
             except ValueError:
                 raise serializers.ValidationError(f"{network!r} is not an IP address or network") from None
         return value
+
+
+class KeyCreatedOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    token = serializers.CharField(help_text="the secret, shown this once")
+    prefix = serializers.CharField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    expires_at = serializers.DateTimeField()
+    idle_timeout_seconds = serializers.IntegerField(allow_null=True)
+
+
+class KeyRotatedOut(KeyCreatedOut):
+    previous_key_expires_at = serializers.DateTimeField(help_text="the old key works until then")
+
+
+class KeyRotateIn(serializers.Serializer):
+    overlap_seconds = serializers.IntegerField(
+        min_value=0, max_value=7 * 86400, default=86400, help_text="how long the old key keeps working"
+    )
+
+
+class KeyOut(serializers.ModelSerializer):
+    expires_soon = serializers.SerializerMethodField(help_text="live and expiring within 14 days")
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "scopes",
+            "allowed_ips",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "rotated_at",
+            "expires_soon",
+        ]
+
+    def get_expires_soon(self, key) -> bool:
+        from django.utils import timezone
+
+        from accounts.services import KEY_EXPIRY_WARNING
+
+        now = timezone.now()
+        return key.revoked_at is None and now < key.expires_at <= now + KEY_EXPIRY_WARNING
 
 
 class TotpEnrolOut(serializers.Serializer):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from accounts import authz, lockout
 from accounts.models import PasswordHistory, Role, RoleAssignment, SupportGrant, User
-from accounts.permissions import BUILTIN_ROLES, CATALOGUE, MANAGE_ROLES, MANAGE_USERS, SUPPORT_DEFAULT
+from accounts.permissions import (
+    BUILTIN_ROLES,
+    CATALOGUE,
+    MANAGE_ROLES,
+    MANAGE_USERS,
+    SUPPORT_ALLOWED,
+    SUPPORT_DEFAULT,
+)
 from accounts.policy import (
     password_problems,
     policy_for,
@@ -22,10 +29,19 @@ from accounts.policy import (
     role_policy_defaults,
 )
 from accounts.sessions import sessions_end
-from auditlog.models import SignInEvent
-from auditlog.services import signin_event_record
+from accounts.usernames import username_normalize, username_problem
+from auditlog.models import PlatformEvent, SignInEvent
+from auditlog.services import platform_event_record, signin_event_record
+from core.errors import Conflict, Forbidden
 from tenants.context import require_tenant_id
 from tenants.models import Store
+
+
+class SecondFactorRequired(Forbidden):
+    """The actor's credential was not obtained with a second factor (403 `second_factor_required`)."""
+
+    code = "second_factor_required"
+    default_detail = "Sign in with your second factor (TOTP or a backup code) to do this."
 
 
 class PolicyViolation(ValidationError):
@@ -81,20 +97,36 @@ def _password_set(user: User, password: str, roles: Sequence[Role] | None = None
     user.password_changed_at = timezone.now()
 
 
+def _mfa_grace() -> datetime:
+    return timezone.now() + timedelta(days=settings.KASSA_MFA_GRACE_DAYS)
+
+
 @transaction.atomic
 def user_create(
     *,
     username: str,
-    password: str,
+    password: str | None = None,
     roles: Sequence[Role] = (),
     stores: Sequence[Store] = (),
     actor: User | None = None,
     must_change_password: bool = True,
     full_name: str = "",
     email: str = "",
+    is_service: bool = False,
 ) -> User:
-    """Create a user of the current tenant holding `roles` in `stores` (every store if none)."""
+    """Create a user of the current tenant holding `roles` in `stores` (every store if none).
+
+    A service user (`is_service`) has no password and never signs in: it acts through keys.
+    """
     _check_can_assign(actor, roles, stores)
+    username = username_normalize(username)
+    problem = username_problem(username)
+    if problem:
+        raise ValidationError({"username": problem})
+    if is_service and password:
+        raise ValidationError({"password": "A service user has no password; it acts through keys."})
+    if not is_service and not password:
+        raise ValidationError({"password": "This field is required."})
     if User.objects.filter(username__iexact=username).exists():
         raise ValidationError({"username": "A user with this username exists."})
     user = User(
@@ -102,12 +134,16 @@ def user_create(
         username=username,
         full_name=full_name,
         email=email,
-        must_change_password=must_change_password,
+        is_service=is_service,
+        must_change_password=must_change_password and not is_service,
     )
-    policy = policy_of_roles(roles)
-    if policy.mfa_required:
-        user.mfa_grace_until = timezone.now() + timedelta(days=settings.KASSA_MFA_GRACE_DAYS)
-    _password_set(user, password, roles)
+    if is_service:
+        user.set_unusable_password()
+        user.password_changed_at = timezone.now()
+    else:
+        if policy_of_roles(roles).mfa_required:
+            user.mfa_grace_until = _mfa_grace()
+        _password_set(user, password or "", roles)
     user.save()
     _assign(user, roles, stores)
     return user
@@ -148,6 +184,9 @@ def user_update(
         _check_can_assign(actor, new_roles, new_stores)
         RoleAssignment.objects.filter(user=user).delete()
         _assign(user, new_roles, new_stores)
+        held = {role.pk for role in current_roles}
+        if any(role.mfa_required and role.pk not in held for role in new_roles):
+            _mfa_grace_give(User.objects.filter(pk=user.pk))
     fields: list[str] = []
     if full_name is not None:
         user.full_name, fields = full_name, [*fields, "full_name"]
@@ -174,7 +213,7 @@ def user_deactivate(*, user: User, actor: User) -> User:
 def user_unlock(*, user: User, actor: User, request=None) -> int:
     """Clear a user's lockout (an administrator's action, logged)."""
     _check_can_manage(actor, user)
-    cleared = lockout.lockout_clear(lockout.lockout_key(None, {"username": user.username}))
+    cleared = lockout.lockout_clear(lockout.lockout_key_for(user=user))
     signin_event_record(
         request=request,
         username=user.username,
@@ -208,6 +247,8 @@ def password_reset(
     """An administrator (or, with no actor, an operator's command) sets a password; by default
     it must be changed at first use. Every session and token of the user ends."""
     _check_can_manage(actor, user)
+    if user.is_service:
+        raise ValidationError({"new_password": "A service user has no password; it acts through keys."})
     _password_set(user, new_password)
     user.must_change_password = must_change_password
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])
@@ -269,11 +310,28 @@ def role_update(*, role: Role, actor: User, name: str | None = None, permissions
         if Role.objects.filter(name__iexact=name).exclude(pk=role.pk).exists():
             raise ValidationError({"name": "A role with this name exists."})
         role.name = name
+    mfa_switched_on = values.get("mfa_required") is True and not role.mfa_required
     role.permissions = new_permissions
     for field, value in values.items():
         setattr(role, field, value)
     role.save()
+    if mfa_switched_on:
+        _mfa_grace_give(User.objects.filter(assignments__role=role))
     return role
+
+
+def _mfa_grace_give(users) -> int:
+    """A fresh enrolment grace for those of `users` who have no authenticator yet (they gained a
+    role requiring MFA, or their role started to): without it they would be locked out at once.
+    One UPDATE, however many users."""
+    from accounts.models import TotpDevice
+
+    enrolled = TotpDevice.objects.filter(confirmed=True).values("user_id")
+    return (
+        User.objects.filter(pk__in=users.values("pk"), is_service=False)
+        .exclude(pk__in=enrolled)
+        .update(mfa_grace_until=_mfa_grace())
+    )
 
 
 @transaction.atomic
@@ -293,8 +351,14 @@ def support_grant_create(
         problems["expires_at"] = "Must be in the future and at most 7 days away."
     permissions = list(permissions or SUPPORT_DEFAULT)
     unknown = sorted(set(permissions) - set(CATALOGUE))
+    beyond = sorted(set(permissions) - SUPPORT_ALLOWED - set(unknown))
     if unknown:
         problems["permissions"] = f"unknown permissions: {', '.join(unknown)}"
+    elif beyond:
+        problems["permissions"] = (
+            f"a support grant may not carry {', '.join(beyond)}; "
+            f"allowed: {', '.join(sorted(SUPPORT_ALLOWED))}"
+        )
     if problems:
         raise ValidationError(problems)
     _check_grantable(actor, permissions)
@@ -315,38 +379,242 @@ def support_grant_revoke(*, grant: SupportGrant, actor: User) -> None:
     SupportGrant.objects.filter(pk=grant.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
 
 
-def integrator_key_create(*, user: User, actor: User, name: str, scopes=(), allowed_ips=()):
-    """A 90-day key for a service user, narrowed to `scopes` and `allowed_ips` when given."""
+# --- recovery ---------------------------------------------------------------------------
+
+
+def _check_recovery(actor: User | None, user: User) -> None:
+    """Recovery (MFA reset, reactivation) and keys: never on oneself, only over users the actor
+    may manage (a store manager: in their stores), and only with a second factor behind the
+    actor's own credential, so a stolen password alone (inside an enrolment grace) cannot use it."""
+    if actor is None:
+        return  # an operator's command
+    if user.pk == actor.pk:
+        raise PermissionDenied("You cannot do this for yourself.")
+    if not authz.second_factor_verified(actor):
+        raise SecondFactorRequired()
+    _check_can_manage(actor, user)
+
+
+@transaction.atomic
+def user_mfa_reset(*, user: User, actor: User | None, request=None) -> None:
+    """Remove the user's authenticators and backup codes, give a fresh enrolment grace, end every
+    session and token; logged for the tenant (sign-in log) and for the platform."""
+    from accounts import mfa
+
+    _check_recovery(actor, user)
+    if user.is_service:
+        raise ValidationError({"user": "A service user has no MFA; it acts through keys."})
+    mfa.mfa_reset(user=user)
+    user.mfa_grace_until = _mfa_grace()
+    user.save(update_fields=["mfa_grace_until"])
+    sessions_end(user=user)
+    _recovery_record(request=request, user=user, actor=actor, kind=SignInEvent.Kind.MFA_RESET)
+    tenant, request_id = user.tenant, getattr(request, "audit_request_id", None)
+    transaction.on_commit(
+        lambda: platform_event_record(
+            kind=PlatformEvent.Kind.MFA_RESET,
+            tenant=tenant,
+            actor=str(actor.pk) if actor is not None else "system",
+            request_id=request_id,
+            detail={"user": str(user.pk)},
+        )
+    )
+
+
+@transaction.atomic
+def user_reactivate(*, user: User, actor: User | None, request=None) -> User:
+    """Turn a deactivated user back on (also one the dormancy job stopped): the password must be
+    changed at first use, an enrolment grace is given when MFA is required and no device exists,
+    and the dormancy clock starts again."""
+    from accounts import mfa
+
+    _check_recovery(actor, user)
+    if user.is_active:
+        raise Conflict("This user is active.")
+    user.is_active = True
+    user.reactivated_at = timezone.now()
+    fields = ["is_active", "reactivated_at"]
+    if not user.is_service:
+        user.must_change_password = True
+        fields.append("must_change_password")
+        if policy_for(user).mfa_required and not mfa.has_device(user):
+            user.mfa_grace_until = _mfa_grace()
+            fields.append("mfa_grace_until")
+    user.save(update_fields=fields)
+    _recovery_record(request=request, user=user, actor=actor, kind=SignInEvent.Kind.REACTIVATE)
+    return user
+
+
+def _recovery_record(*, request, user: User, actor: User | None, kind: str) -> None:
+    signin_event_record(
+        request=request,
+        username=user.username,
+        outcome=SignInEvent.Outcome.SUCCESS,
+        reason=kind,
+        channel="api" if request is not None and request.path.startswith("/api/") else "web",
+        user=user,
+        kind=kind,
+        actor=actor,
+    )
+
+
+# --- integrator keys ----------------------------------------------------------------------
+
+KEY_OVERLAP_DEFAULT = timedelta(hours=24)
+KEY_OVERLAP_MAX = timedelta(days=7)
+KEY_EXPIRY_WARNING = timedelta(days=14)
+
+
+def _check_key_scopes(user: User, scopes: Sequence[str]) -> list[str]:
+    held = set(authz.permissions_of(user))
+    problems = []
+    if not scopes:
+        problems.append("Name the permissions the key may use.")
+    unknown = sorted(set(scopes) - set(CATALOGUE))
+    if unknown:
+        problems.append(f"Unknown permissions: {', '.join(unknown)}.")
+    beyond = sorted(set(scopes) - held - set(unknown))
+    if beyond:
+        problems.append(f"The user does not hold: {', '.join(beyond)}.")
+    if problems:
+        raise ValidationError({"scopes": problems})
+    return sorted(set(scopes))
+
+
+def integrator_key_create(*, user: User, actor: User | None, name: str, scopes=(), allowed_ips=()):
+    """A 90-day key for a service user, narrowed to `scopes` (required, within what the user
+    holds) and `allowed_ips` when given. Nobody makes a key for themselves."""
     from accounts.models import ApiToken
     from accounts.tokens import token_issue
 
-    _check_can_manage(actor, user)
+    _check_recovery(actor, user)
+    if not user.is_service:
+        raise ValidationError({"user": "Keys are only for service users."})
+    if not user.is_active:
+        raise Conflict("This user is deactivated.")
     return token_issue(
         user=user,
         policy=policy_for(user),
         kind=ApiToken.Kind.INTEGRATOR,
         name=name,
-        scopes=list(scopes),
+        scopes=_check_key_scopes(user, scopes),
         allowed_ips=list(allowed_ips),
     )
 
+
+def key_revoke(*, key, actor: User | None) -> None:
+    """Revoke an integrator key now (its own holder may too)."""
+    from accounts.tokens import token_revoke
+
+    if actor is not None and key.user_id != actor.pk:
+        _check_can_manage(actor, key.user)
+    token_revoke(token=key)
+
+
+@transaction.atomic
+def key_rotate(*, key, actor: User | None, overlap: timedelta = KEY_OVERLAP_DEFAULT):
+    """A new key with the old one's name, scopes and allow-list; the old one keeps working for
+    `overlap` (at most its own expiry), so the integration can switch without a gap.
+
+    Returns (new key, its secret, the old key's new expiry).
+    """
+    from accounts.models import ApiToken
+    from accounts.tokens import token_issue
+
+    if overlap < timedelta(0) or overlap > KEY_OVERLAP_MAX:
+        raise ValidationError({"overlap_seconds": f"Between 0 and {int(KEY_OVERLAP_MAX.total_seconds())}."})
+    user = key.user
+    _check_recovery(actor, user)
+    locked = ApiToken.objects.select_for_update().get(pk=key.pk)
+    now = timezone.now()
+    if locked.revoked_at is not None or locked.expires_at <= now or locked.rotated_at is not None:
+        raise Conflict("This key is revoked, expired or already rotated.")
+    scopes = _check_key_scopes(user, locked.scopes)
+    new, raw = token_issue(
+        user=user,
+        policy=policy_for(user),
+        kind=ApiToken.Kind.INTEGRATOR,
+        name=locked.name,
+        scopes=scopes,
+        allowed_ips=list(locked.allowed_ips),
+    )
+    old_expires = min(locked.expires_at, now + overlap)
+    ApiToken.objects.filter(pk=locked.pk).update(rotated_at=now, expires_at=old_expires)
+    return new, raw, old_expires
+
+
+def keys_expiry_warn(*, now=None) -> int:
+    """Tell the current tenant's owners, once per key, of integrator keys that expire within 14
+    days: a mail to each owner with an e-mail address (the admin dashboard lists them too)."""
+    from django.core.mail import send_mail
+
+    from accounts.models import ApiToken
+    from accounts.permissions import OWNER
+
+    now = now or timezone.now()
+    due = list(
+        ApiToken.objects.filter(
+            kind=ApiToken.Kind.INTEGRATOR,
+            revoked_at__isnull=True,
+            rotated_at__isnull=True,
+            expiry_warned_at__isnull=True,
+            expires_at__gt=now,
+            expires_at__lte=now + KEY_EXPIRY_WARNING,
+            user__is_active=True,
+        )
+        .select_related("user")
+        .order_by("expires_at", "pk")
+    )
+    if not due:
+        return 0
+    owners = list(
+        User.objects.filter(assignments__role__builtin=OWNER, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+    lines = [
+        f"- {key.name or 'key'} ({key.prefix}…) of {key.user.username}: expires {key.expires_at:%Y-%m-%d %H:%M} UTC"
+        for key in due
+    ]
+    if owners:
+        send_mail(
+            subject=f"Kassa: {len(due)} integrator key(s) expire within 14 days",
+            message="These keys stop working soon; rotate them (POST /api/v1/keys/{id}/rotate/):\n\n"
+            + "\n".join(lines),
+            from_email=None,
+            recipient_list=sorted(owners),
+        )
+    ApiToken.objects.filter(pk__in=[key.pk for key in due]).update(expiry_warned_at=now)
+    return len(due)
+
+
+# --- dormancy -----------------------------------------------------------------------------
 
 DORMANT_AFTER = timedelta(days=90)
 
 
 def users_deactivate_dormant(*, now=None) -> int:
-    """Deactivate the current tenant's users unused for 90 days (PCI DSS 8.2.6); service users too."""
-    now = now or timezone.now()
-    cutoff = now - DORMANT_AFTER
+    """Deactivate the current tenant's users unused for 90 days (PCI DSS 8.2.6), in three
+    statements whatever their number. Use is a sign-in, a reactivation, or a token or key
+    used (a service user never signs in: its key's use is its activity)."""
     from django.db.models import Q
 
-    dormant = User.objects.filter(is_active=True).filter(
-        Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff)
+    from accounts.models import ApiToken, UserSession
+
+    now = now or timezone.now()
+    cutoff = now - DORMANT_AFTER
+    recently_used = ApiToken.objects.filter(last_used_at__gte=cutoff).values("user_id")
+    dormant = list(
+        User.objects.filter(is_active=True)
+        .filter(Q(last_login__lt=cutoff) | Q(last_login__isnull=True, date_joined__lt=cutoff))
+        .exclude(reactivated_at__gte=cutoff)
+        .exclude(pk__in=recently_used)
+        .values_list("pk", flat=True)
     )
-    count = 0
-    for user in dormant:
-        user.is_active = False
-        user.save(update_fields=["is_active"])
-        sessions_end(user=user)
-        count += 1
-    return count
+    if not dormant:
+        return 0
+    User.objects.filter(pk__in=dormant).update(is_active=False)
+    ApiToken.objects.filter(user_id__in=dormant, revoked_at__isnull=True).update(revoked_at=now)
+    UserSession.objects.filter(user_id__in=dormant, revoked_at__isnull=True).update(revoked_at=now)
+    return len(dormant)

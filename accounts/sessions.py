@@ -20,8 +20,11 @@ def session_key_hash(session_key: str) -> str:
     return hashlib.sha256(session_key.encode()).hexdigest()
 
 
-def session_start(*, user: User, session_key: str, ip: str | None, user_agent: str) -> UserSession:
-    """Record a new signed-in browser session."""
+def session_start(*, user: User, session_key: str, ip: str | None, user_agent: str) -> UserSession | None:
+    """Record a new signed-in browser session (a tenant user's; platform staff's sessions live in
+    Redis only, as the sessions table is a tenant's: they end at sign-out, idle time or lifetime)."""
+    if user.tenant_id is None:
+        return None
     return UserSession.objects.create(
         user=user, key_hash=session_key_hash(session_key), ip=ip or None, user_agent=user_agent[:300]
     )
@@ -29,6 +32,8 @@ def session_start(*, user: User, session_key: str, ip: str | None, user_agent: s
 
 def session_rekey(*, user: User, old_key: str, new_key: str) -> None:
     """The same session under a new key (after a password change keeps this browser signed in)."""
+    if user.tenant_id is None:
+        return
     UserSession.objects.filter(user=user, key_hash=session_key_hash(old_key)).update(
         key_hash=session_key_hash(new_key)
     )
@@ -40,6 +45,8 @@ def session_seen(*, session: UserSession, now) -> None:
 
 def session_end(*, user: User, session_key: str) -> None:
     """Sign-out: this browser's session ends."""
+    if user.tenant_id is None:
+        return
     UserSession.objects.filter(user=user, key_hash=session_key_hash(session_key)).update(
         revoked_at=timezone.now()
     )

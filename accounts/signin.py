@@ -15,22 +15,66 @@ from django.utils import timezone
 from accounts import lockout, mfa
 from accounts.models import User
 from accounts.policy import DEFAULT_POLICY, Policy, password_expired, policy_for
-from auditlog.models import SignInEvent
-from auditlog.services import signin_event_record
+from accounts.usernames import username_normalize
+from auditlog.models import PlatformEvent, SignInEvent
+from auditlog.redact import clean
+from auditlog.services import platform_event_record, signin_event_record
 from core.alerts import burst_note
 from core.counters import counter_add, counter_get
 from core.net import client_ip
 from core.observability import LOCKOUTS, SIGNIN_FAILURES
-from tenants.context import get_current_tenant
+from tenants.context import current_tenant_id, get_current_tenant
 
 
 class SignInRefused(Exception):
     """The attempt failed; `code` and `status` are the API's answer."""
 
-    def __init__(self, code: str, status: int, detail: str, retry_after: int | None = None, user=None):
+    def __init__(
+        self, code: str, status: int, detail: str, retry_after: int | None = None, user=None, enrol=False
+    ):
         super().__init__(detail)
         self.code, self.status, self.detail, self.retry_after = code, status, detail, retry_after
         self.user = user  # set for otp_required: the password was right
+        self.enrol = enrol  # platform staff with no authenticator yet: enrol before anything else
+
+
+def signin_record(
+    *,
+    request,
+    username: str,
+    outcome: str,
+    reason: str = "",
+    channel: str,
+    user=None,
+    kind: str = SignInEvent.Kind.SIGN_IN,
+) -> None:
+    """Record a sign-in event: a tenant's in its sign-in log; platform staff's (no tenant) in the
+    platform log, kind `staff_sign_in`, on the audit connection so a refusal's record stays."""
+    if current_tenant_id() is not None:
+        signin_event_record(
+            request=request,
+            username=username,
+            outcome=outcome,
+            reason=reason,
+            channel=channel,
+            user=user,
+            kind=kind,
+        )
+        return
+    platform_event_record(
+        kind=PlatformEvent.Kind.STAFF_SIGN_IN,
+        actor=username,
+        request_id=getattr(request, "audit_request_id", None),
+        detail={
+            "event": kind,
+            "outcome": outcome,
+            "reason": reason,
+            "channel": channel,
+            "user": str(user.pk) if user is not None else None,
+            "ip": client_ip(request) if request is not None else None,
+            "host": clean(request.get_host(), 253) if request is not None else "",
+        },
+    )
 
 
 @dataclass
@@ -38,6 +82,7 @@ class SignIn:
     user: User
     policy: Policy
     password_change_required: bool
+    second_factor: bool = False  # a TOTP or backup code was checked in this sign-in
 
 
 def _ip_counter_key(ip: str) -> str:
@@ -69,8 +114,9 @@ def _lockout_noted(channel: str) -> None:
 
 
 def mfa_needed(user: User, policy: Policy) -> bool:
-    """OTP is needed once a device is enrolled, or when the role requires it and the grace ended."""
-    if mfa.has_device(user):
+    """OTP is needed once a device is enrolled, or when the role requires it and the grace ended;
+    platform staff need it always."""
+    if user.is_platform_staff or mfa.has_device(user):
         return True
     if not policy.mfa_required:
         return False
@@ -80,9 +126,10 @@ def mfa_needed(user: User, policy: Policy) -> bool:
 def signin_check(*, request, username: str, password: str, otp: str | None, channel: str) -> SignIn:
     """Check one attempt for a user of the current tenant; raise SignInRefused or return the user."""
     ip = client_ip(request)
+    username = username_normalize(username)
 
     def refuse(outcome, reason, code, status, detail, retry_after=None, user=None):
-        signin_event_record(
+        signin_record(
             request=request, username=username, outcome=outcome, reason=reason, channel=channel, user=user
         )
         _failure_noted(channel, reason)
@@ -95,7 +142,8 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
     known = User.objects.filter(username__iexact=username).first()
     policy = policy_for(known) if known is not None else DEFAULT_POLICY
     request.kassa_signin_policy = policy
-    key = lockout.lockout_key(request, {"username": username})
+    # One counter per account, whatever spelling found it (axes reads the same key back).
+    key = request.kassa_lockout_key = lockout.lockout_key_for(user=known, username=username)
     if lockout.is_locked(key, policy):
         refuse(
             "locked_out",
@@ -106,12 +154,17 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
             lockout.retry_after_seconds(key, policy),
             known,
         )
+    if known is not None and known.is_service:
+        # Service users act through keys only: no password, web or API sign-in, answered alike.
+        refuse(
+            "failure", "service_user", "invalid_credentials", 401, "Wrong username or password.", user=known
+        )
     user = authenticate(request, username=username, password=password)
     if user is None:
         _ip_failure_add(ip)
         if lockout.is_locked(key, policy):
             _lockout_noted(channel)
-            signin_event_record(
+            signin_record(
                 request=request,
                 username=username,
                 outcome=SignInEvent.Outcome.LOCKED_OUT,
@@ -136,18 +189,36 @@ def signin_check(*, request, username: str, password: str, otp: str | None, chan
             "This chain's subscription has ended.",
             user=user,
         )
+    if user.is_platform_staff and not mfa.has_device(user):
+        # Platform staff always need TOTP; with none yet, enrolment comes first (web sign-in).
+        signin_record(
+            request=request,
+            username=username,
+            outcome=SignInEvent.Outcome.FAILURE,
+            reason="otp_enrolment_needed",
+            channel=channel,
+            user=user,
+        )
+        raise SignInRefused(
+            "otp_required",
+            401,
+            "Enrol an authenticator first: sign in on the platform host's /login/.",
+            user=user,
+            enrol=True,
+        )
     if mfa_needed(user, policy):
         if not otp:
-            signin_event_record(
+            signin_record(
                 request=request,
                 username=username,
-                outcome=SignInEvent.Outcome.FAILURE,
-                reason="otp_missing",
+                outcome=str(SignInEvent.Outcome.PENDING),  # (a labelled member: str() is its value)
+                reason="code_pending",
                 channel=channel,
                 user=user,
             )
             raise SignInRefused("otp_required", 401, "A one-time code is required.", user=user)
         second_factor_check(request=request, user=user, otp=otp, channel=channel)
+        return signin_complete(request=request, user=user, policy=policy, channel=channel, second_factor=True)
     return signin_complete(request=request, user=user, policy=policy, channel=channel)
 
 
@@ -155,8 +226,9 @@ def second_factor_check(*, request, user: User, otp: str, channel: str) -> None:
     """Check a TOTP or backup code; a wrong one counts towards the lockout like a wrong password."""
     if not mfa.otp_verify(user, otp):
         _ip_failure_add(client_ip(request))
+        request.kassa_lockout_key = lockout.lockout_key_for(user=user)
         user_login_failed.send(sender=__name__, credentials={"username": user.username}, request=request)
-        signin_event_record(
+        signin_record(
             request=request,
             username=user.username,
             outcome=SignInEvent.Outcome.FAILURE,
@@ -168,12 +240,14 @@ def second_factor_check(*, request, user: User, otp: str, channel: str) -> None:
         raise SignInRefused("invalid_otp", 401, "The one-time code is wrong or used.")
 
 
-def signin_complete(*, request, user: User, policy: Policy, channel: str) -> SignIn:
+def signin_complete(
+    *, request, user: User, policy: Policy, channel: str, second_factor: bool = False
+) -> SignIn:
     username = user.username
-    key = lockout.lockout_key(request, {"username": username})
+    key = lockout.lockout_key_for(user=user)
     expired = password_expired(user, policy)
     lockout.lockout_clear(key)
-    signin_event_record(
+    signin_record(
         request=request,
         username=username,
         outcome=SignInEvent.Outcome.SUCCESS,
@@ -182,4 +256,4 @@ def signin_complete(*, request, user: User, policy: Policy, channel: str) -> Sig
         user=user,
     )
     User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-    return SignIn(user=user, policy=policy, password_change_required=expired)
+    return SignIn(user=user, policy=policy, password_change_required=expired, second_factor=second_factor)

@@ -13,3 +13,15 @@ def users_deactivate_dormant_task() -> int:
         with tenant_context(tenant):
             total += users_deactivate_dormant()
     return total
+
+
+@shared_task(name="accounts.keys_expiry_warn_task")
+def keys_expiry_warn_task() -> int:
+    """Warn each tenant's owners of integrator keys expiring within 14 days (once per key)."""
+    from accounts.services import keys_expiry_warn
+
+    total = 0
+    for tenant in Tenant.objects.filter(status=Tenant.Status.ACTIVE):
+        with tenant_context(tenant):
+            total += keys_expiry_warn()
+    return total

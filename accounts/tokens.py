@@ -21,6 +21,18 @@ from accounts.policy import Policy
 
 TOKEN_RE = re.compile(r"^kassa_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
 LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def last_use_granularity(idle_seconds: int | None) -> timedelta:
+    """How old a recorded last use may grow before it is written again: a minute, or a third of
+    the idle timeout when that is shorter. The idle check reads the recorded time, so a token
+    (or session) idles out between idle - granularity and idle after its real last use — never
+    while it is used more often than every two thirds of its idle timeout."""
+    if idle_seconds is None:
+        return LAST_USED_GRANULARITY
+    return min(LAST_USED_GRANULARITY, timedelta(seconds=idle_seconds / 3))
+
+
 INTEGRATOR_KEY_LIFETIME = timedelta(days=90)
 
 
@@ -50,6 +62,7 @@ def token_issue(
     allowed_ips: list[str] | None = None,
     support_grant=None,
     password_change_only: bool = False,
+    second_factor: bool = False,
     expires_at=None,
 ) -> tuple[ApiToken, str]:
     """Create a token; return it with its plaintext, which is never stored or shown again."""
@@ -72,6 +85,7 @@ def token_issue(
         allowed_ips=allowed_ips or [],
         support_grant=support_grant,
         password_change_only=password_change_only,
+        second_factor=second_factor and kind != ApiToken.Kind.INTEGRATOR,
         created_at=now,
         expires_at=min(expires_at or now + lifetime, now + lifetime),
         idle_timeout_seconds=idle,
@@ -122,6 +136,8 @@ def token_validate(token: ApiToken | None, *, ip: str) -> ApiToken:
     """`token` if it is live for a request from `ip`, or TokenRejected with the answer's code."""
     if token is None or token.revoked_at is not None or not token.user.is_active:
         raise TokenRejected("not_authenticated")
+    if token.user.is_service != (token.kind == ApiToken.Kind.INTEGRATOR):
+        raise TokenRejected("not_authenticated")  # keys are for service users, and they have nothing else
     now = timezone.now()
     idle_expired = token.idle_timeout_seconds is not None and now - token.last_used_at > timedelta(
         seconds=token.idle_timeout_seconds
@@ -131,8 +147,8 @@ def token_validate(token: ApiToken | None, *, ip: str) -> ApiToken:
         raise TokenRejected("token_expired")
     if token.allowed_ips and not _ip_allowed(ip, token.allowed_ips):
         raise TokenRejected("not_authenticated")
-    if now - token.last_used_at >= LAST_USED_GRANULARITY:
-        # At most one write a minute per token, not one per request.
+    if now - token.last_used_at >= last_use_granularity(token.idle_timeout_seconds):
+        # At most one write a minute per token (a third of a shorter idle timeout), not one per request.
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token

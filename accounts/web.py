@@ -2,6 +2,7 @@
 
 import base64
 import io
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth import login, logout, update_session_auth_hash
@@ -15,28 +16,47 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import mfa, selectors, services, sessions, tokens
 from accounts.apis import me_payload
-from accounts.models import User
+from accounts.models import PlatformTotpDevice, User
 from accounts.policy import policy_for
-from accounts.signin import SignInRefused, second_factor_check, signin_check, signin_complete
+from accounts.signin import SignInRefused, second_factor_check, signin_check, signin_complete, signin_record
 from auditlog.models import SignInEvent
-from auditlog.services import signin_event_record
+from core.headers import CLEAR_SITE_DATA
 from core.net import client_ip
 
 PENDING_OTP = "kassa_pending_otp_user"
+PENDING_ENROL = "kassa_pending_enrol_device"
+
+
+def _home(request) -> str:
+    # The platform host has no account pages: its staff work in the admin.
+    return "/account/" if getattr(request, "tenant", None) is not None else "/admin/"
 
 
 def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or "/account/"
+    target = request.POST.get("next") or request.GET.get("next") or _home(request)
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=True):
         return target
-    return "/account/"
+    return _home(request)
 
 
-def _start_session(request, user: User, password_change_required: bool):
+def tenant_host_only(view):
+    """Account pages belong to a tenant's users: on the platform host they do not exist."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if getattr(request, "tenant", None) is None:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _start_session(request, user: User, password_change_required: bool, second_factor: bool = False):
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # a new session id
     now = timezone.now()
     request.session["kassa_started"] = now.timestamp()
     request.session["kassa_seen"] = now.timestamp()
+    request.session["kassa_second_factor"] = second_factor
     request.session.save()
     sessions.session_start(
         user=user,
@@ -72,9 +92,12 @@ def login_view(request):
             if refusal.code == "otp_required" and refusal.user is not None:
                 request.session.cycle_key()
                 request.session[PENDING_OTP] = str(refusal.user.pk)
-                return redirect(f"/login/otp/?next={_next_url(request)}")
+                step = "enrol" if refusal.enrol else "otp"
+                return redirect(f"/login/{step}/?next={_next_url(request)}")
             return render(request, "accounts/login.html", {"error": _refusal_message(refusal)}, status=200)
-        return _start_session(request, signed_in.user, signed_in.password_change_required)
+        return _start_session(
+            request, signed_in.user, signed_in.password_change_required, signed_in.second_factor
+        )
     return render(request, "accounts/login.html", {"next": _next_url(request)})
 
 
@@ -91,16 +114,51 @@ def login_otp_view(request):
         except SignInRefused as refusal:
             return render(request, "accounts/login_otp.html", {"error": _refusal_message(refusal)})
         del request.session[PENDING_OTP]
-        signed_in = signin_complete(request=request, user=user, policy=policy_for(user), channel="web")
-        return _start_session(request, user, signed_in.password_change_required)
+        signed_in = signin_complete(
+            request=request, user=user, policy=policy_for(user), channel="web", second_factor=True
+        )
+        return _start_session(request, user, signed_in.password_change_required, second_factor=True)
     return render(request, "accounts/login_otp.html", {"next": _next_url(request)})
+
+
+@require_http_methods(["GET", "POST"])
+def login_enrol_view(request):
+    """Platform staff with no authenticator enrol one before their first session starts."""
+    user = User.objects.filter(pk=request.session.get(PENDING_OTP), is_platform_staff=True).first()
+    if user is None or mfa.has_device(user):
+        return redirect("/login/")
+    device = PlatformTotpDevice.objects.filter(
+        user=user, pk=request.session.get(PENDING_ENROL), confirmed=False
+    ).first()
+    if device is None:
+        device = mfa.totp_enrol(user=user)
+        request.session[PENDING_ENROL] = device.pk
+    context = {
+        "next": _next_url(request),
+        "qr": _qr_data_uri(mfa.totp_uri(device)),
+        "secret": mfa.totp_secret_base32(device),
+    }
+    if request.method == "POST":
+        try:
+            mfa.totp_confirm(user=user, device_id=device.pk, otp=request.POST.get("otp", "")[:32])
+        except mfa.MfaError as error:
+            record_failure = {"outcome": SignInEvent.Outcome.FAILURE, "reason": "otp_wrong"}
+            signin_record(request=request, username=user.username, channel="web", user=user, **record_failure)
+            return render(request, "accounts/login_enrol.html", {**context, "error": str(error)})
+        del request.session[PENDING_OTP]
+        del request.session[PENDING_ENROL]
+        signed_in = signin_complete(
+            request=request, user=user, policy=policy_for(user), channel="web", second_factor=True
+        )
+        return _start_session(request, user, signed_in.password_change_required, second_factor=True)
+    return render(request, "accounts/login_enrol.html", context)
 
 
 @require_POST
 def logout_view(request):
     if request.user.is_authenticated:
         sessions.session_end(user=request.user, session_key=request.session.session_key or "")
-        signin_event_record(
+        signin_record(
             request=request,
             username=request.user.username,
             outcome=SignInEvent.Outcome.SUCCESS,
@@ -109,9 +167,12 @@ def logout_view(request):
             kind=SignInEvent.Kind.SIGN_OUT,
         )
     logout(request)
-    return redirect("/login/")
+    response = redirect("/login/")
+    response["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
 
 
+@tenant_host_only
 @login_required
 def account_view(request):
     context = {
@@ -125,6 +186,7 @@ def account_view(request):
     return render(request, "accounts/account.html", context)
 
 
+@tenant_host_only
 @login_required
 @require_http_methods(["GET", "POST"])
 def password_change_view(request):
@@ -158,6 +220,7 @@ def _qr_data_uri(text: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+@tenant_host_only
 @login_required
 @require_http_methods(["GET", "POST"])
 def mfa_view(request):
@@ -180,6 +243,7 @@ def mfa_view(request):
     return render(request, "accounts/mfa.html", context)
 
 
+@tenant_host_only
 @login_required
 @require_POST
 def session_revoke_view(request, session_id):
@@ -188,6 +252,7 @@ def session_revoke_view(request, session_id):
     return redirect("/account/")
 
 
+@tenant_host_only
 @login_required
 @require_POST
 def token_revoke_view(request, token_id):
@@ -199,6 +264,7 @@ def token_revoke_view(request, token_id):
     return redirect("/account/")
 
 
+@tenant_host_only
 @login_required
 @require_POST
 def language_view(request):

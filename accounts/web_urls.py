@@ -5,6 +5,7 @@ from accounts import web
 urlpatterns = [
     path("login/", web.login_view, name="login"),
     path("login/otp/", web.login_otp_view, name="login-otp"),
+    path("login/enrol/", web.login_enrol_view, name="login-enrol"),
     path("logout/", web.logout_view, name="logout"),
     path("account/", web.account_view, name="account"),
     path("account/password/", web.password_change_view, name="account-password"),

@@ -5,12 +5,14 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api_permissions import IsSignedIn
+from accounts.api_permissions import CanAny, IsSignedIn, ReadWrite
+from accounts.permissions import MANAGE_SETTINGS, VIEW_CHAIN_LOGS
 from accounts.selectors import log_scope
-from auditlog import selectors
-from auditlog.models import AccessEvent, ApiCall, ChangeEvent, SignInEvent
+from auditlog import selectors, services
+from auditlog.models import AccessEvent, ApiCall, AuditSettings, AuditVerification, ChangeEvent, SignInEvent
 from core.api import page_of, paginate
 from core.pagination import TimeCursorPagination
 from tenants.context import get_current_tenant, tenant_context
@@ -241,3 +243,47 @@ class ApiCallListApi(_AuditListApi):
     @extend_schema(parameters=[ApiCallFiltersIn], responses=page_of(AuditApiCallSerializer, cursor=True))
     def get(self, request):
         return super().get(request)
+
+
+class AuditVerificationOut(serializers.ModelSerializer):
+    class Meta:
+        model = AuditVerification
+        fields = ["created_at", "intact", "problems", "first_problem", "seals", "entries"]
+
+
+class AuditSettingsOut(serializers.Serializer):
+    retention_days = serializers.IntegerField()
+    minimum_retention_days = serializers.IntegerField()
+    last_verification = AuditVerificationOut(allow_null=True, help_text="the last daily verification")
+
+
+class AuditSettingsIn(serializers.Serializer):
+    retention_days = serializers.IntegerField(min_value=AuditSettings.MINIMUM_RETENTION_DAYS, max_value=3650)
+
+
+class AuditSettingsApi(APIView):
+    """The chain's audit settings: how long entries are kept, and the last daily verification."""
+
+    permission_classes = [ReadWrite(CanAny(VIEW_CHAIN_LOGS, MANAGE_SETTINGS), MANAGE_SETTINGS)]
+
+    def _answer(self, tenant):
+        latest = services.audit_verification_latest(tenant=tenant)
+        return Response(
+            {
+                "retention_days": services.audit_settings_get(tenant=tenant).retention_days,
+                "minimum_retention_days": AuditSettings.MINIMUM_RETENTION_DAYS,
+                "last_verification": AuditVerificationOut(latest).data if latest is not None else None,
+            }
+        )
+
+    @extend_schema(operation_id="audit_settings_retrieve", responses=AuditSettingsOut)
+    def get(self, request):
+        return self._answer(get_current_tenant())
+
+    @extend_schema(operation_id="audit_settings_update", request=AuditSettingsIn, responses=AuditSettingsOut)
+    def patch(self, request):
+        data = AuditSettingsIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        tenant = get_current_tenant()
+        services.retention_days_set(tenant=tenant, days=data.validated_data["retention_days"])
+        return self._answer(tenant)

@@ -107,11 +107,14 @@ class SignInEvent(TenantOwnedModel):
         SIGN_OUT = "sign_out"
         LOCKOUT = "lockout"
         UNLOCK = "unlock"
+        MFA_RESET = "mfa_reset"  # an administrator removed the user's authenticators (accounts)
+        REACTIVATE = "reactivate"  # an administrator turned a deactivated user back on
 
     class Outcome(models.TextChoices):
         SUCCESS = "success"
         FAILURE = "failure"
         LOCKED_OUT = "locked_out"
+        PENDING = "pending", "password ok, code pending"  # the first step of a two-factor sign-in
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -189,6 +192,28 @@ class AuditSettings(TenantOwnedModel):
         ]
 
 
+class AuditVerification(TenantOwnedModel):
+    """One run of the daily verification of a tenant's seal chain: what the chain's owners see.
+
+    A failed run also alerts the operators (core.alerts); the platform chain's runs go to the
+    platform log.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    intact = models.BooleanField()
+    problems = models.PositiveIntegerField(default=0)
+    first_problem = models.CharField(max_length=500, blank=True)
+    seals = models.PositiveIntegerField(default=0)
+    entries = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "-created_at"], name="verification_tenant_time")]
+
+    def __str__(self):
+        return f"{'intact' if self.intact else 'BROKEN'} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class Seal(models.Model):
     """A batch of entries of one tenant (or of the platform, tenant NULL), chained by hash.
 
@@ -205,6 +230,9 @@ class Seal(models.Model):
     previous_hash = models.CharField(max_length=64)
     entries_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # HMAC-SHA256 of "hash|number|chain" under a key outside the database (tenants.crypto.seal_mac).
+    mac = models.CharField(max_length=64, blank=True)
+    key_id = models.CharField(max_length=64, blank=True)
 
     objects = CurrentTenantManager()
     unscoped = models.Manager()
@@ -261,6 +289,10 @@ class PlatformEvent(models.Model):
         AUDIT_PURGED = "audit_purged"
         MASTER_KEY_ROTATED = "master_key_rotated"
         AUDIT_REDACTED = "audit_redacted"  # a customer's erasure rewrote entries (exports.customers)
+        MFA_RESET = "mfa_reset"  # a tenant administrator reset a user's MFA (accounts.services)
+        STAFF_SIGN_IN = "staff_sign_in"  # a platform staff sign-in attempt, any outcome (accounts.signin)
+        AUDIT_VERIFIED = "audit_verified"  # the daily verification of a chain (detail: intact or not)
+        AUDIT_ANCHORED = "audit_anchored"  # a chain's newest seal was published outside the database
 
     id = models.BigAutoField(primary_key=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,9 +1,19 @@
-"""Redaction for the access and API-call logs: an allow-list of headers, a deny-list of field
-names at any depth, card-number-like digit runs masked, and a size cap that says when it cut."""
+"""Redaction for the access and API-call logs: an allow-list of headers, deny-lists of field
+names at any depth (secrets, and personal contact data), card-number-like digit runs masked,
+and a size cap that says when it cut.
+
+Personal data is masked, not kept: a customer's or a user's contact fields are encrypted where
+they are stored (inventory_customer) or are theirs to change, and the log must not become a
+second, plaintext copy. The names are masked at any depth of a JSON body and in query
+strings; under `/api/v1/customers/` a customer's `name` is masked too (elsewhere `name` is a
+product's, a store's or a role's).
+"""
 
 import json
 import re
 from urllib.parse import parse_qsl, urlencode
+
+from core.charsets import UTF8, declared_charset
 
 REDACTED = "[redacted]"
 BODY_LIMIT = 64 * 1024
@@ -38,6 +48,11 @@ SECRET_FRAGMENTS = (
     "csrf",
     "card_number",
 )
+PERSONAL = "[personal]"
+PERSONAL_NAMES = frozenset({"email", "phone", "full_name", "notes", "customer_email", "customer_phone"})
+# On these paths a body or query describes a customer: their `name` (and a search `q`) is personal.
+CUSTOMER_PATHS = ("/api/v1/customers/",)
+CUSTOMER_NAMES = PERSONAL_NAMES | {"name", "q"}
 CARD_NUMBER = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 
 
@@ -67,81 +82,120 @@ def mask_card_numbers(text: str) -> str:
     return CARD_NUMBER.sub(_mask_card, text)
 
 
-def redact_value(value):
-    """The value with every secret-named field replaced, at any depth."""
+def personal_names_for(path: str) -> frozenset:
+    return CUSTOMER_NAMES if path.startswith(CUSTOMER_PATHS) else PERSONAL_NAMES
+
+
+def _masked(name, value, personal: frozenset):
+    if secret_name(name):
+        return REDACTED
+    if str(name).lower() in personal and value not in (None, ""):
+        return PERSONAL
+    return redact_value(value, personal)
+
+
+def redact_value(value, personal: frozenset = PERSONAL_NAMES):
+    """The value with every secret-named and personal field replaced, at any depth."""
     if isinstance(value, dict):
-        return {k: REDACTED if secret_name(k) else redact_value(v) for k, v in value.items()}
+        return {k: _masked(k, v, personal) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact_value(item) for item in value]
+        return [redact_value(item, personal) for item in value]
     return value
 
 
-def redact_query(query: str) -> str:
+def redact_query(query: str, personal: frozenset = PERSONAL_NAMES) -> str:
     if not query:
         return ""
     pairs = parse_qsl(query, keep_blank_values=True)
-    return mask_card_numbers(urlencode([(k, REDACTED if secret_name(k) else v) for k, v in pairs]))
+    return mask_card_numbers(urlencode([(k, _masked(k, v, personal) if v else v) for k, v in pairs]))
 
 
 _SECRET_JSON_PAIR = re.compile(r'"([^"\\]{1,100})"\s*:\s*("(?:[^"\\]|\\.)*"|[^,}\]]+)')
 
 
-def _redact_unparsed(text: str) -> str:
-    return _SECRET_JSON_PAIR.sub(
-        lambda m: f'"{m.group(1)}":"{REDACTED}"' if secret_name(m.group(1)) else m.group(0), text
-    )
+def _redact_unparsed(text: str, personal: frozenset = PERSONAL_NAMES) -> str:
+    def masked(match: re.Match) -> str:
+        name = match.group(1)
+        if secret_name(name):
+            return f'"{name}":"{REDACTED}"'
+        if name.lower() in personal:
+            return f'"{name}":"{PERSONAL}"'
+        return match.group(0)
+
+    return _SECRET_JSON_PAIR.sub(masked, text)
 
 
 _JSON_KEY = re.compile(r'"([^"\\]*)"\s*:')
 
 
-def _may_name_a_secret(text: str) -> bool:
-    """False only when the JSON text surely has no secret-named key: it holds no escape (so a
-    string cannot hide a quote or spell a name with \\u escapes, and every `"...":` is a key)
-    and none of its keys is a secret name. Saves parsing and re-serialising every answer."""
+def _may_name_a_secret(text: str, personal: frozenset = PERSONAL_NAMES) -> bool:
+    """False only when the JSON text surely has no secret-named or personal key: it holds no
+    escape (so a string cannot hide a quote or spell a name with \\u escapes, and every `"...":`
+    is a key) and none of its keys is such a name. Saves parsing and re-serialising every answer."""
     if "\\" in text:
         return True
-    return any(secret_name(key) for key in set(_JSON_KEY.findall(text)))
+    return any(secret_name(key) or key.lower() in personal for key in set(_JSON_KEY.findall(text)))
+
+
+# Control characters a body may carry (line breaks and tabs are kept): NUL cannot be stored in
+# a text column at all, and none of them may reach a log reader's terminal or page raw.
+_BODY_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _escaped(char: str) -> str:
+    return f"\\x{ord(char):02x}"
+
+
+def escape_controls(text: str) -> str:
+    """`text` with every control character but line breaks and tabs written as `\\xNN`."""
+    return _BODY_CONTROLS.sub(lambda m: _escaped(m.group(0)), text)
 
 
 def cap(text: str, limit: int = BODY_LIMIT) -> tuple[str, bool]:
     # A lone surrogate (legal as a JSON escape) cannot be stored: it becomes "?".
-    encoded = text.encode("utf-8", errors="replace")
+    encoded = escape_controls(text).encode("utf-8", errors="replace")
     text = encoded.decode("utf-8")
     if len(encoded) <= limit:
         return text, False
     return encoded[:limit].decode(errors="ignore") + TRUNCATED_MARK, True
 
 
-def redact_body(raw: bytes, content_type: str) -> tuple[str, bool]:
-    """A body as text fit for the log: redacted, card numbers masked, capped at 64 KiB."""
+def redact_body(raw: bytes, content_type: str, personal: frozenset = PERSONAL_NAMES) -> tuple[str, bool]:
+    """A body as text fit for the log: redacted, card numbers masked, capped at 64 KiB.
+
+    A body in a charset other than UTF-8 is refused (core.limits) and not shown at all: read as
+    UTF-8 its field names would not be found, so nothing in it could be redacted.
+    """
     if not raw:
         return "", False
+    charset = declared_charset(content_type or "")
+    if charset is not None and charset not in UTF8:
+        return f"[{len(raw)} bytes in charset {clean(charset, 40)}, not shown]", False
     content_type = (content_type or "").split(";")[0].strip().lower()
     text = raw.decode("utf-8", errors="replace")
     if content_type == "application/json" or content_type.endswith("+json"):
         if len(raw) <= 4 * BODY_LIMIT:
-            if not _may_name_a_secret(text):
-                pass  # every key is plain and none is secret: redacting would change nothing
+            if not _may_name_a_secret(text, personal):
+                pass  # every key is plain, none secret or personal: redacting would change nothing
             else:
                 try:
                     text = json.dumps(
-                        redact_value(json.loads(text)), ensure_ascii=False, separators=(",", ":")
+                        redact_value(json.loads(text), personal), ensure_ascii=False, separators=(",", ":")
                     )
                 except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
-                    text = _redact_unparsed(text)
+                    text = _redact_unparsed(text, personal)
         else:  # too big to parse on the request path: pattern redaction of the part kept
             text, _ = cap(text, BODY_LIMIT * 2)
-            text = _redact_unparsed(text)
+            text = _redact_unparsed(text, personal)
             return cap(mask_card_numbers(text))[0].removesuffix(TRUNCATED_MARK) + TRUNCATED_MARK, True
     elif content_type == "application/x-www-form-urlencoded":
-        text = redact_query(text)
+        text = redact_query(text, personal)
     elif content_type.startswith(("multipart/", "application/octet-stream")) or not content_type.startswith(
         ("text/", "application/")
     ):
         return f"[{len(raw)} bytes of {content_type or 'unknown'}]", False
     else:
-        text = _redact_unparsed(text)
+        text = _redact_unparsed(text, personal)
     return cap(mask_card_numbers(text))
 
 
@@ -156,5 +210,12 @@ def allowed_headers(meta) -> dict:
 
 
 def clean(text: str, limit: int) -> str:
-    """One line, no control characters: a value with CR/LF stays one entry (log injection)."""
-    return "".join(c if c.isprintable() else "\ufffd" for c in text)[:limit]
+    """One line, no control characters: a value with CR/LF or NUL stays one entry (log
+    injection), each such character written as a visible escape (`\\x0d`, `\\u2028`)."""
+    text = text.encode("utf-8", errors="replace").decode("utf-8")  # no lone surrogate
+    return "".join(c if c.isprintable() else _escape_any(c) for c in text)[:limit]
+
+
+def _escape_any(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

@@ -1,8 +1,9 @@
-"""The access log's write path: one prepared INSERT on a connection of its own, in autocommit.
+"""The access log's write path: prepared INSERTs on a connection of its own, in autocommit.
 
 A request's transaction may roll back; this connection is separate, so its entry stays. The
-tenant is set inside the same statement (a CTE), so row-level security checks the row with one
-round trip and no ORM.
+tenant is set inside each statement (a CTE), so row-level security checks the row with no ORM.
+An API request writes two entries, the access row first, as two statements each committed on
+its own: an API-call row that cannot be written never takes the access row with it.
 """
 
 import contextlib
@@ -23,15 +24,8 @@ SELECT %s::timestamptz, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uu
   %s::text, %s::text, %s::text, %s::smallint, %s::float8, %s::text FROM t
 """
 
-# An API request: both entries in one statement, one round trip and one commit.
-ACCESS_AND_API_CALL_SQL = """
-WITH t AS MATERIALIZED (SELECT set_config('kassa.tenant_id', %s, true)),
-a AS (
-  INSERT INTO auditlog_access (created_at, tenant_id, request_id, user_id, token_id, support_grant_id,
-    store_id, ip, host, method, path, query, status, duration_ms, user_agent)
-  SELECT %s::timestamptz, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::inet, %s::text,
-    %s::text, %s::text, %s::text, %s::smallint, %s::float8, %s::text FROM t
-)
+API_CALL_SQL = """
+WITH t AS MATERIALIZED (SELECT set_config('kassa.tenant_id', %s, true))
 INSERT INTO auditlog_apicall (created_at, tenant_id, request_id, user_id, token_id, store_id, method,
   path, query, request_headers, request_body, request_truncated, status, response_body,
   response_truncated)
@@ -70,6 +64,23 @@ def execute(sql: str, params: tuple) -> None:
     except psycopg.OperationalError:
         close()
         _connection().execute(sql, params)
+
+
+class ApiCallNotWritten(Exception):
+    """The access row was written; the API-call row of the same request was not."""
+
+
+def execute_access_and_api_call(access: tuple, api_call: tuple) -> None:
+    """The access row, then the API-call row, each committed on its own.
+
+    Raises the access row's error when that failed (nothing was written), else
+    ApiCallNotWritten when only the API-call row failed.
+    """
+    execute(ACCESS_SQL, access)
+    try:
+        execute(API_CALL_SQL, api_call)
+    except psycopg.Error as error:
+        raise ApiCallNotWritten(str(error)) from error
 
 
 def close() -> None:

@@ -3,7 +3,8 @@
 `KASSA_STORAGE_URL` is the store of this deployment's region (`KASSA_REGION`); other regions'
 stores are named by `KASSA_STORAGE_URL_<REGION>` (settings.KASSA_STORAGE_URLS), so a purge
 can reach every copy. Objects are written only for a tenant of the store's own region, under
-the tenant's prefix `tenants/<tenant id>/`, and read and written in chunks, never whole.
+the tenant's prefix `tenants/<tenant id>/`, and read and written in chunks, never whole. The
+platform's own objects (its audit anchors) live under `platform/`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
 from django.conf import settings
+from django.utils import timezone
 
 CHUNK_BYTES = 1024 * 1024
 S3_PART_BYTES = 8 * 1024 * 1024  # S3 multipart parts must be at least 5 MiB, except the last
@@ -27,6 +30,9 @@ class StorageError(Exception):
 
 class WrongRegion(StorageError):
     """An object of a tenant was to be written to another region's storage."""
+
+
+PLATFORM_PREFIX = "platform/"
 
 
 def tenant_prefix(tenant_id) -> str:
@@ -55,6 +61,22 @@ class Storage(ABC):
         """Write the object from an iterable of byte chunks; return its size."""
         self.check_writable(key, tenant)
         return self._put(key, chunks)
+
+    def put_once(self, key: str, data: bytes, *, tenant=None) -> bool:
+        """Write a small object that must never change (an audit anchor); False if it exists.
+
+        Under a tenant's prefix (`tenant`) or the platform's (`PLATFORM_PREFIX`). On S3 the object
+        is also locked for `KASSA_S3_OBJECT_LOCK_DAYS` when set (Object Lock, compliance mode),
+        so not even the bucket's owner can change or delete it before then.
+        """
+        if tenant is not None:
+            self.check_writable(key, tenant)
+        elif not key.startswith(PLATFORM_PREFIX):
+            raise StorageError(f"{key} is under neither a tenant's prefix nor the platform's")
+        return self._put_once(key, data)
+
+    @abstractmethod
+    def _put_once(self, key: str, data: bytes) -> bool: ...
 
     def rename(self, source: str, target: str, *, tenant) -> None:
         self.check_writable(target, tenant)
@@ -110,6 +132,19 @@ class FileStorage(Storage):
             Path(partial).unlink(missing_ok=True)
             raise
         return size
+
+    def _put_once(self, key, data):
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            with path.open("xb") as handle:  # exclusive: an existing object is never replaced
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except FileExistsError:
+            return False
+        path.chmod(0o400)
+        return True
 
     def _rename(self, source, target):
         target_path = self._path(target)
@@ -190,6 +225,30 @@ class S3Storage(Storage):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=full, UploadId=upload_id)
             raise
         return size
+
+    def _put_once(self, key, data):
+        from botocore.exceptions import ClientError
+
+        extra = dict(self.encryption)
+        if settings.KASSA_S3_OBJECT_LOCK_DAYS:
+            extra["ObjectLockMode"] = "COMPLIANCE"
+            extra["ObjectLockRetainUntilDate"] = timezone.now() + timedelta(
+                days=settings.KASSA_S3_OBJECT_LOCK_DAYS
+            )
+        try:
+            # IfNoneMatch: S3 refuses to overwrite an existing key (412), atomically.
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*", **extra
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in (
+                "PreconditionFailed",
+                "412",
+                "ConditionalRequestConflict",
+            ):
+                return False
+            raise
+        return True
 
     def _rename(self, source, target):
         self.client.copy(

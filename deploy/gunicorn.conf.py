@@ -20,7 +20,8 @@ limit_request_line = 8190
 limit_request_fields = 100
 accesslog = None  # Kassa writes its own access log (auditlog); the proxy keeps its own
 errorlog = "-"
-forwarded_allow_ips = os.environ.get("KASSA_TRUSTED_PROXIES", "127.0.0.1")
+# Forwarded headers (X-Forwarded-*, SCRIPT_NAME) only from the proxies named; none by default.
+forwarded_allow_ips = os.environ.get("KASSA_TRUSTED_PROXIES", "")
 proc_name = "kassa-web"
 
 
@@ -51,3 +52,10 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_abort(worker):
+    """A request the timeout kills is still logged (status 504) before the worker exits."""
+    from auditlog.middleware import request_in_flight_abort
+
+    request_in_flight_abort()

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.utils.html import format_html
 
 from accounts.admin_base import TenantModelAdmin
@@ -68,6 +69,10 @@ class ExportAdmin(TenantModelAdmin):
         export = self.get_queryset(request).filter(pk=export_id).first()
         if export is None or export.status != Export.Status.DONE or services.export_is_expired(export):
             raise Http404("No such export.")
+        try:
+            services.export_kind_check(actor=request.user, kind=export.kind)
+        except DomainError as error:
+            raise PermissionDenied(str(error)) from None
         response = StreamingHttpResponse(
             services.export_open(tenant=request.tenant, export=export), content_type="application/zip"
         )

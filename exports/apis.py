@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_permissions import Can
-from accounts.permissions import EXPORT, MANAGE_CUSTOMERS
+from accounts.permissions import ERASE_CUSTOMERS, EXPORT, MANAGE_CUSTOMERS
 from core.api import page_of, paginate
 from exports import customers, selectors, services, streaming
 from exports.catalogue import KIND_TABLES, KINDS
@@ -99,6 +99,7 @@ class ExportDownloadApi(APIView):
     @extend_schema(responses={(200, "application/zip"): bytes})
     def get(self, request, export_id):
         export = selectors.export_get(user=request.user, export_id=export_id)
+        services.export_kind_check(actor=request.user, kind=export.kind)  # a permission lost since
         if services.export_is_expired(export):
             raise ExportExpired()
         if export.status != Export.Status.DONE:
@@ -122,6 +123,7 @@ class EntityCsvApi(APIView):
             raise NotFound("No such entity export.")
         from django.conf import settings
 
+        services.export_kind_check(actor=request.user, kind=kind)
         entity = streaming.entity_for_kind(kind)
         if (
             streaming.entity_count(tenant=request.tenant, entity=entity)
@@ -176,17 +178,24 @@ class CustomerErasureOut(serializers.ModelSerializer):
         return data
 
 
+class CustomerEraseIn(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=customers.REASON_LIMIT, help_text="why (a request number, not personal data)"
+    )
+
+
 class CustomerEraseApi(APIView):
     """Ask for the customer's erasure → 202 `{"id", "status"}`; the privileged worker runs it.
 
-    Follow it at `GET /api/v1/customer-erasures/{id}/`. Asking again while it is queued or
+    Needs `erase_customers`, a sign-in with a second factor (403 `second_factor_required`) and a
+    reason. Follow it at `GET /api/v1/customer-erasures/{id}/`. Asking again while it is queued or
     running, or once it is done, answers that erasure and starts nothing.
     """
 
-    permission_classes = [Can(MANAGE_CUSTOMERS)]
+    permission_classes = [Can(ERASE_CUSTOMERS)]
 
     @extend_schema(
-        request=None,
+        request=CustomerEraseIn,
         responses={
             202: inline_serializer(
                 "CustomerErasureStarted", {"id": serializers.UUIDField(), "status": serializers.CharField()}
@@ -196,7 +205,11 @@ class CustomerEraseApi(APIView):
     @idempotent
     def post(self, request, customer_id):
         customer = customers.customer_get(customer_id=customer_id)
-        erasure = customers.customer_erasure_request(customer=customer, actor=request.user)
+        data = CustomerEraseIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        erasure = customers.customer_erasure_request(
+            customer=customer, actor=request.user, reason=data.validated_data["reason"]
+        )
         return Response(
             {"id": str(erasure.pk), "status": erasure.status},
             status=status.HTTP_202_ACCEPTED,
@@ -207,7 +220,7 @@ class CustomerEraseApi(APIView):
 class CustomerErasureDetailApi(APIView):
     """An erasure's status and progress (percent); `erased_at` once it is done."""
 
-    permission_classes = [Can(MANAGE_CUSTOMERS)]
+    permission_classes = [Can(ERASE_CUSTOMERS)]
 
     @extend_schema(responses={200: CustomerErasureOut})
     def get(self, request, erasure_id):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.apps import apps
 
+from accounts.permissions import VIEW_CHAIN_LOGS, VIEW_CUSTOMERS, VIEW_PRODUCTS, VIEW_SALES
 from auditlog.tracking import SECRET_COLUMNS
 from tenants.catalogue import Table, tenant_tables
 
@@ -54,6 +55,16 @@ KIND_TABLES = {
     "audit": ["auditlog_change", "auditlog_access", "auditlog_apicall", "auditlog_signinevent"],
 }
 KINDS = ["full", *KIND_TABLES]
+# Besides `export`, each kind needs the permission that would let its reader see those rows,
+# held chain-wide (an export is of the whole chain); a full export needs all of them.
+KIND_PERMISSIONS = {
+    "products": (VIEW_PRODUCTS,),
+    "stock": (VIEW_PRODUCTS,),
+    "sales": (VIEW_SALES,),
+    "customers": (VIEW_CUSTOMERS,),
+    "audit": (VIEW_CHAIN_LOGS,),
+}
+KIND_PERMISSIONS["full"] = tuple(sorted({p for needed in KIND_PERMISSIONS.values() for p in needed}))
 
 
 @dataclass

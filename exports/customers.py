@@ -1,51 +1,55 @@
 """Customer rights: everything about one customer (access request), and erasure (anonymisation).
 
 Erasure is a job. A request records a `CustomerErasure` (`customer_erasure_request`, answered
-202) and the privileged worker runs it as the maintenance role (`customer_erasure_run`, task
+202) after the checks that need the request (the permission, the second factor, the reason),
+and the privileged worker runs it as the maintenance role (`customer_erasure_run`, task
 `exports.customer_erasure_run_task` on the privileged queue): a web process never holds the
 credentials that rewrite the audit log. One erasure of a customer is active at a time (a
 constraint, the job's claim, and a per-customer advisory lock in its transaction).
 
-Erasure decision. A customer's name, e-mail and phone live encrypted in their row, with keyed
-lookup hashes beside them; copies in plain text can also reach the append-only audit tables
-(the API-call log keeps request and response bodies, the access log query strings, the change
-log the before/after values of unmasked columns, e.g. idempotency answers and the lookup
-hashes). Erasure therefore, in one maintenance-role transaction with the tenant selected:
+Erasure, bounded to the customer. A customer's name, e-mail and phone live encrypted in their
+row, with keyed lookup hashes beside them; the logs mask contact fields as they are written
+(auditlog.redact), and stored Idempotency-Key answers are encrypted. What older entries (or the
+customer's own change entries) still hold of the customer is rewritten, and nothing else:
 
-1. clears the customer row (contact data, hashes and notes; `erased_at` set; sales keep
+1. the customer row is cleared (contact data, hashes and notes; `erased_at` set; sales keep
    pointing at the anonymised row, so their figures and totals do not change);
-2. deletes the tenant's stored idempotency answers that contain the data;
-3. redacts the audit tables through the same way in as the retention purge
-   (`kassa_audit_delete()`, maintenance role only): each entry containing the data is deleted
-   and written back with the data replaced by `[erased]` (same id and time), so the rest of
-   the entry survives;
-4. records a `CustomerRequest` row (tenant log) and a platform event `audit_redacted` listing the
-   redacted entry ids (no personal data), so the redaction is itself on record; redacted
-   entries that were already sealed are reported as altered by `verify_audit`, and that event
-   is the explanation;
-5. deletes the tenant's finished export files that may contain the customer (full, customers,
-   audit), since they cannot be edited.
+2. the stored Idempotency-Key answers that name the customer are deleted;
+3. the audit entries provably about the customer (their row's change entries, the requests that
+   made those changes or named the customer's id, lookups by their exact e-mail or phone) have
+   the customer's own fields and parameters rewritten to `[erased]`, JSON-path aware, through
+   `kassa_audit_delete()`, the maintenance role's only way in (auditlog.services.audit_redact); free text chosen by whoever created
+   the customer is never searched, and no other entry is touched;
+4. a `CustomerRequest` row (the tenant's own record, in its change log) names who erased whom
+   and why; a platform event `audit_redacted` lists each rewritten entry with its new digest
+   and is sealed at once, so verification accepts exactly those rewrites and a later change to
+   any of them is tampering again;
+5. the erasing user's own finished exports that may hold the customer (full, customers, audit)
+   are deleted; other users' exports are theirs and expire as usual (`KASSA_EXPORT_DAYS`), as
+   backups age out with their retention.
 
-Values shorter than 3 characters are not searched for in the audit tables (they would match
-everywhere). Backups are not rewritten: they are encrypted and age out with their retention.
+Erasing needs `erase_customers` (the owner by default, never the cashier), a sign-in with a
+second factor (accounts.authz.second_factor_verified), and a reason.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from accounts import authz
+from accounts.permissions import ERASE_CUSTOMERS
 from auditlog.models import ChangeEvent
-from auditlog.services import audit_redact
-from core.errors import Conflict, NotFound
+from auditlog.services import audit_redact, exemption_record
+from core.errors import Conflict, Forbidden, NotFound
 from exports.models import CustomerErasure, CustomerRequest, Export
 from idempotency.services import records_forget
 from inventory import hashing, selectors
@@ -56,8 +60,6 @@ from tenants.maintenance import as_maintenance, maintenance_transaction
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
-
-MIN_TERM = 3
 # A running erasure whose worker has shown no sign of life for this long may be claimed again.
 STALE_SECONDS = 120
 LOCK_NAMESPACE = 62  # pg_try_advisory_xact_lock(namespace, hashtext(customer id))
@@ -145,20 +147,24 @@ def customer_data_export(*, customer: Customer, actor) -> dict:
     }
 
 
-def _terms(customer: Customer) -> list[str]:
-    """The personal values to remove, in every spelling they may have been stored in."""
-    values = [customer.name, customer.email, customer.phone, customer.notes]
-    values += [hashing.normalise_email(customer.email or ""), hashing.normalise_phone(customer.phone or "")]
-    terms: set[str] = set()
-    for value in values:
-        value = (value or "").strip()
-        if len(value) < MIN_TERM:
-            continue
-        terms.add(value)
-        terms.add(json.dumps(value)[1:-1])  # as escaped inside JSON text
-        terms.add(json.dumps(value, ensure_ascii=False)[1:-1])
-    terms |= {h for h in (customer.email_hash, customer.phone_hash) if h}
-    return sorted((t for t in terms if len(t) >= MIN_TERM), key=len, reverse=True)
+def _identifiers(customer: Customer) -> dict[str, set[str]]:
+    """The customer's e-mail (lower case) and phone (digits) as a lookup may have spelled them."""
+    found: dict[str, set[str]] = {"email": set(), "phone": set()}
+    if customer.email:
+        found["email"] = {customer.email.strip().lower(), hashing.normalise_email(customer.email)}
+    if customer.phone:
+        found["phone"] = {"".join(c for c in customer.phone if c.isdigit())} - {""}
+    return found
+
+
+REASON_LIMIT = 500
+
+
+def _reason_clean(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_LIMIT:
+        raise ValidationError({"reason": f"Say why, in 1 to {REASON_LIMIT} characters."})
+    return reason
 
 
 class ErasureBusy(Conflict):
@@ -166,24 +172,28 @@ class ErasureBusy(Conflict):
     default_detail = "Another erasure of this customer is running."
 
 
-def customer_erase(*, customer: Customer, actor, on_progress: Callable[[int], None] | None = None) -> dict:
+def customer_erase(
+    *, customer: Customer, actor, reason: str, on_progress: Callable[[int], None] | None = None
+) -> dict:
     """Anonymise the customer everywhere it is stored (see the module's docstring). Idempotent.
 
-    The maintenance role's: run by `customer_erasure_run` in the privileged worker.
+    The maintenance role's: run by `customer_erasure_run` in the privileged worker, after the
+    request checked the second factor and the reason. The permission is checked again here, so
+    one revoked meanwhile stops it.
     """
-    from auditlog.services import platform_event_record
 
     def progress(percent: int) -> None:
         if on_progress:
             on_progress(percent)
 
+    if not authz.can(actor, ERASE_CUSTOMERS):
+        raise PermissionDenied("Erasing a customer needs the erase_customers permission.")
+    reason = _reason_clean(reason)
     if customer.erased_at is not None:
-        return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat(), "entries": {}}
+        return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat(), "rewritten": {}}
     tenant = get_current_tenant()
-    terms = _terms(customer)
-    pattern = "|".join(re.escape(t) for t in terms)
+    identifiers = _identifiers(customer)
     now = timezone.now()
-    redacted: dict[str, list] = {}
     with maintenance_transaction(tenant) as cursor:
         cursor.execute(
             "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, str(customer.pk)]
@@ -193,45 +203,58 @@ def customer_erase(*, customer: Customer, actor, on_progress: Callable[[int], No
         if not customer_anonymise(cursor=cursor, customer=customer, now=now):  # erased meanwhile
             transaction.set_rollback(True, using=cursor.db.alias)
             customer.refresh_from_db()
-            return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat(), "entries": {}}
+            return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat(), "rewritten": {}}
         progress(10)
-        if pattern:
-            records_forget(cursor=cursor, tenant_id=tenant.pk, pattern=pattern)
-            progress(20)
-            # After the writes above: their change-log entries are redacted too.
-            redacted = audit_redact(cursor=cursor, tenant_id=tenant.pk, pattern=pattern)
+        records_forget(cursor=cursor, tenant_id=tenant.pk, customer_id=customer.pk)
+        progress(20)
+        # After the writes above: their change-log entries are rewritten too.
+        redacted = audit_redact(
+            cursor=cursor, tenant_id=tenant.pk, customer_id=customer.pk, identifiers=identifiers
+        )
         progress(80)
+        counts = {table: len(ids) for table, ids in redacted["entries"].items()}
         cursor.execute(
             "INSERT INTO exports_customerrequest (id, tenant_id, kind, customer_id, actor_id, detail, created_at) "
             "VALUES (gen_random_uuid(), %s, 'erase', %s, %s, %s, %s)",
-            [tenant.pk, customer.pk, actor.pk, json.dumps({t: len(ids) for t, ids in redacted.items()}), now],
+            [tenant.pk, customer.pk, actor.pk, json.dumps({"reason": reason, "rewritten": counts}), now],
         )
     progress(90)
-    stale = Export.objects.filter(
-        status=Export.Status.DONE, kind__in=[Export.Kind.FULL, Export.Kind.CUSTOMERS, Export.Kind.AUDIT]
-    )
     from exports.services import export_delete_file
 
-    for export in list(stale):
+    own = Export.objects.filter(
+        requested_by=actor,
+        status=Export.Status.DONE,
+        kind__in=[Export.Kind.FULL, Export.Kind.CUSTOMERS, Export.Kind.AUDIT],
+    )
+    for export in list(own):
         export_delete_file(tenant=tenant, export=export)
-    platform_event_record(
+    exemption_record(
         kind="audit_redacted",
         tenant=tenant,
         actor=str(actor.pk),
-        detail={"reason": "customer erasure", "customer": str(customer.pk), "entries": redacted},
+        detail={"reason": "customer erasure", "customer": str(customer.pk), **redacted},
     )
-    return {"id": str(customer.pk), "erased_at": now.isoformat(), "entries": redacted}
+    return {"id": str(customer.pk), "erased_at": now.isoformat(), "rewritten": counts}
 
 
 # --- erasure as a job: asked for by a request, run by the privileged worker ----------------
 
 
-def customer_erasure_request(*, customer: Customer, actor) -> CustomerErasure:
+def customer_erasure_request(*, customer: Customer, actor, reason: str) -> CustomerErasure:
     """Ask for the customer's erasure: a job the privileged worker runs after commit.
 
-    Idempotent: while an erasure of the customer is queued or running, that one is the answer;
-    once the customer is erased, the last erasure done.
+    What only the request can tell is checked here: the permission, a sign-in with a second
+    factor (403 `second_factor_required`) and the reason. Idempotent: while an erasure of the
+    customer is queued or running, that one is the answer; once the customer is erased, the last
+    erasure done.
     """
+    if not authz.can(actor, ERASE_CUSTOMERS):
+        raise PermissionDenied("Erasing a customer needs the erase_customers permission.")
+    if not authz.second_factor_verified(actor):
+        raise Forbidden(
+            "Erasing a customer needs a sign-in with a second factor.", code="second_factor_required"
+        )
+    reason = _reason_clean(reason)
     active = CustomerErasure.objects.filter(
         customer_id=customer.pk, status__in=CustomerErasure.ACTIVE
     ).first()
@@ -245,7 +268,9 @@ def customer_erasure_request(*, customer: Customer, actor) -> CustomerErasure:
             return done
     try:
         with transaction.atomic():
-            erasure = CustomerErasure.objects.create(customer_id=customer.pk, requested_by=actor)
+            erasure = CustomerErasure.objects.create(
+                customer_id=customer.pk, requested_by=actor, reason=reason
+            )
     except IntegrityError:  # a concurrent request made the active one first
         return CustomerErasure.objects.get(customer_id=customer.pk, status__in=CustomerErasure.ACTIVE)
     _erasure_enqueue(erasure)
@@ -298,7 +323,9 @@ def customer_erasure_run(*, tenant: Tenant, erasure_id) -> CustomerErasure:
 
         try:
             customer = Customer.objects.get(pk=erasure.customer_id)
-            result = customer_erase(customer=customer, actor=erasure.requested_by, on_progress=progress)
+            result = customer_erase(
+                customer=customer, actor=erasure.requested_by, reason=erasure.reason, on_progress=progress
+            )
         except ErasureBusy:
             CustomerErasure.objects.filter(pk=erasure.pk).update(status=CustomerErasure.Status.QUEUED)
             raise
@@ -311,7 +338,7 @@ def customer_erasure_run(*, tenant: Tenant, erasure_id) -> CustomerErasure:
         CustomerErasure.objects.filter(pk=erasure.pk).update(
             status=CustomerErasure.Status.DONE,
             progress=100,
-            result={table: len(ids) for table, ids in result["entries"].items()},
+            result=result["rewritten"],
             erased_at=result["erased_at"],
             finished_at=timezone.now(),
             heartbeat_at=timezone.now(),

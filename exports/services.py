@@ -16,7 +16,7 @@ from django.utils import timezone
 from core.errors import Forbidden
 from core.storage import StorageError, WrongRegion, storage_for_tenant, tenant_prefix
 from exports.builder import zip_build
-from exports.catalogue import KINDS
+from exports.catalogue import KIND_PERMISSIONS, KINDS
 from exports.errors import ExportError
 from exports.models import Export
 from tenants import chunks
@@ -35,18 +35,28 @@ def export_key(tenant_id, export_id) -> str:
     return f"{tenant_prefix(tenant_id)}exports/{export_id}.kex"
 
 
+def export_kind_check(*, actor, kind: str) -> None:
+    """Forbidden unless `actor` holds `export` and, chain-wide, the view permissions of `kind`
+    (customers: view_customers, audit: view_chain_logs, sales: view_sales, products and stock:
+    view_products, full: all of them)."""
+    from accounts import authz
+    from accounts.permissions import EXPORT
+
+    if not authz.can(actor, EXPORT):
+        raise Forbidden("You may not export the chain's data.")
+    missing = [p for p in KIND_PERMISSIONS[kind] if not authz.can_everywhere(actor, p)]
+    if missing:
+        raise Forbidden(f"Exporting {kind} needs {', '.join(missing)} in every store.")
+
+
 def export_create(*, actor, kind: str, enqueue: bool = True) -> Export:
     """Record an export of the actor's tenant and run it in a worker after commit.
 
     `enqueue=False`: the caller runs it now (`export_run`, as the export_tenant command does).
     """
-    from accounts import authz
-    from accounts.permissions import EXPORT
-
     if kind not in KINDS:
         raise ExportError(f"kind must be one of {', '.join(KINDS)}", code="invalid")
-    if not authz.can(actor, EXPORT):
-        raise Forbidden("You may not export the chain's data.")
+    export_kind_check(actor=actor, kind=kind)
     export = Export.objects.create(kind=kind, requested_by=actor)
     if enqueue:
         _export_enqueue(export)

@@ -28,7 +28,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from core.errors import Conflict, DomainError, Unprocessable
-from idempotency.services import record_find, record_store
+from idempotency.services import record_body, record_find, record_store
 from tenants.context import current_tenant_id
 
 HEADER = "Idempotency-Key"
@@ -59,9 +59,10 @@ def _replay(record, fingerprint: str) -> Response:
         raise Unprocessable(
             "This Idempotency-Key was used with another request.", code="idempotency_key_reused"
         )
-    if record.response_body == NOT_STORED:
+    body = record_body(record)
+    if body == NOT_STORED:
         raise Conflict("This request was already processed; its answer held a secret and is not kept.")
-    response = Response(record.response_body, status=record.response_status)
+    response = Response(body, status=record.response_status)
     response["Idempotent-Replayed"] = "true"
     return response
 

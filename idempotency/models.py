@@ -2,6 +2,7 @@ import uuid
 
 from django.db import models
 
+from tenants.fields import EncryptedTextField
 from tenants.models import TenantOwnedModel
 
 
@@ -12,7 +13,8 @@ class IdempotencyRecord(TenantOwnedModel):
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of user, method, path and body")
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField(null=True)
+    # The answer's JSON, encrypted with the tenant's key: it may hold a customer's contact data.
+    response_body = EncryptedTextField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
 

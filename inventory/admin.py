@@ -5,8 +5,11 @@ validated: a refusal is a form error and the input is kept. Store choices and li
 limited to the stores where the user holds the permission in question.
 """
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect
@@ -17,6 +20,7 @@ from accounts import authz
 from accounts.admin_base import ServiceForm, ServiceFormAdmin, TenantModelAdmin, stores_for
 from accounts.permissions import (
     ADJUST_STOCK,
+    CREATE_CUSTOMERS,
     MANAGE_CUSTOMERS,
     MANAGE_PRODUCTS,
     MANAGE_SETTINGS,
@@ -71,7 +75,14 @@ class StoreListFilter(admin.SimpleListFilter):
         return [(str(s.pk), s.name) for s in stores_for(request.user, model_admin.store_permission)]
 
     def queryset(self, request, queryset):
-        return queryset.filter(store_id=self.value()) if self.value() else queryset
+        if not self.value():
+            return queryset
+        try:
+            store_id = uuid.UUID(self.value())
+        except ValueError:
+            # Not a store id: the changelist answers as for any bad filter (`?e=1`), never 500.
+            raise IncorrectLookupParameters(f"{self.value()[:50]!r} is not a store") from None
+        return queryset.filter(store_id=store_id)
 
 
 class StoreScopedAdmin(TenantModelAdmin):
@@ -258,6 +269,7 @@ class CustomerForm(ServiceForm):
 class CustomerAdmin(ServiceFormAdmin):
     form = CustomerForm
     view_permission = VIEW_CUSTOMERS
+    add_permission = CREATE_CUSTOMERS
     change_permission = MANAGE_CUSTOMERS
     list_display = ["__str__", "email", "phone", "created_at"]
     fields = ["name", "email", "phone", "notes"]

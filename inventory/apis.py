@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from accounts.api_permissions import Can, IsSignedIn, ReadWrite
 from accounts.permissions import (
+    CREATE_CUSTOMERS,
     MANAGE_CUSTOMERS,
     MANAGE_PRODUCTS,
     MANAGE_SETTINGS,
@@ -202,7 +203,7 @@ class SupplierViewSet(ServiceViewSet):
 class CustomerViewSet(ServiceViewSet):
     model = Customer
     serializer_class = CustomerSerializer
-    permission_classes = [ReadWrite(VIEW_CUSTOMERS, MANAGE_CUSTOMERS)]
+    permission_classes = [ReadWrite(VIEW_CUSTOMERS, MANAGE_CUSTOMERS, create=CREATE_CUSTOMERS)]
     filter_backends: list = []
 
     def visible(self):

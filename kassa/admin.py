@@ -10,9 +10,11 @@ start (`KassaConfig.ready`): their rights would come from Django's permissions, 
 role catalogue.
 """
 
+from functools import wraps
 from urllib.parse import urlencode
 
 from django.contrib import admin
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect
 
 from accounts import authz
@@ -33,6 +35,21 @@ class TenantAdminSite(admin.AdminSite):
             return user.is_platform_staff
         return user.tenant_id == tenant.pk and bool(authz.permissions_of(user))
 
+    def admin_view(self, view, cacheable=False):
+        """Every admin page: a NUL anywhere in the query string is a 400 before any view runs
+        (PostgreSQL text cannot hold NUL; a filter or search would fail deep in a query)."""
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def guarded(request, *args, **kwargs):
+            if any(
+                "\x00" in key or "\x00" in value for key, values in request.GET.lists() for value in values
+            ):
+                return HttpResponseBadRequest("A NUL character is not allowed here.")
+            return inner(request, *args, **kwargs)
+
+        return guarded
+
     def index(self, request, extra_context=None):
         """Django's index with the chain's day on top (web.dashboard) on a tenant host."""
         from web.dashboard import dashboard_for
@@ -45,6 +62,21 @@ class TenantAdminSite(admin.AdminSite):
         """Sign-in goes through /login/ (lockout, MFA, password policy), never the admin's own form."""
         target = request.GET.get("next") or "/admin/"
         return redirect(f"/login/?{urlencode({'next': target})}")
+
+    def password_change(self, request, extra_context=None):
+        """The admin's own form would skip the role's policy, the history, the password date and the
+        revocation of other sessions: the one password page is /account/password/."""
+        return redirect("/account/password/")
+
+    def password_change_done(self, request, extra_context=None):
+        return redirect("/account/")
+
+    def logout(self, request, extra_context=None):
+        """Sign-out is the site's own (/logout/): the session row ends, it is logged, and the
+        browser is told to clear what it cached."""
+        from accounts.web import logout_view
+
+        return logout_view(request)
 
 
 site = admin.site

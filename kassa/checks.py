@@ -2,8 +2,7 @@
 
 A table without forced row-level security (a platform table: tenants, hosts, the lifecycle's
 records, Django's own) is open to every tenant's requests, so the application role may only read
-the ones a request must read, and write none but the two named below (each with the issue that
-takes it away). TRUNCATE, which row-level security does not stop, it holds on nothing. New tables
+the ones a request must read, and write none but the ones named below, only as named. TRUNCATE, which row-level security does not stop, it holds on nothing. New tables
 get SELECT, INSERT, UPDATE, DELETE by default (tenants 0001) for tenant tables' sake: a new
 platform table fails this check until its migration narrows the grant and it is listed here.
 """
@@ -25,17 +24,20 @@ APP_PLATFORM_READS = frozenset(
         "django_migrations",  # backup and export manifests
     }
 )
-# Platform tables the application role still writes: append and read only, no update or delete.
+# Platform tables the application role still writes, with what it may do there and why.
 APP_PLATFORM_WRITES = {
-    "auditlog_platformevent": "support access and other platform events (issue 14: a dedicated role)",
-    "django_admin_log": "the admin's history (issues 14 and 15: tenant-scoped or dropped)",
+    "auditlog_platformevent": ({"INSERT"}, "support access and other platform events, appended only"),
+    "accounts_platformtotpdevice": (
+        {"INSERT", "UPDATE", "DELETE"},
+        "platform staff's authenticators: enrolled and used at sign-in, no tenant to isolate them by",
+    ),
 }
 
 PRIVILEGES_SQL = """
 SELECT c.relname,
        has_table_privilege(%(role)s, c.oid, 'SELECT'),
-       has_table_privilege(%(role)s, c.oid, 'INSERT'),
-       has_table_privilege(%(role)s, c.oid, 'UPDATE') OR has_table_privilege(%(role)s, c.oid, 'DELETE'),
+       ARRAY(SELECT p FROM unnest(ARRAY['INSERT', 'UPDATE', 'DELETE']) AS p
+             WHERE has_table_privilege(%(role)s, c.oid, p)),
        has_table_privilege(%(role)s, c.oid, 'TRUNCATE'),
        c.relrowsecurity AND c.relforcerowsecurity
          AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %(policy)s)
@@ -54,12 +56,13 @@ def app_role_problems(using: str = "default") -> list[str]:
         cursor.execute(PRIVILEGES_SQL, {"role": role, "policy": POLICY})
         rows = cursor.fetchall()
     problems = []
-    for table, select, insert, change, truncate, isolated in rows:
+    for table, select, writes, truncate, isolated in rows:
         if truncate:
             problems.append(f"the application role may TRUNCATE {table}")
         if isolated:
             continue
-        if change or (insert and table not in APP_PLATFORM_WRITES):
+        allowed = APP_PLATFORM_WRITES.get(table, (set(), ""))[0]
+        if set(writes) - allowed:
             problems.append(f"the application role may write platform table {table}")
         elif select and table not in APP_PLATFORM_READS and table not in APP_PLATFORM_WRITES:
             problems.append(f"the application role may read platform table {table}")

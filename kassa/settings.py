@@ -39,6 +39,8 @@ KASSA_MASTER_KEY_PREVIOUS = env_str("KASSA_MASTER_KEY_PREVIOUS")
 KASSA_KMS_KEY_ID = env_str("KASSA_KMS_KEY_ID")
 KASSA_KMS_REGION = env_str("KASSA_KMS_REGION")  # default: boto3's (AWS_REGION)
 KASSA_KMS_ENDPOINT_URL = env_str("KASSA_KMS_ENDPOINT_URL")  # a KMS-compatible endpoint; unset for AWS
+# An HMAC_256 KMS key for the audit seals; without it they are keyed from the master key.
+KASSA_SEAL_KMS_KEY_ID = env_str("KASSA_SEAL_KMS_KEY_ID")
 if PRODUCTION:
     if not SECRET_KEY:
         raise ConfigError("KASSA_SECRET_KEY is required in production")
@@ -46,6 +48,10 @@ if PRODUCTION:
         raise ConfigError("KASSA_SECRET_KEY is a default or short key; use 50+ random characters")
     if not (KASSA_MASTER_KEY or KASSA_KMS_KEY_ID):
         raise ConfigError("KASSA_MASTER_KEY (or KASSA_KMS_KEY_ID) is required in production")
+    if KASSA_KMS_KEY_ID and not (KASSA_MASTER_KEY or KASSA_SEAL_KMS_KEY_ID):
+        raise ConfigError(
+            "KASSA_SEAL_KMS_KEY_ID (an HMAC_256 KMS key for the audit seals) is required with KMS"
+        )
     if DEBUG:
         raise ConfigError("KASSA_DEBUG must be off in production")
     if not KASSA_HTTPS:
@@ -67,6 +73,8 @@ KASSA_STORAGE_URLS = {
 KASSA_S3_ENDPOINT_URL = env_str("KASSA_S3_ENDPOINT_URL")  # an S3-compatible server; unset for AWS
 KASSA_S3_SSE = env_str("KASSA_S3_SSE", "AES256")  # server-side encryption on top of ours: AES256 or aws:kms
 KASSA_S3_KMS_KEY_ID = env_str("KASSA_S3_KMS_KEY_ID")
+# Days an audit anchor is locked (S3 Object Lock, compliance mode; the bucket must have it on).
+KASSA_S3_OBJECT_LOCK_DAYS = env_int("KASSA_S3_OBJECT_LOCK_DAYS", 0)
 KASSA_BACKUP_KEEP_DAILY = env_int("KASSA_BACKUP_KEEP_DAILY", 30)
 KASSA_BACKUP_KEEP_MONTHLY = env_int("KASSA_BACKUP_KEEP_MONTHLY", 12)
 KASSA_TERMINATION_GRACE_DAYS = env_int("KASSA_TERMINATION_GRACE_DAYS", 30)
@@ -112,11 +120,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer below is logged, the HTTP -> HTTPS redirect and errors included.
+    "auditlog.middleware.AuditMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.headers.SecurityHeadersMiddleware",
     "core.observability.MetricsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "auditlog.middleware.AuditMiddleware",
     "tenants.middleware.TenantMiddleware",
     "core.limits.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -131,6 +140,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "kassa.urls"
+# The script name never comes from a client (a forwarded SCRIPT_NAME would change request.path
+# while the route is read from path_info): Kassa is always served at the root.
+FORCE_SCRIPT_NAME = ""
 WSGI_APPLICATION = "kassa.wsgi.application"
 
 TEMPLATES = [
@@ -295,6 +307,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("KASSA_CELERY_QUEUE", "celery")
 # worker (KASSA_PROCESS=privileged-worker), the one worker holding its credentials.
 KASSA_PRIVILEGED_QUEUE = env_str("KASSA_PRIVILEGED_QUEUE", "privileged")
 KASSA_PRIVILEGED_TASKS = (
+    "auditlog.audit_purge_task",
     "exports.customer_erasure_run_task",
     "lifecycle.backup_run_task",
     "lifecycle.backups_nightly_task",
@@ -327,8 +340,14 @@ CELERY_BEAT_SCHEDULE: dict = {
     "idempotency-records-expire": {"task": "idempotency.idempotency_records_expire_task", "schedule": 3600.0},
     # PCI DSS 8.2.6: accounts unused for 90 days are disabled.
     "users-deactivate-dormant": {"task": "accounts.users_deactivate_dormant_task", "schedule": 24 * 3600.0},
+    # Integrator keys expiring within 14 days: a mail to the chain's owners, once per key.
+    "keys-expiry-warn": {"task": "accounts.keys_expiry_warn_task", "schedule": crontab(hour=7, minute=0)},
     # Chain new audit entries of every tenant into a sealed batch (auditlog.sealing).
     "audit-seal": {"task": "auditlog.audit_seal_task", "schedule": 300.0},
+    # Verify every chain; a broken one alerts the operators and shows to the chain's owners.
+    "audit-verify": {"task": "auditlog.audit_verify_task", "schedule": crontab(hour=3, minute=15)},
+    # Delete audit entries past each tenant's retention (at least 365 days); each purge is logged.
+    "audit-purge": {"task": "auditlog.audit_purge_task", "schedule": crontab(hour=3, minute=45)},
     # Back up every active tenant, then expire old backups (KASSA_BACKUP_KEEP_DAILY/MONTHLY).
     "backups-nightly": {
         "task": "lifecycle.backups_nightly_task",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import struct
 import time
@@ -244,3 +245,117 @@ def decrypt(blob: bytes, *, purpose: str) -> bytes:
         return _aesgcm(key).decrypt(nonce, blob[HEADER.size + NONCE_BYTES :], _aad(tenant_id, purpose))
     except InvalidTag:
         raise DecryptionError("ciphertext was altered or belongs to another tenant or purpose") from None
+
+
+# --- platform secrets (no tenant) --------------------------------------------------------
+#
+# Platform staff belong to no tenant, so a tenant's data key cannot protect their secrets (TOTP
+# seeds). Each platform secret gets a data key of its own, wrapped like a tenant's by the master
+# key or KMS (`wrap_data_key`), so it works in every key mode, follows a master-key rotation
+# (`platform_rewrap`) and needs no table of platform keys. Layout:
+# b"\x02" | len(kek id) (1) | kek id | len(wrapped) (2) | wrapped data key | nonce (12) | AES-GCM,
+# with the associated data `kassa:platform:<purpose>`.
+
+FORMAT_PLATFORM = b"\x02"
+
+
+def _platform_aad(purpose: str) -> bytes:
+    return f"kassa:platform:{purpose}".encode()
+
+
+def _platform_parts(blob: bytes) -> tuple[str, bytes, bytes]:
+    """(kek id, wrapped data key, nonce + ciphertext) of a platform ciphertext."""
+    try:
+        if blob[:1] != FORMAT_PLATFORM:
+            raise ValueError
+        kek_length = blob[1]
+        kek_id = blob[2 : 2 + kek_length].decode("ascii")
+        at = 2 + kek_length
+        (wrapped_length,) = struct.unpack_from(">H", blob, at)
+        wrapped = blob[at + 2 : at + 2 + wrapped_length]
+        rest = blob[at + 2 + wrapped_length :]
+        if len(wrapped) != wrapped_length or len(rest) <= NONCE_BYTES:
+            raise ValueError
+    except (ValueError, IndexError, struct.error, UnicodeDecodeError):
+        raise DecryptionError("not a Kassa platform ciphertext") from None
+    return kek_id, wrapped, rest
+
+
+def _platform_pack(kek_id: str, wrapped: bytes, sealed: bytes) -> bytes:
+    kek = kek_id.encode("ascii")
+    return FORMAT_PLATFORM + bytes([len(kek)]) + kek + struct.pack(">H", len(wrapped)) + wrapped + sealed
+
+
+def platform_encrypt(plaintext: bytes, *, purpose: str) -> bytes:
+    """Encrypt a platform secret under a fresh data key wrapped by the master key (or KMS)."""
+    data_key = os.urandom(32)
+    kek_id, wrapped = wrap_data_key(data_key)
+    nonce = os.urandom(NONCE_BYTES)
+    return _platform_pack(
+        kek_id, wrapped, nonce + _aesgcm(data_key).encrypt(nonce, plaintext, _platform_aad(purpose))
+    )
+
+
+def platform_decrypt(blob: bytes, *, purpose: str) -> bytes:
+    kek_id, wrapped, sealed = _platform_parts(bytes(blob))
+    data_key = unwrap_data_key(kek_id, wrapped)
+    try:
+        return _aesgcm(data_key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _platform_aad(purpose))
+    except InvalidTag:
+        raise DecryptionError("platform ciphertext was altered or belongs to another purpose") from None
+
+
+def platform_rewrap(blob: bytes) -> bytes | None:
+    """The same ciphertext with its data key wrapped by the current master key; None if it is."""
+    kek_id, wrapped, sealed = _platform_parts(bytes(blob))
+    if kek_id == current_kek_id():
+        return None
+    new_kek_id, new_wrapped = wrap_data_key(unwrap_data_key(kek_id, wrapped))
+    return _platform_pack(new_kek_id, new_wrapped, sealed)
+
+
+# --- the audit seals' key (auditlog.sealing) ----------------------------------------------
+
+SEAL_INFO = b"kassa:audit-seal:v1"
+
+
+def _seal_key(master: MasterKey) -> bytes:
+    from cryptography.hazmat.primitives.hashes import SHA256
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=SEAL_INFO).derive(master.secret)
+
+
+def seal_mac(message: bytes) -> tuple[str, str]:
+    """(key id, hex HMAC-SHA256) of an audit seal: keyed outside the database, from the master key
+    (HKDF) or an HMAC key in KMS (KASSA_SEAL_KMS_KEY_ID). The key is never stored in a table."""
+    if settings.KASSA_SEAL_KMS_KEY_ID:
+        answer = _kms().generate_mac(
+            KeyId=settings.KASSA_SEAL_KMS_KEY_ID, Message=message, MacAlgorithm="HMAC_SHA_256"
+        )
+        return _kms_kek_id(settings.KASSA_SEAL_KMS_KEY_ID), answer["Mac"].hex()
+    current = master_keys()[0]
+    return current.key_id, hmac.new(_seal_key(current), message, hashlib.sha256).hexdigest()
+
+
+def seal_mac_valid(message: bytes, *, key_id: str, mac: str) -> bool | None:
+    """Whether `mac` is the seal MAC of `message` under `key_id`; None when that key is not here."""
+    if settings.KASSA_SEAL_KMS_KEY_ID and key_id == _kms_kek_id(settings.KASSA_SEAL_KMS_KEY_ID):
+        client = _kms()
+        try:
+            answer = client.verify_mac(
+                KeyId=settings.KASSA_SEAL_KMS_KEY_ID,
+                Message=message,
+                Mac=bytes.fromhex(mac),
+                MacAlgorithm="HMAC_SHA_256",
+            )
+        except (client.exceptions.KMSInvalidMacException, ValueError):
+            return False
+        return bool(answer["MacValid"])
+    if settings.KASSA_MASTER_KEY or _key_file():
+        current, previous = master_keys()
+        for master in (current, *previous):
+            if master.key_id == key_id:
+                expected = hmac.new(_seal_key(master), message, hashlib.sha256).hexdigest()
+                return hmac.compare_digest(expected, mac)
+    return None

@@ -44,3 +44,18 @@ class EncryptedTextField(models.Field):
 
     def formfield(self, **kwargs):
         return super().formfield(**{"form_class": forms.CharField, **kwargs})
+
+
+class PlatformEncryptedTextField(EncryptedTextField):
+    """Text stored encrypted for the platform (no tenant): its own data key, wrapped by the master
+    key (tenants.crypto.platform_encrypt), bound to this field. For platform tables only."""
+
+    def get_prep_value(self, value):
+        if value is None:
+            return None
+        return crypto.platform_encrypt(str(value).encode(), purpose=self.purpose)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        return crypto.platform_decrypt(bytes(value), purpose=self.purpose).decode()

@@ -125,6 +125,15 @@ def as_tenant():
     return tenant_context
 
 
+@pytest.fixture(autouse=True)
+def file_storage(tmp_path, settings):
+    """Each test gets its own object storage (and so do the workers it starts): backups, exports
+    and audit anchors of one test never meet another's, nor `make run`'s under var/."""
+    settings.KASSA_STORAGE_URL = f"file://{tmp_path / 'storage'}"
+    settings.KASSA_STORAGE_URLS = {}
+    return tmp_path / "storage"
+
+
 def start_worker(
     extra_env: dict | None = None, *, pool: str = "prefork", prefix: str = "test", privileged: bool = False
 ):
@@ -137,10 +146,13 @@ def start_worker(
     from kassa.celery import app
 
     name = f"{prefix}-{uuid.uuid4().hex[:8]}@localhost"
+    from django.conf import settings
+
     env = {
         **os.environ,
         "KASSA_PROCESS": "privileged-worker" if privileged else "worker",
         "KASSA_DB_NAME": connections["default"].settings_dict["NAME"],
+        "KASSA_STORAGE_URL": settings.KASSA_STORAGE_URL,
         **(extra_env or {}),
     }
     process = subprocess.Popen(
@@ -275,6 +287,8 @@ class HttpsApiClient:
 
 
 def token_for(user) -> str:
+    """A user token for `user`, as a sign-in without a second factor would issue (a service
+    user's credential is an integrator key: see key_for)."""
     from accounts.policy import policy_for
     from accounts.tokens import token_issue
 
@@ -286,6 +300,69 @@ def token_for(user) -> str:
 def api():
     """`api(user)`: a client signed in as `user`; `api()`: an anonymous one."""
     return lambda user=None: HttpsApiClient(token_for(user) if user is not None else None)
+
+
+def totp_code(device, at: float | None = None) -> str:
+    from django_otp.oath import TOTP
+
+    totp = TOTP(bytes.fromhex(device.secret), device.step, 0, device.digits, 0)
+    totp.time = at if at is not None else time.time()
+    return f"{totp.token():06d}"
+
+
+def mfa_enrol(user) -> list[str]:
+    """Enrol a TOTP device for `user` as /account/mfa/ would; return the ten backup codes."""
+    from accounts import mfa
+
+    with tenant_context(user.tenant):
+        device = mfa.totp_enrol(user=user)
+        return mfa.totp_confirm(user=user, device_id=device.pk, otp=totp_code(device))
+
+
+def mfa_token_for(user) -> str:
+    """A token from a real sign-in with a second factor (a backup code): what the recovery
+    actions and key management need (accounts.services._check_recovery)."""
+    codes = mfa_enrol(user)
+    body = {"tenant": user.tenant.slug, "username": user.username, "password": PASSWORD, "otp": codes[0]}
+    answer = HttpsApiClient().post("/api/v1/auth/token/", body)
+    assert answer.status_code == 201, answer.content
+    return answer.json()["token"]
+
+
+@pytest.fixture
+def mfa_api():
+    """`mfa_api(user)`: a client whose token was issued by a sign-in with a second factor."""
+    return lambda user: HttpsApiClient(mfa_token_for(user))
+
+
+def mfa_signed_in(user, host: str | None = None) -> Client:
+    """A web client signed in through /login/ and its one-time-code step (a fresh backup code)."""
+    codes = mfa_enrol(user)
+    client = web_client(host or tenant_host(user))
+    first = client.post("/login/", {"username": user.username, "password": PASSWORD}, secure=True)
+    assert first.status_code == 302 and first["Location"].startswith("/login/otp/"), first.content[:300]
+    second = client.post("/login/otp/", {"otp": codes[0]}, secure=True)
+    assert second.status_code == 302, second.content[:500]
+    return client
+
+
+@pytest.fixture
+def mfa_web():
+    """`mfa_web(user)`: a browser signed in with a second factor (what recovery in the admin needs)."""
+    return mfa_signed_in
+
+
+def key_for(user, scopes=("view_products",), host: str | None = None) -> HttpsApiClient:
+    """A client with an integrator key of the service user `user`, on its tenant's host."""
+    from accounts.models import ApiToken
+    from accounts.policy import policy_for
+    from accounts.tokens import token_issue
+
+    with tenant_context(user.tenant):
+        raw = token_issue(
+            user=user, policy=policy_for(user), kind=ApiToken.Kind.INTEGRATOR, scopes=list(scopes)
+        )[1]
+    return HttpsApiClient(raw, host=host or tenant_host(user))
 
 
 def tenant_host(user) -> str:

@@ -82,6 +82,15 @@ class UserFactory(InTenant):
         )
 
 
+class ServiceUserFactory(UserFactory):
+    """A service user (no password, no sign-in) holding `role`, by default the integrator."""
+
+    username = factory.Sequence(lambda n: f"service{n}")
+    role = "integrator"
+    password = None
+    is_service = True
+
+
 class ProductFactory(InTenant):
     class Meta:
         model = Product

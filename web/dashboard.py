@@ -1,4 +1,5 @@
-"""The chain's day at a glance on the admin index: sales today by store, low stock, failed sign-ins."""
+"""The chain's day at a glance on the admin index: sales today by store, low stock, failed sign-ins,
+and a broken audit trail when the daily verification found one."""
 
 import contextlib
 from datetime import datetime, time
@@ -8,10 +9,12 @@ from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from accounts import authz
-from accounts.permissions import VIEW_PRODUCTS, VIEW_SALES
-from accounts.selectors import log_scope
+from accounts.permissions import MANAGE_SETTINGS, MANAGE_USERS, VIEW_CHAIN_LOGS, VIEW_PRODUCTS, VIEW_SALES
+from accounts.selectors import keys_expiring, log_scope
+from accounts.services import KEY_EXPIRY_WARNING
 from auditlog import selectors as audit_selectors
 from auditlog.models import SignInEvent
+from auditlog.services import audit_verification_latest
 from inventory import selectors
 
 LOW_STOCK_ROWS = 15
@@ -37,10 +40,16 @@ def dashboard_for(user) -> dict:
             .select_related("store", "product")
             .order_by("quantity", "product__sku")[:LOW_STOCK_ROWS]
         )
+    if authz.can(user, MANAGE_USERS):
+        found["keys_expiring"] = list(keys_expiring(actor=user, within=KEY_EXPIRY_WARNING)[:LOW_STOCK_ROWS])
+    if authz.can(user, VIEW_CHAIN_LOGS) or authz.can(user, MANAGE_SETTINGS):
+        latest = audit_verification_latest(tenant=user.tenant)
+        if latest is not None and not latest.intact:  # the chain's owners must see this
+            found["audit_broken"] = latest
     with contextlib.suppress(PermissionDenied):  # no log permission: no failed sign-ins
         found["failed_signins"] = list(
             audit_selectors.signin_list(scope=log_scope(reader=user), filters={})
-            .exclude(outcome=SignInEvent.Outcome.SUCCESS)
+            .exclude(outcome__in=[SignInEvent.Outcome.SUCCESS, SignInEvent.Outcome.PENDING])
             .exclude(kind=SignInEvent.Kind.SIGN_OUT)[:FAILED_SIGNINS]
         )
     return found

@@ -44,6 +44,7 @@ class AuditFilters(forms.Form):
             ("success", _("Success")),
             ("failure", _("Failure")),
             ("locked_out", _("Locked out")),
+            ("pending", _("Password ok, code pending")),
         ],
     )
     since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

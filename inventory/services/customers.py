@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from accounts.permissions import MANAGE_CUSTOMERS
+from accounts.permissions import CREATE_CUSTOMERS, MANAGE_CUSTOMERS
 from core.errors import Conflict
 from inventory import hashing
 from inventory.models import Customer
@@ -28,7 +28,7 @@ def _customer_set_contact(customer: Customer, fields: dict) -> list[str]:
 
 @transaction.atomic
 def customer_create(*, actor, name: str = "", email: str = "", phone: str = "", notes: str = "") -> Customer:
-    require(actor, MANAGE_CUSTOMERS)
+    require(actor, CREATE_CUSTOMERS)
     customer = Customer()
     _customer_set_contact(customer, {"name": name, "email": email, "phone": phone, "notes": notes})
     customer.save()

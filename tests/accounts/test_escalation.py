@@ -132,17 +132,18 @@ def test_deactivation_ends_every_token(cast_a, api):
     assert cashier_client.get("/api/v1/me/").status_code == 401
 
 
-def test_integrator_key_scopes_and_ip_allow_list(cast_a, api):
+def test_integrator_key_scopes_and_ip_allow_list(cast_a, tenant_a, mfa_api):
     from tests.conftest import HttpsApiClient
+    from tests.factories import ServiceUserFactory
 
-    owner = api(cast_a["owner"])
-    key = owner.post(
-        f"/api/v1/users/{cast_a['integrator'].pk}/keys/", {"name": "erp", "scopes": ["view_products"]}
-    ).json()
-    me = HttpsApiClient(key["token"]).get("/api/v1/me/").json()
+    service = ServiceUserFactory(tenant=tenant_a, username="erp")
+    owner = mfa_api(cast_a["owner"])
+    key = owner.post(f"/api/v1/users/{service.pk}/keys/", {"name": "erp", "scopes": ["view_products"]}).json()
+    me = HttpsApiClient(key["token"], host="alice-chain.localhost").get("/api/v1/me/").json()
     assert me["permissions"] == ["view_products"]
     assert key["idle_timeout_seconds"] is None
     fenced = owner.post(
-        f"/api/v1/users/{cast_a['integrator'].pk}/keys/", {"name": "erp2", "allowed_ips": ["10.9.9.0/24"]}
+        f"/api/v1/users/{service.pk}/keys/",
+        {"name": "erp2", "scopes": ["view_products"], "allowed_ips": ["10.9.9.0/24"]},
     ).json()
-    assert HttpsApiClient(fenced["token"]).get("/api/v1/me/").status_code == 401
+    assert HttpsApiClient(fenced["token"], host="alice-chain.localhost").get("/api/v1/me/").status_code == 401

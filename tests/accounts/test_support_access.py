@@ -1,21 +1,40 @@
+import time
+
 import pytest
 from django.utils import timezone
 
-from accounts.models import ApiToken, User
+from accounts.models import ApiToken, PlatformTotpDevice, User
 from tenants.maintenance import as_maintenance
-from tests.conftest import PASSWORD, HttpsApiClient
+from tests.conftest import PASSWORD, HttpsApiClient, mfa_enrol, totp_code
+
+
+def staff_make(username="sally") -> User:
+    """Platform staff with an authenticator (TOTP is required for them)."""
+    with as_maintenance():  # platform staff: manage.py createsuperuser
+        staff = User.objects.create_superuser(username, PASSWORD)
+    mfa_enrol(staff)
+    return staff
 
 
 @pytest.fixture
 def staff(db):
-    with as_maintenance():  # platform staff: manage.py createsuperuser
-        return User.objects.create_superuser("sally", PASSWORD)
+    return staff_make()
 
 
-def support_sign_in(tenant="alice-chain", username="sally"):
-    return HttpsApiClient().post(
-        "/api/v1/auth/support-token/", {"tenant": tenant, "username": username, "password": PASSWORD}
-    )
+def staff_otp(username="sally") -> str:
+    """The authenticator's next code (the current one was spent confirming it; a code is good once)."""
+    device = PlatformTotpDevice.objects.filter(user__username=username, confirmed=True).first()
+    return totp_code(device, at=time.time() + 30) if device is not None else ""
+
+
+def support_sign_in(tenant="alice-chain", username="sally", otp=None):
+    body = {
+        "tenant": tenant,
+        "username": username,
+        "password": PASSWORD,
+        "otp": staff_otp(username) if otp is None else otp,
+    }
+    return HttpsApiClient().post("/api/v1/auth/support-token/", body)
 
 
 def grant(api, owner, **extra):

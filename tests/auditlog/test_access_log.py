@@ -92,7 +92,7 @@ def test_api_call_is_logged_with_secrets_redacted(db, cast_a, api):
 def test_card_numbers_are_masked_and_big_bodies_cut(db, cast_a, api, card):
     client = api(cast_a["owner"])
     response = client.patch(
-        f"/api/v1/users/{cast_a['cashier'].pk}/", {"full_name": f"card {card}", "blob": "y" * 70000}
+        f"/api/v1/users/{cast_a['cashier'].pk}/", {"reference": f"card {card}", "blob": "y" * 70000}
     )
     with tenant_context(cast_a["owner"].tenant):
         call = ApiCall.objects.get(request_id=response["X-Request-ID"])

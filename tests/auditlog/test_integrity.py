@@ -10,7 +10,6 @@ from auditlog import sealing
 from auditlog.models import AccessEvent, ChangeEvent, PlatformEvent, SignInEvent
 from auditlog.services import audit_purge, retention_days_set
 from tenants.context import tenant_context
-from tenants.maintenance import as_maintenance
 from tests.conftest import transactional
 
 AUDIT_TABLES = [
@@ -149,12 +148,10 @@ def test_tenant_creation_and_key_rotation_go_to_the_platform_log(tenant_a):
 
 
 def test_support_access_is_attributed_and_goes_to_the_platform_log(db, cast_a, api, tenant_a):
-    from accounts.models import User
-    from tests.accounts.test_support_access import grant, support_sign_in
+    from tests.accounts.test_support_access import grant, staff_make, support_sign_in
     from tests.conftest import HttpsApiClient
 
-    with as_maintenance():  # platform staff: manage.py createsuperuser
-        User.objects.create_superuser("sally", "correct-horse-battery-7")
+    staff_make("sally")
     grant_id = grant(api, cast_a["owner"]).json()["id"]
     client = HttpsApiClient(support_sign_in().json()["token"])
     response = client.get("/api/v1/audit/access/")

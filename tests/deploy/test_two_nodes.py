@@ -30,12 +30,12 @@ def free_port() -> int:
 class Node:
     """A gunicorn web process serving HTTPS on its own port."""
 
-    def __init__(self, tmp_path: Path, env: dict):
+    def __init__(self, tmp_path: Path, env: dict, args: tuple = ()):
         cert, key = ensure_certificate(tmp_path / "tls", "localhost")
         self.port = free_port()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "kassa.wsgi", "-c", "deploy/gunicorn.conf.py", "--workers", "2",
-             "--bind", f"127.0.0.1:{self.port}", "--certfile", str(cert), "--keyfile", str(key)],
+             "--bind", f"127.0.0.1:{self.port}", "--certfile", str(cert), "--keyfile", str(key), *args],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60

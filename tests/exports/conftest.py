@@ -6,15 +6,6 @@ import pytest
 
 from tenants.context import tenant_context
 
-
-@pytest.fixture(autouse=True)
-def file_storage(tmp_path, settings):
-    """Each test gets its own storage directory."""
-    settings.KASSA_STORAGE_URL = f"file://{tmp_path / 'storage'}"
-    settings.KASSA_STORAGE_URLS = {}
-    return tmp_path / "storage"
-
-
 CUSTOMER = {"name": "Zelda Quartermaine", "email": "zelda.q@example.org", "phone": "+49 170 5551234"}
 
 

@@ -7,6 +7,8 @@ DOCUMENTED = [
     "/api/v1/customers/", "/api/v1/suppliers/", "/api/v1/stock/", "/api/v1/stock-movements/", "/api/v1/sales/",
     "/api/v1/sales/{id}/refund/", "/api/v1/audit/access/", "/api/v1/audit/logins/", "/api/v1/audit/changes/",
     "/api/v1/audit/api-calls/",
+    "/api/v1/users/{user_id}/mfa/reset/", "/api/v1/users/{user_id}/reactivate/", "/api/v1/users/{user_id}/keys/",
+    "/api/v1/keys/{key_id}/revoke/", "/api/v1/keys/{key_id}/rotate/",
 ]  # fmt: skip
 
 
@@ -18,3 +20,7 @@ def test_the_schema_validates_with_no_warning_and_documents_every_endpoint(tmp_p
     paths = yaml.safe_load(path.read_text())["paths"]
     missing = [p for p in DOCUMENTED if p not in paths and p.replace("{id}", "{sale_id}") not in paths]
     assert not missing
+    keys = paths["/api/v1/users/{user_id}/keys/"]
+    assert set(keys) >= {"get", "post"} and "201" in keys["post"]["responses"]
+    assert "201" in paths["/api/v1/keys/{key_id}/rotate/"]["post"]["responses"]
+    assert "204" in paths["/api/v1/users/{user_id}/mfa/reset/"]["post"]["responses"]

@@ -10,14 +10,6 @@ from tenants.context import tenant_context
 from tests.conftest import make_tenant, make_user
 
 
-@pytest.fixture(autouse=True)
-def file_storage(tmp_path, settings):
-    """Each test gets its own storage directory; other regions have none unless a test adds one."""
-    settings.KASSA_STORAGE_URL = f"file://{tmp_path / 'storage'}"
-    settings.KASSA_STORAGE_URLS = {}
-    return tmp_path / "storage"
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -95,3 +95,26 @@ def test_a_file_key_cannot_climb_out_of_the_storage_root(tmp_path):
 
     with pytest.raises(StorageError):
         storage.put(f"{PREFIX}../../../escape", [b"x"], tenant=TENANT)
+
+
+def test_an_audit_anchor_is_written_once_on_s3_and_locked_where_asked(s3_bucket, settings, s3_server):
+    import boto3
+
+    from core.storage import S3Storage
+
+    client = boto3.client("s3", endpoint_url=s3_server)
+    locked = f"{s3_bucket}-locked"
+    client.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
+    settings.KASSA_S3_OBJECT_LOCK_DAYS = 30
+    storage = S3Storage(url=f"s3://{locked}", region=settings.KASSA_REGION)
+    assert storage.put_once("platform/audit/anchors/000000000001.json", b'{"n": 1}') is True
+    assert storage.put_once("platform/audit/anchors/000000000001.json", b'{"n": 2}') is False
+    assert b"".join(storage.get("platform/audit/anchors/000000000001.json")) == b'{"n": 1}'
+    head = client.head_object(Bucket=locked, Key="platform/audit/anchors/000000000001.json")
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    with pytest.raises(Exception):  # noqa: B017 - S3 refuses, whatever its error class
+        client.delete_object(
+            Bucket=locked,
+            Key="platform/audit/anchors/000000000001.json",
+            VersionId=head["VersionId"],
+        )

@@ -27,7 +27,8 @@ from lifecycle.models import Backup, RestoreDrill
 from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tenants.models import Store
-from tests.conftest import tenant_host, token_for
+from tests.conftest import key_for, tenant_host, token_for
+from tests.factories import ServiceUserFactory
 
 # route name (or admin model) -> which of tenant B's objects fills its parameter
 TARGETS = {
@@ -37,6 +38,10 @@ TARGETS = {
     "user-unlock": "user",
     "user-password-reset": "user",
     "user-keys": "user",
+    "user-mfa-reset": "user",
+    "user-reactivate": "user",
+    "key-revoke": "key",
+    "key-rotate": "key",
     "role-detail": "role",
     "support-grant-revoke": "grant",
     "sale-detail": "sale",
@@ -67,6 +72,7 @@ PARAMETERS = {
     "export_id": "export",
     "customer_id": "customer",
     "token_id": "token",
+    "key_id": "key",
     "store_id": "store",
     "sale_id": "sale",
     "user_id": "user",
@@ -86,6 +92,7 @@ ADMIN_MODELS = {
     "exports/export": "export",
     "accounts/user": "user",
     "accounts/role": "role",
+    "accounts/integratorkey": "key",
     "auditlog/signinevent": "signinevent",
     "auditlog/accessevent": "accessevent",
     "lifecycle/backup": "backup",
@@ -149,6 +156,8 @@ def bobs_objects(cast_b, tenant_b, stores_b):
     """One of everything in Bob's chain, made by his staff of every role (cast_b)."""
     owner = cast_b["owner"]
     token_for(cast_b["integrator"])
+    service = ServiceUserFactory(tenant=tenant_b, username="bobs-erp")
+    key_for(service)
     with tenant_context(tenant_b):
         store = stores_b[0]
         category = category_create(actor=None, name="Bob's shelf")
@@ -176,6 +185,7 @@ def bobs_objects(cast_b, tenant_b, stores_b):
                 expires_at=timezone.now() + timezone.timedelta(days=1),
             ).pk,
             "token": ApiToken.objects.get(user=cast_b["integrator"]).pk,
+            "key": ApiToken.objects.get(user=service, kind="integrator").pk,
             "session": UserSession.objects.create(user=cast_b["store_manager"], key_hash="x" * 64).pk,
             "store": store.pk,
             "category": category.pk,

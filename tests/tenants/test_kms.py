@@ -67,3 +67,14 @@ def test_a_data_key_kms_does_not_recognise_is_refused(kms, settings, db, as_tena
         crypto._data_key_cache.clear()
         with pytest.raises(crypto.DecryptionError, match="KMS refused"):
             crypto.decrypt(blob, purpose="p")
+
+
+def test_audit_seals_are_keyed_by_an_hmac_key_in_kms(kms, settings):
+    client, _ = kms
+    mac_key = client.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
+    settings.KASSA_SEAL_KMS_KEY_ID = mac_key
+    key_id, mac = crypto.seal_mac(b"h|1|platform")
+    assert key_id.startswith("kms:") and len(mac) == 64
+    assert crypto.seal_mac_valid(b"h|1|platform", key_id=key_id, mac=mac) is True
+    assert crypto.seal_mac_valid(b"h|2|platform", key_id=key_id, mac=mac) is False
+    assert crypto.seal_mac_valid(b"h|1|platform", key_id="kms:0000", mac=mac) in (None, False)

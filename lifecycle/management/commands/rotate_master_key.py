@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.mfa import platform_secrets_rewrap
 from auditlog.models import PlatformEvent
 from auditlog.services import platform_event_record
 from tenants import crypto
@@ -32,11 +33,12 @@ class Command(BaseCommand):
         for tenant in Tenant.objects.exclude(status=Tenant.Status.PURGED):
             with tenant_context(tenant):
                 changed += crypto.master_key_rewrap()
+        platform = platform_secrets_rewrap()  # platform staff's TOTP secrets (no tenant)
         if generate:
             crypto.previous_key_file(key_file).unlink(missing_ok=True)
         key_id = crypto.current_kek_id()
         platform_event_record(
             kind=PlatformEvent.Kind.MASTER_KEY_ROTATED,
-            detail={"key_id": key_id, "data_keys": changed},
+            detail={"key_id": key_id, "data_keys": changed, "platform_secrets": platform},
         )
-        self.stdout.write(f"{changed} data keys re-wrapped with key {key_id}")
+        self.stdout.write(f"{changed} data keys re-wrapped with key {key_id} ({platform} platform secrets)")

@@ -60,7 +60,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_user_language"),
+        ("accounts", "0007_owner_erases_customers"),
         ("axes", "0010_accessattemptexpiration"),
         ("tenants", "0003_database_roles"),
     ]

@@ -108,7 +108,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("auditlog", "0004_platformevent_audit_redacted"),
+        ("auditlog", "0010_platformevent_kinds"),
         ("tenants", "0003_database_roles"),
     ]
 
