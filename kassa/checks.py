@@ -22,6 +22,7 @@ APP_PLATFORM_READS = frozenset(
         "lifecycle_restoredrill",  # the chain's restore drills (likewise)
         "django_content_type",  # the admin
         "django_migrations",  # backup and export manifests
+        "django_admin_log",  # the admin index's recent actions (empty: Kassa keeps no admin history)
     }
 )
 # Platform tables the application role still writes, with what it may do there and why.

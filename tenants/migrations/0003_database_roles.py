@@ -10,7 +10,7 @@ Grants come from migrations (run by the owner) to the roles named in settings.KA
   written (onboarding, restore and purge are the maintenance role's).
 - Django's tables that no Kassa process uses (users have no groups or Django permissions,
   sessions live in Redis) are closed to both; content types and the migration record are read
-  only; the admin's history, which Kassa does not keep, is closed to the application role.
+  only; the admin's history, which Kassa does not keep, is read only (the admin index lists it).
 """
 
 from django.db import migrations
@@ -32,8 +32,8 @@ def forwards(apps, schema_editor):
         f"REVOKE INSERT, UPDATE, DELETE ON django_migrations FROM {maintenance}",
         f"REVOKE INSERT, UPDATE, DELETE ON django_content_type FROM {app}, {maintenance}",
         f"REVOKE INSERT, UPDATE, DELETE ON tenants_tenant, tenants_domain FROM {app}",
-        # The admin's own history is not kept (accounts.admin_base): nothing for requests there.
-        f"REVOKE ALL ON django_admin_log FROM {app}",
+        # The admin's own history is not kept (accounts.admin_base); its index still reads it.
+        f"REVOKE INSERT, UPDATE, DELETE ON django_admin_log FROM {app}",
         *(f"REVOKE ALL ON {table} FROM {app}, {maintenance}" for table in UNUSED),
     ):
         schema_editor.execute(statement)

@@ -34,10 +34,11 @@ NEW_TENANT = (
     "INSERT INTO tenants_tenant (id, slug, name, region, status, created_at) "
     "VALUES (gen_random_uuid(), 'mallory', 'Mallory', 'local', 'active', now())"
 )
+# Another platform staff member: a copy of sally's row (every column filled), with no tenant.
 STAFF_USER = (
-    "INSERT INTO accounts_user (id, tenant_id, username, password, full_name, email, is_active, "
-    "is_platform_staff, must_change_password, language, date_joined) "
-    "VALUES (gen_random_uuid(), {tenant}, 'mallory', '!', '', '', true, true, false, '', now())"
+    "INSERT INTO accounts_user SELECT (jsonb_populate_record(NULL::accounts_user, to_jsonb(u) || "
+    "jsonb_build_object('id', gen_random_uuid(), 'username', 'mallory', 'tenant_id', {tenant}))).* "
+    "FROM accounts_user u WHERE u.username = 'sally'"
 )
 
 
