@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-prerequisites lint bench bench-load lock clean-var
+.PHONY: run test test-prerequisites lint bench bench-load lock clean-var ha-drill
 
 $(STAMP): requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ test: test-prerequisites $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/bandit --quiet --configfile pyproject.toml --recursive --exclude ./tests,./.venv,./var,./bench .
+	$(BIN)/bandit --quiet --configfile pyproject.toml --recursive --exclude ./tests,./.venv,./var,./bench,./deploy/ha .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pip install --quiet --dry-run --require-hashes --no-deps -r requirements.lock
@@ -35,6 +35,12 @@ bench: $(STAMP)
 # Kassa under gunicorn, Celery, PostgreSQL and Redis against a bare DRF baseline (bench/RESULTS.md).
 bench-load: $(STAMP)
 	$(BIN)/python -m bench.load
+
+# The high-availability drill (deploy/ha.md): Patroni on etcd, PgBouncer, HAProxy, Redis with
+# Sentinel, two web nodes and two workers on loopback; nodes killed under a sales load.
+ha-drill: $(STAMP)
+	@deploy/ha/prerequisites
+	$(BIN)/python deploy/ha/drill.py
 
 # Re-pin every dependency (with hashes) after editing pyproject.toml.
 lock: $(STAMP)

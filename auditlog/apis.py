@@ -15,6 +15,7 @@ from auditlog import selectors, services
 from auditlog.models import AccessEvent, ApiCall, AuditSettings, AuditVerification, ChangeEvent, SignInEvent
 from core.api import page_of, paginate
 from core.pagination import TimeCursorPagination
+from core.replica import read_alias, reads_from_replica, replica_reads
 from tenants.context import get_current_tenant, tenant_context
 
 CSV_CHUNK = 2000
@@ -45,8 +46,10 @@ def _cell(value) -> str:
 def _csv_stream(queryset, fields, tenant):
     writer = csv.writer(_Echo())
     yield writer.writerow(fields)
-    # The body is produced after the view returned: select the tenant again for the read.
-    with tenant_context(tenant), transaction.atomic():
+    # The body is produced after the view returned: select the tenant (and the replica) again.
+    with tenant_context(tenant), replica_reads():
+        queryset = queryset.using(read_alias() or "default")
+    with tenant_context(tenant), transaction.atomic(using=queryset.db):
         for row in queryset.values_list(*fields).iterator(chunk_size=CSV_CHUNK):
             yield writer.writerow([_cell(value) for value in row])
 
@@ -69,6 +72,7 @@ class _AuditListApi(APIView):
     fields: list[str] = []
     name = ""
 
+    @reads_from_replica
     def get(self, request):
         filters = self.filters_class(data=request.query_params)
         filters.is_valid(raise_exception=True)

@@ -10,6 +10,7 @@ import contextlib
 import threading
 
 import psycopg
+from django.conf import settings
 from django.db import connections
 
 _local = threading.local()
@@ -44,7 +45,9 @@ def _connect() -> psycopg.Connection:
     params.pop("cursor_factory", None)
     params.pop("context", None)
     params["autocommit"] = True
-    params["prepare_threshold"] = 0  # every statement prepared: parsed and planned once
+    # Every statement prepared (parsed and planned once), except through a transaction-mode
+    # PgBouncer, where the next statement may reach a server that never saw the PREPARE.
+    params["prepare_threshold"] = None if settings.KASSA_DB_TRANSACTION_POOLING else 0
     return psycopg.connect(**params)
 
 

@@ -8,7 +8,7 @@ class CoreConfig(AppConfig):
     name = "core"
 
     def ready(self):
-        if not settings.REDIS_URL:
+        if not (settings.REDIS_URL or settings.REDIS_SENTINELS):  # else the embedded Redis
             from core import embedded
 
             embedded.ensure_redis()

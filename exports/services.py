@@ -26,8 +26,12 @@ from tenants.models import Tenant
 logger = logging.getLogger(__name__)
 
 # A running export whose worker has shown no sign of life for this long may be claimed again.
-STALE_SECONDS = 120
 KIND = "export"  # the stored chunks' associated data: export:<export id>:chunk:<n>:<final|more>
+
+
+def stale_seconds() -> int:
+    """A running export with no heartbeat for this long lost its worker (KASSA_EXPORT_STALE_SECONDS)."""
+    return settings.KASSA_EXPORT_STALE_SECONDS
 
 
 def export_key(tenant_id, export_id) -> str:
@@ -74,7 +78,7 @@ def export_claim(*, export_id) -> bool:
     now = timezone.now()
     claimed = Export.objects.filter(
         Q(status=Export.Status.QUEUED)
-        | Q(status=Export.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=STALE_SECONDS)),
+        | Q(status=Export.Status.RUNNING, heartbeat_at__lt=now - timedelta(seconds=stale_seconds())),
         pk=export_id,
     ).update(
         status=Export.Status.RUNNING,

@@ -17,7 +17,7 @@ def export_run_task(self, tenant_id: str, export_id: str) -> str:
     export = services.export_run(tenant=tenant, export_id=UUID(export_id))
     if export.status == export.Status.RUNNING and export.progress < 100:
         # Claimed by a worker that may have died (redelivered): look again once it may be stale.
-        raise self.retry(countdown=services.STALE_SECONDS)
+        raise self.retry(countdown=services.stale_seconds())
     return str(export.status)
 
 

@@ -7,7 +7,12 @@ first answer and does nothing again.
 - The same key with another body (or from another user, or on another path): 422
   `idempotency_key_reused`.
 - A key whose first request is still running: 409 `idempotency_key_in_flight`. The running
-  request holds a short lock in Redis (`SET NX`), released after its transaction commits.
+  request holds a transaction-level advisory lock on (tenant, key): it ends with the request's
+  transaction however that ends — commit, rollback, or a web node or database connection that
+  died — so a register retrying after a failure never waits on a dead request. (It was a lock
+  in Redis released after commit; `make ha-drill` found registers refused for five minutes
+  after a commit that failed in a failover or a node killed mid-request.) Transaction-level,
+  so it holds behind PgBouncer in transaction mode too.
 - Answers that carry a secret (a new token or key) are never stored: a repeat answers 409
   `conflict` instead of showing the secret again.
 
@@ -21,8 +26,7 @@ import functools
 import hashlib
 import json
 
-from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -32,7 +36,7 @@ from idempotency.services import record_body, record_find, record_store
 from tenants.context import current_tenant_id
 
 HEADER = "Idempotency-Key"
-IN_FLIGHT_SECONDS = 300
+LOCK_NAMESPACE = 62  # pg_advisory_xact_lock(namespace, hashtext('<tenant>:<key>'))
 MAX_KEY_LENGTH = 255
 NOT_STORED = "not_stored"
 PARAMETER = OpenApiParameter(
@@ -50,8 +54,13 @@ def _fingerprint(request) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _lock_key(tenant_id, key: str) -> str:
-    return "idempotency:" + hashlib.sha256(f"{tenant_id}:{key}".encode()).hexdigest()
+def _lock(tenant_id, key: str) -> bool:
+    """Take the key's lock for the rest of the transaction; False if a running request has it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, f"{tenant_id}:{key}"]
+        )
+        return cursor.fetchone()[0]
 
 
 def _replay(record, fingerprint: str) -> Response:
@@ -84,26 +93,18 @@ def idempotent(method=None, *, store_response: bool = True):
             record = record_find(key=key)
             if record is not None:
                 return _replay(record, fingerprint)
-            lock = _lock_key(tenant_id, key)
-            if not cache.add(lock, fingerprint, timeout=IN_FLIGHT_SECONDS):
-                record = record_find(key=key)  # the other request may have committed meanwhile
+            with transaction.atomic():  # the lock lasts as long as the request's transaction
+                if not _lock(tenant_id, key):
+                    raise Conflict(
+                        "A request with this Idempotency-Key is still running.",
+                        code="idempotency_key_in_flight",
+                    )
+                record = record_find(key=key)  # the request that held it may have committed meanwhile
                 if record is not None:
                     return _replay(record, fingerprint)
-                raise Conflict(
-                    "A request with this Idempotency-Key is still running.", code="idempotency_key_in_flight"
-                )
-            try:
                 response = handler(self, request, *args, **kwargs)
                 if 200 <= response.status_code < 300:
                     _store(key, fingerprint, response, store_response)
-            except BaseException:
-                cache.delete(lock)
-                raise
-            if 200 <= response.status_code < 300:
-                # Only after the commit may a repeat run: then it finds the stored answer.
-                transaction.on_commit(lambda: cache.delete(lock))
-            else:
-                cache.delete(lock)
             return response
 
         wrapper.idempotent = True

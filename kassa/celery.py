@@ -58,3 +58,19 @@ def worker_name_task(self, seconds: float = 0.0) -> str:
 
     time.sleep(seconds)
     return self.request.hostname
+
+
+@app.task(bind=True, name="kassa.beat_heartbeat_task")
+def beat_heartbeat_task(self) -> str:
+    """Record which beat slot ran (its task id, `beat:<name>:<slot>`): the last 1,000 in Redis."""
+    from django.core.cache import cache
+
+    from kassa.beat import runs_key
+
+    client = cache._cache.get_client(write=True)
+    pipe = client.pipeline()
+    pipe.lpush(runs_key(), self.request.id)
+    pipe.ltrim(runs_key(), 0, 999)
+    pipe.expire(runs_key(), 7 * 24 * 3600)
+    pipe.execute()
+    return self.request.id

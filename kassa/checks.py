@@ -28,6 +28,10 @@ APP_PLATFORM_READS = frozenset(
 # Platform tables the application role still writes, with what it may do there and why.
 APP_PLATFORM_WRITES = {
     "auditlog_platformevent": ({"INSERT"}, "support access and other platform events, appended only"),
+    "kassa_scheduleclaim": (
+        {"INSERT", "UPDATE", "DELETE"},
+        "beat's schedule slots (kassa.beat): claimed, released and pruned by the beat, no tenant data",
+    ),
     "accounts_platformtotpdevice": (
         {"INSERT", "UPDATE", "DELETE"},
         "platform staff's authenticators: enrolled and used at sign-in, no tenant to isolate them by",

@@ -3,6 +3,7 @@
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from celery.schedules import crontab
@@ -79,6 +80,8 @@ KASSA_BACKUP_KEEP_DAILY = env_int("KASSA_BACKUP_KEEP_DAILY", 30)
 KASSA_BACKUP_KEEP_MONTHLY = env_int("KASSA_BACKUP_KEEP_MONTHLY", 12)
 KASSA_TERMINATION_GRACE_DAYS = env_int("KASSA_TERMINATION_GRACE_DAYS", 30)
 KASSA_EXPORT_DAYS = env_int("KASSA_EXPORT_DAYS", 7)  # how long a finished export can be downloaded
+# A running export whose heartbeat is older than this lost its worker and may be claimed again.
+KASSA_EXPORT_STALE_SECONDS = env_int("KASSA_EXPORT_STALE_SECONDS", 120)
 # Entity CSVs up to this many rows stream straight from the API; larger ones become export jobs.
 KASSA_EXPORT_STREAM_MAX_ROWS = env_int("KASSA_EXPORT_STREAM_MAX_ROWS", 100_000)
 # Tests only: a pause per backup block, so a worker can be killed in the middle of a backup.
@@ -200,9 +203,19 @@ if _EXTERNAL:  # explicit: no role falls back to another's connection
             )
 
 
-def _database(url: str | None, embedded_role: str) -> dict:
+# A URL may name several hosts (`postgres://u@pg1:5432,pg2:5432/kassa?target_session_attrs=read-write`):
+# libpq tries them in turn and keeps the primary, so a new connection follows a failover.
+# KASSA_DB_TRANSACTION_POOLING: DATABASE_URL goes through PgBouncer in transaction mode, so
+# nothing may outlive a transaction on a server connection (deploy/ha.md).
+KASSA_DB_TRANSACTION_POOLING = env_bool("KASSA_DB_TRANSACTION_POOLING", False)
+
+
+def _database(url: str | None, embedded_role: str, *, pooled: bool = False) -> dict:
     if url:
         config = environ.Env.db_url_config(url)
+        # A socket directory as host (`postgres://u@%2Frun%2Fpostgresql/kassa`): environ leaves
+        # a single host quoted (a list of hosts it unquotes).
+        config["HOST"] = unquote(str(config.get("HOST") or ""))
     else:
         config = {"NAME": embedded.DATABASE_NAME, "USER": embedded_role, "HOST": "", "EMBEDDED": True}
     # A worker started by the tests points at the test database this way.
@@ -210,6 +223,11 @@ def _database(url: str | None, embedded_role: str) -> dict:
     config["ENGINE"] = "tenants.db"
     config["CONN_MAX_AGE"] = env_int("KASSA_DB_CONN_MAX_AGE", 60)
     config["CONN_HEALTH_CHECKS"] = True
+    if pooled:
+        # No server-side prepared statements (psycopg prepares a query run 5 times) and no
+        # cursor held outside a transaction: the next transaction may get another server.
+        config.setdefault("OPTIONS", {})["prepare_threshold"] = None
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
     return config
 
 
@@ -233,7 +251,7 @@ if PRIVILEGED_PROCESS:
     _app_user = environ.Env.db_url_config(env_str(_APP_URL))["USER"] if _given(_APP_URL) else None
     _app_config = {"USER": _app_user} if _app_user else None
 else:
-    _main = _app_config = _database(env_str(_APP_URL), embedded.APP_ROLE)
+    _main = _app_config = _database(env_str(_APP_URL), embedded.APP_ROLE, pooled=KASSA_DB_TRANSACTION_POOLING)
 _main["ATOMIC_REQUESTS"] = True
 # The three roles by name (no credentials): grants, policies and the start-time checks use them.
 KASSA_DB_ROLES = {
@@ -267,21 +285,44 @@ if KASSA_PROCESS == "manage" and env_bool("KASSA_DB_ACT_AS_APP", False):
     if PRODUCTION:
         raise ConfigError("KASSA_DB_ACT_AS_APP is for tests and benchmarks, never production")
     for _alias in ("default", "audit", "snapshot"):
-        DATABASES[_alias]["OPTIONS"] = {"options": f"-c role={KASSA_DB_ROLES['app']}"}
+        DATABASES[_alias].setdefault("OPTIONS", {})["options"] = f"-c role={KASSA_DB_ROLES['app']}"
+# A streaming replica for the audit review and reports (core.replica): app role, read only.
+DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
+# Reads go to the replica only while it is at most this far behind; else to the primary.
+KASSA_REPLICA_MAX_LAG_SECONDS = env_int("KASSA_REPLICA_MAX_LAG_SECONDS", 5)
+if DATABASE_REPLICA_URL and KASSA_PROCESS != "privileged-worker":
+    DATABASES["replica"] = _database(DATABASE_REPLICA_URL, embedded.APP_ROLE)
+    _replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
+    _replica_options["options"] = f"{_replica_options.get('options', '')} -c default_transaction_read_only=on"
 if "owner" in DATABASES:
     for _alias in DATABASES:
         if _alias != "owner":  # one test database, created by the owner, used by every role
             DATABASES[_alias]["TEST"] = {"MIRROR": "owner"}
 # The change-log triggers read the actor from pghistory's context (auditlog.context).
 PGHISTORY_JSON_ENCODER = "auditlog.context.ContextEncoder"
-DATABASE_ROUTERS = ["core.routers.MigrationsAsOwnerRouter"]
+DATABASE_ROUTERS = ["core.routers.MigrationsAsOwnerRouter", "core.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker (database N), cache and throttling counters (database N + 1).
+# With REDIS_SENTINELS (host:port,...) every client asks the Sentinels for the master named
+# REDIS_SENTINEL_MASTER and follows it after a failover (deploy/ha.md).
 REDIS_URL = env_str("REDIS_URL")
 REDIS_DB = env_int("KASSA_REDIS_DB", 0)
-if REDIS_URL:
-    # redis://:password@host:6379 or, on a shared network, rediss://...?ssl_cert_reqs=required
+REDIS_SENTINELS = env_list("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "kassa")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: dict = {}
+_cache_options: dict = {}
+_cache_backend = "django.core.cache.backends.redis.RedisCache"
+if REDIS_SENTINELS:
+    CELERY_BROKER_URL = ";".join(f"sentinel://{node}/{REDIS_DB}" for node in REDIS_SENTINELS)
+    CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER
+    CACHE_URL = ";".join(f"redis://{node}/{REDIS_DB + 1}" for node in REDIS_SENTINELS)
+    _cache_backend = "core.cache.SentinelRedisCache"
+    _cache_options = {"master_name": REDIS_SENTINEL_MASTER}
+elif REDIS_URL:
+    # redis://user:password@host:6379 or, on a shared network, rediss://...?ssl_cert_reqs=required
     # (the query is kept: TLS options for both the broker and the cache).
     _redis, _, _query = REDIS_URL.partition("?")
     _redis = _redis.rstrip("/")
@@ -293,12 +334,18 @@ if REDIS_URL:
 else:
     CELERY_BROKER_URL = f"redis+socket://{embedded.redis_socket()}?virtual_host={REDIS_DB}"
     CACHE_URL = f"unix://{embedded.redis_socket()}?db={REDIS_DB + 1}"
+# A message taken by a worker that died unacknowledged goes back to the queue after this long
+# (kombu's default is an hour; every task is safe to run twice, jobs are claimed rows).
+CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int("KASSA_CELERY_VISIBILITY_TIMEOUT", 3600)
+# Every running worker looks for such messages every 10 s (kombu's default: every 100 s).
+CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": _cache_backend,
         "LOCATION": CACHE_URL,
         "KEY_PREFIX": env_str("KASSA_CACHE_PREFIX", "kassa"),
+        "OPTIONS": _cache_options,
     }
 }
 
@@ -335,6 +382,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# One beat sends at a time: the others stand by on a lock in Redis, and every send claims its
+# schedule slot in the database first (kassa.beat), so no slot runs twice.
+CELERY_BEAT_SCHEDULER = "kassa.beat:LeaderScheduler"
+KASSA_BEAT_LOCK_SECONDS = env_int("KASSA_BEAT_LOCK_SECONDS", 30)
+CELERY_BEAT_MAX_LOOP_INTERVAL = max(1, KASSA_BEAT_LOCK_SECONDS // 3)
 CELERY_BEAT_SCHEDULE: dict = {
     # Idempotency-Key records are kept 24 hours; then they go.
     "idempotency-records-expire": {"task": "idempotency.idempotency_records_expire_task", "schedule": 3600.0},
@@ -362,6 +414,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Delete export files past their download window (KASSA_EXPORT_DAYS) from storage.
     "exports-expire": {"task": "exports.exports_expire_task", "schedule": 3600.0},
+    # The beat's own heartbeat: which slot was last sent and run (kassa.beat).
+    "beat-heartbeat": {
+        "task": "kassa.beat_heartbeat_task",
+        "schedule": float(env_int("KASSA_BEAT_HEARTBEAT_SECONDS", 60)),
+    },
 }
 
 # --- Identity

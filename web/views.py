@@ -22,6 +22,7 @@ from auditlog import selectors
 from auditlog.apis import AccessListApi, ChangeListApi, SignInListApi, _csv_stream
 from auditlog.models import SignInEvent
 from auditlog.selectors import LogScope
+from core.replica import reads_from_replica
 from tenants.models import Store
 from web import charts
 from web.access import tenant_staff_required
@@ -126,6 +127,7 @@ def _timeline(signins, data: dict) -> dict:
 
 @tenant_staff_required
 @require_GET
+@reads_from_replica
 def audit_review(request):
     scope = log_scope(reader=request.user)
     form = AuditFilters(request.GET, scope=scope)
@@ -176,6 +178,7 @@ EXPORTS = {"logins": SignInListApi, "access": AccessListApi, "changes": ChangeLi
 
 @tenant_staff_required
 @require_GET
+@reads_from_replica
 def audit_export(request):
     """The filtered entries of one log (`?log=logins|access|changes`) as CSV, streamed with the
     columns of the audit API's CSV."""
@@ -206,6 +209,7 @@ def _difference(event) -> list[tuple[str, object, object]]:
 
 @tenant_staff_required
 @require_GET
+@reads_from_replica
 def audit_object(request):
     """Every recorded change of one object, with the requests that made them."""
     scope = log_scope(reader=request.user)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import psycopg
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F
@@ -186,18 +187,23 @@ def backup_get(*, backup_id) -> Backup:
 
 @contextmanager
 def _backup_lock(backup_id):
-    """Hold a session lock for the run; a killed worker's connection closes and drops it."""
-    params = [LOCK_NAMESPACE, str(backup_id)]
-    with connections[MAINTENANCE].cursor() as cursor:
-        with tenant_context(None):
-            cursor.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", params)
-            if not cursor.fetchone()[0]:
-                raise BackupBusy()
-        try:
-            yield
-        finally:
-            with tenant_context(None):
-                cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", params)
+    """Hold a lock for the run; a killed worker's connection closes and drops it.
+
+    A transaction-level lock, held by a transaction left open on a connection of its own for
+    the run: a session-level lock would be lost (or kept by a stranger) behind a transaction-mode
+    PgBouncer, which hands a server connection to whoever runs the next transaction.
+    """
+    params = connections[MAINTENANCE].get_connection_params()
+    for key in ("cursor_factory", "context"):
+        params.pop(key, None)
+    params["prepare_threshold"] = None
+    with psycopg.connect(**params) as lock_connection:
+        row = lock_connection.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, str(backup_id)]
+        ).fetchone()
+        if row is None or not row[0]:
+            raise BackupBusy()
+        yield  # leaving the block commits, ending the transaction and its lock
 
 
 @as_maintenance()

@@ -117,7 +117,7 @@ def test_the_support_token_needs_the_code(cast_a, api):
         answer = support_sign_in(username=name)
     assert answer.status_code == 201
     events = staff_events(name)
-    assert [e["reason"] for e in events] == ["otp_missing", "otp_wrong", ""]
+    assert [e["reason"] for e in events] == ["code_pending", "otp_wrong", ""]
     assert {e["channel"] for e in events} == {"support"}
 
 

@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connections
 
 from kassa.celery import worker_name_task
 from kassa.tls import ensure_certificate
@@ -68,19 +67,6 @@ class Node:
         if self.process.poll() is None:
             os.killpg(self.process.pid, sig)
             self.process.wait(30)
-
-
-@pytest.fixture(scope="module")
-def collected_static():
-    """The nodes serve static files as in production: collected, with a manifest."""
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, check=True
-    )
-
-
-@pytest.fixture
-def stack_env(collected_static):
-    return {**os.environ, "KASSA_DB_NAME": connections["default"].settings_dict["NAME"]}
 
 
 @pytest.fixture

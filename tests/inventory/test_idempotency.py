@@ -166,3 +166,31 @@ def test_answers_with_a_secret_are_never_stored(api, cast_a, tenant_a, as_tenant
     with as_tenant(tenant_a):
         record = IdempotencyRecord.objects.get(key="totp-1")
         assert first.json()["secret"] not in str(record.response_body)
+
+
+@transactional
+def test_a_request_that_died_frees_its_key_at_once(cast_a, stores_a, tenant_a):
+    """The key is held by the running request's transaction: when its web node or database
+    connection dies, the register's retry goes through at once (make ha-drill found a Redis
+    lock left behind for five minutes by a commit lost in a failover)."""
+    import psycopg
+
+    from idempotency.decorator import LOCK_NAMESPACE
+
+    product = product_make(tenant_a, "DIED-1", "4.50", "0")
+    stock_put(tenant_a, stores_a[0], product, 10)
+    client = HttpsApiClient(token_for(cast_a["cashier"]))
+    key = str(uuid.uuid4())
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    running = psycopg.connect(**params)  # a request in flight on another node holds the key
+    running.execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, f"{tenant_a.pk}:{key}"]
+    )
+    refused = client.post("/api/v1/sales/", sale_body(stores_a[0], product), HTTP_IDEMPOTENCY_KEY=key)
+    assert refused.status_code == 409 and refused.json()["code"] == "idempotency_key_in_flight"
+    running.close()  # that node dies: no commit, no cleanup
+    retried = client.post("/api/v1/sales/", sale_body(stores_a[0], product), HTTP_IDEMPOTENCY_KEY=key)
+    assert retried.status_code == 201
+    assert stock_of(tenant_a, stores_a[0], product) == 9

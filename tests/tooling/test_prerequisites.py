@@ -1,8 +1,8 @@
 """`make test` on a fresh machine: what it needs beyond Python is installed, or named in one line.
 
-tools/test-prerequisites installs Debian's chromium as root with apt-get; without either it
+tools/test-prerequisites installs Debian's chromium and pgbouncer as root with apt-get; without either it
 stops at once. These tests run it (and `make test`) with a PATH that holds bash and nothing
-else, a chromium path that does not exist, and, when run as root, as the `nobody` user.
+else, chromium and pgbouncer paths that do not exist, and, when run as root, as the `nobody` user.
 """
 
 import os
@@ -17,8 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "test-prerequisites"
 REFUSAL = (
-    "make test needs Chromium ({path}) for the browser tests: "
-    "run  sudo apt-get install -y chromium fonts-dejavu-core"
+    "make test needs Chromium ({path}) for the browser tests and PgBouncer ({pgbouncer}): "
+    "run  sudo apt-get install -y chromium fonts-dejavu-core pgbouncer"
 )
 NOBODY = 65534
 
@@ -38,19 +38,29 @@ def bare_bin():
 
 
 def fake_apt_get(directory: Path, record: Path) -> None:
-    """An apt-get that logs its arguments and, on install, provides $KASSA_CHROMIUM."""
+    """An apt-get that logs its arguments and, on install, provides $KASSA_CHROMIUM and $KASSA_PGBOUNCER."""
     script = directory / "apt-get"
     script.write_text(
         f"#!{shutil.which('bash')}\n"
         f'echo "$*" >> {record}\n'
         'if [ "$1" = install ]; then printf "#!/bin/sh\\n" > "$KASSA_CHROMIUM"; '
-        f'{shutil.which("chmod")} 755 "$KASSA_CHROMIUM"; fi\n'
+        'printf "#!/bin/sh\\n" > "$KASSA_PGBOUNCER"; '
+        f'{shutil.which("chmod")} 755 "$KASSA_CHROMIUM" "$KASSA_PGBOUNCER"; fi\n'
     )
     script.chmod(0o755)
 
 
+def pgbouncer_of(chromium: Path) -> Path:
+    return chromium.with_name(chromium.name + "-pgbouncer")
+
+
+def refusal(chromium: Path) -> str:
+    return REFUSAL.format(path=chromium, pgbouncer=pgbouncer_of(chromium))
+
+
 def run(command: list[str], path: Path, chromium: Path, user: int | None = None) -> tuple[int, str, float]:
-    env = {"PATH": str(path), "KASSA_CHROMIUM": str(chromium), "HOME": "/", "LC_ALL": "C"}
+    env = {"PATH": str(path), "KASSA_CHROMIUM": str(chromium), "KASSA_PGBOUNCER": str(pgbouncer_of(chromium)),
+           "HOME": "/", "LC_ALL": "C"}  # fmt: skip
     started = time.monotonic()
     result = subprocess.run(
         command,
@@ -70,7 +80,7 @@ def test_without_chromium_and_apt_get_it_stops_at_once_with_one_line(bare_bin, t
     missing = tmp_path / "no-chromium"
     code, stderr, took = run([str(SCRIPT)], bare_bin, missing)
     assert code != 0
-    assert stderr.splitlines() == [REFUSAL.format(path=missing)]
+    assert stderr.splitlines() == [refusal(missing)]
     assert took < 60
 
 
@@ -82,12 +92,12 @@ def test_not_root_it_never_calls_apt_get_and_stops_with_one_line(bare_bin, tmp_p
     user = NOBODY if os.geteuid() == 0 else None
     code, stderr, took = run([str(SCRIPT)], bare_bin, missing, user=user)
     assert code != 0
-    assert stderr.splitlines() == [REFUSAL.format(path=missing)]
+    assert stderr.splitlines() == [refusal(missing)]
     assert not called.exists()
     assert took < 60
 
 
-def test_as_root_with_apt_get_it_installs_chromium_and_fonts(bare_bin, tmp_path):
+def test_as_root_with_apt_get_it_installs_chromium_fonts_and_pgbouncer(bare_bin, tmp_path):
     called = tmp_path / "apt-get-called"
     fake_apt_get(bare_bin, called)
     chromium = tmp_path / "chromium"
@@ -96,17 +106,18 @@ def test_as_root_with_apt_get_it_installs_chromium_and_fonts(bare_bin, tmp_path)
         assert (code, stderr) == (0, "")
         assert called.read_text().splitlines() == [
             "update -qq",
-            "install -y -qq chromium fonts-dejavu-core",
+            "install -y -qq chromium fonts-dejavu-core pgbouncer",
         ]
     else:  # only root installs; anyone else is told the command
-        assert code != 0 and stderr.splitlines() == [REFUSAL.format(path=chromium)]
+        assert code != 0 and stderr.splitlines() == [refusal(chromium)]
         assert not called.exists()
 
 
-def test_with_chromium_present_it_passes_silently(bare_bin, tmp_path):
+def test_with_chromium_and_pgbouncer_present_it_passes_silently(bare_bin, tmp_path):
     chromium = tmp_path / "chromium"
-    chromium.write_text("#!/bin/sh\n")
-    chromium.chmod(0o755)
+    for present in (chromium, pgbouncer_of(chromium)):
+        present.write_text("#!/bin/sh\n")
+        present.chmod(0o755)
     code, stderr, _ = run([str(SCRIPT)], bare_bin, chromium)
     assert (code, stderr) == (0, "")
 
@@ -125,7 +136,7 @@ def test_make_test_stops_before_the_venv_and_the_tests(bare_bin, tmp_path):
     code, stderr, took = run(command, bare_bin, missing)
     assert code != 0
     ours = [line for line in stderr.splitlines() if not line.startswith("make: ***")]
-    assert ours == [REFUSAL.format(path=missing)]
+    assert ours == [refusal(missing)]
     assert not (tmp_path / "venv").exists()
     assert took < 60
 
