@@ -19,11 +19,17 @@ from exports.customers import LOCK_NAMESPACE, ErasureBusy, customer_erasure_run
 from exports.models import CustomerErasure, CustomerRequest
 from inventory.models import Customer
 from tenants.context import tenant_context
-from tests.conftest import role_connection, transactional
+from tests.conftest import HttpsApiClient, mfa_token_for, role_connection, transactional
 from tests.exports.conftest import CUSTOMER
 
 pytestmark = transactional
 ROOT = Path(__file__).resolve().parents[2]
+REASON = {"reason": "data-subject request 2026-119"}
+
+
+def eraser(user) -> HttpsApiClient:
+    """The owner signed in with a second factor: erasing needs it (and erase_customers, a reason)."""
+    return HttpsApiClient(mfa_token_for(user))
 
 
 def follow(client, location: str, timeout: float = 90) -> dict:
@@ -39,10 +45,10 @@ def test_the_privileged_worker_erases_and_the_request_opens_no_maintenance_conne
     shop_a, cast_a, tenant_a, api, worker_storage, privileged_worker
 ):
     customer_id = shop_a["customer"]["id"]
-    client = api(cast_a["owner"])
+    client = eraser(cast_a["owner"])
     connections["maintenance"].close()
 
-    answer = client.post(f"/api/v1/customers/{customer_id}/erase/")
+    answer = client.post(f"/api/v1/customers/{customer_id}/erase/", REASON)
 
     assert answer.status_code == 202, answer.content
     job_id = answer.json()["id"]
@@ -69,22 +75,24 @@ def test_asking_again_answers_the_same_erasure_and_one_customer_has_one_active_e
     shop_a, cast_a, tenant_a, api
 ):
     customer_id = shop_a["customer"]["id"]
-    client = api(cast_a["owner"])
-    first = client.post(f"/api/v1/customers/{customer_id}/erase/")
-    junk = {"reason": "x" * 10_000, "nul": "a\u0000b"}  # the body is not read: nothing changes with it
-    second = client.post(f"/api/v1/customers/{customer_id}/erase/", junk)
+    client = eraser(cast_a["owner"])
+    first = client.post(f"/api/v1/customers/{customer_id}/erase/", REASON)
+    extra = {**REASON, "note": "a\u0000b", "padding": "x" * 10_000}  # fields it does not read
+    second = client.post(f"/api/v1/customers/{customer_id}/erase/", extra)
     assert first.status_code == second.status_code == 202
     assert second.json() == first.json()
+    too_long = client.post(f"/api/v1/customers/{customer_id}/erase/", {"reason": "x" * 10_000})
+    assert too_long.status_code == 400 and "reason" in too_long.json()["fields"]
     with tenant_context(tenant_a):
         assert CustomerErasure.objects.count() == 1
         with pytest.raises(IntegrityError), transaction.atomic():  # the database holds it too
-            CustomerErasure.objects.create(customer_id=customer_id, requested_by=cast_a["owner"])
+            CustomerErasure.objects.create(customer_id=customer_id, requested_by=cast_a["owner"], reason="r")
 
     assert customer_erasure_run(tenant=tenant_a, erasure_id=first.json()["id"]).status == "done"
     assert (
         customer_erasure_run(tenant=tenant_a, erasure_id=first.json()["id"]).attempts == 1
     )  # done: left alone
-    again = client.post(f"/api/v1/customers/{customer_id}/erase/")
+    again = client.post(f"/api/v1/customers/{customer_id}/erase/", REASON)
     assert again.status_code == 202 and again.json() == {"id": first.json()["id"], "status": "done"}
     with tenant_context(tenant_a):
         assert CustomerErasure.objects.count() == 1
@@ -95,7 +103,7 @@ def test_an_erasure_of_the_same_customer_under_way_elsewhere_makes_this_one_wait
     shop_a, cast_a, tenant_a, api
 ):
     customer_id = shop_a["customer"]["id"]
-    job = api(cast_a["owner"]).post(f"/api/v1/customers/{customer_id}/erase/").json()
+    job = eraser(cast_a["owner"]).post(f"/api/v1/customers/{customer_id}/erase/", REASON).json()
     with role_connection("maintenance") as holder:  # another worker's erasure holds the customer
         holder.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, customer_id])
         with pytest.raises(ErasureBusy):
@@ -110,14 +118,16 @@ def test_an_erasure_is_refused_to_others_and_another_tenants_erasure_is_not_foun
     shop_a, cast_a, cast_b, tenant_a, api
 ):
     customer_id = shop_a["customer"]["id"]
-    job = api(cast_a["owner"]).post(f"/api/v1/customers/{customer_id}/erase/").json()
+    job = eraser(cast_a["owner"]).post(f"/api/v1/customers/{customer_id}/erase/", REASON).json()
     location = f"/api/v1/customer-erasures/{job['id']}/"
     assert api(cast_a["owner"]).get(location).status_code == 200
-    assert api(cast_a["auditor"]).get(location).status_code == 403  # no manage_customers
-    assert api(cast_a["auditor"]).post(f"/api/v1/customers/{customer_id}/erase/").status_code == 403
+    assert api(cast_a["auditor"]).get(location).status_code == 403  # no erase_customers
+    assert api(cast_a["auditor"]).post(f"/api/v1/customers/{customer_id}/erase/", REASON).status_code == 403
+    without_second_factor = api(cast_a["owner"]).post(f"/api/v1/customers/{customer_id}/erase/", REASON)
+    assert without_second_factor.status_code == 403
     answer = api(cast_b["owner"]).get(location)
     assert answer.status_code == 404 and answer.json()["code"] == "not_found"
-    assert api(cast_b["owner"]).post(f"/api/v1/customers/{customer_id}/erase/").status_code == 404
+    assert eraser(cast_b["owner"]).post(f"/api/v1/customers/{customer_id}/erase/", REASON).status_code == 404
     assert api(cast_a["owner"]).get("/api/v1/customer-erasures/not-a-uuid/").status_code == 404
     assert api(cast_a["owner"]).get(f"/api/v1/customer-erasures/{customer_id}/").status_code == 404
     with tenant_context(tenant_a):

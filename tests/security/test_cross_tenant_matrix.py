@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Role, SupportGrant, UserSession
 from auditlog.models import AccessEvent, SignInEvent
-from exports.customers import customer_erasure_request
+from exports.models import CustomerErasure
 from exports.services import export_create
 from inventory.importing import product_import_create
 from inventory.models import Category, Customer, Product, Sale, StockLevel, StockMovement, Supplier
@@ -212,7 +212,9 @@ def bobs_objects(cast_b, tenant_b, stores_b):
             "backup": backup.pk,
             "drill": drill.pk,
             "productimport": product_import_create(actor=owner, data="sku,name,price\nB-2,Tea,1\n").pk,
-            "erasure": customer_erasure_request(customer=customer, actor=owner).pk,
+            "erasure": CustomerErasure.objects.create(
+                customer_id=customer.pk, requested_by=owner, reason="r"
+            ).pk,
         }
     return objects
 
