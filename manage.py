@@ -5,6 +5,8 @@ import sys
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
+    # Operators' commands: the maintenance role and the owner (README "Processes").
+    os.environ.setdefault("KASSA_PROCESS", "manage")
     from django.core.management import execute_from_command_line
 
     from core.env import ConfigError

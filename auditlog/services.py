@@ -3,12 +3,13 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from auditlog import writer
+from auditlog.deletion import rows_delete
 from auditlog.models import (
     AccessEvent,
     ApiCall,
@@ -22,6 +23,7 @@ from auditlog.redact import clean
 from core.alerts import alert_send
 from core.net import client_ip
 from tenants.context import current_tenant_id, tenant_context
+from tenants.maintenance import as_maintenance, maintenance_transaction
 
 logger = logging.getLogger("auditlog")
 
@@ -156,22 +158,22 @@ PURGED_TABLES = (
 )
 
 
+@as_maintenance()
 def audit_purge(*, tenant, now=None) -> dict:
-    """Delete the tenant's entries older than its retention, as the owner role; log the purge.
+    """Delete the tenant's entries older than its retention, as the maintenance role; log the purge.
 
-    The append-only trigger lets a DELETE through only with `kassa.audit_purge` set in the
-    transaction, and only the owner role holds DELETE on audit tables at all. Seals and sealed
-    digests stay (they hold no data), so verification still covers what is left.
+    The append-only trigger refuses every DELETE; the one way in is `kassa_audit_delete()`, which
+    only the maintenance role may execute (auditlog.deletion).
+    Seals and sealed digests stay (they hold no data), so verification still covers what is left.
     """
     days = max(audit_settings_get(tenant=tenant).retention_days, AuditSettings.MINIMUM_RETENTION_DAYS)
     cutoff = (now or timezone.now()) - timedelta(days=days)
     counts = {}
-    with tenant_context(tenant), transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:
-        cursor.execute("SELECT set_config('kassa.audit_purge', 'on', true)")
+    with maintenance_transaction(tenant) as cursor:
         for table in PURGED_TABLES:  # our own table names, not input
-            sql = f"DELETE FROM {table} WHERE tenant_id = %s AND created_at < %s"  # noqa: S608
-            cursor.execute(sql, [tenant.pk, cutoff])
-            counts[table] = cursor.rowcount
+            counts[table] = rows_delete(
+                cursor, table, where="tenant_id = %s AND created_at < %s", params=[tenant.pk, cutoff]
+            )
     exemption_record(
         kind=PlatformEvent.Kind.AUDIT_PURGED,
         tenant=tenant,
@@ -189,8 +191,9 @@ DIGEST_SQL = "encode(sha256(convert_to(to_jsonb(e)::text, 'UTF8')), 'hex')"
 
 def audit_redact(*, cursor, tenant_id, customer_id, identifiers: dict[str, set[str]]) -> dict:
     """Rewrite, in the tenant's audit entries provably about one customer, only that customer's
-        own identifiers (a customer's erasure, exports.customers; in the caller's transaction on its
-        privileged path, the tenant selected).
+        own identifiers (a customer's erasure, exports.customers; in the caller's maintenance
+        transaction, the tenant selected; entries are deleted through `kassa_audit_delete()` and
+        written back).
 
         Provably about the customer: the change entries of their row; the requests that made those
         changes or named the customer's id in their path; the requests that looked them up by their
@@ -257,7 +260,8 @@ def _rewrite(cursor, table: str, entry_id: int, rewritten: dict, change) -> None
     new = change(json.loads(json.dumps(row)))
     if new == row:
         return
-    cursor.execute(f"DELETE FROM {table} WHERE id = %s", [entry_id])  # noqa: S608
+    # Append-only: deleted only through kassa_audit_delete() (auditlog.deletion), then written back.
+    rows_delete(cursor, table, where="id = %s", params=[entry_id])
     cursor.execute(
         f"INSERT INTO {table} SELECT * FROM jsonb_populate_record(NULL::{table}, %s::jsonb)",  # noqa: S608
         [json.dumps(new)],

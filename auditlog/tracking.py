@@ -33,6 +33,10 @@ UNTRACKED_TABLES = frozenset(
         "integrations_event",
         "integrations_delivery",
         "integrations_deliveryattempt",
+        # django-axes's lockout counters (tenant rows since accounts 0011): every attempt is in
+        # the sign-in log already, and the counters change with each failure.
+        "axes_accessattempt",
+        "axes_accessattemptexpiration",
     }
 )
 

@@ -35,6 +35,7 @@ JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM inventory_product
 
 def _django(database: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
+    os.environ.setdefault("KASSA_PROCESS", "manage")  # backups, restores, exports: the maintenance role
     os.environ["KASSA_DB_NAME"] = database
     os.environ.setdefault("KASSA_LOG_LEVEL", "WARNING")
     import django
@@ -99,8 +100,8 @@ def main() -> None:
 
     from lifecycle.services.onboarding import tenant_create
     from tenants.context import tenant_context
+    from tenants.maintenance import maintenance_transaction
     from tenants.models import Store
-    from tenants.owner import owner_transaction
 
     config = setup_databases(verbosity=0, interactive=False, aliases={"owner", "default"})
     try:
@@ -119,7 +120,7 @@ def main() -> None:
             products = size // 20
             _triggers("DISABLE")
             try:
-                with owner_transaction(tenant) as cursor:
+                with maintenance_transaction(tenant) as cursor:
                     cursor.execute(PRODUCTS_SQL, [tenant.pk, products])
                     cursor.execute(MOVEMENTS_SQL, [tenant.pk, store.pk, size - products, tenant.pk, products])
             finally:

@@ -123,6 +123,9 @@ urlpatterns: list = []  # filled by main() once Django is set up; the bare URLco
 
 def _setup():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
+    # As the test suite: every role's connection, the requests measured as the application role.
+    os.environ.setdefault("KASSA_PROCESS", "manage")
+    os.environ.setdefault("KASSA_DB_ACT_AS_APP", "true")
     os.environ["KASSA_TEST_DB_NAME"] = f"bench_kassa_{os.getpid()}"
     import django
 

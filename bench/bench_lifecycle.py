@@ -34,6 +34,7 @@ FROM generate_series(1, %s) AS g
 
 def _django(database: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
+    os.environ.setdefault("KASSA_PROCESS", "manage")  # backups, restores, exports: the maintenance role
     os.environ["KASSA_DB_NAME"] = database
     os.environ.setdefault("KASSA_LOG_LEVEL", "WARNING")
     import django
@@ -93,7 +94,7 @@ def main() -> None:
     from django.test.utils import setup_databases, teardown_databases
 
     from lifecycle.services.onboarding import tenant_create
-    from tenants.owner import owner_transaction
+    from tenants.maintenance import maintenance_transaction
     from tenants.rls import rls_statements
 
     config = setup_databases(verbosity=0, interactive=False, aliases={"owner", "default"})
@@ -116,7 +117,7 @@ def main() -> None:
                 owner_username="owner",
                 owner_password="bench-password-2026-ok",
             )
-            with owner_transaction(tenant) as cursor:
+            with maintenance_transaction(tenant) as cursor:
                 cursor.execute(FILL_SQL, [tenant.pk, size])
                 cursor.execute("ANALYZE bench_sale_line")
             backup = _child("backup", tenant.slug, env)

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 OWNER_ROLE = "kassa_owner"
 APP_ROLE = "kassa_app"
+MAINTENANCE_ROLE = "kassa_maintenance"
 DATABASE_NAME = "kassa"
 
 
@@ -78,8 +79,9 @@ def ensure_postgres() -> str:
     return host
 
 
-# The names are this module's constants (OWNER_ROLE, APP_ROLE, DATABASE_NAME), written out so
-# no SQL is assembled from strings.
+# The names are this module's constants (OWNER_ROLE, APP_ROLE, MAINTENANCE_ROLE, DATABASE_NAME),
+# written out so no SQL is assembled from strings. deploy/postgres-roles.sql makes the same roles
+# on an external server.
 BOOTSTRAP_ROLES_SQL = """
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kassa_owner') THEN
@@ -88,19 +90,27 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kassa_app') THEN
     CREATE ROLE kassa_app LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
   END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kassa_maintenance') THEN
+    CREATE ROLE kassa_maintenance LOGIN NOINHERIT NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+  END IF;
 END $$;
 """
-# The owner may end the app role's sessions: tests drop their database WITH (FORCE).
+# The owner may end the other roles' sessions: tests drop their database WITH (FORCE).
 GRANT_SIGNAL_SQL = "GRANT pg_signal_backend TO kassa_owner;"
+# The maintenance role may SET ROLE to the application role (a step down: NOINHERIT, so it gains
+# none of its privileges). The test suite's connections log in as maintenance and act as the
+# application role, so a test can become the maintenance role inside its own transaction.
+GRANT_APP_TO_MAINTENANCE_SQL = "GRANT kassa_app TO kassa_maintenance;"
 DATABASE_EXISTS_SQL = "SELECT 1 FROM pg_database WHERE datname = 'kassa';"
-BOOTSTRAP_VERSION = "2"
+BOOTSTRAP_VERSION = "3"
 CREATE_DATABASE_SQL = "CREATE DATABASE kassa OWNER kassa_owner;"
 
 
 def _bootstrap_roles(server) -> None:
-    """Create the owner role (migrations) and the application role (no table, no RLS bypass)."""
+    """Create the owner (migrations), application and maintenance roles: none superuser or BYPASSRLS."""
     server.psql(BOOTSTRAP_ROLES_SQL)
     server.psql(GRANT_SIGNAL_SQL)
+    server.psql(GRANT_APP_TO_MAINTENANCE_SQL)
     if "(1 row)" not in server.psql(DATABASE_EXISTS_SQL):
         server.psql(CREATE_DATABASE_SQL)
 

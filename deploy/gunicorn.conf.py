@@ -3,6 +3,9 @@
 import os
 import ssl
 
+# gunicorn serves the web process only: the application role, never maintenance or owner credentials.
+os.environ["KASSA_PROCESS"] = "web"
+
 bind = os.environ.get("KASSA_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 threads = 1
@@ -22,10 +25,17 @@ forwarded_allow_ips = os.environ.get("KASSA_TRUSTED_PROXIES", "")
 proc_name = "kassa-web"
 
 
+# When gunicorn terminates TLS itself (`make run`): TLS 1.3, and TLS 1.2 with ECDHE key exchange and
+# AEAD ciphers only (AES-GCM, ChaCha20-Poly1305): no CBC (LUCKY13), no static RSA, no SHA-1 MACs.
+# TLS 1.3's suites are all AEAD. deploy/nginx.conf and nginx-compose.conf offer the same.
+TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+
 def ssl_context(conf, default_ssl_context_factory):
-    """TLS 1.2 and 1.3 only when gunicorn terminates TLS itself (the embedded default)."""
     context = default_ssl_context_factory()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS12_CIPHERS)
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
     return context
 
 

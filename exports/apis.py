@@ -12,7 +12,7 @@ from core.api import page_of, paginate
 from exports import customers, selectors, services, streaming
 from exports.catalogue import KIND_TABLES, KINDS
 from exports.errors import ExportExpired, ExportNotReady
-from exports.models import Export
+from exports.models import CustomerErasure, Export
 from idempotency.decorator import idempotent
 
 
@@ -154,6 +154,31 @@ class CustomerExportApi(APIView):
         return Response(customers.customer_data_export(customer=customer, actor=request.user))
 
 
+class CustomerErasureOut(serializers.ModelSerializer):
+    customer = serializers.UUIDField(source="customer_id")
+
+    class Meta:
+        model = CustomerErasure
+        fields = [
+            "id",
+            "customer",
+            "status",
+            "progress",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "erased_at",
+            "error",
+        ]
+
+    def to_representation(self, erasure):
+        data = super().to_representation(erasure)
+        for optional in ("started_at", "finished_at", "erased_at", "error"):
+            if data.get(optional) in (None, ""):
+                data.pop(optional)
+        return data
+
+
 class CustomerEraseIn(serializers.Serializer):
     reason = serializers.CharField(
         max_length=customers.REASON_LIMIT, help_text="why (a request number, not personal data)"
@@ -161,9 +186,11 @@ class CustomerEraseIn(serializers.Serializer):
 
 
 class CustomerEraseApi(APIView):
-    """Anonymise the customer everywhere; sales keep their figures. Repeating it changes nothing.
+    """Ask for the customer's erasure → 202 `{"id", "status"}`; the privileged worker runs it.
 
-    Needs `erase_customers`, a sign-in with a second factor (403 `second_factor_required`) and a reason.
+    Needs `erase_customers`, a sign-in with a second factor (403 `second_factor_required`) and a
+    reason. Follow it at `GET /api/v1/customer-erasures/{id}/`. Asking again while it is queued or
+    running, or once it is done, answers that erasure and starts nothing.
     """
 
     permission_classes = [Can(ERASE_CUSTOMERS)]
@@ -171,8 +198,8 @@ class CustomerEraseApi(APIView):
     @extend_schema(
         request=CustomerEraseIn,
         responses={
-            200: inline_serializer(
-                "CustomerErased", {"id": serializers.UUIDField(), "erased_at": serializers.DateTimeField()}
+            202: inline_serializer(
+                "CustomerErasureStarted", {"id": serializers.UUIDField(), "status": serializers.CharField()}
             )
         },
     )
@@ -181,7 +208,21 @@ class CustomerEraseApi(APIView):
         customer = customers.customer_get(customer_id=customer_id)
         data = CustomerEraseIn(data=request.data)
         data.is_valid(raise_exception=True)
-        result = customers.customer_erase(
+        erasure = customers.customer_erasure_request(
             customer=customer, actor=request.user, reason=data.validated_data["reason"]
         )
-        return Response(result)
+        return Response(
+            {"id": str(erasure.pk), "status": erasure.status},
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/customer-erasures/{erasure.pk}/"},
+        )
+
+
+class CustomerErasureDetailApi(APIView):
+    """An erasure's status and progress (percent); `erased_at` once it is done."""
+
+    permission_classes = [Can(ERASE_CUSTOMERS)]
+
+    @extend_schema(responses={200: CustomerErasureOut})
+    def get(self, request, erasure_id):
+        return Response(CustomerErasureOut(customers.customer_erasure_get(erasure_id=erasure_id)).data)

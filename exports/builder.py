@@ -1,9 +1,11 @@
 """Build an export ZIP: per entity `<table>.jsonl` and `<table>.csv`, then manifest.json and README.md.
 
-Rows are read as the owner role with the tenant selected (row-level security applies) in one
-REPEATABLE READ READ ONLY transaction, so every file describes the same moment, through a
-server-side cursor, and written straight into the ZIP (JSON Lines) and a temporary file (CSV,
-copied into the ZIP after its table): memory stays flat whatever the tenant's size.
+Rows are read as the application role with the tenant selected (row-level security applies:
+an export needs no privilege) in one REPEATABLE READ READ ONLY transaction on its second
+connection (alias `snapshot`), so every file describes the same moment while progress is written
+on the default one, through a server-side cursor, and written straight into the ZIP (JSON Lines)
+and a temporary file (CSV, copied into the ZIP after its table): memory stays flat whatever the
+tenant's size.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ from exports.catalogue import (
     column_descriptions,
     entities,
 )
-from tenants.owner import migration_state, owner_transaction, quote
+from tenants.maintenance import migration_state, quote, tenant_transaction
 
 FETCH_ROWS = 2000
+SNAPSHOT = "snapshot"  # the default role's second connection (settings.DATABASES)
 FORMAT = "kassa-export"
 
 
@@ -47,14 +50,14 @@ def zip_build(
 
     chosen = entities(kind)
     manifest_entities: dict[str, dict] = {}
-    with owner_transaction(tenant, snapshot=True) as cursor:
+    with tenant_transaction(tenant, using=SNAPSHOT, snapshot=True) as cursor:
         migrations = migration_state(cursor)
         totals = {}
         for entity in chosen:
             cursor.execute(f"SELECT count(*) FROM {quote(entity.name)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
             totals[entity.name] = cursor.fetchone()[0]
         total, done, shown, last_report = max(sum(totals.values()), 1), 0, 0, time.monotonic()
-        raw = connections["owner"].connection
+        raw = connections[SNAPSHOT].connection
         with zipfile.ZipFile(
             out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6, allowZip64=True
         ) as archive:

@@ -35,6 +35,9 @@ EXCLUDED_TABLES = {
     "integrations_event": "the webhook outbox",
     "integrations_delivery": "the webhook delivery queue",
     "integrations_deliveryattempt": "the webhook delivery log",
+    "axes_accessattempt": "lockout counters (minutes-long state of django-axes)",
+    "axes_accessattemptexpiration": "lockout counters (minutes-long state of django-axes)",
+    "exports_customererasure": "erasure jobs (the customer requests record each erasure)",
 }
 # Columns recomputed on import from exported values (keyed hashes under the new tenant's key).
 DERIVED_COLUMNS = {
@@ -94,7 +97,7 @@ def exported_columns(table: Table) -> list[str]:
     ]
 
 
-def entities(kind: str = "full", *, using: str = "owner") -> list[Entity]:
+def entities(kind: str = "full", *, using: str = "default") -> list[Entity]:
     """The entities of an export kind, parents before the tables that refer to them."""
     wanted = None if kind == "full" else set(KIND_TABLES[kind])
     return [

@@ -76,3 +76,52 @@ class CustomerRequest(TenantOwnedModel):
 
     def __str__(self):
         return f"{self.kind} of customer {str(self.customer_id)[:8]}"
+
+
+class CustomerErasure(TenantOwnedModel):
+    """A customer's erasure, asked for by a request and run by the privileged worker.
+
+    The web answers 202 with this row; `exports.customer_erasure_run_task` (privileged queue,
+    the maintenance role) claims it and runs `exports.customers.customer_erase`. At most one
+    erasure of a customer is queued or running at a time (the constraint below); a repeated
+    request answers the one that is active, or the last one done.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    customer_id = models.UUIDField(help_text="the customer (the row stays, anonymised)")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=500, help_text="why (a request number, not personal data)")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="percent")
+    attempts = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True, help_text="entries rewritten per table; never data")
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last sign of life of the worker")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "customer_id"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="customererasure_one_active",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "customer_id", "-created_at"], name="customererasure_customer")
+        ]
+
+    def __str__(self):
+        return f"erasure of customer {str(self.customer_id)[:8]} ({self.status})"

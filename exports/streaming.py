@@ -9,7 +9,7 @@ from django.db import connections
 from exports import rows
 from exports.catalogue import KIND_TABLES, Entity, entities
 from tenants.context import tenant_context
-from tenants.owner import quote
+from tenants.maintenance import quote
 
 PAGE_ROWS = 1000
 

@@ -5,7 +5,7 @@ from uuid import UUID
 from celery import shared_task
 from django.conf import settings
 
-from exports import services
+from exports import customers, services
 from tenants.models import Tenant
 
 
@@ -28,3 +28,19 @@ def exports_expire_task() -> int:
     for tenant in Tenant.objects.filter(region=settings.KASSA_REGION).exclude(status=Tenant.Status.PURGED):
         expired += services.exports_expire(tenant=tenant)
     return expired
+
+
+@shared_task(name="exports.customer_erasure_run_task", bind=True, max_retries=20)
+def customer_erasure_run_task(self, tenant_id: str, erasure_id: str) -> str:
+    """A customer's erasure (privileged queue: the maintenance role rewrites the audit log)."""
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None or tenant.status == Tenant.Status.PURGED:
+        return "gone"
+    try:
+        erasure = customers.customer_erasure_run(tenant=tenant, erasure_id=UUID(erasure_id))
+    except customers.ErasureBusy:
+        raise self.retry(countdown=10) from None
+    if erasure.status == erasure.Status.RUNNING:
+        # Claimed by a worker that may have died (redelivered): look again once it may be stale.
+        raise self.retry(countdown=customers.STALE_SECONDS)
+    return str(erasure.status)

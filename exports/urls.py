@@ -9,4 +9,9 @@ urlpatterns = [
     path("exports/<uuid:export_id>/download/", apis.ExportDownloadApi.as_view(), name="export-download"),
     path("customers/<uuid:customer_id>/export/", apis.CustomerExportApi.as_view(), name="customer-export"),
     path("customers/<uuid:customer_id>/erase/", apis.CustomerEraseApi.as_view(), name="customer-erase"),
+    path(
+        "customer-erasures/<uuid:erasure_id>/",
+        apis.CustomerErasureDetailApi.as_view(),
+        name="customer-erasure",
+    ),
 ]

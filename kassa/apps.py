@@ -10,6 +10,7 @@ class KassaConfig(AppConfig):
 
     def ready(self):
         # After the admin's autodiscovery (its app comes first in INSTALLED_APPS).
+        from kassa import checks  # noqa: F401 - registers kassa.E002
         from kassa.admin import foreign_models_unregister
 
         foreign_models_unregister()

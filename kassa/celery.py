@@ -1,4 +1,5 @@
 import os
+import sys
 
 from celery import Celery, signals
 
@@ -7,6 +8,21 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 app = Celery("kassa")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _refuse_unsafe_role(sender=None, **kwargs):
+    """A worker (or beat) whose database role could step outside row-level security does not start."""
+    from core.env import ConfigError
+    from tenants.roles import startup_check
+
+    try:
+        startup_check()
+    except ConfigError as error:
+        sys.stderr.write(f"kassa: configuration error: {error}\n")
+        sys.stderr.flush()
+        os._exit(3)  # one line, no traceback, from inside Celery's start-up
 
 
 @signals.task_success.connect

@@ -191,7 +191,15 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
     ("POST", "/api/v1/customers/{customer_id}/erase/"): (
         "customers_erase",
         "Erase a customer",
-        "Anonymises the customer everywhere, sales figures kept. Repeating it changes nothing.",
+        "Asks for the customer's anonymisation everywhere, sales figures kept: 202 with the erasure "
+        "job (`customer_erasures_retrieve` shows its progress); asking again answers the same job. "
+        "Needs `erase_customers`, a sign-in with a second factor (403 `second_factor_required`) and "
+        "a `reason`.",
+    ),
+    ("GET", "/api/v1/customer-erasures/{erasure_id}/"): (
+        "customer_erasures_retrieve",
+        "Read an erasure",
+        "An erasure job's status and progress (percent); `erased_at` once it is done.",
     ),
     # --- stock
     ("GET", "/api/v1/stock/"): (

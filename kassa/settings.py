@@ -1,11 +1,13 @@
 """Kassa settings: one module, read from the environment (see README, "Configuration")."""
 
+import os
 import secrets
 from pathlib import Path
 from urllib.parse import unquote
 
 import environ
 from celery.schedules import crontab
+from kombu import Exchange, Queue
 
 from core import embedded
 from core.env import ConfigError, env_bool, env_int, env_list, env_str
@@ -167,7 +169,45 @@ TEMPLATES = [
 ]
 
 
-# --- Database: the app connects as a role that owns no table; migrations run as the owner.
+# --- Processes and databases. Each process holds the credentials of the roles it needs and no
+# others (README "Processes", docs/architecture.md "Three database roles"):
+#   web, worker, beat      the application role (RLS everywhere, platform tables read-only)
+#   privileged-worker      the maintenance role, consuming only the privileged queue
+#   manage                 the maintenance role and the owner (migrations); operators' commands
+# manage.py, wsgi.py and the Celery app set their default; runstack, systemd and compose set it.
+KASSA_PROCESS = env_str("KASSA_PROCESS", "web")
+PROCESSES = ("web", "worker", "privileged-worker", "beat", "manage")
+if KASSA_PROCESS not in PROCESSES:
+    raise ConfigError(f"KASSA_PROCESS={KASSA_PROCESS!r} must be one of {', '.join(PROCESSES)}")
+PRIVILEGED_PROCESS = KASSA_PROCESS in ("privileged-worker", "manage")
+_APP_URL, _MAINTENANCE_URL, _OWNER_URL = "DATABASE_URL", "DATABASE_MAINTENANCE_URL", "DATABASE_OWNER_URL"
+
+
+def _given(name: str) -> bool:
+    return bool(os.environ.get(name) or os.environ.get(f"{name}_FILE"))
+
+
+# Credentials a process does not need are not kept: not read, and not left in its environment.
+_FORBIDDEN = {"manage": (), "privileged-worker": (_OWNER_URL,)}.get(
+    KASSA_PROCESS, (_MAINTENANCE_URL, _OWNER_URL)
+)
+for _name in (n for f in _FORBIDDEN for n in (f, f"{f}_FILE")):
+    if os.environ.get(_name):
+        if PRODUCTION:
+            raise ConfigError(f"{_name} must not be in the environment of a {KASSA_PROCESS} process")
+        os.environ.pop(_name)
+_EXTERNAL = any(_given(name) for name in (_APP_URL, _MAINTENANCE_URL, _OWNER_URL))
+_NEEDED = {"manage": (_MAINTENANCE_URL, _OWNER_URL), "privileged-worker": (_MAINTENANCE_URL,)}.get(
+    KASSA_PROCESS, (_APP_URL,)
+)
+if _EXTERNAL:  # explicit: no role falls back to another's connection
+    for _name in _NEEDED:
+        if not _given(_name):
+            raise ConfigError(
+                f"{_name} is required for a {KASSA_PROCESS} process when the database is external"
+            )
+
+
 # A URL may name several hosts (`postgres://u@pg1:5432,pg2:5432/kassa?target_session_attrs=read-write`):
 # libpq tries them in turn and keeps the primary, so a new connection follows a failover.
 # KASSA_DB_TRANSACTION_POOLING: DATABASE_URL goes through PgBouncer in transaction mode, so
@@ -196,27 +236,73 @@ def _database(url: str | None, embedded_role: str, *, pooled: bool = False) -> d
     return config
 
 
-DATABASE_URL = env_str("DATABASE_URL")
-# Order matters: the test runner creates the test database through the first alias.
-DATABASES = {
-    "owner": _database(env_str("DATABASE_OWNER_URL") or DATABASE_URL, embedded.OWNER_ROLE),
-    "default": _database(DATABASE_URL, embedded.APP_ROLE, pooled=KASSA_DB_TRANSACTION_POOLING),
+def _side(config: dict) -> dict:
+    """A second connection of the same role, in autocommit (no request transaction)."""
+    return {k: v for k, v in config.items() if k != "ATOMIC_REQUESTS"}
+
+
+def _role(variable: str, config: dict | None, default: str) -> str:
+    """A role's name: KASSA_DB_<ROLE>_ROLE, else the user of its connection, else the embedded name."""
+    named = env_str(variable)
+    used = config["USER"] if config else None
+    if named and used and named != used:
+        raise ConfigError(f"{variable}={named!r} but its database URL connects as {used!r}")
+    return named or used or default
+
+
+if PRIVILEGED_PROCESS:
+    _main = _database(env_str(_MAINTENANCE_URL), embedded.MAINTENANCE_ROLE)
+    # Only the application role's name, for the grants and checks; its connection is not kept.
+    _app_user = environ.Env.db_url_config(env_str(_APP_URL))["USER"] if _given(_APP_URL) else None
+    _app_config = {"USER": _app_user} if _app_user else None
+else:
+    _main = _app_config = _database(env_str(_APP_URL), embedded.APP_ROLE, pooled=KASSA_DB_TRANSACTION_POOLING)
+_main["ATOMIC_REQUESTS"] = True
+# The three roles by name (no credentials): grants, policies and the start-time checks use them.
+KASSA_DB_ROLES = {
+    "app": _role("KASSA_DB_APP_ROLE", _app_config, embedded.APP_ROLE),
+    "maintenance": _role(
+        "KASSA_DB_MAINTENANCE_ROLE", _main if PRIVILEGED_PROCESS else None, embedded.MAINTENANCE_ROLE
+    ),
+    "owner": env_str("KASSA_DB_OWNER_ROLE") or embedded.OWNER_ROLE,
 }
-DATABASES["default"]["ATOMIC_REQUESTS"] = True
-# Under test the app role uses the owner's test database: one database, two roles.
-DATABASES["default"]["TEST"] = {"MIRROR": "owner"}
-DATABASES["owner"]["TEST"] = {"NAME": env_str("KASSA_TEST_DB_NAME"), "DEPENDENCIES": []}
-# The access log's own autocommit connection (app role): an entry outlives a rolled-back request.
-DATABASES["audit"] = {k: v for k, v in DATABASES["default"].items() if k != "ATOMIC_REQUESTS"}
+DATABASES = {"default": _main}
+if PRIVILEGED_PROCESS:
+    # The maintenance role's second connection: maintenance_transaction (tenants.maintenance).
+    DATABASES["maintenance"] = _side(_main)
+if KASSA_PROCESS == "manage":
+    _owner = _database(env_str(_OWNER_URL), embedded.OWNER_ROLE)
+    KASSA_DB_ROLES["owner"] = _role("KASSA_DB_OWNER_ROLE", _owner, embedded.OWNER_ROLE)
+    # Order matters for tests: the test runner creates the test database through the first alias.
+    DATABASES = {"owner": _owner, **DATABASES}
+    _owner["TEST"] = {"NAME": env_str("KASSA_TEST_DB_NAME"), "DEPENDENCIES": []}
+# The audit log's own autocommit connection (auditlog.writer): an access-log entry outlives a
+# rolled-back request; platform events are written through it too.
+DATABASES["audit"] = _side(_main)
+if KASSA_PROCESS in ("worker", "beat", "manage"):
+    # A second connection of the default role for a consistent read-only snapshot beside the
+    # progress writes on the default one (exports.builder).
+    DATABASES["snapshot"] = _side(_main)
+# Tests and benchmarks only: manage.py's connections start as the application role (SET ROLE at
+# connection, which the maintenance login may do), so they run as the web does and step up with
+# tenants.maintenance.as_maintenance() inside their own transaction, as the privileged worker is.
+if KASSA_PROCESS == "manage" and env_bool("KASSA_DB_ACT_AS_APP", False):
+    if PRODUCTION:
+        raise ConfigError("KASSA_DB_ACT_AS_APP is for tests and benchmarks, never production")
+    for _alias in ("default", "audit", "snapshot"):
+        DATABASES[_alias].setdefault("OPTIONS", {})["options"] = f"-c role={KASSA_DB_ROLES['app']}"
 # A streaming replica for the audit review and reports (core.replica): app role, read only.
 DATABASE_REPLICA_URL = env_str("DATABASE_REPLICA_URL")
 # Reads go to the replica only while it is at most this far behind; else to the primary.
 KASSA_REPLICA_MAX_LAG_SECONDS = env_int("KASSA_REPLICA_MAX_LAG_SECONDS", 5)
-if DATABASE_REPLICA_URL:
+if DATABASE_REPLICA_URL and KASSA_PROCESS != "privileged-worker":
     DATABASES["replica"] = _database(DATABASE_REPLICA_URL, embedded.APP_ROLE)
     _replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
     _replica_options["options"] = f"{_replica_options.get('options', '')} -c default_transaction_read_only=on"
-    DATABASES["replica"]["TEST"] = {"MIRROR": "owner"}
+if "owner" in DATABASES:
+    for _alias in DATABASES:
+        if _alias != "owner":  # one test database, created by the owner, used by every role
+            DATABASES[_alias]["TEST"] = {"MIRROR": "owner"}
 # The change-log triggers read the actor from pghistory's context (auditlog.context).
 PGHISTORY_JSON_ENCODER = "auditlog.context.ContextEncoder"
 DATABASE_ROUTERS = ["core.routers.MigrationsAsOwnerRouter", "core.replica.ReplicaRouter"]
@@ -241,11 +327,15 @@ if REDIS_SENTINELS:
     _cache_backend = "core.cache.SentinelRedisCache"
     _cache_options = {"master_name": REDIS_SENTINEL_MASTER}
 elif REDIS_URL:
-    _redis = REDIS_URL.split("?")[0].rstrip("/")
+    # redis://user:password@host:6379 or, on a shared network, rediss://...?ssl_cert_reqs=required
+    # (the query is kept: TLS options for both the broker and the cache).
+    _redis, _, _query = REDIS_URL.partition("?")
+    _redis = _redis.rstrip("/")
     if _redis.rsplit("/", 1)[-1].isdigit():
         _redis = _redis.rsplit("/", 1)[0]
-    CELERY_BROKER_URL = f"{_redis}/{REDIS_DB}"
-    CACHE_URL = f"{_redis}/{REDIS_DB + 1}"
+    _query = f"?{_query}" if _query else ""
+    CELERY_BROKER_URL = f"{_redis}/{REDIS_DB}{_query}"
+    CACHE_URL = f"{_redis}/{REDIS_DB + 1}{_query}"
 else:
     CELERY_BROKER_URL = f"redis+socket://{embedded.redis_socket()}?virtual_host={REDIS_DB}"
     CACHE_URL = f"unix://{embedded.redis_socket()}?db={REDIS_DB + 1}"
@@ -265,6 +355,30 @@ CACHES = {
 }
 
 CELERY_TASK_DEFAULT_QUEUE = env_str("KASSA_CELERY_QUEUE", "celery")
+# The privileged queue: tasks that need the maintenance role, consumed only by the privileged
+# worker (KASSA_PROCESS=privileged-worker), the one worker holding its credentials.
+KASSA_PRIVILEGED_QUEUE = env_str("KASSA_PRIVILEGED_QUEUE", "privileged")
+KASSA_PRIVILEGED_TASKS = (
+    "auditlog.audit_purge_task",
+    "exports.customer_erasure_run_task",
+    "lifecycle.backup_run_task",
+    "lifecycle.backups_nightly_task",
+    "lifecycle.restore_drills_task",
+    "lifecycle.tenants_purge_due_task",
+)
+# Each queue has an exchange and routing key of its own: bound to the default exchange and key,
+# the privileged queue would get a copy of every ordinary task.
+CELERY_TASK_ROUTES = {
+    name: {
+        "queue": KASSA_PRIVILEGED_QUEUE,
+        "exchange": KASSA_PRIVILEGED_QUEUE,
+        "routing_key": KASSA_PRIVILEGED_QUEUE,
+    }
+    for name in KASSA_PRIVILEGED_TASKS
+}
+# What a worker consumes follows from its process: never both queues in one process.
+_CONSUMED = KASSA_PRIVILEGED_QUEUE if KASSA_PROCESS == "privileged-worker" else CELERY_TASK_DEFAULT_QUEUE
+CELERY_TASK_QUEUES = [Queue(_CONSUMED, Exchange(_CONSUMED, type="direct"), routing_key=_CONSUMED)]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -406,6 +520,7 @@ SPECTACULAR_SETTINGS = {
         "StockMovementKindEnum": "inventory.models.StockMovement.Kind",
         "StockMovementRequestKindEnum": "inventory.serializers.StockMovementIn.KINDS",
         "ExportStatusEnum": "exports.models.Export.Status",
+        "CustomerErasureStatusEnum": "exports.models.CustomerErasure.Status",
         "ExportKindEnum": "exports.models.Export.Kind",
         "PurchaseOrderStatusEnum": "backoffice.models.PurchaseOrder.Status",
         "StocktakeStatusEnum": "backoffice.models.Stocktake.Status",

@@ -9,7 +9,7 @@ from accounts import authz
 from accounts.admin_base import TenantModelAdmin
 from accounts.permissions import EXPORT, MANAGE_SETTINGS
 from lifecycle.models import Backup, RestoreDrill
-from lifecycle.services.backups import backup_create
+from lifecycle.services.backups import backup_request
 
 
 class _ChainRecordAdmin(TenantModelAdmin):
@@ -45,7 +45,7 @@ class BackupAdmin(_ChainRecordAdmin):
         if not self.has_add_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            backup_create(tenant=request.tenant)
+            backup_request(tenant=request.tenant)
             messages.success(request, gettext("A backup was started; its progress shows in the list."))
             return redirect("admin:lifecycle_backup_changelist")
         context = {

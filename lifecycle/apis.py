@@ -5,13 +5,16 @@ from accounts.api_permissions import Can
 from accounts.permissions import EXPORT, MANAGE_SETTINGS
 from lifecycle import selectors
 from lifecycle.serializers import BackupOut, RestoreDrillOut
-from lifecycle.services.backups import backup_create
+from lifecycle.services.backups import backup_request
 
 CanSeeBackups = Can(EXPORT) | Can(MANAGE_SETTINGS)
 
 
 class BackupListCreateApi(ListAPIView):
-    """GET: the chain's backups with status and progress. POST: start a backup now."""
+    """GET: the chain's backups with status and progress. POST: ask for a backup now (202).
+
+    The privileged worker records and runs it: the list shows it from then on, with its progress.
+    """
 
     serializer_class = BackupOut
     permission_classes = [CanSeeBackups]
@@ -25,7 +28,7 @@ class BackupListCreateApi(ListAPIView):
         return selectors.backup_list()
 
     def post(self, request):
-        backup = backup_create(tenant=request.tenant)
+        backup = backup_request(tenant=request.tenant)
         return Response(BackupOut(backup).data, status=202)
 
 

@@ -1,7 +1,7 @@
 """Import a full export's JSON Lines into a new, empty tenant (`manage.py import_tenant FILE --as SLUG`).
 
 The new tenant gets its own domain and data key (`lifecycle.services.restore.tenant_shell_create`:
-region check included). In one owner-role transaction: each entity's rows go into a temporary
+region check included). In one maintenance-role transaction: each entity's rows go into a temporary
 table (`jsonb_populate_recordset`, so PostgreSQL parses every value by the column's type),
 decrypted values are encrypted with the new tenant's key, lookup hashes recomputed under it,
 and users get an unusable password (passwords are never exported: they must be reset). Every
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
+from auditlog.deletion import rows_delete
 from exports import rows
 from exports.builder import FORMAT
 from exports.catalogue import DERIVED_COLUMNS, SCHEMA_VERSION, entities
@@ -33,8 +34,8 @@ from lifecycle.services.restore import tenant_shell_create
 from tenants import crypto
 from tenants.catalogue import TRIGGER_FED_TABLES
 from tenants.context import tenant_context
+from tenants.maintenance import as_maintenance, maintenance_transaction, quote, uuid_literal
 from tenants.models import Tenant
-from tenants.owner import owner_transaction, quote, uuid_literal
 
 BATCH_ROWS = 1000
 UNUSABLE_PASSWORD_SQL = "'!' || md5(gen_random_uuid()::text) || md5(gen_random_uuid()::text)"  # noqa: S105  # nosec B105 - no password can match it
@@ -47,6 +48,7 @@ class ImportResult:
     rows: dict[str, int] = field(default_factory=dict)
 
 
+@as_maintenance()
 def tenant_import(*, path, slug: str, on_progress=None) -> ImportResult:
     with zipfile.ZipFile(path) as archive:
         try:
@@ -88,7 +90,7 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
     total = max(sum(manifest["entities"][n]["rows"] for n in order), 1)
     done = 0
     maps: dict[str, str] = {}
-    with owner_transaction(target, privileged=True) as cursor:
+    with maintenance_transaction(target) as cursor:
         cursor.execute(KEEP_STAMPS_SQL)  # rows keep their updated_at (inventory.sync)
         for i, name in enumerate(order):
             table = ours[name].table
@@ -124,7 +126,7 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
             if key_map_create(cursor, table, stage=stage, name=f"kassa_import_map_{i}"):
                 maps[name] = f"kassa_import_map_{i}"
             if name in TRIGGER_FED_TABLES:  # what this load's own inserts logged
-                cursor.execute(f"DELETE FROM {quote(name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
+                rows_delete(cursor, name, where="tenant_id = %s", params=[target.pk])
             insert_columns = [
                 c for c in staged if c in columns or (name, c) in DERIVED_COLUMNS or c == "password"
             ]

@@ -1,4 +1,8 @@
-"""Celery tasks: thin, idempotent, acknowledged late, and run again when their worker dies."""
+"""Celery tasks: thin, idempotent, acknowledged late, and run again when their worker dies.
+
+Every task here needs the maintenance role: they are routed to the privileged queue
+(settings.KASSA_PRIVILEGED_TASKS) that only the privileged worker consumes.
+"""
 
 from uuid import UUID
 
@@ -7,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from lifecycle.models import Backup
-from lifecycle.services.backups import backup_create, backup_run, backups_expire
+from lifecycle.services.backups import backup_create, backup_record, backup_run, backups_expire
 from lifecycle.services.drills import restore_drill_run
 from lifecycle.services.purge import tenant_purge, tenants_purge_due
 from tenants.models import Tenant
@@ -21,10 +25,13 @@ from tenants.models import Tenant
     retry_backoff_max=900,
     max_retries=5,
 )
-def backup_run_task(self, tenant_id: str, backup_id: str) -> str:
+def backup_run_task(self, tenant_id: str, backup_id: str, record: bool = False) -> str:
+    """Run a backup; `record`: a request asked for it, so its record is made here first."""
     tenant = Tenant.objects.get(pk=tenant_id)
     if tenant.status == Tenant.Status.PURGED:
         return "purged"
+    if record:
+        backup_record(tenant=tenant, backup_id=UUID(backup_id))
     return str(backup_run(tenant=tenant, backup_id=UUID(backup_id)).status)
 
 

@@ -15,9 +15,10 @@ from django.db import connections
 from tenants.fields import EncryptedTextField
 from tenants.rls import PLATFORM_TABLES
 
-# Left out of backups: data keys. A backup is encrypted with them, and a restore keeps the
-# target's keys or makes new ones. A purge deletes them all the same.
-NOT_BACKED_UP = frozenset({"tenants_tenantkey"})
+# Left out of backups: data keys (a backup is encrypted with them, and a restore keeps the
+# target's keys or makes new ones) and django-axes's lockout counters (minutes-long state, keyed
+# by tenant id). A purge deletes them all the same.
+NOT_BACKED_UP = frozenset({"tenants_tenantkey", "axes_accessattempt", "axes_accessattemptexpiration"})
 # Written by triggers of other tables (auditlog's change capture): a restore loads them last,
 # after removing the rows its own inserts and deletes made them write.
 TRIGGER_FED_TABLES = ("auditlog_change",)
@@ -85,7 +86,7 @@ def encrypted_columns() -> dict[tuple[str, str], str]:
     return found
 
 
-def tenant_tables(*, using: str = "owner", backed_up_only: bool = False) -> list[Table]:
+def tenant_tables(*, using: str = "default", backed_up_only: bool = False) -> list[Table]:
     """Every tenant-owned table, parents before the tables that refer to them."""
     connection = connections[using]
     with connection.cursor() as cursor:
@@ -145,7 +146,7 @@ def _parents_first(tables: list[Table]) -> list[Table]:
     ]
 
 
-def tenant_table_names(*, using: str = "owner") -> list[str]:
+def tenant_table_names(*, using: str = "default") -> list[str]:
     """Every table of schema public with a tenant_id column, platform tables included."""
     with connections[using].cursor() as cursor:
         cursor.execute(TABLES_SQL)

@@ -28,8 +28,11 @@ from tests.factories import PASSWORD, StoreFactory, TenantFactory, UserFactory
 ROOT = Path(__file__).resolve().parents[1]
 HOST_A = "alice-chain.localhost"
 
+# Every alias of the test process: the application role (default, with audit and snapshot), the
+# maintenance role's own connection, and the owner.
+DATABASES = ["default", "owner", "maintenance", "snapshot"]
 # Committed data and a flush by the owner role afterwards (the app role may not TRUNCATE).
-transactional = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+transactional = pytest.mark.django_db(transaction=True, databases=DATABASES)
 
 
 class FastArgon2Hasher(Argon2PasswordHasher):
@@ -79,6 +82,29 @@ def _test_settings(settings):
     settings.WHITENOISE_USE_FINDERS = True
 
 
+def role_connection(kind: str, **kwargs):
+    """A plain psycopg connection to the test database logged in as a role's own credentials.
+
+    `kind`: app, maintenance or owner, as the web, the privileged worker and migrate log in. The
+    application role's credentials come from DATABASE_URL when the database is external.
+    """
+    import psycopg
+    from django.conf import settings
+
+    alias = {"app": "default", "maintenance": "maintenance", "owner": "owner"}[kind]
+    params = connections[alias].get_connection_params()
+    conninfo = {k: params[k] for k in ("dbname", "host", "port", "user", "password") if params.get(k)}
+    if kind == "app":
+        conninfo["user"] = settings.KASSA_DB_ROLES["app"]
+        conninfo.pop("password", None)
+        if os.environ.get("DATABASE_URL"):
+            import environ
+
+            url = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+            conninfo.update(user=url["USER"], password=url.get("PASSWORD") or None)
+    return psycopg.connect(**{k: v for k, v in conninfo.items() if v}, **kwargs)
+
+
 def make_tenant(slug: str, owner: str = "owner"):
     return TenantFactory(slug=slug, owner=owner)
 
@@ -108,10 +134,14 @@ def file_storage(tmp_path, settings):
     return tmp_path / "storage"
 
 
-def start_worker(extra_env: dict | None = None, *, pool: str = "prefork", prefix: str = "test"):
+def start_worker(
+    extra_env: dict | None = None, *, pool: str = "prefork", prefix: str = "test", privileged: bool = False
+):
     """A real Celery worker process on this test's queue and test database: (process, name).
 
-    It leads a process group of its own, so stop_worker ends its pool processes with it.
+    A plain worker (the application role, this test's queue) unless `privileged`: then the
+    privileged worker (the maintenance role, this test's privileged queue). It leads a process
+    group of its own, so stop_worker ends its pool processes with it.
     """
     from kassa.celery import app
 
@@ -120,6 +150,7 @@ def start_worker(extra_env: dict | None = None, *, pool: str = "prefork", prefix
 
     env = {
         **os.environ,
+        "KASSA_PROCESS": "privileged-worker" if privileged else "worker",
         "KASSA_DB_NAME": connections["default"].settings_dict["NAME"],
         "KASSA_STORAGE_URL": settings.KASSA_STORAGE_URL,
         **(extra_env or {}),
@@ -172,6 +203,14 @@ def stop_worker(process: subprocess.Popen) -> None:
 def celery_worker(django_db_setup, django_db_blocker):
     """A real Celery worker (prefork, one process) for this test, stopped after it."""
     process, _ = start_worker()
+    yield process
+    stop_worker(process)
+
+
+@pytest.fixture
+def privileged_worker(django_db_setup, django_db_blocker):
+    """The privileged worker (maintenance role, privileged queue; one process), stopped after it."""
+    process, _ = start_worker(privileged=True, prefix="privileged")
     yield process
     stop_worker(process)
 

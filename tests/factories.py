@@ -2,6 +2,8 @@
 
 Each goes through the service the application uses (tenant onboarding, `user_create`,
 `product_create`) inside its tenant's context, so a made object is one the app could have made.
+Onboarding is the maintenance role's (`tenant_create` steps up with `as_maintenance()` inside
+the test's transaction); everything else is made as the application role, as a request would.
 Every field has a default: `UserFactory(tenant=t)` is some cashier of every store of `t`,
 `UserFactory(tenant=t, username="sam", role="store_manager", stores=[store])` a named one.
 """

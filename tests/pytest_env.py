@@ -10,7 +10,12 @@ import os
 run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:8]
 worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
 os.environ.setdefault("KASSA_REDIS_DB", "8")
+# The test process is manage.py's (every role's connection) whose connections act as the
+# application role; a test or a privileged service steps up with as_maintenance().
+os.environ["KASSA_PROCESS"] = "manage"
+os.environ["KASSA_DB_ACT_AS_APP"] = "true"
 # Set once by the first process (the controller); its workers add their own suffix (_gw0, ...).
 os.environ.setdefault("KASSA_TEST_DB_NAME", f"test_kassa_{run}")
 os.environ["KASSA_CELERY_QUEUE"] = f"test-{run}-{worker}"
 os.environ["KASSA_CACHE_PREFIX"] = f"test-{run}-{worker}"
+os.environ["KASSA_PRIVILEGED_QUEUE"] = f"test-{run}-{worker}-privileged"

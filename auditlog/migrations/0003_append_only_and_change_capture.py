@@ -1,6 +1,5 @@
 """Row-level security, append-only protection and the change-capture function of the audit tables."""
 
-from django.conf import settings
 from django.db import migrations
 
 import tenants.rls
@@ -101,13 +100,12 @@ def forwards(apps, schema_editor):
             f"CREATE TRIGGER auditlog_append_only BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION auditlog_refuse_change()"
         )
-    app_role = settings.DATABASES["default"]["USER"]
-    owner = schema_editor.connection.settings_dict["USER"]
-    if app_role and app_role != owner:
-        quoted = schema_editor.quote_name(app_role)
-        for table in APPEND_ONLY_TABLES:
-            execute(f"REVOKE ALL ON {table} FROM {quoted}")
-            execute(f"GRANT SELECT, INSERT ON {table} TO {quoted}")
+    from tenants.roles import migration_role
+
+    quoted = migration_role(schema_editor, "app")
+    for table in APPEND_ONLY_TABLES:
+        execute(f"REVOKE ALL ON {table} FROM {quoted}")
+        execute(f"GRANT SELECT, INSERT ON {table} TO {quoted}")
 
 
 def backwards(apps, schema_editor):

@@ -49,6 +49,7 @@ OUT = ROOT / "var" / "bench-load"
 
 def _django():
     os.environ.update(ENV)
+    os.environ.setdefault("KASSA_PROCESS", "manage")  # creates and seeds the bench database
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
     import django
 
@@ -130,7 +131,7 @@ def _servers() -> dict[str, subprocess.Popen]:
                 "--without-mingle",
             ],
             cwd=ROOT,
-            env=env,
+            env={**env, "KASSA_PROCESS": "worker"},
             stdout=log,
             stderr=log,
         ),

@@ -7,7 +7,9 @@
 - `purge`: termination, the purge after the grace period, deleting a tenant's rows.
 - `remap`: the SQL that moves rows into another tenant with new keys (restore and import).
 
-Every step that reads or writes tenant rows runs as the owner role ("owner" connection) with
-the tenant selected, so row-level security still applies; the append-only audit tables are
-changed only through their privileged path (`kassa.audit_purge`, owner role, see auditlog).
+Every write of theirs is the maintenance role's (`tenants.maintenance`): the services wear
+`@as_maintenance()`, so they run only in the privileged worker and manage.py, and raw SQL goes
+through `maintenance_transaction(tenant)` with the tenant selected (row-level security still
+applies). Audit entries are deleted only through `kassa_audit_delete()` (auditlog.deletion).
+The one entry point a request may call is `backups.backup_request`, which only enqueues.
 """

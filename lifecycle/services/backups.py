@@ -1,8 +1,12 @@
 """Backups: create, run (written aside, read back, checked, then published), verify and expire.
 
 A backup file (lifecycle.archive) holds every backed-up tenant table as COPY text, read as the
-owner role under the tenant in one consistent snapshot, with a manifest of row counts and
+maintenance role under the tenant in one consistent snapshot, with a manifest of row counts and
 checksums (`TableDigest`) that a restore and a drill check again.
+
+Backups are records of the platform: only the maintenance role writes them (the privileged
+worker, manage.py). A request asks for one with `backup_request`, which enqueues the privileged
+task that records and runs it.
 """
 
 from __future__ import annotations
@@ -29,8 +33,15 @@ from lifecycle.models import Backup
 from tenants import crypto
 from tenants.catalogue import encrypted_columns, tenant_tables
 from tenants.context import tenant_context
+from tenants.maintenance import (
+    MAINTENANCE,
+    as_maintenance,
+    maintenance_transaction,
+    migration_state,
+    quote,
+    uuid_literal,
+)
 from tenants.models import Tenant, TenantKey
-from tenants.owner import migration_state, owner_transaction, quote, uuid_literal
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +108,7 @@ def copy_out(cursor, query: str) -> Iterator[bytes]:
         yield bytes(block)
 
 
+@as_maintenance()
 def backup_create(
     *,
     tenant: Tenant,
@@ -126,10 +138,40 @@ def backup_create(
     return backup
 
 
-def _backup_enqueue(backup: Backup) -> None:
+def backup_request(*, tenant: Tenant) -> Backup:
+    """A backup asked for by a request (API, admin): recorded and run by the privileged worker.
+
+    The web may not write backup records, so this only enqueues (after commit) the privileged
+    task with a new backup id, and answers the backup as it will be recorded: queued.
+    """
+    if tenant.region != settings.KASSA_REGION:
+        raise WrongRegion(f"tenant {tenant.slug} is not in this deployment's region")
+    backup = Backup(
+        id=uuid.uuid4(),
+        tenant=tenant,
+        trigger=Backup.Trigger.MANUAL,
+        region=tenant.region,
+        created_at=timezone.now(),
+    )
+    _backup_enqueue(backup, record=True)
+    return backup
+
+
+@as_maintenance()
+def backup_record(*, tenant: Tenant, backup_id) -> Backup:
+    """The requested backup's record, made now if the request's task is the first to run."""
+    with tenant_context(tenant):
+        backup, _ = Backup.objects.get_or_create(
+            pk=backup_id, tenant=tenant, defaults={"trigger": Backup.Trigger.MANUAL, "region": tenant.region}
+        )
+    return backup
+
+
+def _backup_enqueue(backup: Backup, *, record: bool = False) -> None:
     from lifecycle.tasks import backup_run_task
 
-    transaction.on_commit(lambda: backup_run_task.delay(str(backup.tenant_id), str(backup.pk)))
+    args = (str(backup.tenant_id), str(backup.pk))
+    transaction.on_commit(lambda: backup_run_task.delay(*args, record=record))
 
 
 def backup_get(*, backup_id) -> Backup:
@@ -151,7 +193,7 @@ def _backup_lock(backup_id):
     the run: a session-level lock would be lost (or kept by a stranger) behind a transaction-mode
     PgBouncer, which hands a server connection to whoever runs the next transaction.
     """
-    params = connections["owner"].get_connection_params()
+    params = connections[MAINTENANCE].get_connection_params()
     for key in ("cursor_factory", "context"):
         params.pop(key, None)
     params["prepare_threshold"] = None
@@ -164,6 +206,7 @@ def _backup_lock(backup_id):
         yield  # leaving the block commits, ending the transaction and its lock
 
 
+@as_maintenance()
 def backup_run(*, tenant: Tenant, backup_id, on_progress: Callable[[int], None] | None = None) -> Backup:
     """Write the backup aside, read it back and check it, then publish it. Safe to run again."""
     with tenant_context(tenant):
@@ -228,7 +271,7 @@ def _backup_frames(tenant: Tenant, backup: Backup, manifest: dict, on_progress) 
     key_version = TenantKey.objects.order_by("-version").values_list("version", flat=True).first()
     pause = settings.KASSA_BACKUP_BLOCK_PAUSE_MS / 1000
     entries: dict[str, dict] = {}
-    with owner_transaction(tenant, snapshot=True) as cursor:
+    with maintenance_transaction(tenant, snapshot=True) as cursor:
         migrations = migration_state(cursor)
         totals = {}
         for table in tables:
@@ -314,6 +357,7 @@ def archive_verify(*, tenant: Tenant, backup_id, chunks) -> dict:
     return manifest
 
 
+@as_maintenance()
 def backups_expire(*, tenant: Tenant, now=None) -> int:
     """Delete backups beyond retention: every one of the last N days, the first of each of M months."""
     now = now or timezone.now()

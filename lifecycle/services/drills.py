@@ -12,9 +12,11 @@ from lifecycle.services.backups import safe_error
 from lifecycle.services.purge import tenant_delete
 from lifecycle.services.restore import backup_restore
 from tenants.context import tenant_context
+from tenants.maintenance import as_maintenance
 from tenants.models import Tenant
 
 
+@as_maintenance()
 def restore_drill_run(*, tenant: Tenant) -> RestoreDrill | None:
     """Restore the latest backup into a scratch tenant, compare, delete it, record the result."""
     backup = Backup.objects.filter(tenant=tenant, status=Backup.Status.DONE).order_by("-created_at").first()

@@ -1,4 +1,7 @@
-"""A tenant's start: the tenant, its domain, its data key, the built-in roles and the owner."""
+"""A tenant's start: the tenant, its domain, its data key, the built-in roles and the owner.
+
+The maintenance role's (manage.py create_tenant): the application role may not write tenants.
+"""
 
 import secrets
 import string
@@ -15,6 +18,7 @@ from auditlog.models import PlatformEvent
 from auditlog.services import platform_event_record
 from tenants import crypto
 from tenants.context import tenant_context
+from tenants.maintenance import as_maintenance
 from tenants.models import Domain, Tenant
 from tenants.selectors import tenant_host
 from tenants.timezones import DEFAULT_TIME_ZONE
@@ -30,6 +34,7 @@ def password_generate(length: int = 20) -> str:
             return password
 
 
+@as_maintenance()
 @transaction.atomic
 def tenant_create(
     *,

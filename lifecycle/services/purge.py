@@ -1,7 +1,7 @@
 """Termination, the purge after the grace period, and deleting all of a tenant's rows.
 
-Rows are deleted as the owner role with the tenant selected and the audit tables' privileged
-path set (`kassa.audit_purge`, see auditlog).
+Everything here is the maintenance role's (`tenants.maintenance.as_maintenance`): rows are
+deleted with the tenant selected, audit entries through `kassa_audit_delete()` (auditlog.deletion).
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.sessions import non_owner_credentials_revoke
+from auditlog.deletion import rows_delete
 from core.storage import all_storages, tenant_prefix
 from lifecycle.errors import LifecycleError
 from lifecycle.models import Backup, PurgeCertificate, RestoreDrill
 from tenants import crypto
 from tenants.catalogue import TRIGGER_FED_TABLES, tenant_tables
 from tenants.context import tenant_context
+from tenants.maintenance import as_maintenance, maintenance_transaction
 from tenants.models import Domain, Tenant
-from tenants.owner import owner_transaction, quote
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ def purge_due_at(tenant: Tenant):
     return tenant.subscription_ends_at + timedelta(days=settings.KASSA_TERMINATION_GRACE_DAYS)
 
 
+@as_maintenance()
 def tenant_terminate(*, tenant: Tenant, ends_at=None) -> Tenant:
     """End the subscription: only owners may sign in (to export) until the purge."""
     if tenant.status == Tenant.Status.PURGED:
@@ -59,6 +61,7 @@ def tenants_purge_due(*, now=None) -> list[Tenant]:
     return list(Tenant.objects.filter(status=Tenant.Status.TERMINATED, subscription_ends_at__lte=cutoff))
 
 
+@as_maintenance()
 def tenant_purge(
     *, tenant: Tenant, requested_by: str, batch_size: int = DELETE_BATCH, on_batch=None
 ) -> PurgeCertificate:
@@ -128,6 +131,7 @@ def tenant_purge(
 # --- deleting a tenant's rows: purge and scratch tenants ---------------------------------
 
 
+@as_maintenance()
 def tenant_rows_delete(
     *,
     tenant: Tenant,
@@ -149,13 +153,10 @@ def tenant_rows_delete(
         for table in ordered:
             while True:
                 try:
-                    with owner_transaction(tenant, privileged=True) as cursor:
-                        cursor.execute(
-                            f"DELETE FROM {quote(table.name)} WHERE ctid = ANY(ARRAY("  # noqa: S608
-                            f"SELECT ctid FROM {quote(table.name)} WHERE tenant_id = %s LIMIT %s))",
-                            [tenant.pk, batch_size],
+                    with maintenance_transaction(tenant) as cursor:
+                        deleted = rows_delete(
+                            cursor, table.name, where="tenant_id = %s", params=[tenant.pk], limit=batch_size
                         )
-                        deleted = cursor.rowcount
                         if deleted and on_batch:
                             on_batch(table.name, deleted, cursor)
                 except IntegrityError:
@@ -174,17 +175,18 @@ def tenant_rows_delete(
 
 def _rows_delete_at_once(tenant, tables, counts, on_batch) -> int:
     total = 0
-    with owner_transaction(tenant, privileged=True) as cursor:
+    with maintenance_transaction(tenant) as cursor:
         for table in tables:
-            cursor.execute(f"DELETE FROM {quote(table.name)} WHERE tenant_id = %s", [tenant.pk])  # noqa: S608
-            if cursor.rowcount:
-                counts[table.name] = counts.get(table.name, 0) + cursor.rowcount
-                total += cursor.rowcount
+            deleted = rows_delete(cursor, table.name, where="tenant_id = %s", params=[tenant.pk])
+            if deleted:
+                counts[table.name] = counts.get(table.name, 0) + deleted
+                total += deleted
                 if on_batch:
-                    on_batch(table.name, cursor.rowcount, cursor)
+                    on_batch(table.name, deleted, cursor)
     return total
 
 
+@as_maintenance()
 def tenant_delete(*, tenant: Tenant) -> None:
     """Remove a scratch tenant entirely: rows, keys, domain and the tenant itself."""
     tenant_rows_delete(tenant=tenant)

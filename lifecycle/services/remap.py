@@ -5,7 +5,7 @@ A restore into a new tenant (lifecycle.services.restore) and the import of an ex
 or serial primary key a new value through a map table (old, new), insert with every foreign
 key to a remapped table following its map and every reference to the tenant pointing at the
 new one, and before commit read the rows back as the source had them. The SQL names only
-tables and columns read from the catalogue (quoted); ids are UUID literals (tenants.owner).
+tables and columns read from the catalogue (quoted); ids are UUID literals (tenants.maintenance).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from lifecycle.errors import LifecycleError
 from tenants import crypto
 from tenants.catalogue import Table
 from tenants.context import tenant_context
+from tenants.maintenance import quote, uuid_literal
 from tenants.models import Tenant
-from tenants.owner import quote, uuid_literal
 
 
 def new_key_sql(table: Table) -> str | None:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from auditlog.deletion import rows_delete
 from core.storage import WrongRegion, storage_for_region
 from inventory.sync import KEEP_STAMPS_SQL
 from lifecycle import archive
@@ -21,8 +22,8 @@ from lifecycle.services.remap import insert_select, key_map_create, mapped_back_
 from tenants import crypto
 from tenants.catalogue import TRIGGER_FED_TABLES, tenant_tables
 from tenants.context import tenant_context
+from tenants.maintenance import as_maintenance, maintenance_transaction, migration_state, quote
 from tenants.models import Domain, Tenant
-from tenants.owner import migration_state, owner_transaction, quote
 from tenants.selectors import tenant_host
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class RestoreResult:
         return sum(self.rows.values())
 
 
+@as_maintenance()
 def tenant_shell_create(*, slug: str, name: str, region: str) -> Tenant:
     """A tenant with its domain and its own data key but no users: a restore fills it."""
     if region != settings.KASSA_REGION:
@@ -54,6 +56,7 @@ def tenant_shell_create(*, slug: str, name: str, region: str) -> Tenant:
     return tenant
 
 
+@as_maintenance()
 def backup_restore(*, backup: Backup, new_slug: str | None = None) -> RestoreResult:
     """Restore into the backup's tenant (replacing its data) or, with `new_slug`, a new tenant.
 
@@ -109,7 +112,7 @@ def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str
     remap = source.pk != target.pk
     order = [t for t in tenant_tables(backed_up_only=True) if t.name in manifest["tables"]]
     stages = {t.name: f"kassa_stage_{i}" for i, t in enumerate(order)}
-    with owner_transaction(target, privileged=True) as cursor:
+    with maintenance_transaction(target) as cursor:
         cursor.execute(KEEP_STAMPS_SQL)  # rows keep their updated_at (inventory.sync)
         # 1. The backup into temporary tables (read and authenticated a second time).
         records = archive.read_records(storage.get(backup.object_key), tenant=source, backup_id=backup.pk)
@@ -130,7 +133,7 @@ def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str
         # 2. Same tenant: its current rows go (children first; constraints are checked at commit).
         if not remap:
             for table in reversed(list(tables.values())):
-                cursor.execute(f"DELETE FROM {quote(table.name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
+                rows_delete(cursor, table.name, where="tenant_id = %s", params=[target.pk])
         # 3. Into a new tenant: new primary keys, and values encrypted with the new tenant's key.
         maps: dict[str, str] = {}
         if remap:
@@ -150,7 +153,7 @@ def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str
         for table in order:
             columns = manifest["tables"][table.name]["columns"]
             if table.name in TRIGGER_FED_TABLES:
-                cursor.execute(f"DELETE FROM {quote(table.name)} WHERE tenant_id = %s", [target.pk])  # noqa: S608
+                rows_delete(cursor, table.name, where="tenant_id = %s", params=[target.pk])
             select, joins = insert_select(table, columns, maps, source_id=source.pk, target_id=target.pk)
             cursor.execute(
                 f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608

@@ -4,18 +4,15 @@ import uuid
 
 import django.db.models.deletion
 import django.db.models.manager
-from django.conf import settings
 from django.db import migrations, models
 
 import tenants.rls
 
 
 def grant_to_app_role(apps, schema_editor):
-    app_role = settings.DATABASES["default"]["USER"]
-    owner = schema_editor.connection.settings_dict["USER"]
-    if not app_role or app_role == owner:
-        return
-    quoted = schema_editor.quote_name(app_role)
+    from tenants.roles import migration_role
+
+    quoted = migration_role(schema_editor, "app")
     for statement in (
         f"GRANT USAGE ON SCHEMA public TO {quoted}",
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {quoted}",

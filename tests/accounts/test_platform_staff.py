@@ -17,6 +17,7 @@ from accounts.models import PlatformTotpDevice, SupportGrant, User
 from auditlog.models import PlatformEvent
 from tenants import crypto
 from tenants.context import tenant_context
+from tenants.maintenance import as_maintenance
 from tests.accounts.test_support_access import grant, staff_make, support_sign_in
 from tests.conftest import PASSWORD, HttpsApiClient, totp_code, web_client
 
@@ -37,7 +38,8 @@ def staff_events(username: str) -> list[dict]:
 
 def test_first_sign_in_enrols_an_authenticator_before_anything_else(db):
     name = unique_name()
-    staff = User.objects.create_superuser(name, PASSWORD)
+    with as_maintenance():  # platform staff: manage.py createsuperuser
+        staff = User.objects.create_superuser(name, PASSWORD)
     browser = web_client(PLATFORM)
     answer = browser.post("/login/", {"username": name, "password": PASSWORD}, secure=True)
     assert answer.status_code == 302 and answer["Location"].startswith("/login/enrol/")
@@ -121,7 +123,8 @@ def test_the_support_token_needs_the_code(cast_a, api):
 
 def test_staff_without_an_authenticator_get_no_support_token(cast_a, api):
     name = unique_name()
-    User.objects.create_superuser(name, PASSWORD)
+    with as_maintenance():
+        User.objects.create_superuser(name, PASSWORD)
     grant(api, cast_a["owner"], staff_username=name)
     answer = support_sign_in(username=name, otp="")
     assert answer.status_code == 401 and answer.json()["code"] == "otp_required"

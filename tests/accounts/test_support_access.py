@@ -4,12 +4,14 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ApiToken, PlatformTotpDevice, User
+from tenants.maintenance import as_maintenance
 from tests.conftest import PASSWORD, HttpsApiClient, mfa_enrol, totp_code
 
 
 def staff_make(username="sally") -> User:
     """Platform staff with an authenticator (TOTP is required for them)."""
-    staff = User.objects.create_superuser(username, PASSWORD)
+    with as_maintenance():  # platform staff: manage.py createsuperuser
+        staff = User.objects.create_superuser(username, PASSWORD)
     mfa_enrol(staff)
     return staff
 

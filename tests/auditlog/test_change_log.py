@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import connection
 
 from auditlog.models import ChangeEvent
@@ -52,7 +53,7 @@ def test_raw_sql_update_is_logged(db, tenant_a, stores_a):
             cursor.execute("UPDATE tenants_store SET address = 'Quay 1' WHERE id = %s", [stores_a[1].pk])
         change = ChangeEvent.objects.get(model="tenants.store", operation="update")
     assert change.object_id == str(stores_a[1].pk) and change.after == {"address": "Quay 1"}
-    assert change.database_user == connection.settings_dict["USER"]
+    assert change.database_user == settings.KASSA_DB_ROLES["app"]  # the role that wrote it
 
 
 def test_bulk_create_and_delete_are_logged(db, tenant_a):

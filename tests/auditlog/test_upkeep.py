@@ -109,7 +109,7 @@ def test_the_daily_purge_runs_in_a_worker_keeps_the_retention_and_is_logged(tena
             duration_ms=1,
             created_at=timezone.now() - timedelta(days=360),
         )
-    worker, _ = start_worker()
+    worker, _ = start_worker(privileged=True)  # the purge deletes audit entries: the privileged queue
     try:
         deleted = audit_purge_task.delay().get(timeout=120)
         again = audit_purge_task.delay().get(timeout=120)

@@ -28,7 +28,7 @@ def settings_of(env: dict, expression: str):
     code = f"import json, django; django.setup(); from django.conf import settings; print(json.dumps({expression}))"
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "kassa.settings", **env},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "kassa.settings", "KASSA_PROCESS": "web", **env},
     )  # fmt: skip
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -44,18 +44,26 @@ def test_a_multi_host_url_keeps_every_host_and_the_read_write_target():
 
 
 def test_transaction_pooling_turns_off_server_side_prepares_and_cursors_for_the_app_role_only():
-    databases = settings_of(
-        {
-            "DATABASE_URL": "postgres://kassa_app:pw@127.0.0.1:6432/kassa",
-            "DATABASE_OWNER_URL": "postgres://kassa_owner:pw@pg1:5432,pg2:5432/kassa?target_session_attrs=read-write",
-            "KASSA_DB_TRANSACTION_POOLING": "true",
-        },
-        "settings.DATABASES",
-    )
+    pooled = {
+        "DATABASE_URL": "postgres://kassa_app:pw@127.0.0.1:6432/kassa",
+        "KASSA_DB_TRANSACTION_POOLING": "true",
+    }
+    databases = settings_of(pooled, "settings.DATABASES")  # a web process: the application role
     for alias in ("default", "audit"):
         assert databases[alias]["OPTIONS"]["prepare_threshold"] is None
         assert databases[alias]["DISABLE_SERVER_SIDE_CURSORS"] is True
-    assert "prepare_threshold" not in databases["owner"].get("OPTIONS", {})  # the owner goes direct
+    direct = settings_of(  # manage.py: the maintenance role and the owner go direct
+        {
+            **pooled,
+            "KASSA_PROCESS": "manage",
+            "KASSA_DB_ACT_AS_APP": "",
+            "DATABASE_MAINTENANCE_URL": "postgres://kassa_maintenance:pw@pg1:5432,pg2:5432/kassa?target_session_attrs=read-write",
+            "DATABASE_OWNER_URL": "postgres://kassa_owner:pw@pg1:5432,pg2:5432/kassa?target_session_attrs=read-write",
+        },
+        "settings.DATABASES",
+    )
+    for alias in ("owner", "default", "maintenance"):
+        assert "prepare_threshold" not in direct[alias].get("OPTIONS", {}), alias
 
 
 def test_a_replica_url_adds_a_read_only_alias_that_is_never_migrated():
@@ -85,7 +93,7 @@ def test_the_first_host_down_a_multi_host_url_reaches_the_primary(django_db_setu
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "kassa.settings", "DATABASE_URL": url},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "kassa.settings", "KASSA_PROCESS": "web", "DATABASE_URL": url},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-1500:]
     assert result.stdout.strip().splitlines()[-1] == f"('{params['dbname']}', False)"

@@ -11,6 +11,7 @@ import pytest
 from core.storage import storage_for_tenant
 from lifecycle import archive
 from lifecycle.services.backups import backup_create, backup_run
+from tests.conftest import DATABASES
 from tests.tenants.test_chunks import layout_frames, layout_read
 
 
@@ -35,7 +36,7 @@ def test_a_backup_file_in_the_stored_layout_is_read(tenant_a):
         list(archive.read_records([stored[0], stored[2]], tenant=tenant_a, backup_id=backup_id))
 
 
-@pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+@pytest.mark.django_db(transaction=True, databases=DATABASES)
 def test_a_backup_is_stored_in_that_layout(chain):
     backup = backup_run(tenant=chain, backup_id=backup_create(tenant=chain, enqueue=False).pk)
     stored = b"".join(storage_for_tenant(chain).get(backup.object_key))

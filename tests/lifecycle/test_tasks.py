@@ -8,6 +8,7 @@ from lifecycle import tasks
 from lifecycle.errors import BackupBusy, LifecycleError
 from lifecycle.models import Backup
 from lifecycle.services.backups import backup_create
+from tenants.maintenance import as_maintenance
 
 
 def test_lifecycle_tasks_are_named_app_dot_name_task():
@@ -35,7 +36,7 @@ def test_lifecycle_tasks_are_named_app_dot_name_task():
 @pytest.fixture
 def delayed(monkeypatch):
     sent = []
-    monkeypatch.setattr(tasks.backup_run_task, "delay", lambda *args: sent.append(args))
+    monkeypatch.setattr(tasks.backup_run_task, "delay", lambda *args, record: sent.append((*args, record)))
     return sent
 
 
@@ -47,7 +48,7 @@ def test_a_created_backup_runs_in_a_worker_after_commit(
         assert delayed == []  # not before the commit
         backup_create(tenant=tenant_a, enqueue=False)  # the caller runs this one
 
-    assert delayed == [(str(tenant_a.pk), str(backup.pk))]
+    assert delayed == [(str(tenant_a.pk), str(backup.pk), False)]
     assert Backup.objects.filter(tenant=tenant_a).count() == 2
 
 
@@ -56,12 +57,13 @@ def test_a_scheduled_backup_done_tonight_is_not_run_again(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         backup = backup_create(tenant=tenant_a, trigger=Backup.Trigger.SCHEDULED, scheduled_for="2026-01-02")
-    Backup.objects.filter(pk=backup.pk).update(status=Backup.Status.DONE)
+    with as_maintenance():
+        Backup.objects.filter(pk=backup.pk).update(status=Backup.Status.DONE)
     with django_capture_on_commit_callbacks(execute=True):
         again = backup_create(tenant=tenant_a, trigger=Backup.Trigger.SCHEDULED, scheduled_for="2026-01-02")
 
     assert again.pk == backup.pk
-    assert delayed == [(str(tenant_a.pk), str(backup.pk))]
+    assert delayed == [(str(tenant_a.pk), str(backup.pk), False)]
 
 
 def test_lifecycle_refusals_are_domain_errors_with_their_code():

@@ -12,9 +12,9 @@ from lifecycle.models import Backup
 from lifecycle.services.backups import archive_verify, backup_create, backup_key
 from lifecycle.tasks import backup_run_task
 from tenants.context import tenant_context
-from tests.conftest import start_worker, stop_worker
+from tests.conftest import DATABASES, start_worker, stop_worker
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
 
 
 def wait_for(check, timeout: float, what: str):
@@ -39,8 +39,9 @@ def test_a_backup_killed_half_way_publishes_nothing_and_its_retry_publishes_one(
         )
     backup = backup_create(tenant=chain, enqueue=False)  # enqueued below, once the worker runs
     storage = storage_for_tenant(chain)
-    worker, _ = start_worker(
-        {"KASSA_STORAGE_URL": settings.KASSA_STORAGE_URL, "KASSA_BACKUP_BLOCK_PAUSE_MS": "250"}
+    worker, _ = start_worker(  # backups are the privileged queue's
+        {"KASSA_STORAGE_URL": settings.KASSA_STORAGE_URL, "KASSA_BACKUP_BLOCK_PAUSE_MS": "250"},
+        privileged=True,
     )
     try:
         backup_run_task.delay(str(chain.pk), str(backup.pk))

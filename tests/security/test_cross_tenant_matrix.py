@@ -18,6 +18,7 @@ from auditlog.models import AccessEvent, SignInEvent
 from backoffice.services.purchasing import OrderLineInput, purchase_order_create, purchase_order_order
 from backoffice.services.stocktakes import stocktake_start
 from backoffice.services.transfers import TransferLineInput, transfer_send
+from exports.models import CustomerErasure
 from exports.services import export_create
 from integrations.services import webhook_create
 from inventory.importing import product_import_create
@@ -29,6 +30,7 @@ from inventory.services.shifts import shift_open
 from inventory.services.stock import stock_receive
 from lifecycle.models import Backup, RestoreDrill
 from tenants.context import tenant_context
+from tenants.maintenance import as_maintenance
 from tenants.models import Store
 from tests.conftest import key_for, tenant_host, token_for
 from tests.factories import ServiceUserFactory
@@ -79,6 +81,7 @@ TARGETS = {
     "inventory_product_import_job": "productimport",
     "inventory_product_import_apply": "productimport",
     "product-import-detail": "productimport",
+    "customer-erasure": "erasure",
 }
 # Patterns whose parameter names a kind of thing, not an object.
 NOT_OBJECTS = {r"api/v1/^exports/(?P<kind>[a-z]+)\.csv$", "audit/export/<slug:kind>/"}
@@ -195,6 +198,9 @@ def bobs_objects(cast_b, tenant_b, stores_b):
             payments=[PaymentInput(method="card", amount=Decimal("2.00"))],
             actor=cast_b["cashier"],
         )
+        with as_maintenance():  # the privileged worker records these
+            backup = Backup.objects.create(tenant=tenant_b, region="local")
+            drill = RestoreDrill.objects.create(tenant=tenant_b, status=RestoreDrill.Status.PASSED)
         objects = {
             "user": cast_b["cashier"].pk,
             "role": Role.objects.get(builtin="cashier").pk,
@@ -231,13 +237,16 @@ def bobs_objects(cast_b, tenant_b, stores_b):
                 status=200,
                 duration_ms=1.0,
             ).pk,
-            "backup": Backup.objects.create(tenant=tenant_b, region="local").pk,
-            "drill": RestoreDrill.objects.create(tenant=tenant_b, status=RestoreDrill.Status.PASSED).pk,
+            "backup": backup.pk,
+            "drill": drill.pk,
             "productimport": product_import_create(actor=owner, data="sku,name,price\nB-2,Tea,1\n").pk,
             **_bobs_back_office(store, supplier, product),
             "webhook": webhook_create(actor=owner, url="https://hooks.bob.example/", events=["sale.created"])[
                 0
             ].pk,
+            "erasure": CustomerErasure.objects.create(
+                customer_id=customer.pk, requested_by=owner, reason="r"
+            ).pk,
         }
     return objects
 

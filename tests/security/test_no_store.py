@@ -36,8 +36,12 @@ def every_url(objects: dict) -> list[str]:
         if route in SKIPPED:
             continue
         target = targets.get(route)
-        if target == "view_on_site":
-            urls.append(f"/admin/r/1/{objects['product']}/")
+        if target == "view_on_site":  # the product's content type (ids follow the migrations' order)
+            from django.contrib.contenttypes.models import ContentType
+
+            from inventory.models import Product
+
+            urls.append(f"/admin/r/{ContentType.objects.get_for_model(Product).pk}/{objects['product']}/")
             continue
         if target is not None:
             urls.append(_url(route, target, objects))

@@ -7,17 +7,14 @@ from django.db import connection, connections, transaction
 from tenants.crypto import data_key_create
 from tenants.models import TenantKey
 from tenants.rls import tables_without_rls
-from tests.conftest import transactional
+from tests.conftest import role_connection, transactional
 
 SET = "SELECT set_config('kassa.tenant_id', %s, true)"
 
 
 def raw_app_connection() -> psycopg.Connection:
     """A plain psycopg connection as the application role: no ORM, no tenant guard."""
-    params = connections["default"].get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    return psycopg.connect(**params)
+    return role_connection("app")
 
 
 def test_app_role_cannot_bypass_row_level_security(db):

@@ -4,6 +4,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 
 from tenants.context import NoTenantSelected, current_tenant_id
+from tenants.maintenance import as_maintenance
 from tenants.middleware import TenantMiddleware
 from tenants.models import Tenant, TenantKey
 from tests.conftest import transactional
@@ -82,7 +83,8 @@ def test_tenant_host_shows_sign_in(client, tenant_a):
 
 
 def test_suspended_tenant_answers_403(client, tenant_a):
-    Tenant.objects.filter(pk=tenant_a.pk).update(status=Tenant.Status.SUSPENDED)
+    with as_maintenance():  # the operator suspends it
+        Tenant.objects.filter(pk=tenant_a.pk).update(status=Tenant.Status.SUSPENDED)
     response = client.get("/api/v1/me/", HTTP_HOST="alice-chain.localhost", secure=True)
     assert response.status_code == 403
     assert response.json() == {"code": "tenant_suspended", "detail": "This tenant is suspended."}
@@ -90,7 +92,8 @@ def test_suspended_tenant_answers_403(client, tenant_a):
 
 
 def test_purged_tenant_is_not_found(client, tenant_a):
-    Tenant.objects.filter(pk=tenant_a.pk).update(status=Tenant.Status.PURGED)
+    with as_maintenance():
+        Tenant.objects.filter(pk=tenant_a.pk).update(status=Tenant.Status.PURGED)
     assert client.get("/login/", HTTP_HOST="alice-chain.localhost", secure=True).status_code == 404
 
 

@@ -13,9 +13,17 @@ from django.db import connections
 from core import embedded
 from kassa.tls import ensure_certificate
 
+# What each process may hold (README "Processes"): only the privileged worker gets the
+# maintenance role's connection, and no child gets the owner's.
+PRIVILEGED_ONLY = ("DATABASE_MAINTENANCE_URL", "DATABASE_MAINTENANCE_URL_FILE")
+MANAGE_ONLY = ("DATABASE_OWNER_URL", "DATABASE_OWNER_URL_FILE", "KASSA_DB_ACT_AS_APP")
+
 
 class Command(BaseCommand):
-    help = "Run Kassa on this machine: migrate, seed the demo tenant, then HTTPS web, worker and beat."
+    help = (
+        "Run Kassa on this machine: migrate, seed the demo tenant, then HTTPS web, a worker, the "
+        "privileged worker and beat."
+    )
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
@@ -62,6 +70,22 @@ class Command(BaseCommand):
                 "--hostname",
                 "worker@%h",
             ],
+            # Its own process, not the worker with a second queue: only this one holds the
+            # maintenance role, as in production (erasure, backups, restores, purges).
+            "privileged-worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "kassa",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "1",
+                "--hostname",
+                "privileged@%h",
+            ],
             "beat": [
                 python,
                 "-m",
@@ -78,8 +102,11 @@ class Command(BaseCommand):
         metrics_dir = settings.VAR_DIR / "metrics"  # shared by the processes' Prometheus metrics
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
-        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-        processes = {name: subprocess.Popen(command, env=env) for name, command in commands.items()}  # nosec B603
+        base = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        processes = {
+            name: subprocess.Popen(command, env=self._environment(base, name))  # nosec B603
+            for name, command in commands.items()
+        }
 
         stopping = False
 
@@ -105,6 +132,12 @@ class Command(BaseCommand):
                 time.sleep(0.5)
         finally:
             self._stop(processes)
+
+    @staticmethod
+    def _environment(base: dict, process: str) -> dict:
+        """The child's environment: its KASSA_PROCESS, and no credentials it must not hold."""
+        dropped = MANAGE_ONLY + (() if process == "privileged-worker" else PRIVILEGED_ONLY)
+        return {**{k: v for k, v in base.items() if k not in dropped}, "KASSA_PROCESS": process}
 
     def _stop(self, processes):
         for process in processes.values():
