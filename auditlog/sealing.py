@@ -36,6 +36,7 @@ from auditlog.models import PlatformEvent, Seal
 from core.storage import PLATFORM_PREFIX, StorageError, storage_for_region, storage_for_tenant, tenant_prefix
 from tenants import crypto
 from tenants.context import tenant_context
+from tenants.maintenance import as_maintenance
 
 logger = logging.getLogger("auditlog")
 
@@ -94,9 +95,12 @@ def _utc(cursor) -> None:
 
 
 def seal_create(*, tenant=None, delay: timedelta = SEAL_DELAY) -> list[Seal]:
-    """Seal the chain's unsealed entries (of `tenant`, or the platform's); return the new seals."""
+    """Seal the chain's unsealed entries (of `tenant`, or the platform's); return the new seals.
+
+    As the maintenance role: only it may write seals (migration 0013), so sealing runs in the
+    privileged worker (audit_seal_task) or manage.py (seal_audit)."""
     seals = []
-    with tenant_context(tenant):
+    with as_maintenance(), tenant_context(tenant):
         while True:
             seal = _seal_batch(tenant, timezone.now() - delay)
             if seal is None:

@@ -3,7 +3,7 @@ import logging
 from datetime import timedelta
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -23,7 +23,13 @@ from auditlog.redact import clean
 from core.alerts import alert_send
 from core.net import client_ip
 from tenants.context import current_tenant_id, tenant_context
-from tenants.maintenance import as_maintenance, maintenance_transaction
+from tenants.maintenance import (
+    MAINTENANCE,
+    MaintenanceUnavailable,
+    as_maintenance,
+    maintenance_available,
+    maintenance_transaction,
+)
 
 logger = logging.getLogger("auditlog")
 
@@ -72,15 +78,21 @@ def platform_event_record(
     """
     writer.execute(
         writer.PLATFORM_SQL,
-        (
-            timezone.now(),
-            kind,
-            str(tenant.pk) if tenant is not None else None,
-            tenant.slug if tenant is not None else "",
-            clean(actor or "system", 200),
-            str(request_id) if request_id is not None else None,
-            json.dumps(detail or {}),
-        ),
+        _platform_params(kind=kind, tenant=tenant, actor=actor, request_id=request_id, detail=detail),
+    )
+
+
+def _platform_params(
+    *, kind: str, tenant, actor: str, request_id: UUID | None = None, detail: dict | None
+) -> tuple:
+    return (
+        timezone.now(),
+        kind,
+        str(tenant.pk) if tenant is not None else None,
+        tenant.slug if tenant is not None else "",
+        clean(actor or "system", 200),
+        str(request_id) if request_id is not None else None,
+        json.dumps(detail or {}),
     )
 
 
@@ -89,7 +101,14 @@ def exemption_record(*, kind: str, tenant, actor: str = "system", detail: dict) 
     purge, an erasure) and seal it at once: verification trusts only sealed exemptions."""
     from auditlog import sealing
 
-    platform_event_record(kind=kind, tenant=tenant, actor=actor, detail=detail)
+    # On the maintenance role's own connection: only it may write an exemption (migration 0013),
+    # committed at once like every platform event.
+    if not maintenance_available():
+        raise MaintenanceUnavailable()
+    with transaction.atomic(using=MAINTENANCE), connections[MAINTENANCE].cursor() as cursor:
+        cursor.execute(
+            writer.EXEMPTION_SQL, _platform_params(kind=kind, tenant=tenant, actor=actor, detail=detail)
+        )
     sealing.seal_create(tenant=None, delay=timedelta(0))
 
 

@@ -34,9 +34,13 @@ SELECT %s::timestamptz, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::te
   %s::text, %s::jsonb, %s::text, %s::boolean, %s::smallint, %s::text, %s::boolean FROM t
 """
 
+# Platform events go in through functions only (migration 0013): no role may INSERT them.
 PLATFORM_SQL = """
-INSERT INTO auditlog_platformevent (created_at, kind, subject_tenant, subject_slug, actor, request_id, detail)
-VALUES (%s::timestamptz, %s::text, %s::uuid, %s::text, %s::text, %s::uuid, %s::jsonb)
+SELECT kassa_platform_event(%s::timestamptz, %s::text, %s::uuid, %s::text, %s::text, %s::uuid, %s::jsonb)
+"""
+# The exemptions verify_audit trusts: the maintenance role's alone (auditlog.services.exemption_record).
+EXEMPTION_SQL = """
+SELECT kassa_platform_exemption(%s::timestamptz, %s::text, %s::uuid, %s::text, %s::text, %s::uuid, %s::jsonb)
 """
 
 

@@ -155,7 +155,10 @@ def idempotent(method=None, *, store_response: bool = True):
     def decorate(handler):
         @functools.wraps(handler)
         def wrapper(self, request, *args, **kwargs):
-            guard = Idempotency(key=request.headers.get(HEADER), fingerprint=_fingerprint(request))
+            key = request.headers.get(HEADER)
+            if key is None or current_tenant_id() is None:  # the body is not read for nothing
+                return handler(self, request, *args, **kwargs)
+            guard = Idempotency(key=key, fingerprint=_fingerprint(request))
             result = guard.run(
                 lambda: handler(self, request, *args, **kwargs),
                 answer=response_answer,

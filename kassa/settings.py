@@ -360,6 +360,7 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("KASSA_CELERY_QUEUE", "celery")
 KASSA_PRIVILEGED_QUEUE = env_str("KASSA_PRIVILEGED_QUEUE", "privileged")
 KASSA_PRIVILEGED_TASKS = (
     "auditlog.audit_purge_task",
+    "auditlog.audit_seal_task",
     "exports.customer_erasure_run_task",
     "lifecycle.backup_run_task",
     "lifecycle.backups_nightly_task",

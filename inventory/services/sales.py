@@ -194,6 +194,18 @@ def shift_for(*, store: Store, register: str) -> Shift | None:
     )
 
 
+def _cash_needs_a_shift(store: Store, payments: Sequence[PaymentInput]) -> bool:
+    """Cash with no open shift to take it in: refused once the store runs shifts.
+
+    A store that has opened a shift runs its drawers by shifts, so from then on every cash
+    payment needs an open shift on its register (the Z report must account for it). A store that
+    has never opened one (an integrator's own till selling through the API) takes cash as before.
+    """
+    if not any(p.method == Payment.Method.CASH for p in payments):
+        return False
+    return Shift.objects.filter(store=store).exists()
+
+
 def no_open_shift(*, store: Store, register: str) -> NoOpenShift:
     """The 409 for cash with no shift to take it in, saying what is missing."""
     if register:
@@ -295,7 +307,7 @@ def sale_create(
             raise InsufficientStock(products[product_id].sku, row.quantity, wanted)
     # After the stock: goods that are not there are the answer, whatever was paid.
     paid, change = _check_payments(payments, basket.total)
-    if shift is None and any(p.method == Payment.Method.CASH for p in payments):
+    if shift is None and _cash_needs_a_shift(store, payments):
         raise no_open_shift(store=store, register=register)
 
     sale = Sale.objects.create(
@@ -613,7 +625,7 @@ def sale_refund(
         tenders = _refund_tenders(sale, total)
     _check_refund_payments(tenders, total)
     shift = shift_for(store=store, register=register)
-    if shift is None and any(p.method == Payment.Method.CASH for p in tenders):
+    if shift is None and _cash_needs_a_shift(store, tenders):
         raise no_open_shift(store=store, register=register)
     refund = _refund_write(
         store=store,
@@ -718,7 +730,7 @@ def return_create(
         payments = [PaymentInput(method=tender_method, amount=total)]
     _check_refund_payments(payments, total)
     shift = shift_for(store=store, register=register)
-    if shift is None and any(p.method == Payment.Method.CASH for p in payments):
+    if shift is None and _cash_needs_a_shift(store, payments):
         raise no_open_shift(store=store, register=register)
     return _refund_write(
         store=store,

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import ProgrammingError, connections, transaction
 from django.utils import timezone
 
 from auditlog import sealing
@@ -135,19 +135,23 @@ def test_a_deleted_tail_is_found_by_the_anchor(tenant_a, cast_a, api, capsys):
 
 
 @transactional
-def test_an_orphan_sealed_entry_inserted_by_the_app_role_is_found(tenant_a, cast_a, api, capsys):
+def test_an_orphan_sealed_entry_is_refused_to_the_app_role_and_found_when_the_owner_inserts_it(
+    tenant_a, cast_a, api, capsys
+):
     _sealed_activity(tenant_a, api, cast_a["owner"])
     with tenant_context(tenant_a):
         forged = AccessEvent.objects.create(
             tenant_id=tenant_a.pk, request_id="00000000-0000-0000-0000-00000000000f", host="x",
             method="GET", path="/forged/", status=200, duration_ms=1, created_at=timezone.now() - timezone.timedelta(days=2),
         )  # fmt: skip
-    _app_sql(
-        tenant_a,
+    orphan = (
         "INSERT INTO auditlog_sealedentry (tenant_id, seal_id, kind, entry_id, entry_created_at, digest) "
         "VALUES (%s, 987654321, 'access', %s, now(), %s)",
         [str(tenant_a.pk), forged.pk, "0" * 64],
     )
+    with pytest.raises(ProgrammingError, match="permission denied"):  # only the maintenance role seals
+        _app_sql(tenant_a, *orphan)
+    _owner_sql(tenant_a, orphan)  # the owner, triggers off, can: verification still finds it
     code, output = _verify(tenant_a, capsys)
     assert code == 1
     assert f"access entry {forged.pk} is sealed by seal id 987654321, which does not exist" in output
@@ -164,10 +168,23 @@ def test_a_forged_exemption_event_excuses_nothing(tenant_a, cast_a, api, capsys,
         "VALUES (now(), 'audit_redacted', %s, %s, 'system', %s)",
         [str(tenant_a.pk), tenant_a.slug, json.dumps({"entries": {"auditlog_access": [entry.pk]}})],
     )
-    if role == "app":
-        _app_sql(None, *event)
-    else:
-        _owner_sql(None, event)
+    if role == "app":  # no INSERT, and the function refuses it the exemption kinds
+        with pytest.raises(ProgrammingError, match="permission denied"):
+            _app_sql(None, *event)
+        with pytest.raises(ProgrammingError, match="only kassa_platform_exemption"):
+            _app_sql(
+                None,
+                "SELECT kassa_platform_event(now(), 'audit_redacted', %s, %s, 'system', NULL, %s)",
+                event[1],
+            )
+        with pytest.raises(ProgrammingError, match="permission denied"):
+            _app_sql(
+                None,
+                "SELECT kassa_platform_exemption(now(), 'audit_redacted', %s, %s, 'system', NULL, %s)",
+                event[1],
+            )
+        return
+    _owner_sql(None, event)
     _owner_sql(tenant_a, ("UPDATE auditlog_access SET status = 298 WHERE id = %s", [entry.pk]))
     code, output = _verify(tenant_a, capsys)
     assert code == 1

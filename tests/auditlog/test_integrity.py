@@ -123,7 +123,8 @@ def test_the_purge_keeps_a_year_and_logs_itself(tenant_a, cast_a, api, capsys):
 
 
 @transactional
-def test_the_periodic_task_seals_every_tenant(tenant_a, tenant_b, cast_a, api, celery_worker):
+def test_the_periodic_task_seals_every_tenant(tenant_a, tenant_b, cast_a, api, privileged_worker):
+    """Only the maintenance role writes seals: the task runs on the privileged queue."""
     from auditlog.tasks import audit_seal_task
 
     api(cast_a["owner"]).get("/api/v1/me/")

@@ -301,11 +301,6 @@ def test_a_shift_through_the_api_from_float_to_z_report(
 ):
     client = api(cast_a["cashier"])
     store = str(stores_a[0].pk)
-    assert_error(
-        client.post("/api/v1/sales/", sale(stores_a[0], coffee, method="cash", amount="5.00")),
-        409,
-        "no_open_shift",
-    )
     opened = client.post("/api/v1/shifts/", {"store": store, "register": "front", "opening_float": "100.00"})
     assert opened.status_code == 201
     shift = opened.json()["id"]
@@ -351,6 +346,16 @@ def test_a_shift_through_the_api_from_float_to_z_report(
         "shift_closed",
     )
     assert client.get(f"/api/v1/shifts/?store={store}&status=closed").json()["results"][0]["id"] == shift
+    # The store runs shifts now: cash with none open is refused, and nothing is sold.
+    with as_tenant(tenant_a):
+        sold = Sale.objects.count()
+    assert_error(
+        client.post("/api/v1/sales/", sale(stores_a[0], coffee, method="cash", amount="5.00")),
+        409,
+        "no_open_shift",
+    )
+    with as_tenant(tenant_a):
+        assert Sale.objects.count() == sold
 
 
 def test_a_return_without_a_receipt_through_the_api(api, cast_a, stores_a, coffee, tenant_a, as_tenant):

@@ -31,8 +31,8 @@ AUDIT_TABLES = (
     "auditlog_platformevent",
 )
 NEW_TENANT = (
-    "INSERT INTO tenants_tenant (id, slug, name, region, status, created_at) "
-    "VALUES (gen_random_uuid(), 'mallory', 'Mallory', 'local', 'active', now())"
+    "INSERT INTO tenants_tenant (id, slug, name, region, status, locale, created_at) "
+    "VALUES (gen_random_uuid(), 'mallory', 'Mallory', 'local', 'active', 'fi', now())"
 )
 # Another platform staff member: a copy of sally's row (every column filled), with no tenant.
 STAFF_USER = (
