@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
+
 from accounts.models import User
 from accounts.signin import SignInRefused, signin_check
 from auditlog.models import SignInEvent
@@ -64,10 +66,10 @@ def approval_check(
         )
     except SignInRefused as refusal:
         if refusal.code == "otp_required":
-            detail = "The approver's one-time code is required."
+            detail = gettext("The approver's one-time code is required.")
         else:
-            detail = f"The approval was refused: {refusal.detail}"
+            detail = gettext("The approval was refused: %(reason)s") % {"reason": refusal.detail}
         raise ApprovalRefused(detail, code=refusal_code) from None
     if signed.password_change_required:
-        raise ApprovalRefused("The approver must change their password first.", code=refusal_code)
+        raise ApprovalRefused(gettext("The approver must change their password first."), code=refusal_code)
     return Approval(user=signed.user, purpose=purpose)

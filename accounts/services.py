@@ -238,7 +238,7 @@ def password_change(
 ) -> None:
     """Change one's own password; every other session and token of the user ends."""
     if not user.check_password(current_password):
-        raise PolicyViolation({"current_password": "The current password is wrong."})  # nosec B105 - a message
+        raise PolicyViolation({"current_password": gettext("The current password is wrong.")})  # nosec B105 - a message
     _password_set(user, new_password)
     user.must_change_password = False
     user.save(update_fields=["password", "password_changed_at", "must_change_password"])

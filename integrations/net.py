@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 MAX_URL_LENGTH = 2000
 ANSWER_BYTES_READ = 4096
@@ -69,24 +70,24 @@ def address_allowed(address: str) -> bool:
 def url_check(url: str) -> Target:
     """The URL's parts, or Refused with the reason (also used when an endpoint is saved)."""
     if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
-        raise Refused(f"A URL of at most {MAX_URL_LENGTH} characters.")
+        raise Refused(gettext("A URL of at most %(n)d characters.") % {"n": MAX_URL_LENGTH})
     if any(ord(c) <= 32 or ord(c) == 127 for c in url):
-        raise Refused("The URL contains spaces or control characters.")
+        raise Refused(gettext("The URL contains spaces or control characters."))
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise Refused("Not a valid URL.") from None
+        raise Refused(gettext("Not a valid URL.")) from None
     allowed = ("https", "http") if settings.KASSA_WEBHOOK_ALLOW_HTTP else ("https",)
     if parts.scheme not in allowed:
-        raise Refused("Webhook URLs must start with https://.")
+        raise Refused(gettext("Webhook URLs must start with https://."))
     if parts.username is not None or parts.password is not None:
-        raise Refused("The URL must not carry a user name or password.")
+        raise Refused(gettext("The URL must not carry a user name or password."))
     if parts.fragment:
-        raise Refused("The URL must not have a fragment (#...).")
+        raise Refused(gettext("The URL must not have a fragment (#...)."))
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise Refused("The URL has no host.")
+        raise Refused(gettext("The URL has no host."))
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -94,12 +95,12 @@ def url_check(url: str) -> Target:
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
-            raise Refused("The URL's host name is not valid.") from None
+            raise Refused(gettext("The URL's host name is not valid.")) from None
     if ip is not None and not address_allowed(host):
-        raise Refused("Webhooks cannot be sent to a private, loopback or link-local address.")
+        raise Refused(gettext("Webhooks cannot be sent to a private, loopback or link-local address."))
     internal = host == "localhost" or host.endswith(INTERNAL_SUFFIXES) or "." not in host
     if ip is None and internal and not settings.KASSA_WEBHOOK_ALLOW_PRIVATE:
-        raise Refused("Webhooks cannot be sent to an internal host name.")
+        raise Refused(gettext("Webhooks cannot be sent to an internal host name."))
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from accounts import authz
 from accounts.permissions import MANAGE_WEBHOOKS
@@ -21,7 +22,7 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 - marks a signing secret, is none
 
 def _require(actor) -> None:
     if actor is not None and not authz.can(actor, MANAGE_WEBHOOKS):
-        raise PermissionDenied("You may not manage webhooks.")
+        raise PermissionDenied(gettext("You may not manage webhooks."))
 
 
 def _clean_url(url: str) -> str:
@@ -35,7 +36,9 @@ def _clean_url(url: str) -> str:
 def _clean_events(events: Sequence[str]) -> list[str]:
     unknown = [kind for kind in events if kind not in EVENT_KINDS]
     if unknown or not events:
-        raise ValidationError({"events": f"One or more of: {', '.join(EVENT_KINDS)}."})
+        raise ValidationError(
+            {"events": gettext("One or more of: %(kinds)s.") % {"kinds": ", ".join(EVENT_KINDS)}}
+        )
     return sorted(set(events))
 
 
@@ -50,7 +53,7 @@ def webhook_create(
     """Register an endpoint; return it with its signing secret, which is shown only this once."""
     _require(actor)
     if WebhookEndpoint.objects.count() >= MAX_ENDPOINTS:
-        raise ValidationError({"url": f"A chain has at most {MAX_ENDPOINTS} webhooks."})
+        raise ValidationError({"url": gettext("A chain has at most %(n)d webhooks.") % {"n": MAX_ENDPOINTS}})
     secret = secret_generate()
     endpoint = WebhookEndpoint.objects.create(
         url=_clean_url(url),

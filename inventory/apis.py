@@ -778,8 +778,8 @@ class ShiftListCreateApi(APIView):
         ReadWrite(
             CanAny(MANAGE_SHIFTS, VIEW_SALES),
             Can(MANAGE_SHIFTS),
-            read_message="You may not view shifts.",
-            write_message="You may not open shifts.",
+            read_message=gettext_lazy("You may not view shifts."),
+            write_message=gettext_lazy("You may not open shifts."),
         )
     ]
     filter_backends = [django_filters.rest_framework.DjangoFilterBackend]
@@ -887,13 +887,15 @@ def _bulk_rows(request, key: str, row_serializer, extra: frozenset = frozenset()
     """
     body = request.data
     if not isinstance(body, dict):
-        raise ValidationError({"non_field_errors": ["Expected an object."]})
+        raise ValidationError({"non_field_errors": [gettext("Expected an object.")]})
     refuse_unknown_fields(body, {key, *extra})
     rows = body.get(key)
     if not isinstance(rows, list) or not rows:
-        raise ValidationError({key: ["A list of 1 to 1000 rows."]})
+        raise ValidationError({key: [gettext("A list of 1 to 1000 rows.")]})
     if len(rows) > bulk.MAX_ROWS:
-        raise ValidationError({key: [f"At most {bulk.MAX_ROWS} rows a request; send the rest in another."]})
+        raise ValidationError(
+            {key: [gettext("At most %(n)d rows a request; send the rest in another.") % {"n": bulk.MAX_ROWS}]}
+        )
     values, errors = [], []
     checker = row_serializer()  # one instance for every row: its fields are built once
     for row in rows:
@@ -941,7 +943,7 @@ class StockCountBulkApi(APIView):
         values, errors, extra = _bulk_rows(request, "counts", StockCountRow, frozenset({"reason"}))
         reason = extra.get("reason", "")
         if not isinstance(reason, str) or len(reason) > 200 or "\x00" in reason:
-            raise ValidationError({"reason": ["Text of at most 200 characters."]})
+            raise ValidationError({"reason": [gettext("Text of at most 200 characters.")]})
         results = bulk.stock_counts_record(actor=request.user, rows=values, reason=reason)
         for index, problems in enumerate(errors):
             if problems is not None:

@@ -15,6 +15,7 @@ import uuid
 from datetime import UTC, datetime
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -61,13 +62,15 @@ def _decode(cursor: str) -> tuple[datetime, str]:
         when = datetime.fromisoformat(stamp)
         return when, str(uuid.UUID(pk))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError({"cursor": ["Not a cursor of this list."]}) from None
+        raise ValidationError({"cursor": [gettext("Not a cursor of this list.")]}) from None
 
 
 def _since(value: str) -> datetime:
     when = parse_datetime(value.strip()) if len(value) <= 64 else None
     if when is None:
-        raise ValidationError({"updated_since": ["An ISO 8601 date and time, e.g. 2025-01-31T12:00:00Z."]})
+        raise ValidationError(
+            {"updated_since": [gettext("An ISO 8601 date and time, e.g. 2025-01-31T12:00:00Z.")]}
+        )
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
@@ -78,9 +81,9 @@ def _page_size(request) -> int:
     try:
         size = int(value)
     except ValueError:
-        raise ValidationError({"page_size": ["A whole number from 1 to 500."]}) from None
+        raise ValidationError({"page_size": [gettext("A whole number from 1 to 500.")]}) from None
     if not 1 <= size <= MAX_PAGE_SIZE:
-        raise ValidationError({"page_size": ["A whole number from 1 to 500."]})
+        raise ValidationError({"page_size": [gettext("A whole number from 1 to 500.")]})
     return size
 
 

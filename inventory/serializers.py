@@ -583,7 +583,7 @@ class StockCountRow(StrictSerializer):
 
     def validate(self, data):
         if not data.get("product") and not data.get("sku"):
-            raise serializers.ValidationError({"product": ["Give the product's id or its sku."]})
+            raise serializers.ValidationError({"product": [gettext("Give the product's id or its sku.")]})
         return data
 
 

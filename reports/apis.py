@@ -3,6 +3,7 @@
 from datetime import date, datetime
 
 from django.http import HttpResponse
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
@@ -29,15 +30,17 @@ class DayOrInstantField(serializers.Field):
     def to_internal_value(self, data):
         text = str(data).strip()
         if len(text) > 40:
-            raise serializers.ValidationError("A date (YYYY-MM-DD) or a time with an offset.")
+            raise serializers.ValidationError(gettext("A date (YYYY-MM-DD) or a time with an offset."))
         try:
             if len(text) == 10:
                 return date.fromisoformat(text)
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            raise serializers.ValidationError("A date (YYYY-MM-DD) or a time with an offset.") from None
+            raise serializers.ValidationError(
+                gettext("A date (YYYY-MM-DD) or a time with an offset.")
+            ) from None
         if moment.tzinfo is None:
-            raise serializers.ValidationError("A time needs its offset (such as +02:00).")
+            raise serializers.ValidationError(gettext("A time needs its offset (such as +02:00)."))
         return moment
 
     def to_representation(self, value):
@@ -60,9 +63,11 @@ class PeriodIn(serializers.Serializer):
         if isinstance(since_day, datetime):
             since_day, until_day = since_day.date(), until_day.date()
         if since_day > until_day:
-            raise serializers.ValidationError({"since": "The start is after the end."})
+            raise serializers.ValidationError({"since": gettext("The start is after the end.")})
         if (until_day - since_day).days >= selectors.MAX_DAYS:
-            raise serializers.ValidationError({"until": f"At most {selectors.MAX_DAYS} days."})
+            raise serializers.ValidationError(
+                {"until": gettext("At most %(n)d days.") % {"n": selectors.MAX_DAYS}}
+            )
         data["period"] = selectors.Period(since=since, until=until)
         return data
 
@@ -155,7 +160,9 @@ class _ReportApi(APIView):
         """The store asked for; one of the tenant's where the reader may not view sales is 403."""
         store = values.get("store")
         if store is not None and not authz.can(request.user, VIEW_SALES, store):
-            raise PermissionDenied(f"You may not view the sales of {store.name}.")
+            raise PermissionDenied(
+                gettext("You may not view the sales of %(store)s.") % {"store": store.name}
+            )
         return store
 
 

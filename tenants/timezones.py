@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext
 
 DEFAULT_TIME_ZONE = "Europe/Helsinki"
 
@@ -25,7 +26,9 @@ def _known() -> frozenset[str]:
 def validate_time_zone(value: str) -> None:
     """Refuse anything but an IANA zone name (`Europe/Helsinki`, `America/New_York`, `UTC`)."""
     if not isinstance(value, str) or value not in _known():
-        raise ValidationError("Not an IANA time zone name (such as Europe/Helsinki).", code="invalid")
+        raise ValidationError(
+            gettext("Not an IANA time zone name (such as Europe/Helsinki)."), code="invalid"
+        )
 
 
 @lru_cache(maxsize=256)

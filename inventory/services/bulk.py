@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from accounts import authz
 from accounts.permissions import ADJUST_STOCK, MANAGE_PRODUCTS
@@ -61,7 +62,7 @@ def products_upsert(*, actor, rows: Sequence[Mapping | None]) -> list[dict]:
     """
     require(actor, MANAGE_PRODUCTS)
     if len(rows) > MAX_ROWS:
-        raise PermissionDenied(f"At most {MAX_ROWS} rows a request.")
+        raise PermissionDenied(gettext("At most %(n)d rows a request.") % {"n": MAX_ROWS})
     results: list[dict] = [{"sku": (values or {}).get("sku"), "status": "invalid"} for values in rows]
     skus = {v["sku"] for v in rows if v}
     external_ids = {v["external_id"] for v in rows if v and v.get("external_id")}
@@ -146,7 +147,7 @@ def products_upsert(*, actor, rows: Sequence[Mapping | None]) -> list[dict]:
             Product.objects.bulk_create([product for _, product in creating], batch_size=MAX_ROWS)
     except IntegrityError:
         raise Conflict(
-            "Another request changed these products at the same time: send this one again."
+            gettext("Another request changed these products at the same time: send this one again.")
         ) from None
     for index, product in creating:
         results[index].update(status="created", id=str(product.pk))
@@ -201,7 +202,7 @@ def stock_counts_record(*, actor, rows: Sequence[Mapping | None], reason: str = 
     "movement"?, "fields"?}`.
     """
     if len(rows) > MAX_ROWS:
-        raise PermissionDenied(f"At most {MAX_ROWS} rows a request.")
+        raise PermissionDenied(gettext("At most %(n)d rows a request.") % {"n": MAX_ROWS})
     results: list[dict] = [
         {
             "store": _text((values or {}).get("store")),

@@ -168,7 +168,7 @@ def _check_payments(payments: Sequence[PaymentInput], total: Decimal) -> tuple[D
 def _check_register(register: str) -> str:
     register = (register or "").strip()
     if len(register) > MAX_REGISTER_LENGTH or "\x00" in register:
-        raise ValidationError({"register": f"At most {MAX_REGISTER_LENGTH} characters."})
+        raise ValidationError({"register": gettext("At most %(n)d characters.") % {"n": MAX_REGISTER_LENGTH}})
     return register
 
 
@@ -209,10 +209,13 @@ def _cash_needs_a_shift(store: Store, payments: Sequence[PaymentInput]) -> bool:
 def no_open_shift(*, store: Store, register: str) -> NoOpenShift:
     """The 409 for cash with no shift to take it in, saying what is missing."""
     if register:
-        return NoOpenShift(f"Register {register!r} has no open shift: cash is taken only in an open shift.")
+        return NoOpenShift(
+            gettext("Register %(register)s has no open shift: cash is taken only in an open shift.")
+            % {"register": repr(register)}
+        )
     if Shift.objects.filter(store=store, status=Shift.Status.OPEN).exists():
-        return NoOpenShift("Several registers have an open shift here: name the register.")
-    return NoOpenShift("No shift is open in this store: cash is taken only in an open shift.")
+        return NoOpenShift(gettext("Several registers have an open shift here: name the register."))
+    return NoOpenShift(gettext("No shift is open in this store: cash is taken only in an open shift."))
 
 
 def _approver_for_discount(*, actor, store: Store, percent: Decimal, approval: Approval | None):
@@ -224,13 +227,22 @@ def _approver_for_discount(*, actor, store: Store, percent: Decimal, approval: A
         return None
     shown = percent.quantize(Decimal("0.01"))
     if approval is None:
-        limit = "no discounts" if ceiling is None else f"at most {ceiling} %"
-        raise DiscountAboveLimit(
-            f"A discount of {shown} % is above your limit ({limit}): a manager's approval is needed."
-        )
+        if ceiling is None:
+            text = gettext(
+                "A discount of %(shown)s %% is above your limit (no discounts): a manager's approval is needed."
+            )
+        else:
+            text = gettext(
+                "A discount of %(shown)s %% is above your limit (at most %(ceiling)s %%): "
+                "a manager's approval is needed."
+            )
+        raise DiscountAboveLimit(text % {"shown": shown, "ceiling": ceiling})
     approver_ceiling = authz.discount_ceiling(approval.user, store)
     if approver_ceiling is None or percent > approver_ceiling:
-        raise DiscountAboveLimit(f"{approval.user.username} may not approve a discount of {shown} % here.")
+        raise DiscountAboveLimit(
+            gettext("%(user)s may not approve a discount of %(shown)s %% here.")
+            % {"user": approval.user.username, "shown": shown}
+        )
     return approval.user
 
 
@@ -391,12 +403,19 @@ def _refunder(*, actor, store: Store, permission: str, approval: Approval | None
     if actor is None or authz.can(actor, permission, store):
         return None
     if approval is None:
-        where = store.name
-        raise PermissionDenied(f"You may not {permission.replace('_', ' ')} in {where}.")
+        raise PermissionDenied(
+            gettext("You may not %(action)s in %(store)s.")
+            % {"action": permission.replace("_", " "), "store": store.name}
+        )
     if not (authz.can(actor, SELL, store) or authz.can(actor, REFUND, store)):
-        raise PermissionDenied(f"You may not work at the register in {store.name}.")
+        raise PermissionDenied(
+            gettext("You may not work at the register in %(store)s.") % {"store": store.name}
+        )
     if not authz.can(approval.user, permission, store):
-        raise PermissionDenied(f"{approval.user.username} may not approve this in {store.name}.")
+        raise PermissionDenied(
+            gettext("%(user)s may not approve this in %(store)s.")
+            % {"user": approval.user.username, "store": store.name}
+        )
     return approval.user
 
 
@@ -431,7 +450,12 @@ def _check_refund_payments(payments: Sequence[PaymentInput], total: Decimal) -> 
     _check_methods(payments)
     back = money(sum((p.amount for p in payments), Decimal(0)))
     if back != total:
-        raise ValidationError({"payments": f"The money back ({back}) must equal the refund ({total})."})
+        raise ValidationError(
+            {
+                "payments": gettext("The money back (%(back)s) must equal the refund (%(total)s).")
+                % {"back": back, "total": total}
+            }
+        )
 
 
 def _refund_write(
@@ -701,17 +725,19 @@ def return_create(
     `tender_method`) must equal the goods' value."""
     approved_by = _refunder(actor=actor, store=store, permission=REFUND_WITHOUT_RECEIPT, approval=approval)
     if not store.active:
-        raise ValidationError({"store": "This store is closed."})
+        raise ValidationError({"store": gettext("This store is closed.")})
     register = _check_register(register)
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": "Say why the goods come back without a receipt."})
+        raise ValidationError({"reason": gettext("Say why the goods come back without a receipt.")})
     if not lines:
-        raise ValidationError({"lines": "A return needs at least one line."})
+        raise ValidationError({"lines": gettext("A return needs at least one line.")})
     refund_lines = []
     for index, line in enumerate(lines, start=1):
         if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
-            raise ValidationError({"lines": f"Line {index}: the quantity must be a positive whole number."})
+            raise ValidationError(
+                {"lines": gettext("Line %(n)d: the quantity must be a positive whole number.") % {"n": index}}
+            )
         refund_lines.append(
             {
                 "product": line.product,

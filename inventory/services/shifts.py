@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.permissions import MANAGE_SHIFTS
 from inventory.errors import ShiftAlreadyOpen, ShiftClosed
@@ -29,13 +30,16 @@ def _amount(value, field: str, *, allow_zero: bool) -> Decimal:
     try:
         amount = Decimal(value)
     except (TypeError, ValueError, ArithmeticError):
-        raise ValidationError({field: "Enter an amount."}) from None
+        raise ValidationError({field: gettext("Enter an amount.")}) from None
     if not amount.is_finite() or amount < 0 or (amount == 0 and not allow_zero) or amount > MAX_CASH:
-        raise ValidationError(
-            {field: f"Enter an amount {'from 0' if allow_zero else 'above 0'} to {MAX_CASH}."}
+        text = (
+            gettext("Enter an amount from 0 to %(max)s.")
+            if allow_zero
+            else gettext("Enter an amount above 0 to %(max)s.")
         )
+        raise ValidationError({field: text % {"max": MAX_CASH}})
     if amount != amount.quantize(Decimal("0.01")):
-        raise ValidationError({field: "At most two decimals."})
+        raise ValidationError({field: gettext("At most two decimals.")})
     return money(amount)
 
 
@@ -54,17 +58,20 @@ def shift_open(*, store: Store, register: str, opening_float, actor) -> Shift:
     require(actor, MANAGE_SHIFTS, store)
     register = (register or "").strip()
     if not register or len(register) > MAX_REGISTER_LENGTH or "\x00" in register:
-        raise ValidationError({"register": f"Name the register (1 to {MAX_REGISTER_LENGTH} characters)."})
+        raise ValidationError(
+            {"register": gettext("Name the register (1 to %(n)d characters).") % {"n": MAX_REGISTER_LENGTH}}
+        )
     if not store.active:
-        raise ValidationError({"store": "This store is closed."})
+        raise ValidationError({"store": gettext("This store is closed.")})
     amount = _amount(opening_float, "opening_float", allow_zero=True)
+    already_open = gettext("Register %(register)s already has an open shift.")
     if Shift.objects.filter(store=store, register=register, status=Shift.Status.OPEN).exists():
-        raise ShiftAlreadyOpen(f"Register {register!r} already has an open shift.")
+        raise ShiftAlreadyOpen(already_open % {"register": repr(register)})
     try:
         with transaction.atomic():
             return Shift.objects.create(store=store, register=register, opening_float=amount, opened_by=actor)
     except IntegrityError:  # opened by someone else a moment ago
-        raise ShiftAlreadyOpen(f"Register {register!r} already has an open shift.") from None
+        raise ShiftAlreadyOpen(already_open % {"register": repr(register)}) from None
 
 
 @transaction.atomic
@@ -72,11 +79,11 @@ def shift_cash_move(*, shift: Shift, kind: str, amount, reason: str, actor) -> C
     """Put cash into the drawer (pay_in) or take it out (pay_out), for a reason."""
     require(actor, MANAGE_SHIFTS, shift.store)
     if kind not in CashMovement.Kind.values:
-        raise ValidationError({"kind": "pay_in or pay_out."})
+        raise ValidationError({"kind": gettext("pay_in or pay_out.")})
     value = _amount(amount, "amount", allow_zero=False)
     reason = (reason or "").strip()
     if not reason or len(reason) > 200 or "\x00" in reason:
-        raise ValidationError({"reason": "Say why (at most 200 characters)."})
+        raise ValidationError({"reason": gettext("Say why (at most 200 characters).")})
     shift = _locked(shift)
     return CashMovement.objects.create(shift=shift, kind=kind, amount=value, reason=reason, actor=actor)
 

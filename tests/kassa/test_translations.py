@@ -15,9 +15,10 @@ What is checked:
 When a check fails, its message lists what is missing, ready to paste into the .po file (then
 run `python tools/compile_messages.py`). Not covered (yet): the verbose names of the models of
 the first-wave apps (they are English in the admin's column headers; marking them changes every
-model's migration state, left for after the second wave merges); management commands' output
-the OpenAPI schema's descriptions (help texts and parameter
-descriptions in apis.py and serializers.py, for integrators); DRF's own texts; e-mails (Kassa sends users none: alerts go to operators).
+model's migration state, left for after the second wave merges); management commands' output;
+the OpenAPI schema's descriptions (help texts and parameter descriptions in apis.py,
+serializers.py, core/schema.py and inventory/delta.py, for integrators); DRF's own texts;
+e-mails (Kassa sends users none: alerts go to operators).
 """
 
 import ast
@@ -32,10 +33,12 @@ from django.utils.translation.template import templatize
 
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "locale" / "fi" / "LC_MESSAGES" / "django.po"
-PACKAGES = ["kassa", "core", "tenants", "idempotency", "accounts", "auditlog", "inventory", "backoffice", "exports", "lifecycle", "pos", "web"]  # fmt: skip
+PACKAGES = ["kassa", "core", "tenants", "idempotency", "accounts", "auditlog", "integrations", "inventory", "backoffice", "exports", "lifecycle", "reports", "pos", "web"]  # fmt: skip
 GETTEXT = {"_", "gettext", "gettext_lazy", "gettext_noop", "ngettext", "ngettext_lazy", "pgettext", "pgettext_lazy", "npgettext"}  # fmt: skip
 # Exceptions whose text a user reads (the API's error detail, a form error, the register's alert).
 USER_FACING_ERRORS = {"ValidationError", "PermissionDenied", "DomainError", "NotFound", "Forbidden", "Conflict", "Gone", "Unprocessable", "InsufficientStock"}  # fmt: skip
+# Errors only operators read (backups, restores, imports: the commands' output, in English).
+OPERATOR_ERRORS = {"LifecycleError", "ExportError"}
 MESSAGE_CALLS = {"message_user", "success", "error", "warning", "info", "add_message", "add_error"}
 LABEL_KEYWORDS = {
     "description",
@@ -216,7 +219,9 @@ class _VisibleText(HTMLParser):
         values = dict(attrs)
         for name, value in attrs:
             if value and (
-                name in VISIBLE_ATTRIBUTES or (name == "value" and values.get("type") in ("submit", "button"))
+                name in VISIBLE_ATTRIBUTES
+                # an input button shows its value; a <button>'s value is data (a dialog's returnValue)
+                or (name == "value" and tag == "input" and values.get("type") in ("submit", "button"))
             ):
                 self.texts.append((self.getpos()[0], value))
 
@@ -306,8 +311,28 @@ def _literal(node) -> bool:
     return False
 
 
+def user_facing_errors() -> set[str]:
+    """USER_FACING_ERRORS and the project's own subclasses of them (ShiftClosed, DiscountAboveLimit, ...)."""
+    bases = {}
+    for path in project_files("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                bases.setdefault(node.name, set()).update(
+                    base.id if isinstance(base, ast.Name) else base.attr
+                    for base in node.bases
+                    if isinstance(base, ast.Name | ast.Attribute)
+                )
+    errors = set(USER_FACING_ERRORS)
+    while more := {
+        name for name, of in bases.items() if name not in errors | OPERATOR_ERRORS and of & errors
+    }:
+        errors |= more
+    return errors
+
+
 def unmarked_code_text() -> list[str]:
     found = []
+    errors = user_facing_errors()
     for path in project_files("*.py"):
         if path.name == "models.py":
             continue  # model verbose names: see the module's docstring
@@ -323,7 +348,7 @@ def unmarked_code_text() -> list[str]:
                 else ""
             )
             where = f"{path.relative_to(ROOT)}:{node.lineno}"
-            if name in USER_FACING_ERRORS and node.args and _literal(node.args[0]):
+            if name in errors and node.args and _literal(node.args[0]):
                 found.append(f"{where}: {name}({ast.unparse(node.args[0])[:70]})")
             if name in MESSAGE_CALLS and len(node.args) >= 2 and _literal(node.args[1]):
                 found.append(f"{where}: {name}(..., {ast.unparse(node.args[1])[:70]})")
@@ -331,6 +356,8 @@ def unmarked_code_text() -> list[str]:
                 "apis.py",
                 "serializers.py",
                 "decorator.py",
+                "schema.py",
+                "delta.py",
             )  # the schema's, for integrators
             for keyword in node.keywords:
                 if (
