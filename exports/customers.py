@@ -252,10 +252,10 @@ def customer_erasure_request(*, customer: Customer, actor, reason: str) -> Custo
     erasure done.
     """
     if not authz.can(actor, ERASE_CUSTOMERS):
-        raise PermissionDenied("Erasing a customer needs the erase_customers permission.")
+        raise PermissionDenied(gettext("Erasing a customer needs the erase_customers permission."))
     if not authz.second_factor_verified(actor):
         raise Forbidden(
-            "Erasing a customer needs a sign-in with a second factor.", code="second_factor_required"
+            gettext("Erasing a customer needs a sign-in with a second factor."), code="second_factor_required"
         )
     reason = _reason_clean(reason)
     active = CustomerErasure.objects.filter(
@@ -291,7 +291,7 @@ def customer_erasure_get(*, erasure_id) -> CustomerErasure:
     """The current tenant's erasure job; another tenant's, or none, is not found alike."""
     erasure = CustomerErasure.objects.filter(pk=erasure_id).first()
     if erasure is None:
-        raise NotFound("No such erasure.")
+        raise NotFound(gettext("No such erasure."))
     return erasure
 
 

@@ -60,18 +60,24 @@ def _decode(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         stamp, pk = raw.split("|")
         when = datetime.fromisoformat(stamp)
+        when = (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC)
         return when, str(uuid.UUID(pk))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise ValidationError({"cursor": [gettext("Not a cursor of this list.")]}) from None
 
 
 def _since(value: str) -> datetime:
-    when = parse_datetime(value.strip()) if len(value) <= 64 else None
-    if when is None:
-        raise ValidationError(
-            {"updated_since": [gettext("An ISO 8601 date and time, e.g. 2025-01-31T12:00:00Z.")]}
-        )
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    refusal = ValidationError(
+        {"updated_since": [gettext("An ISO 8601 date and time, e.g. 2025-01-31T12:00:00Z.")]}
+    )
+    try:
+        when = parse_datetime(value.strip()) if len(value) <= 64 else None
+        if when is None:
+            raise refusal
+        # In UTC: PostgreSQL takes no offset beyond 15:59, which ISO 8601 would allow.
+        return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise refusal from None
 
 
 def _page_size(request) -> int:

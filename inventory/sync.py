@@ -77,8 +77,32 @@ DROP FUNCTION IF EXISTS kassa_sync_stamp();
 DROP FUNCTION IF EXISTS kassa_sync_lock_key(uuid);
 """
 
+# Since inventory 0007: the maintenance role, which restores and imports (tenants.maintenance),
+# keeps the stamps too. MAINTENANCE is its name as an SQL literal, filled in by the migration.
+STAMP_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION kassa_sync_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('kassa.sync_keep', true) = 'on'
+       AND (current_user = MAINTENANCE
+            OR pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')) THEN
+        RETURN NEW;  -- a restore or an import keeps the stamps it loads (maintenance or owner only)
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        NEW.updated_at := OLD.updated_at;
+        IF NEW IS NOT DISTINCT FROM OLD THEN
+            RETURN NEW;  -- nothing changed: no new version
+        END IF;
+    END IF;
+    PERFORM pg_advisory_xact_lock_shared(
+        kassa_sync_lock_key(NEW.tenant_id), floor(extract(epoch FROM now()) - 1704067200)::int
+    );
+    NEW.updated_at := clock_timestamp();
+    RETURN NEW;
+END $$;
+"""
+
 TRIGGER = "kassa_sync_stamp"
-# A restore or an import (as the tables' owner) loads rows with the stamps they had: so their
+# A restore or an import (as the maintenance role or the tables' owner) loads rows with the stamps they had: so their
 # checksums compare, and a restore is what the backup held. Any other role's setting is ignored.
 KEEP_STAMPS_SQL = "SELECT set_config('kassa.sync_keep', 'on', true)"
 

@@ -366,7 +366,7 @@ def sale_create(
             for position, (line, priced) in enumerate(zip(lines, basket.lines, strict=True))
         ]
     )
-    SaleTax.objects.bulk_create(
+    sale_taxes = SaleTax.objects.bulk_create(
         [
             SaleTax(tenant_id=tenant_id, sale=sale, rate=row.rate, net=row.net, tax=row.tax, gross=row.gross)
             for row in basket.taxes
@@ -394,7 +394,7 @@ def sale_create(
         )
         for product_id, wanted in quantities.items()
     ]
-    events.sale_created(sale, sale_lines, sale_payments, movements)
+    events.sale_created(sale, sale_lines, sale_payments, sale_taxes, movements)
     return sale
 
 
@@ -503,7 +503,7 @@ def _refund_write(
             for line in lines
         ]
     )
-    RefundTax.objects.bulk_create(
+    refund_taxes = RefundTax.objects.bulk_create(
         [
             RefundTax(
                 tenant_id=tenant_id, refund=refund, rate=row.rate, net=row.net, tax=row.tax, gross=row.gross
@@ -511,7 +511,7 @@ def _refund_write(
             for row in taxes
         ]
     )
-    RefundPayment.objects.bulk_create(
+    refund_payments = RefundPayment.objects.bulk_create(
         [
             RefundPayment(
                 tenant_id=tenant_id,
@@ -548,7 +548,7 @@ def _refund_write(
         ]
     else:
         movements = []
-    events.sale_refunded(refund, refund_rows, movements)
+    events.sale_refunded(refund, refund_rows, refund_payments, refund_taxes, movements)
     return refund
 
 

@@ -148,6 +148,23 @@ def test_a_bad_delta_parameter_is_a_400_that_names_it(api, cast_a, coffee, query
         assert answer.json()["code"] == "invalid" and field in answer.json()["fields"], answer.json()
 
 
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [
+        ("1430-06-03T06:35:24%2B16:51", 200),  # an offset PostgreSQL would refuse: read in UTC
+        ("2024-01-01T00:00:00-23:59", 200),
+        ("0001-01-01T00:00:00%2B16:00", 400),  # before year 1 in UTC: no such time
+        ("9999-12-31T23:59:59-16:00", 400),  # after year 9999 in UTC
+    ],
+)
+def test_an_extreme_time_in_updated_since_is_read_in_utc_or_refused_never_a_500(
+    api, cast_a, coffee, since, status
+):
+    for path in ("/api/v1/products/", "/api/v1/categories/", "/api/v1/sales/"):
+        answer = api(cast_a["owner"]).get(f"{path}?updated_since={since}")
+        assert answer.status_code == status, (path, answer.content)
+
+
 @transactional
 def test_an_open_write_transaction_holds_the_page_back_until_it_commits(api, cast_a, tenant_a, coffee, tea):
     """The horizon: a row stamped by a transaction that has not committed yet is never paged past."""

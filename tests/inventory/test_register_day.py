@@ -443,7 +443,6 @@ def test_a_sale_at_2330_in_new_york_belongs_to_that_local_day(tenant_a, cast_a, 
 
 def test_a_store_takes_the_chains_time_zone_and_refuses_a_made_up_one(tenant_a, as_tenant):
     from inventory.services.catalogue import store_create, store_update
-
     from tenants.maintenance import as_maintenance
 
     tenant_a.time_zone = "Europe/Stockholm"
