@@ -76,9 +76,7 @@ class SalesIn(PeriodIn):
     group_by = serializers.ChoiceField(choices=selectors.GROUPS, default="day")
 
 
-class SalesRowOut(serializers.Serializer):
-    key = serializers.CharField(help_text="the local day, SKU, category, store or cashier")
-    name = serializers.CharField(help_text="the product's name when grouped by product")
+class SalesTotalsOut(serializers.Serializer):
     quantity = serializers.IntegerField()
     gross = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="paid, tax included")
     discounts = serializers.DecimalField(max_digits=14, decimal_places=2)
@@ -88,12 +86,17 @@ class SalesRowOut(serializers.Serializer):
     margin = serializers.DecimalField(max_digits=14, decimal_places=2, help_text="net less cost")
 
 
+class SalesRowOut(SalesTotalsOut):
+    key = serializers.CharField(help_text="the local day, SKU, category, store or cashier")
+    name = serializers.CharField(help_text="the product's name when grouped by product")
+
+
 class SalesReportOut(serializers.Serializer):
     group_by = serializers.CharField()
     since = serializers.CharField()
     until = serializers.CharField()
     rows = SalesRowOut(many=True)
-    totals = SalesRowOut(partial=True)
+    totals = SalesTotalsOut()
 
 
 class TaxRowOut(serializers.Serializer):
