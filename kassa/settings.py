@@ -80,6 +80,9 @@ KASSA_BACKUP_KEEP_DAILY = env_int("KASSA_BACKUP_KEEP_DAILY", 30)
 KASSA_BACKUP_KEEP_MONTHLY = env_int("KASSA_BACKUP_KEEP_MONTHLY", 12)
 KASSA_TERMINATION_GRACE_DAYS = env_int("KASSA_TERMINATION_GRACE_DAYS", 30)
 KASSA_EXPORT_DAYS = env_int("KASSA_EXPORT_DAYS", 7)  # how long a finished export can be downloaded
+# Where an export's ZIP is built before it is encrypted: one folder per tenant and job, emptied
+# when the job starts (again, after a killed worker) and ends, and the tenant's removed by a purge.
+KASSA_WORK_DIR = Path(env_str("KASSA_WORK_DIR", "")) if env_str("KASSA_WORK_DIR", "") else None
 # A running export whose heartbeat is older than this lost its worker and may be claimed again.
 KASSA_EXPORT_STALE_SECONDS = env_int("KASSA_EXPORT_STALE_SECONDS", 120)
 # Entity CSVs up to this many rows stream straight from the API; larger ones become export jobs.
