@@ -396,6 +396,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # PCI DSS 8.2.6: accounts unused for 90 days are disabled.
     "users-deactivate-dormant": {"task": "accounts.users_deactivate_dormant_task", "schedule": 24 * 3600.0},
     # Integrator keys expiring within 14 days: a mail to the chain's owners, once per key.
+    "access-attempts-expire": {"task": "accounts.access_attempts_expire_task", "schedule": 3600.0},
     "keys-expiry-warn": {"task": "accounts.keys_expiry_warn_task", "schedule": crontab(hour=7, minute=0)},
     # Chain new audit entries of every tenant into a sealed batch (auditlog.sealing).
     "audit-seal": {"task": "auditlog.audit_seal_task", "schedule": 300.0},
@@ -453,6 +454,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
+# Failed sign-in records (usernames, addresses, what was typed) are deleted after this many days.
+KASSA_ACCESS_ATTEMPT_DAYS = env_int("KASSA_ACCESS_ATTEMPT_DAYS", 7)
 # The second counter: failed sign-ins per client IP per hour, across all usernames.
 KASSA_SIGNIN_FAILURES_PER_IP_HOUR = env_int("KASSA_SIGNIN_FAILURES_PER_IP_HOUR", 100)
 KASSA_MFA_GRACE_DAYS = env_int("KASSA_MFA_GRACE_DAYS", 7)
