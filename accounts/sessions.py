@@ -89,11 +89,11 @@ def non_owner_credentials_revoke() -> int:
     return revoked
 
 
-def tenant_cache_purge(*, tenant_id) -> dict[str, int]:
+def tenant_cache_purge(*, tenant_id, slug: str = "") -> dict[str, int]:
     """Delete the tenant's browser sessions and every cache key naming the tenant from Redis.
 
-    Sessions are found by their content (SESSION_TENANT), cache keys by the tenant id in their
-    name; a SCAN over the cache's own prefix, so other deployments sharing Redis are untouched.
+    Sessions are found by their content (SESSION_TENANT), cache keys by the tenant id or the
+    slug (between colons, so another tenant whose slug contains it is safe) in their name; a SCAN over the cache's own prefix, so other deployments sharing Redis are untouched.
     Safe to run again: what is gone is not found.
     """
     from django.conf import settings
@@ -110,6 +110,10 @@ def tenant_cache_purge(*, tenant_id) -> dict[str, int]:
         if isinstance(data, dict) and data.get(SESSION_TENANT) == wanted:
             sessions_deleted += client.delete(raw)
     keys_deleted = 0
-    for raw in client.scan_iter(f"{prefix}:*{wanted}*", count=1000):
-        keys_deleted += client.delete(raw)
+    patterns = [f"{prefix}:*{wanted}*"]
+    if slug:
+        patterns += [f"{prefix}:*:{slug}:*", f"{prefix}:*:{slug}"]
+    for pattern in patterns:
+        for raw in client.scan_iter(pattern, count=1000):
+            keys_deleted += client.delete(raw)
     return {"sessions": sessions_deleted, "cache_keys": keys_deleted}

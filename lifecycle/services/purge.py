@@ -152,7 +152,7 @@ def tenant_purge(
     done("objects")
 
     # 4. Browser sessions and cache keys in Redis; 5. temporary files on this machine.
-    _cleared(certificate, tenant_cache_purge(tenant_id=tenant.pk))
+    _cleared(certificate, tenant_cache_purge(tenant_id=tenant.pk, slug=tenant.slug))
     done("redis")
     _cleared(certificate, {"temp_files": tenant_work_delete(tenant_id=tenant.pk)})
     done("temp")
