@@ -98,7 +98,7 @@ def test_a_chain_used_for_real_leaves_nothing_after_its_purge(
     stores_a,
     tenant_a,
     tenant_b,
-    shop_a,
+    shop_a,  # noqa: F811
     file_storage,
     settings,
     tmp_path,
