@@ -12,6 +12,7 @@ from django.db import transaction
 
 from auditlog.deletion import rows_delete
 from core.storage import WrongRegion, storage_for_region
+from exports.customers import erasures_replay, erasures_replayed_record
 from lifecycle import archive
 from lifecycle.errors import LifecycleError
 from lifecycle.models import Backup
@@ -94,12 +95,14 @@ def backup_restore(*, backup: Backup, new_slug: str | None = None) -> RestoreRes
             raise LifecycleError("; ".join(error.messages), code="invalid_slug") from None
     else:
         target = source
+    replayed: list[dict] = []
     try:
-        rows = _restore_load(backup, manifest, source, target, tables, storage)
+        rows = _restore_load(backup, manifest, source, target, tables, storage, replayed)
     except BaseException:
         if new_slug:
             tenant_delete(tenant=target)
         raise
+    erasures_replayed_record(tenant=target, replayed=replayed)
     if new_slug:
         Tenant.objects.filter(pk=target.pk).update(status=Tenant.Status.ACTIVE)
         target.refresh_from_db()
@@ -107,7 +110,7 @@ def backup_restore(*, backup: Backup, new_slug: str | None = None) -> RestoreRes
     return RestoreResult(tenant=target, rows=rows)
 
 
-def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str, int]:
+def _restore_load(backup, manifest, source, target, tables, storage, replayed: list) -> dict[str, int]:
     remap = source.pk != target.pk
     order = [t for t in tenant_tables(backed_up_only=True) if t.name in manifest["tables"]]
     stages = {t.name: f"kassa_stage_{i}" for i, t in enumerate(order)}
@@ -170,4 +173,9 @@ def _restore_load(backup, manifest, source, target, tables, storage) -> dict[str
                     f"table {table.name} differs from the backup after loading", code="restore_mismatch"
                 )
             rows[table.name] = entry["rows"]
+        # 6. The erasures the platform remembers, which the backup may predate: erased again
+        # before this transaction commits, so no one ever sees the restored customer.
+        replayed += erasures_replay(
+            cursor=cursor, source_id=source.pk, target=target, customer_map=maps.get("inventory_customer")
+        )
     return rows
