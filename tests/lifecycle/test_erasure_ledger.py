@@ -11,7 +11,7 @@ from lifecycle.services.restore import backup_restore
 from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tests.conftest import DATABASES, role_connection
-from tests.exports.conftest import CUSTOMER, shop_a  # noqa: F401 - the fixture
+from tests.exports.conftest import CUSTOMER
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
 
@@ -32,7 +32,7 @@ def test_a_backup_from_before_an_erasure_restores_the_customer_anonymised(
     shop_a,
     cast_a,
     tenant_a,
-    file_storage,  # noqa: F811
+    file_storage,
 ):
     customer_id = shop_a["customer"]["id"]
     backup = backup_create(tenant=tenant_a, enqueue=False)
@@ -69,7 +69,7 @@ def test_a_backup_from_before_an_erasure_restores_the_customer_anonymised(
     assert str(copied.customer_id) != customer_id
 
 
-def test_the_web_role_cannot_read_or_write_the_ledger(shop_a, cast_a, tenant_a):  # noqa: F811
+def test_the_web_role_cannot_read_or_write_the_ledger(shop_a, cast_a, tenant_a):
     erase(tenant_a, cast_a["owner"], shop_a["customer"]["id"])
     with role_connection("app") as connection:
         for statement in (

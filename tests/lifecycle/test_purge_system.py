@@ -29,7 +29,7 @@ from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tenants.models import Tenant
 from tests.conftest import DATABASES, HttpsApiClient, mfa_signed_in, mfa_token_for, signed_in
-from tests.exports.conftest import CUSTOMER, shop_a  # noqa: F401 - the fixture
+from tests.exports.conftest import CUSTOMER
 from tests.lifecycle.conftest import tenant_rows
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
@@ -98,7 +98,7 @@ def test_a_chain_used_for_real_leaves_nothing_after_its_purge(
     stores_a,
     tenant_a,
     tenant_b,
-    shop_a,  # noqa: F811
+    shop_a,
     file_storage,
     settings,
     tmp_path,
