@@ -4,10 +4,10 @@
 maintenance role only) deletes the listed platform events, and only those whose subject tenant
 is terminated or purged: the platform's history of a live tenant cannot be deleted this way.
 It marks its statement like `kassa_audit_delete()`, which the append-only trigger honours for the
-table's owner alone.
+table's owner alone. Platform events get the kind `tenant_restored` (a restore into the same tenant).
 """
 
-from django.db import migrations
+from django.db import migrations, models
 
 from tenants.roles import migration_role
 
@@ -51,4 +51,25 @@ class Migration(migrations.Migration):
         ("tenants", "0003_database_roles"),
     ]
 
-    operations = [migrations.RunPython(forwards, backwards)]
+    operations = [
+        migrations.RunPython(forwards, backwards),
+        migrations.AlterField(
+            model_name="platformevent",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("tenant_created", "Tenant Created"),
+                    ("support_access", "Support Access"),
+                    ("audit_purged", "Audit Purged"),
+                    ("master_key_rotated", "Master Key Rotated"),
+                    ("audit_redacted", "Audit Redacted"),
+                    ("mfa_reset", "Mfa Reset"),
+                    ("staff_sign_in", "Staff Sign In"),
+                    ("audit_verified", "Audit Verified"),
+                    ("tenant_restored", "Tenant Restored"),
+                    ("audit_anchored", "Audit Anchored"),
+                ],
+                max_length=32,
+            ),
+        ),
+    ]

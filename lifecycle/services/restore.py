@@ -10,7 +10,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from auditlog.deletion import rows_delete
+from accounts.sessions import tenant_cache_purge
+from auditlog.deletion import DELETABLE_TABLES, rows_delete
+from auditlog.models import PlatformEvent
+from auditlog.services import platform_event_record
 from core.storage import WrongRegion, storage_for_region
 from exports.customers import erasures_replay, erasures_replayed_record
 from lifecycle import archive
@@ -27,12 +30,15 @@ from tenants.models import Domain, Tenant
 from tenants.selectors import tenant_host
 
 logger = logging.getLogger(__name__)
+# Append-only history: a restore into the same tenant appends to it, never replaces it.
+AUDIT_TABLES = DELETABLE_TABLES
 
 
 @dataclass
 class RestoreResult:
     tenant: Tenant
     rows: dict[str, int] = field(default_factory=dict)
+    effects: dict[str, int] = field(default_factory=dict)  # same tenant: what was revoked, forced
 
     @property
     def row_count(self) -> int:
@@ -57,7 +63,7 @@ def tenant_shell_create(*, slug: str, name: str, region: str) -> Tenant:
 
 
 @as_maintenance()
-def backup_restore(*, backup: Backup, new_slug: str | None = None) -> RestoreResult:
+def backup_restore(*, backup: Backup, new_slug: str | None = None, actor: str = "system") -> RestoreResult:
     """Restore into the backup's tenant (replacing its data) or, with `new_slug`, a new tenant.
 
     Nothing is written before every chunk, count and checksum has been checked; the load runs in
@@ -96,21 +102,33 @@ def backup_restore(*, backup: Backup, new_slug: str | None = None) -> RestoreRes
     else:
         target = source
     replayed: list[dict] = []
+    effects: dict[str, int] = {}
     try:
-        rows = _restore_load(backup, manifest, source, target, tables, storage, replayed)
+        rows = _restore_load(backup, manifest, source, target, tables, storage, replayed, effects)
     except BaseException:
         if new_slug:
             tenant_delete(tenant=target)
         raise
     erasures_replayed_record(tenant=target, replayed=replayed)
+    if not new_slug:
+        # Sessions in Redis: their rows are revoked; the sessions themselves go too.
+        effects["redis_sessions"] = tenant_cache_purge(tenant_id=target.pk, slug=target.slug)["sessions"]
+        platform_event_record(
+            kind=PlatformEvent.Kind.TENANT_RESTORED,
+            tenant=target,
+            actor=actor,
+            detail={"backup": str(backup.pk), "rows": sum(rows.values()), **effects},
+        )
     if new_slug:
         Tenant.objects.filter(pk=target.pk).update(status=Tenant.Status.ACTIVE)
         target.refresh_from_db()
     logger.info("backup %s restored into %s: %s rows", backup.pk, target.slug, sum(rows.values()))
-    return RestoreResult(tenant=target, rows=rows)
+    return RestoreResult(tenant=target, rows=rows, effects=effects)
 
 
-def _restore_load(backup, manifest, source, target, tables, storage, replayed: list) -> dict[str, int]:
+def _restore_load(
+    backup, manifest, source, target, tables, storage, replayed: list, effects: dict
+) -> dict[str, int]:
     remap = source.pk != target.pk
     order = [t for t in tenant_tables(backed_up_only=True) if t.name in manifest["tables"]]
     stages = {t.name: f"kassa_stage_{i}" for i, t in enumerate(order)}
@@ -131,10 +149,20 @@ def _restore_load(backup, manifest, source, target, tables, storage, replayed: l
                     if kind == archive.END:
                         break
                     copy.write(payload)
-        # 2. Same tenant: its current rows go (children first; constraints are checked at commit).
+        # 2. Same tenant: its current rows go (children first; constraints are checked at commit),
+        # but never its audit entries and seals: history is appended to, not rewritten. The
+        # users as they are now are kept aside, to compare with what the backup brings back.
         if not remap:
+            cursor.execute(
+                "CREATE TEMP TABLE kassa_live_users ON COMMIT DROP AS "
+                "SELECT id, password, is_active FROM accounts_user WHERE tenant_id = %s",
+                [target.pk],
+            )
             for table in reversed(list(tables.values())):
-                rows_delete(cursor, table.name, where="tenant_id = %s", params=[target.pk])
+                if table.name not in AUDIT_TABLES:
+                    rows_delete(cursor, table.name, where="tenant_id = %s", params=[target.pk])
+            cursor.execute("SELECT max(sealed_through) FROM auditlog_seal WHERE tenant_id = %s", [target.pk])
+            sealed_through = cursor.fetchone()[0]
         # 3. Into a new tenant: new primary keys, and values encrypted with the new tenant's key.
         maps: dict[str, str] = {}
         if remap:
@@ -150,20 +178,37 @@ def _restore_load(backup, manifest, source, target, tables, storage, replayed: l
                         source=source,
                         target=target,
                     )
-        # 4. Insert, change-log tables last after removing what this restore's own writes logged.
+        # 4. Insert, change-log tables last after removing what this restore's own writes logged
+        # (into a new tenant). Into the same tenant, audit tables get only the backup's entries
+        # the live ones lack that no live seal covers (newer than its last seal): a sealed
+        # entry missing now was purged by retention, or deleted, which verification must keep
+        # reporting; seals are never restored over live ones.
+        appended: dict[str, int] = {}
         for table in order:
             columns = manifest["tables"][table.name]["columns"]
-            if table.name in TRIGGER_FED_TABLES:
-                rows_delete(cursor, table.name, where="tenant_id = %s", params=[target.pk])
             select, joins = insert_select(table, columns, maps, source_id=source.pk, target_id=target.pk)
+            where = ""
+            if not remap and table.name in AUDIT_TABLES:
+                if table.name in ("auditlog_seal", "auditlog_sealedentry"):
+                    continue
+                where = f" WHERE NOT EXISTS (SELECT 1 FROM {quote(table.name)} t WHERE t.id = s.id)"  # noqa: S608
+                if sealed_through is not None:
+                    where += f" AND s.created_at > '{sealed_through.isoformat()}'::timestamptz"
+            elif table.name in TRIGGER_FED_TABLES:
+                rows_delete(cursor, table.name, where="tenant_id = %s", params=[target.pk])
             cursor.execute(
                 f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
-                f"SELECT {select} FROM {stages[table.name]} s {joins}"
+                f"SELECT {select} FROM {stages[table.name]} s {joins}{where}"
             )
+            if where:
+                appended[table.name] = cursor.rowcount
         # 5. Read the restored rows back as the backup holds them; commit only if they match.
         rows = {}
         for table in order:
             entry = manifest["tables"][table.name]
+            if not remap and table.name in AUDIT_TABLES:
+                rows[table.name] = appended.get(table.name, 0)  # live history kept, not compared
+                continue
             digest = TableDigest(entry["columns"], table.encrypted, target)
             back = mapped_back_query(table, entry["columns"], maps, source_id=source.pk, target_id=target.pk)
             for block in copy_out(cursor, back):
@@ -178,4 +223,44 @@ def _restore_load(backup, manifest, source, target, tables, storage, replayed: l
         replayed += erasures_replay(
             cursor=cursor, source_id=source.pk, target=target, customer_map=maps.get("inventory_customer")
         )
+        if not remap:
+            _same_tenant_after_load(cursor, backup=backup, tenant=target, effects=effects)
     return rows
+
+
+def _same_tenant_after_load(cursor, *, backup, tenant, effects: dict) -> None:
+    """What the restored credentials may no longer do, and the tenant's own record of it.
+
+    Every token and browser session restored is revoked (a token revoked since is refused again,
+    one issued since no longer exists); a user whose password changed since the backup must
+    change it at the next sign-in (the backup brings the old one back), and one deactivated
+    since stays deactivated. An access-log entry tells the chain (GET /api/v1/audit/access/).
+    """
+    cursor.execute(
+        "UPDATE accounts_apitoken SET revoked_at = now() WHERE tenant_id = %s AND revoked_at IS NULL",
+        [tenant.pk],
+    )
+    effects["tokens_revoked"] = cursor.rowcount
+    cursor.execute(
+        "UPDATE accounts_usersession SET revoked_at = now() WHERE tenant_id = %s AND revoked_at IS NULL",
+        [tenant.pk],
+    )
+    effects["sessions_revoked"] = cursor.rowcount
+    cursor.execute(
+        "UPDATE accounts_user u SET must_change_password = true FROM kassa_live_users l "
+        "WHERE u.id = l.id AND u.tenant_id = %s AND u.password <> l.password",
+        [tenant.pk],
+    )
+    effects["password_change_forced"] = cursor.rowcount
+    cursor.execute(
+        "UPDATE accounts_user u SET is_active = false FROM kassa_live_users l "
+        "WHERE u.id = l.id AND u.tenant_id = %s AND u.is_active AND NOT l.is_active",
+        [tenant.pk],
+    )
+    effects["kept_deactivated"] = cursor.rowcount
+    cursor.execute(
+        "INSERT INTO auditlog_access (created_at, tenant_id, request_id, host, method, path, query, status, "
+        "duration_ms, user_agent) VALUES (now(), %s, gen_random_uuid(), 'maintenance', 'RESTORE', %s, '', 200, 0, "
+        "'manage.py restore_tenant')",
+        [tenant.pk, f"/api/v1/backups/{backup.pk}/"],
+    )

@@ -1,3 +1,5 @@
+import getpass
+
 from django.core.management.base import BaseCommand, CommandError
 
 from core.storage import StorageError
@@ -13,15 +15,30 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("backup_id")
         parser.add_argument("--as", dest="new_slug", metavar="NEW_SLUG", help="restore into a new tenant")
+        parser.add_argument(
+            "--yes",
+            action="store_true",
+            help="confirm a restore into the backup's own tenant: its data is replaced (its audit "
+            "history is kept), every token and session is revoked",
+        )
 
-    def handle(self, *args, backup_id, new_slug, **options):
+    def handle(self, *args, backup_id, new_slug, yes, **options):
+        if not new_slug and not yes:
+            raise CommandError(
+                "a restore into the backup's own tenant replaces its data and signs everyone out: add --yes "
+                "(or restore beside it with --as NEW_SLUG)"
+            )
         try:
             backup = backup_get(backup_id=backup_id)
-            result = backup_restore(backup=backup, new_slug=new_slug)
+            result = backup_restore(
+                backup=backup, new_slug=new_slug, actor=f"manage.py restore_tenant ({getpass.getuser()})"
+            )
         except (LifecycleError, ArchiveError, StorageError, ValueError) as error:
             raise CommandError(f"restore refused, nothing was changed: {error}") from None
         for table, rows in sorted(result.rows.items()):
             self.stdout.write(f"{table}: {rows}")
+        for name, count in sorted(result.effects.items()):
+            self.stdout.write(f"{name.replace('_', ' ')}: {count}")
         self.stdout.write(
             f"restored {result.row_count} rows in {len(result.rows)} tables into tenant {result.tenant.slug}"
         )
