@@ -9,9 +9,8 @@ from core.storage import WrongRegion, storage_for_tenant
 from lifecycle.archive import ArchiveError
 from lifecycle.errors import LifecycleError
 from lifecycle.models import Backup
-from lifecycle.services.restore import AUDIT_TABLES
 from lifecycle.services.backups import archive_verify
-from lifecycle.services.restore import backup_restore
+from lifecycle.services.restore import AUDIT_TABLES, backup_restore
 from tenants.catalogue import NOT_BACKED_UP, tenant_table_names
 from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
