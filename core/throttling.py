@@ -50,3 +50,23 @@ class TokenRateThrottle(SimpleRateThrottle):
 
     def wait(self):
         return getattr(self, "_wait", self.duration)
+
+
+class TenantRateThrottle(TokenRateThrottle):
+    """A limit per tenant for one costly action (a view sets `scope` and the setting's name)."""
+
+    setting = ""
+
+    def get_rate(self):
+        return getattr(settings, self.setting)
+
+    def get_cache_key(self, request, view):
+        tenant = getattr(request, "tenant", None)
+        if tenant is None:
+            return None
+        return f"throttle:{self.scope}:tenant:{tenant.pk}"
+
+
+class BackupRequestThrottle(TenantRateThrottle):
+    scope = "backup-request"
+    setting = "KASSA_BACKUP_REQUEST_RATE"

@@ -78,6 +78,10 @@ KASSA_S3_KMS_KEY_ID = env_str("KASSA_S3_KMS_KEY_ID")
 KASSA_S3_OBJECT_LOCK_DAYS = env_int("KASSA_S3_OBJECT_LOCK_DAYS", 0)
 KASSA_BACKUP_KEEP_DAILY = env_int("KASSA_BACKUP_KEEP_DAILY", 30)
 KASSA_BACKUP_KEEP_MONTHLY = env_int("KASSA_BACKUP_KEEP_MONTHLY", 12)
+# A drill refuses (and alerts on) a latest backup older than this; the admin shows it too.
+KASSA_BACKUP_MAX_AGE_HOURS = env_int("KASSA_BACKUP_MAX_AGE_HOURS", 26)
+# Backups a chain may ask for (POST /api/v1/backups/), per tenant.
+KASSA_BACKUP_REQUEST_RATE = env_str("KASSA_BACKUP_REQUEST_RATE", "6/hour")
 KASSA_TERMINATION_GRACE_DAYS = env_int("KASSA_TERMINATION_GRACE_DAYS", 30)
 KASSA_EXPORT_DAYS = env_int("KASSA_EXPORT_DAYS", 7)  # how long a finished export can be downloaded
 # Where an export's ZIP is built before it is encrypted: one folder per tenant and job, emptied

@@ -3,6 +3,8 @@ from rest_framework.response import Response
 
 from accounts.api_permissions import Can
 from accounts.permissions import EXPORT, MANAGE_SETTINGS
+from core.throttling import BackupRequestThrottle
+from idempotency.decorator import idempotent
 from lifecycle import selectors
 from lifecycle.serializers import BackupOut, RestoreDrillOut
 from lifecycle.services.backups import backup_request
@@ -24,9 +26,16 @@ class BackupListCreateApi(ListAPIView):
             return [Can(MANAGE_SETTINGS)()]
         return super().get_permissions()
 
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "POST":  # a backup costs: a few an hour per chain
+            throttles.append(BackupRequestThrottle())
+        return throttles
+
     def get_queryset(self):
         return selectors.backup_list()
 
+    @idempotent
     def post(self, request):
         backup = backup_request(tenant=request.tenant)
         return Response(BackupOut(backup).data, status=202)

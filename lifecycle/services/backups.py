@@ -26,6 +26,7 @@ from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.alerts import alert_send
 from core.storage import WrongRegion, storage_for_tenant, tenant_prefix
 from lifecycle import archive
 from lifecycle.errors import BackupBusy, LifecycleError
@@ -234,10 +235,21 @@ def backup_run(*, tenant: Tenant, backup_id, on_progress: Callable[[int], None] 
                 final = backup_key(tenant.pk, backup.pk)
                 storage.rename(temporary, final, tenant=tenant)
             except Exception as error:
-                storage.delete(temporary)
+                # Recorded and alerted before anything else can fail (the storage may be down).
                 Backup.objects.filter(pk=backup.pk).update(
                     status=Backup.Status.FAILED, error=safe_error(error)
                 )
+                # The operators now (log, mail, webhook); the chain's owners in the admin.
+                alert_send(
+                    "backup_failed",
+                    tenant=tenant.slug,
+                    detail=f"backup {backup.pk} of tenant {tenant.slug} ({tenant.pk}) failed "
+                    f"(attempt {backup.attempts + 1}): {safe_error(error)}",
+                )
+                try:
+                    storage.delete(temporary)
+                except Exception:  # the partial file goes with the next attempt's clean-up
+                    logger.exception("backup %s: the partial file could not be deleted", backup.pk)
                 raise
             # Partial files of attempts that died with their worker.
             for key in storage.list(f"{tenant_prefix(tenant.pk)}tmp/{backup.pk}."):
