@@ -222,3 +222,39 @@ def test_failed_sign_in_records_expire(chain, settings):
         assert sorted(AccessAttempt.objects.values_list("username", flat=True)) == ["who0", "who6"]
     with tenant_context(bob):
         assert not AccessAttempt.objects.exists()
+
+
+def test_the_nightly_purge_alerts_on_a_failing_tenant_and_purges_the_others(chain, settings):
+    from django.core import mail
+
+    from lifecycle.tasks import tenants_purge_due_task
+
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    bob = make_tenant("bob-chain", owner="bob")
+    owner_sql("CREATE TABLE zz_blocker (id bigserial PRIMARY KEY, person uuid REFERENCES accounts_user (id))")
+    try:
+        owner_sql(  # a row the purge must delete, which the database refuses to delete
+            "CREATE FUNCTION zz_refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+        )
+        owner_sql(
+            "CREATE TRIGGER zz_refuse BEFORE DELETE ON zz_blocker FOR EACH ROW EXECUTE FUNCTION zz_refuse()"
+        )
+        owner_sql("INSERT INTO zz_blocker (person) VALUES (%s)", [user_id(chain, "alice")])
+        long_ago = timezone.now() - timedelta(days=40)
+        for tenant in (chain, bob):
+            tenant_terminate(tenant=tenant, ends_at=long_ago)
+
+        assert tenants_purge_due_task() == ["bob-chain"]
+
+        assert Tenant.objects.get(pk=bob.pk).status == Tenant.Status.PURGED
+        chain.refresh_from_db()
+        assert chain.status == Tenant.Status.TERMINATED
+        assert certificate_of(chain).steps_done == ["keys"]  # shredded all the same
+        assert len(mail.outbox) == 1 and "purge_failed" in mail.outbox[0].subject
+        assert "alice-chain" in mail.outbox[0].subject
+    finally:
+        owner_sql("DROP TABLE IF EXISTS zz_blocker")
+        owner_sql("DROP FUNCTION IF EXISTS zz_refuse()")
+    assert tenants_purge_due_task() == ["alice-chain"]  # the blocker gone, the next night finishes
