@@ -367,6 +367,7 @@ KASSA_PRIVILEGED_TASKS = (
     "lifecycle.backups_nightly_task",
     "lifecycle.restore_drills_task",
     "lifecycle.tenants_purge_due_task",
+    "lifecycle.tenant_terminate_task",
 )
 # Each queue has an exchange and routing key of its own: bound to the default exchange and key,
 # the privileged queue would get a copy of every ordinary task.

@@ -14,7 +14,7 @@ from core.alerts import alert_send
 from lifecycle.models import Backup
 from lifecycle.services.backups import backup_create, backup_record, backup_run, backups_expire, safe_error
 from lifecycle.services.drills import restore_drill_run
-from lifecycle.services.purge import tenant_purge, tenants_purge_due
+from lifecycle.services.purge import tenant_purge, tenant_terminate, tenants_purge_due
 from tenants.models import Tenant
 
 
@@ -77,3 +77,19 @@ def tenants_purge_due_task() -> list[str]:
             continue
         purged.append(tenant.slug)
     return purged
+
+
+@shared_task(name="lifecycle.tenant_terminate_task", acks_late=True)
+def tenant_terminate_task(tenant_id: str, actor_id: str) -> str:
+    """An owner's termination (lifecycle.services.purge.termination_request); safe to run twice."""
+    from auditlog.models import PlatformEvent
+    from auditlog.services import platform_event_record
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    if tenant.status != Tenant.Status.ACTIVE:
+        return str(tenant.status)
+    tenant_terminate(tenant=tenant)
+    platform_event_record(
+        kind=PlatformEvent.Kind.TENANT_TERMINATED, tenant=tenant, actor=actor_id, detail={"by": "owner"}
+    )
+    return "terminated"

@@ -4,7 +4,8 @@
 maintenance role only) deletes the listed platform events, and only those whose subject tenant
 is terminated or purged: the platform's history of a live tenant cannot be deleted this way.
 It marks its statement like `kassa_audit_delete()`, which the append-only trigger honours for the
-table's owner alone. Platform events get the kind `tenant_restored` (a restore into the same tenant).
+table's owner alone. Platform events get the kinds `tenant_terminated` (an owner ended the subscription) and
+`tenant_restored` (a restore into the same tenant).
 """
 
 from django.db import migrations, models
@@ -66,6 +67,7 @@ class Migration(migrations.Migration):
                     ("mfa_reset", "Mfa Reset"),
                     ("staff_sign_in", "Staff Sign In"),
                     ("audit_verified", "Audit Verified"),
+                    ("tenant_terminated", "Tenant Terminated"),
                     ("tenant_restored", "Tenant Restored"),
                     ("audit_anchored", "Audit Anchored"),
                 ],

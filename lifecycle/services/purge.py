@@ -268,3 +268,53 @@ def tenant_delete(*, tenant: Tenant) -> None:
     tenant_rows_delete(tenant=tenant)  # the change-log entries of the key's deletion
     Domain.objects.filter(tenant=tenant).delete()
     Tenant.objects.filter(pk=tenant.pk).delete()
+
+
+# --- termination asked for by the chain's owner ------------------------------------------
+
+
+def termination_request(*, tenant: Tenant, actor, confirm: str) -> dict:
+    """An owner asks to end the chain's subscription (a request; the privileged worker terminates).
+
+    Needs an owner signed in with a second factor (403 `second_factor_required`) who types the
+    chain's slug (`confirm`, 400 otherwise). The purge follows after the grace period, during which
+    only owners sign in, to export. Asking again while terminated answers the same.
+    """
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from accounts import authz
+    from accounts.permissions import OWNER
+    from core.errors import Forbidden
+
+    if not actor.assignments.filter(role__builtin=OWNER).exists():
+        raise PermissionDenied("Only the chain's owners may end its subscription.")
+    if not authz.second_factor_verified(actor):
+        raise Forbidden(
+            "Ending the subscription needs a sign-in with a second factor.", code="second_factor_required"
+        )
+    if (confirm or "").strip() != tenant.slug:
+        raise ValidationError({"confirm": "Type the chain's name as in its address to confirm."})
+    if tenant.status == Tenant.Status.ACTIVE:
+        from lifecycle.tasks import tenant_terminate_task
+
+        args = (str(tenant.pk), str(actor.pk))
+        transaction.on_commit(lambda: tenant_terminate_task.delay(*args))
+    return termination_status(tenant=tenant, requested=True)
+
+
+def termination_status(*, tenant: Tenant, requested: bool = False) -> dict:
+    """What an owner sees of the chain's end: status, when the subscription ends and the purge."""
+    due = purge_due_at(tenant)
+    grace = timedelta(days=settings.KASSA_TERMINATION_GRACE_DAYS)
+    if requested and tenant.status == Tenant.Status.ACTIVE:
+        due = timezone.now() + grace
+    return {
+        "status": "terminating" if requested and tenant.status == Tenant.Status.ACTIVE else tenant.status,
+        "subscription_ends_at": tenant.subscription_ends_at
+        if tenant.status != Tenant.Status.ACTIVE
+        else None,
+        "purge_due_at": due if (requested or tenant.status != Tenant.Status.ACTIVE) else None,
+        "grace_days": settings.KASSA_TERMINATION_GRACE_DAYS,
+        "export_reminder": "Export the chain's data (POST /api/v1/exports/ with kind full) before the purge: "
+        "after it nothing can be recovered.",
+    }
