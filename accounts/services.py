@@ -649,3 +649,16 @@ def users_deactivate_dormant(*, now=None) -> int:
     ApiToken.objects.filter(user_id__in=dormant, revoked_at__isnull=True).update(revoked_at=now)
     UserSession.objects.filter(user_id__in=dormant, revoked_at__isnull=True).update(revoked_at=now)
     return len(dormant)
+
+
+def access_attempts_expire(*, now=None) -> int:
+    """Delete the current tenant's failed sign-in records (django-axes) older than the retention.
+
+    They hold usernames, addresses, user agents and what was typed; a lockout needs them for
+    its cool-off only, so KASSA_ACCESS_ATTEMPT_DAYS (7) is ample. Expirations go with their attempt.
+    """
+    from axes.models import AccessAttempt
+
+    cutoff = (now or timezone.now()) - timedelta(days=settings.KASSA_ACCESS_ATTEMPT_DAYS)
+    deleted, _ = AccessAttempt.objects.filter(attempt_time__lt=cutoff).delete()
+    return deleted

@@ -15,6 +15,11 @@ from accounts.models import ApiToken, User, UserSession
 from accounts.permissions import OWNER
 from accounts.tokens import tokens_revoke_for_user
 
+# The tenant of a signed-in (or half-signed-in) browser, kept in the session itself so that a
+# purge finds the tenant's sessions in Redis by their content (the table holds only key hashes).
+SESSION_TENANT = "kassa_tenant"
+SESSION_CACHE_PREFIX = "django.contrib.sessions.cache"
+
 
 def session_key_hash(session_key: str) -> str:
     return hashlib.sha256(session_key.encode()).hexdigest()
@@ -99,3 +104,33 @@ def session_touch(*, request) -> None:
     UserSession.objects.filter(
         user=request.user, key_hash=session_key_hash(request.session.session_key or "")
     ).update(last_seen_at=now)
+
+
+def tenant_cache_purge(*, tenant_id, slug: str = "") -> dict[str, int]:
+    """Delete the tenant's browser sessions and every cache key naming the tenant from Redis.
+
+    Sessions are found by their content (SESSION_TENANT), cache keys by the tenant id or the
+    slug (between colons, so another tenant whose slug contains it is safe) in their name; a SCAN over the cache's own prefix, so other deployments sharing Redis are untouched.
+    Safe to run again: what is gone is not found.
+    """
+    from django.conf import settings
+    from django.core.cache import cache
+
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    client = cache._cache.get_client(write=True)
+    wanted = str(tenant_id)
+    sessions_deleted = 0
+    for raw in client.scan_iter(f"{prefix}:*:{SESSION_CACHE_PREFIX}*", count=1000):
+        name = raw.decode() if isinstance(raw, bytes) else raw
+        session_key = name.split(SESSION_CACHE_PREFIX, 1)[1]
+        data = cache.get(SESSION_CACHE_PREFIX + session_key)
+        if isinstance(data, dict) and data.get(SESSION_TENANT) == wanted:
+            sessions_deleted += client.delete(raw)
+    keys_deleted = 0
+    patterns = [f"{prefix}:*{wanted}*"]
+    if slug:
+        patterns += [f"{prefix}:*:{slug}:*", f"{prefix}:*:{slug}"]
+    for pattern in patterns:
+        for raw in client.scan_iter(pattern, count=1000):
+            keys_deleted += client.delete(raw)
+    return {"sessions": sessions_deleted, "cache_keys": keys_deleted}

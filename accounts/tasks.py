@@ -25,3 +25,15 @@ def keys_expiry_warn_task() -> int:
         with tenant_context(tenant):
             total += keys_expiry_warn()
     return total
+
+
+@shared_task(name="accounts.access_attempts_expire_task")
+def access_attempts_expire_task() -> int:
+    """Expire failed sign-in records, tenant by tenant (safe to run twice)."""
+    from accounts.services import access_attempts_expire
+
+    total = 0
+    for tenant in Tenant.objects.exclude(status=Tenant.Status.PURGED):
+        with tenant_context(tenant):
+            total += access_attempts_expire()
+    return total

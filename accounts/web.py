@@ -24,6 +24,7 @@ from core.headers import CLEAR_SITE_DATA
 from core.net import client_ip
 
 PENDING_OTP = "kassa_pending_otp_user"
+SESSION_TENANT = sessions.SESSION_TENANT
 PENDING_ENROL = "kassa_pending_enrol_device"
 
 
@@ -59,6 +60,8 @@ def session_begin(request, user: User, second_factor: bool = False) -> None:
     request.session["kassa_started"] = now.timestamp()
     request.session["kassa_seen"] = now.timestamp()
     request.session["kassa_second_factor"] = second_factor
+    if user.tenant_id is not None:  # so a purge finds the tenant's sessions in Redis
+        request.session[SESSION_TENANT] = str(user.tenant_id)
     request.session.save()
     sessions.session_start(
         user=user,
@@ -102,6 +105,8 @@ def login_view(request):
             if refusal.code == "otp_required" and refusal.user is not None:
                 request.session.cycle_key()
                 request.session[PENDING_OTP] = str(refusal.user.pk)
+                if refusal.user.tenant_id is not None:
+                    request.session[SESSION_TENANT] = str(refusal.user.tenant_id)
                 step = "enrol" if refusal.enrol else "otp"
                 return redirect(f"/login/{step}/?next={_next_url(request, default='')}")
             return render(request, "accounts/login.html", {"error": _refusal_message(refusal)}, status=200)

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from tenants.maintenance import quote
 
-# The tables kassa_audit_delete() accepts (auditlog_platformevent has no tenant: never deleted).
+# Platform events naming a terminated or purged tenant: deleted by a purge only, through
+# kassa_platform_events_delete() (migration 0012).
+PLATFORM_EVENTS = "auditlog_platformevent"
+# The tables kassa_audit_delete() accepts.
 DELETABLE_TABLES = frozenset(
     {
         "auditlog_access",
@@ -35,6 +38,12 @@ def rows_delete(cursor, table: str, *, where: str, params: list, limit: int | No
     `table` is a name read from the catalogue; `where` is SQL of the caller's with %s parameters.
     """
     bound = f" LIMIT {int(limit)}" if limit is not None else ""
+    if table == PLATFORM_EVENTS:
+        cursor.execute(
+            f"SELECT kassa_platform_events_delete(ARRAY(SELECT id FROM {quote(table)} WHERE {where}{bound}))",  # noqa: S608
+            params,
+        )
+        return cursor.fetchone()[0]
     if table in DELETABLE_TABLES:
         cursor.execute(
             f"SELECT kassa_audit_delete(%s::regclass, ARRAY(SELECT id FROM {quote(table)} WHERE {where}{bound}))",  # noqa: S608

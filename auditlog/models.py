@@ -294,6 +294,8 @@ class PlatformEvent(models.Model):
         MFA_RESET = "mfa_reset"  # a tenant administrator reset a user's MFA (accounts.services)
         STAFF_SIGN_IN = "staff_sign_in"  # a platform staff sign-in attempt, any outcome (accounts.signin)
         AUDIT_VERIFIED = "audit_verified"  # the daily verification of a chain (detail: intact or not)
+        TENANT_TERMINATED = "tenant_terminated"  # an owner ended the subscription (lifecycle)
+        TENANT_RESTORED = "tenant_restored"  # a backup restored into its own tenant (lifecycle)
         AUDIT_ANCHORED = "audit_anchored"  # a chain's newest seal was published outside the database
 
     id = models.BigAutoField(primary_key=True)

@@ -1,4 +1,6 @@
-"""Backup and restore of a tenant with 100,000 and 1,000,000 rows: time and peak memory.
+"""Backup, restore and purge of a tenant with 100,000 and 1,000,000 rows: time and peak memory.
+
+`python -m bench.bench_lifecycle purge-only` measures the purge alone (no backup first).
 
 Runs on a database of its own (created, migrated and dropped here) with a plain tenant-owned
 table filled by generate_series. Each backup and restore runs in a fresh Python process that
@@ -53,12 +55,18 @@ def measure(operation: str, argument: str) -> None:
 
     _django(os.environ["KASSA_DB_NAME"])
     from lifecycle.services.backups import backup_create, backup_get, backup_run
+    from lifecycle.services.purge import tenant_purge, tenant_terminate
     from lifecycle.services.restore import backup_restore
     from tenants.models import Tenant
 
+    if operation == "purge":
+        tenant_terminate(tenant=Tenant.objects.get(slug=argument))
     tracemalloc.start()
     started = time.perf_counter()
-    if operation == "backup":
+    if operation == "purge":
+        certificate = tenant_purge(tenant=Tenant.objects.get(slug=argument), requested_by="bench")
+        result = {"rows": sum(certificate.rows_deleted.values())}
+    elif operation == "backup":
         tenant = Tenant.objects.get(slug=argument)
         backup = backup_run(tenant=tenant, backup_id=backup_create(tenant=tenant, enqueue=False).pk)
         result = {"backup": str(backup.pk), "rows": backup.row_count, "bytes": backup.size_bytes}
@@ -84,7 +92,7 @@ def _child(operation: str, argument: str, env: dict) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main(purge_only: bool = False) -> None:
     storage = tempfile.mkdtemp(prefix="kassa-bench-storage-")
     os.environ["KASSA_STORAGE_URL"] = f"file://{storage}"
     os.environ["KASSA_TEST_DB_NAME"] = DATABASE
@@ -107,7 +115,7 @@ def main() -> None:
                 cursor.execute(statement)
         print(
             f"{'rows':>10} {'backup s':>9} {'file MB':>8} {'heap peak':>10} {'RSS':>9} "
-            f"{'restore s':>10} {'heap peak':>10} {'RSS':>9}"
+            f"{'restore s':>10} {'heap peak':>10} {'RSS':>9} {'purge s':>8} {'heap peak':>10} {'RSS':>9}"
         )
         for size in SIZES:
             tenant, _ = tenant_create(
@@ -120,12 +128,19 @@ def main() -> None:
             with maintenance_transaction(tenant) as cursor:
                 cursor.execute(FILL_SQL, [tenant.pk, size])
                 cursor.execute("ANALYZE bench_sale_line")
-            backup = _child("backup", tenant.slug, env)
-            restore = _child("restore", backup["backup"], env)
+            if purge_only:
+                backup = {"rows": size, "seconds": "-", "bytes": 0, "heap_peak_mb": "-", "peak_rss_mb": "-"}
+                restore = {"seconds": "-", "heap_peak_mb": "-", "peak_rss_mb": "-"}
+            else:
+                backup = _child("backup", tenant.slug, env)
+                restore = _child("restore", backup["backup"], env)
+            purge = _child("purge", tenant.slug, env)
+            backup["rows"] = purge["rows"] if purge_only else backup["rows"]
             print(
                 f"{backup['rows']:>10} {backup['seconds']:>9} {backup['bytes'] / 1e6:>8.1f} "
                 f"{backup['heap_peak_mb']:>7} MB {backup['peak_rss_mb']:>6} MB {restore['seconds']:>10} "
-                f"{restore['heap_peak_mb']:>7} MB {restore['peak_rss_mb']:>6} MB"
+                f"{restore['heap_peak_mb']:>7} MB {restore['peak_rss_mb']:>6} MB {purge['seconds']:>8} "
+                f"{purge['heap_peak_mb']:>7} MB {purge['peak_rss_mb']:>6} MB"
             )
         print("heap peak: Python allocations during the operation (tracemalloc); RSS: whole-process peak")
     finally:
@@ -140,4 +155,4 @@ if __name__ == "__main__":
     if len(sys.argv) == 3:
         measure(sys.argv[1], sys.argv[2])
     else:
-        main()
+        main(purge_only=sys.argv[1:] == ["purge-only"])

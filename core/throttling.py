@@ -120,3 +120,23 @@ class RateLimitHeadersMiddleware:
         for name, value in budget.headers().items():
             response.headers[name] = value
         return response
+
+
+class TenantRateThrottle(TokenRateThrottle):
+    """A limit per tenant for one costly action (a view sets `scope` and the setting's name)."""
+
+    setting = ""
+
+    def get_rate(self):
+        return getattr(settings, self.setting)
+
+    def get_cache_key(self, request, view):
+        tenant = getattr(request, "tenant", None)
+        if tenant is None:
+            return None
+        return f"throttle:{self.scope}:tenant:{tenant.pk}"
+
+
+class BackupRequestThrottle(TenantRateThrottle):
+    scope = "backup-request"
+    setting = "KASSA_BACKUP_REQUEST_RATE"

@@ -207,6 +207,8 @@ def customer_erase(
             transaction.set_rollback(True, using=cursor.db.alias)
             customer.refresh_from_db()
             return {"id": str(customer.pk), "erased_at": customer.erased_at.isoformat(), "rewritten": {}}
+        # The platform's memory of it, outside the tenant's backups: every restore replays it.
+        ledger_record(cursor=cursor, tenant_id=tenant.pk, customer_id=customer.pk, erased_at=now, by=actor.pk)
         progress(10)
         records_forget(cursor=cursor, tenant_id=tenant.pk, customer_id=customer.pk)
         progress(20)
@@ -238,6 +240,68 @@ def customer_erase(
         detail={"reason": "customer erasure", "customer": str(customer.pk), **redacted},
     )
     return {"id": str(customer.pk), "erased_at": now.isoformat(), "rewritten": counts}
+
+
+# --- the erasure ledger: erasures that stay erased when a backup is restored --------------
+
+
+def ledger_record(*, cursor, tenant_id, customer_id, erased_at, by) -> None:
+    """Remember an erasure in the platform's ledger (ids and time only), in the erasing transaction."""
+    cursor.execute(
+        "INSERT INTO exports_erasureledgerentry (subject_tenant_id, customer_id, erased_at, erased_by) "
+        "VALUES (%s, %s, %s, %s) ON CONFLICT (subject_tenant_id, customer_id) DO NOTHING",
+        [tenant_id, customer_id, erased_at, by],
+    )
+
+
+def erasures_replay(*, cursor, source_id, target: Tenant, customer_map: str | None = None) -> list[dict]:
+    """Erase again, in rows just restored into `target`, every customer the ledger of `source_id`
+    names: the backup may predate their erasure. In the restore's own transaction (the target
+    selected), so the restored tenant is never visible with them. `customer_map`: the temporary
+    table mapping the backup's customer ids to the target's (a restore into a new tenant), whose
+    ledger then gets the same entries. Returns what `exemption_record` must be told after commit.
+    """
+    cursor.execute(
+        "SELECT customer_id, erased_at, erased_by FROM exports_erasureledgerentry "
+        "WHERE subject_tenant_id = %s ORDER BY id",
+        [source_id],
+    )
+    replayed = []
+    for customer_id, erased_at, erased_by in cursor.fetchall():
+        target_customer = customer_id
+        if customer_map:
+            cursor.execute(f"SELECT new FROM {customer_map} WHERE old = %s", [customer_id])  # noqa: S608
+            row = cursor.fetchone()
+            if row is None:
+                continue
+            target_customer = row[0]
+            ledger_record(
+                cursor=cursor,
+                tenant_id=target.pk,
+                customer_id=target_customer,
+                erased_at=erased_at,
+                by=erased_by,
+            )
+        with tenant_context(target):
+            customer = Customer.objects.using(cursor.db.alias).filter(pk=target_customer).first()
+            if customer is None or customer.erased_at is not None:
+                continue
+            identifiers = _identifiers(customer)
+        customer_anonymise(cursor=cursor, customer=customer, now=erased_at)
+        records_forget(cursor=cursor, tenant_id=target.pk, customer_id=customer.pk)
+        redacted = audit_redact(
+            cursor=cursor, tenant_id=target.pk, customer_id=customer.pk, identifiers=identifiers
+        )
+        replayed.append(
+            {"reason": "erasure replayed after a restore", "customer": str(customer.pk), **redacted}
+        )
+    return replayed
+
+
+def erasures_replayed_record(*, tenant: Tenant, replayed: list[dict]) -> None:
+    """After the restore committed: each replay's audit rewrites as a sealed exemption."""
+    for detail in replayed:
+        exemption_record(kind="audit_redacted", tenant=tenant, actor="restore", detail=detail)
 
 
 # --- erasure as a job: asked for by a request, run by the privileged worker ----------------

@@ -125,3 +125,34 @@ class CustomerErasure(TenantOwnedModel):
 
     def __str__(self):
         return f"erasure of customer {str(self.customer_id)[:8]} ({self.status})"
+
+
+class ErasureLedgerEntry(models.Model):
+    """A customer's erasure as the platform remembers it, outside the tenant's backups.
+
+    A platform table (no tenant_id, no tenant policy; the maintenance role's alone): a backup
+    taken before the erasure still holds the customer, so every restore replays these entries
+    before the restored tenant is visible (lifecycle.services.restore). Ids and times only: the
+    customer's and the eraser's ids, never a name. A purge deletes them with the tenant (by
+    their foreign key, tenants.catalogue.purge_coverage).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        on_delete=models.PROTECT,
+        db_column="subject_tenant_id",
+        related_name="+",
+        editable=False,
+    )
+    customer_id = models.UUIDField()
+    erased_at = models.DateTimeField()
+    erased_by = models.UUIDField(null=True, help_text="the erasing user's id")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "customer_id"], name="erasureledger_one_per_customer")
+        ]
+
+    def __str__(self):
+        return f"erasure of customer {self.customer_id}"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -113,7 +115,10 @@ def export_run(*, tenant: Tenant, export_id, on_progress: Callable[[int], None] 
                 on_progress(percent)
 
         key = export_key(tenant.pk, export.pk)
-        handle = tempfile.NamedTemporaryFile(prefix="kassa-export-", suffix=".zip", delete=False)  # noqa: SIM115
+        folder = export_work_folder(tenant.pk, export.pk)
+        shutil.rmtree(folder, ignore_errors=True)  # what a killed attempt left
+        folder.mkdir(mode=0o700, parents=True)
+        handle = tempfile.NamedTemporaryFile(dir=folder, prefix="export-", suffix=".zip", delete=False)  # noqa: SIM115
         try:
             os.chmod(handle.name, 0o600)
             storage = storage_for_tenant(tenant)
@@ -131,7 +136,7 @@ def export_run(*, tenant: Tenant, export_id, on_progress: Callable[[int], None] 
             logger.exception("export %s of %s failed", export.pk, tenant.slug)
             raise
         finally:
-            os.unlink(handle.name)
+            shutil.rmtree(folder, ignore_errors=True)
         now = timezone.now()
         Export.objects.filter(pk=export.pk).update(
             status=Export.Status.DONE,
@@ -149,6 +154,25 @@ def export_run(*, tenant: Tenant, export_id, on_progress: Callable[[int], None] 
         export.refresh_from_db()
     logger.info("export %s (%s) of %s done: %s rows", export.pk, export.kind, tenant.slug, export.row_count)
     return export
+
+
+def work_root() -> Path:
+    """The folder of every job's temporary files (KASSA_WORK_DIR, else the system's temp folder)."""
+    return settings.KASSA_WORK_DIR or Path(tempfile.gettempdir()) / "kassa-work"
+
+
+def export_work_folder(tenant_id, export_id) -> Path:
+    return work_root() / str(tenant_id) / f"export-{export_id}"
+
+
+def tenant_work_delete(*, tenant_id) -> int:
+    """Remove the tenant's temporary files on this machine (a purge); return how many files went."""
+    folder = work_root() / str(tenant_id)
+    if not folder.exists():
+        return 0
+    count = sum(1 for p in folder.rglob("*") if p.is_file())
+    shutil.rmtree(folder, ignore_errors=True)
+    return count
 
 
 def _file_chunks(path: str) -> Iterator[bytes]:

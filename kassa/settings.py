@@ -78,8 +78,15 @@ KASSA_S3_KMS_KEY_ID = env_str("KASSA_S3_KMS_KEY_ID")
 KASSA_S3_OBJECT_LOCK_DAYS = env_int("KASSA_S3_OBJECT_LOCK_DAYS", 0)
 KASSA_BACKUP_KEEP_DAILY = env_int("KASSA_BACKUP_KEEP_DAILY", 30)
 KASSA_BACKUP_KEEP_MONTHLY = env_int("KASSA_BACKUP_KEEP_MONTHLY", 12)
+# A drill refuses (and alerts on) a latest backup older than this; the admin shows it too.
+KASSA_BACKUP_MAX_AGE_HOURS = env_int("KASSA_BACKUP_MAX_AGE_HOURS", 26)
+# Backups a chain may ask for (POST /api/v1/backups/), per tenant.
+KASSA_BACKUP_REQUEST_RATE = env_str("KASSA_BACKUP_REQUEST_RATE", "6/hour")
 KASSA_TERMINATION_GRACE_DAYS = env_int("KASSA_TERMINATION_GRACE_DAYS", 30)
 KASSA_EXPORT_DAYS = env_int("KASSA_EXPORT_DAYS", 7)  # how long a finished export can be downloaded
+# Where an export's ZIP is built before it is encrypted: one folder per tenant and job, emptied
+# when the job starts (again, after a killed worker) and ends, and the tenant's removed by a purge.
+KASSA_WORK_DIR = Path(env_str("KASSA_WORK_DIR", "")) if env_str("KASSA_WORK_DIR", "") else None
 # A running export whose heartbeat is older than this lost its worker and may be claimed again.
 KASSA_EXPORT_STALE_SECONDS = env_int("KASSA_EXPORT_STALE_SECONDS", 120)
 # Entity CSVs up to this many rows stream straight from the API; larger ones become export jobs.
@@ -366,6 +373,7 @@ KASSA_PRIVILEGED_TASKS = (
     "lifecycle.backups_nightly_task",
     "lifecycle.restore_drills_task",
     "lifecycle.tenants_purge_due_task",
+    "lifecycle.tenant_terminate_task",
 )
 # Each queue has an exchange and routing key of its own: bound to the default exchange and key,
 # the privileged queue would get a copy of every ordinary task.
@@ -399,6 +407,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # PCI DSS 8.2.6: accounts unused for 90 days are disabled.
     "users-deactivate-dormant": {"task": "accounts.users_deactivate_dormant_task", "schedule": 24 * 3600.0},
     # Integrator keys expiring within 14 days: a mail to the chain's owners, once per key.
+    "access-attempts-expire": {"task": "accounts.access_attempts_expire_task", "schedule": 3600.0},
     "keys-expiry-warn": {"task": "accounts.keys_expiry_warn_task", "schedule": crontab(hour=7, minute=0)},
     # Chain new audit entries of every tenant into a sealed batch (auditlog.sealing).
     "audit-seal": {"task": "auditlog.audit_seal_task", "schedule": 300.0},
@@ -471,6 +480,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = False
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
+# Failed sign-in records (usernames, addresses, what was typed) are deleted after this many days.
+KASSA_ACCESS_ATTEMPT_DAYS = env_int("KASSA_ACCESS_ATTEMPT_DAYS", 7)
 # The second counter: failed sign-ins per client IP per hour, across all usernames.
 KASSA_SIGNIN_FAILURES_PER_IP_HOUR = env_int("KASSA_SIGNIN_FAILURES_PER_IP_HOUR", 100)
 KASSA_MFA_GRACE_DAYS = env_int("KASSA_MFA_GRACE_DAYS", 7)

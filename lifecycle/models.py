@@ -113,6 +113,11 @@ class PurgeCertificate(models.Model):
     rows_deleted = models.JSONField(default=dict, help_text="table -> rows deleted")
     objects_deleted = models.JSONField(default=dict, help_text="storage region -> objects deleted")
     data_keys_destroyed = models.PositiveIntegerField(default=0)
+    key_ids = models.JSONField(
+        default=list, help_text="the data keys destroyed: id, version and the key that wrapped them"
+    )
+    cleared = models.JSONField(default=dict, help_text="sessions, cache keys and temporary files removed")
+    steps_done = models.JSONField(default=list, help_text="keys, rows, objects, redis, temp: in that order")
     runs = models.PositiveSmallIntegerField(default=0, help_text="more than one: it was resumed")
     started_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)

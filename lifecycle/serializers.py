@@ -1,9 +1,33 @@
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from lifecycle.models import Backup, RestoreDrill
 
 
+class LastDrillOut(serializers.Serializer):
+    status = serializers.CharField()
+    detail = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class BackupOut(serializers.ModelSerializer):
+    age_seconds = serializers.SerializerMethodField(help_text="since the backup finished (or was asked for)")
+    last_drill = serializers.SerializerMethodField(
+        help_text="the latest restore drill of this backup, if any"
+    )
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_age_seconds(self, backup) -> int:
+        return max(0, int((timezone.now() - (backup.finished_at or backup.created_at)).total_seconds()))
+
+    @extend_schema_field(LastDrillOut(allow_null=True))
+    def get_last_drill(self, backup):
+        if not backup.pk or backup._state.adding:
+            return None
+        drills = list(backup.drills.all()[:1]) if hasattr(backup, "_prefetched_objects_cache") else []
+        return LastDrillOut(drills[0]).data if drills else None
+
     class Meta:
         model = Backup
         fields = [
@@ -18,6 +42,8 @@ class BackupOut(serializers.ModelSerializer):
             "region",
             "created_at",
             "finished_at",
+            "age_seconds",
+            "last_drill",
         ]
 
 

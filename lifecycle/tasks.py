@@ -10,10 +10,11 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from core.alerts import alert_send
 from lifecycle.models import Backup
-from lifecycle.services.backups import backup_create, backup_record, backup_run, backups_expire
+from lifecycle.services.backups import backup_create, backup_record, backup_run, backups_expire, safe_error
 from lifecycle.services.drills import restore_drill_run
-from lifecycle.services.purge import tenant_purge, tenants_purge_due
+from lifecycle.services.purge import tenant_purge, tenant_terminate, tenants_purge_due
 from tenants.models import Tenant
 
 
@@ -60,8 +61,35 @@ def restore_drills_task() -> dict:
 
 @shared_task(name="lifecycle.tenants_purge_due_task")
 def tenants_purge_due_task() -> list[str]:
+    """Purge every tenant past its grace period; one that fails alerts and the others go on
+    (its data keys are gone already: the next night's run finishes it)."""
     purged = []
     for tenant in tenants_purge_due():
-        tenant_purge(tenant=tenant, requested_by="scheduled purge after the grace period")
+        try:
+            tenant_purge(tenant=tenant, requested_by="scheduled purge after the grace period")
+        except Exception as error:
+            alert_send(
+                "purge_failed",
+                tenant=tenant.slug,
+                detail=f"the purge of tenant {tenant.slug} ({tenant.pk}) failed: {safe_error(error)}; "
+                "it resumes at the next run",
+            )
+            continue
         purged.append(tenant.slug)
     return purged
+
+
+@shared_task(name="lifecycle.tenant_terminate_task", acks_late=True)
+def tenant_terminate_task(tenant_id: str, actor_id: str) -> str:
+    """An owner's termination (lifecycle.services.purge.termination_request); safe to run twice."""
+    from auditlog.models import PlatformEvent
+    from auditlog.services import platform_event_record
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    if tenant.status != Tenant.Status.ACTIVE:
+        return str(tenant.status)
+    tenant_terminate(tenant=tenant)
+    platform_event_record(
+        kind=PlatformEvent.Kind.TENANT_TERMINATED, tenant=tenant, actor=actor_id, detail={"by": "owner"}
+    )
+    return "terminated"

@@ -151,3 +151,100 @@ def tenant_table_names(*, using: str = "default") -> list[str]:
     with connections[using].cursor() as cursor:
         cursor.execute(TABLES_SQL)
         return [name for _, name in cursor.fetchall()]
+
+
+# --- what a purge covers beyond the tenant-owned tables ----------------------------------
+#
+# A tenant's rows are found by `tenant_id`, or by reference: a table without `tenant_id` whose
+# foreign key points at the tenant row, at a tenant-owned table (a tenant user, say) or at such
+# a referring table is purged by that reference (Django's admin history names its user; a
+# backup record its tenant). A few tables name the tenant in a column without a foreign key;
+# the rest are declared to hold no tenant data, with the reason. Any other table fails
+# kassa.E003, as a table with `tenant_id` and no row-level security fails kassa.E001.
+
+PURGED_BY_COLUMN = {
+    "auditlog_platformevent": "subject_tenant",  # platform events naming the tenant (no foreign key)
+}
+HOLDS_NO_TENANT_DATA = {
+    "tenants_tenant": "the tenant row itself: kept by a purge, marked purged",
+    "lifecycle_purgecertificate": "the purge certificate: ids, counts and times only; kept",
+    "django_migrations": "the schema's history",
+    "django_content_type": "the models' names",
+    "auth_permission": "Django's permission names",
+    "auth_group": "unused: Kassa's roles are tenant rows (accounts_role)",
+    "auth_group_permissions": "unused, as auth_group",
+    "kassa_scheduleclaim": "beat's schedule slots: task names and times",
+    "django_session": "unused: sessions live in Redis (SESSION_ENGINE cache); a purge clears them there",
+    "axes_accesslog": "unused: AXES_DISABLE_ACCESS_LOG",
+    "axes_accessfailurelog": "unused: AXES_ENABLE_ACCESS_FAILURE_LOG is off",
+    "pghistory_context": "unused: the change log reads its context from each statement's settings",
+}
+
+ALL_TABLES_SQL = """
+SELECT c.relname,
+       EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id'
+               AND NOT a.attisdropped),
+       ARRAY(SELECT ARRAY[a.attname, k.confrelid::regclass::text, b.attname]
+             FROM pg_constraint k
+             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+             JOIN pg_attribute b ON b.attrelid = k.confrelid AND b.attnum = k.confkey[1]
+             WHERE k.conrelid = c.oid AND k.contype = 'f' AND cardinality(k.conkey) = 1
+             ORDER BY a.attname)
+FROM pg_class c
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p')
+ORDER BY c.relname
+"""
+
+
+@dataclass
+class ReferringTable:
+    """A table without tenant_id whose rows of a tenant are those matching `where` (SQL)."""
+
+    name: str
+    where: str  # holds the tenant id as the one %s parameter, possibly several times
+    uses: int  # how many times the parameter occurs
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def purge_coverage(*, using: str = "default") -> tuple[list[ReferringTable], list[str]]:
+    """(tables purged by reference, children first; tables not covered at all)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(ALL_TABLES_SQL)
+        rows = cursor.fetchall()
+    owned = {name for name, has_tenant, _ in rows if has_tenant}
+    foreign = {name: [tuple(fk) for fk in fks] for name, has_tenant, fks in rows if not has_tenant}
+    found: dict[str, ReferringTable] = {}
+    for table, column in PURGED_BY_COLUMN.items():
+        if table in foreign:
+            found[table] = ReferringTable(table, f"{_q(column)} = %s", 1)
+    changed = True
+    while changed:  # a table referring to a referring table is found on a later pass
+        changed = False
+        for name, fks in foreign.items():
+            if name in found or name in HOLDS_NO_TENANT_DATA:
+                continue
+            parts, uses = [], 0
+            for column, target, target_column in fks:
+                target = target.strip('"')
+                if target == "tenants_tenant":
+                    parts.append(f"{_q(column)} = %s")
+                    uses += 1
+                elif target in owned:
+                    parts.append(
+                        f"{_q(column)} IN (SELECT {_q(target_column)} FROM {_q(target)} WHERE tenant_id = %s)"  # noqa: S608 - names from the catalogue, quoted
+                    )
+                    uses += 1
+                elif target in found:
+                    ref = found[target]
+                    parts.append(
+                        f"{_q(column)} IN (SELECT {_q(target_column)} FROM {_q(target)} WHERE {ref.where})"  # noqa: S608
+                    )
+                    uses += ref.uses
+            if parts:
+                found[name] = ReferringTable(name, " OR ".join(parts), uses)
+                changed = True
+    uncovered = sorted(name for name in foreign if name not in found and name not in HOLDS_NO_TENANT_DATA)
+    return list(reversed(found.values())), uncovered

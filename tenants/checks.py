@@ -21,3 +21,25 @@ def tenant_tables_have_row_level_security(app_configs, databases=None, **kwargs)
         )
         for table in missing
     ]
+
+
+@register(Tags.database)
+def every_table_is_covered_by_the_purge(app_configs, databases=None, **kwargs):
+    """Fail when a table may hold a tenant's data that a purge would not find."""
+    if not databases or "default" not in databases:
+        return []
+    from tenants.catalogue import purge_coverage
+
+    try:
+        _, uncovered = purge_coverage(using="default")
+    except DatabaseError:
+        return []
+    return [
+        Error(
+            f"table {table} has no tenant_id, no foreign key to a tenant's rows and is not declared",
+            hint="Add tenant_id (with row-level security), a foreign key to the tenant or its users, "
+            "or declare it in tenants.catalogue (PURGED_BY_COLUMN or HOLDS_NO_TENANT_DATA).",
+            id="kassa.E003",
+        )
+        for table in uncovered
+    ]

@@ -178,9 +178,14 @@ def data_keys_destroy() -> int:
     """Delete every data key of the current tenant: all its ciphertext becomes unreadable."""
     tenant_id = _require_tenant()
     deleted, _ = TenantKey.objects.all().delete()
-    for cached in [k for k in _data_key_cache if k[0] == tenant_id]:
-        del _data_key_cache[cached]
+    data_key_cache_forget(tenant_id)
     return deleted
+
+
+def data_key_cache_forget(tenant_id) -> None:
+    """Drop this process's cached copies of the tenant's data keys (after they were destroyed)."""
+    for cached in [k for k in _data_key_cache if str(k[0]) == str(tenant_id)]:
+        del _data_key_cache[cached]
 
 
 def master_key_rewrap() -> int:

@@ -1,5 +1,6 @@
 """The chain's day at a glance on the admin index: sales today by store, low stock, failed sign-ins,
-and a broken audit trail when the daily verification found one."""
+a broken audit trail when the daily verification found one, and backups in trouble (the last
+one failed, the newest good one too old, or its drill failed)."""
 
 import contextlib
 
@@ -7,13 +8,21 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Sum
 
 from accounts import authz
-from accounts.permissions import MANAGE_SETTINGS, MANAGE_USERS, VIEW_CHAIN_LOGS, VIEW_PRODUCTS, VIEW_SALES
+from accounts.permissions import (
+    EXPORT,
+    MANAGE_SETTINGS,
+    MANAGE_USERS,
+    VIEW_CHAIN_LOGS,
+    VIEW_PRODUCTS,
+    VIEW_SALES,
+)
 from accounts.selectors import keys_expiring, log_scope
 from accounts.services import KEY_EXPIRY_WARNING
 from auditlog import selectors as audit_selectors
 from auditlog.models import SignInEvent
 from auditlog.services import audit_verification_latest
 from inventory import selectors
+from lifecycle.selectors import backup_trouble
 
 LOW_STOCK_ROWS = 15
 FAILED_SIGNINS = 10
@@ -43,6 +52,10 @@ def dashboard_for(user) -> dict:
         latest = audit_verification_latest(tenant=user.tenant)
         if latest is not None and not latest.intact:  # the chain's owners must see this
             found["audit_broken"] = latest
+    if authz.can(user, EXPORT) or authz.can(user, MANAGE_SETTINGS):  # who sees the backups
+        trouble = backup_trouble()
+        if trouble:
+            found["backup_trouble"] = trouble
     with contextlib.suppress(PermissionDenied):  # no log permission: no failed sign-ins
         found["failed_signins"] = list(
             audit_selectors.signin_list(scope=log_scope(reader=user), filters={})

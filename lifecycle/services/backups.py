@@ -11,6 +11,7 @@ task that records and runs it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -26,6 +27,7 @@ from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.alerts import alert_send
 from core.storage import WrongRegion, storage_for_tenant, tenant_prefix
 from lifecycle import archive
 from lifecycle.errors import BackupBusy, LifecycleError
@@ -52,6 +54,40 @@ LOCK_NAMESPACE = 61  # pg_advisory_lock(namespace, hashtext(backup id))
 
 def backup_key(tenant_id, backup_id) -> str:
     return f"{tenant_prefix(tenant_id)}backups/{backup_id}.kbk"
+
+
+def keys_key(object_key: str) -> str:
+    """The object beside a backup that carries its tenant's wrapped data keys."""
+    return f"{object_key}.keys"
+
+
+def wrapped_data_keys() -> list[dict]:
+    """The current tenant's data keys as stored: wrapped by the master key or KMS, never clear."""
+    return [
+        {
+            "version": key.version,
+            "kek_id": key.kek_id,
+            "wrapped_key": base64.b64encode(bytes(key.wrapped_key)).decode(),
+        }
+        for key in TenantKey.objects.order_by("version")
+    ]
+
+
+def keys_document(tenant: Tenant, backup: Backup, manifest: dict) -> bytes:
+    """What a restore from storage alone reads first: whose backup, and its wrapped data keys.
+
+    Also in the encrypted manifest, which a restore compares with this once it decrypts.
+    """
+    return json.dumps(
+        {
+            "format": FORMAT_VERSION,
+            "backup": str(backup.pk),
+            "tenant": str(tenant.pk),
+            "region": tenant.region,
+            "data_keys": manifest["data_keys"],
+        },
+        sort_keys=True,
+    ).encode()
 
 
 def _temporary_key(tenant_id, backup_id, attempt: str) -> str:
@@ -232,12 +268,26 @@ def backup_run(*, tenant: Tenant, backup_id, on_progress: Callable[[int], None] 
                 if checked != manifest:
                     raise archive.ArchiveError("the backup read back differs from what was written")
                 final = backup_key(tenant.pk, backup.pk)
+                # Beside it, in clear, the data keys wrapped by the master key (or KMS): with
+                # them and the master key, the backup restores with no database at all.
+                storage.put(keys_key(final), [keys_document(tenant, backup, manifest)], tenant=tenant)
                 storage.rename(temporary, final, tenant=tenant)
             except Exception as error:
-                storage.delete(temporary)
+                # Recorded and alerted before anything else can fail (the storage may be down).
                 Backup.objects.filter(pk=backup.pk).update(
                     status=Backup.Status.FAILED, error=safe_error(error)
                 )
+                # The operators now (log, mail, webhook); the chain's owners in the admin.
+                alert_send(
+                    "backup_failed",
+                    tenant=tenant.slug,
+                    detail=f"backup {backup.pk} of tenant {tenant.slug} ({tenant.pk}) failed "
+                    f"(attempt {backup.attempts + 1}): {safe_error(error)}",
+                )
+                try:
+                    storage.delete(temporary)
+                except Exception:  # the partial file goes with the next attempt's clean-up
+                    logger.exception("backup %s: the partial file could not be deleted", backup.pk)
                 raise
             # Partial files of attempts that died with their worker.
             for key in storage.list(f"{tenant_prefix(tenant.pk)}tmp/{backup.pk}."):
@@ -313,6 +363,7 @@ def _backup_frames(tenant: Tenant, backup: Backup, manifest: dict, on_progress) 
             "cipher": archive.CIPHER,
             "compression": archive.COMPRESSION,
             "key_version": key_version,
+            "data_keys": wrapped_data_keys(),
             "tables": entries,
         }
     )
@@ -382,6 +433,7 @@ def backups_expire(*, tenant: Tenant, now=None) -> int:
             if backup.pk in keep:
                 continue
             storage.delete(backup.object_key)
+            storage.delete(keys_key(backup.object_key))
             Backup.objects.filter(pk=backup.pk).update(status=Backup.Status.EXPIRED, object_key="")
             expired += 1
     return expired

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 
 from core.alerts import alert_send
 from lifecycle.errors import LifecycleError
@@ -25,7 +29,15 @@ def restore_drill_run(*, tenant: Tenant) -> RestoreDrill | None:
     started = time.monotonic()
     scratch_slug = f"drill-{uuid.uuid4().hex[:16]}"
     status, detail, rows = RestoreDrill.Status.PASSED, "", {}
+    age = timezone.now() - (backup.finished_at or backup.created_at)
+    limit = timedelta(hours=settings.KASSA_BACKUP_MAX_AGE_HOURS)
     try:
+        if age > limit:  # restoring an old backup proves nothing about last night's
+            raise LifecycleError(
+                f"the latest backup is {int(age.total_seconds() // 3600)} hours old "
+                f"(at most {settings.KASSA_BACKUP_MAX_AGE_HOURS})",
+                code="backup_too_old",
+            )
         rows = backup_restore(backup=backup, new_slug=scratch_slug).rows
         expected = {name: entry["rows"] for name, entry in backup.manifest["tables"].items()}
         if rows != expected:

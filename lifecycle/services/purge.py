@@ -6,6 +6,7 @@ deleted with the tenant selected, audit entries through `kassa_audit_delete()` (
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,15 +16,16 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.sessions import non_owner_credentials_revoke
+from accounts.sessions import non_owner_credentials_revoke, tenant_cache_purge
 from auditlog.deletion import rows_delete
 from core.storage import all_storages, tenant_prefix
+from exports.services import tenant_work_delete
 from lifecycle.errors import LifecycleError
-from lifecycle.models import Backup, PurgeCertificate, RestoreDrill
+from lifecycle.models import PurgeCertificate
 from tenants import crypto
-from tenants.catalogue import TRIGGER_FED_TABLES, tenant_tables
+from tenants.catalogue import TRIGGER_FED_TABLES, purge_coverage, tenant_tables
 from tenants.context import tenant_context
-from tenants.maintenance import as_maintenance, maintenance_transaction
+from tenants.maintenance import MAINTENANCE, as_maintenance, maintenance_transaction
 from tenants.models import Domain, Tenant
 
 logger = logging.getLogger(__name__)
@@ -61,14 +63,24 @@ def tenants_purge_due(*, now=None) -> list[Tenant]:
     return list(Tenant.objects.filter(status=Tenant.Status.TERMINATED, subscription_ends_at__lte=cutoff))
 
 
+STEPS = ("keys", "rows", "objects", "redis", "temp")
+
+
 @as_maintenance()
 def tenant_purge(
-    *, tenant: Tenant, requested_by: str, batch_size: int = DELETE_BATCH, on_batch=None
+    *,
+    tenant: Tenant,
+    requested_by: str,
+    batch_size: int = DELETE_BATCH,
+    on_batch=None,
+    on_step: Callable[[str], None] | None = None,
 ) -> PurgeCertificate:
-    """Destroy every row, backup and export object and data key of a terminated tenant.
+    """Destroy a terminated tenant: data keys first, then rows, objects, Redis, temporary files.
 
-    Resumable: each step can run again, and the certificate's counts grow in the same
-    transactions as the deletes, so an interrupted purge finishes and counts right when rerun.
+    The keys go first (crypto-shredding): whatever fails later, nothing of the tenant can be
+    decrypted, its old backups included. Every step can run again, and the certificate's counts
+    grow in the same transactions as the deletes, so a purge killed at any point finishes and
+    counts right when rerun (the nightly task reruns it). `on_step(name)` runs after each step.
     """
     if tenant.status not in (Tenant.Status.TERMINATED, Tenant.Status.PURGED):
         raise LifecycleError(f"tenant {tenant.slug} must be terminated first", code="tenant_not_terminated")
@@ -79,25 +91,16 @@ def tenant_purge(
     if certificate.status == PurgeCertificate.Status.COMPLETE:
         return certificate
     PurgeCertificate.objects.filter(pk=certificate.pk).update(runs=F("runs") + 1)
-    # 1. Backup and export objects in every region's storage.
-    for storage in all_storages():
-        for key in list(storage.list(tenant_prefix(tenant.pk))):
-            storage.delete(key)
-            with connections["default"].cursor() as cursor, tenant_context(None):
-                cursor.execute(
-                    "UPDATE lifecycle_purgecertificate SET objects_deleted = objects_deleted || "
-                    "jsonb_build_object(%s::text, COALESCE((objects_deleted->>%s)::bigint, 0) + 1) WHERE id = %s",
-                    [storage.region, storage.region, certificate.pk],
-                )
 
-    # The lifecycle's records of the tenant: they point at objects that no longer exist.
-    for model in (RestoreDrill, Backup):
-        deleted, _ = model.objects.filter(tenant=tenant).delete()
-        if deleted:
-            certificate.refresh_from_db(fields=["rows_deleted"])
-            table = model._meta.db_table
-            certificate.rows_deleted[table] = certificate.rows_deleted.get(table, 0) + deleted
-            certificate.save(update_fields=["rows_deleted"])
+    def done(step: str) -> None:
+        with connections["default"].cursor() as cursor, tenant_context(None):
+            cursor.execute(
+                "UPDATE lifecycle_purgecertificate SET steps_done = steps_done || to_jsonb(%s::text) "
+                "WHERE id = %s AND NOT steps_done ? %s",
+                [step, certificate.pk, step],
+            )
+        if on_step:
+            on_step(step)
 
     def count(table: str, deleted: int, cursor) -> None:
         cursor.execute(
@@ -108,17 +111,52 @@ def tenant_purge(
         if on_batch:
             on_batch(table, deleted, cursor)
 
-    # 2. Rows, in batches; the data keys after them, then what deleting the keys logged.
-    tenant_rows_delete(
-        tenant=tenant, batch_size=batch_size, keep=frozenset({"tenants_tenantkey"}), on_batch=count
-    )
-    with tenant_context(tenant):
-        destroyed = crypto.data_keys_destroy()
-    PurgeCertificate.objects.filter(pk=certificate.pk).update(
-        data_keys_destroyed=F("data_keys_destroyed") + destroyed
-    )
+    # 1. The data keys, with their ids recorded in the same transaction.
+    with maintenance_transaction(tenant) as cursor:
+        cursor.execute(
+            "DELETE FROM tenants_tenantkey WHERE tenant_id = %s RETURNING id, version, kek_id", [tenant.pk]
+        )
+        keys = [
+            {"id": key_id, "version": version, "kek_id": kek_id}
+            for key_id, version, kek_id in cursor.fetchall()
+        ]
+        if keys:
+            cursor.execute(
+                "UPDATE lifecycle_purgecertificate SET key_ids = key_ids || %s::jsonb, "
+                "data_keys_destroyed = data_keys_destroyed + %s WHERE id = %s",
+                [json.dumps(keys), len(keys), certificate.pk],
+            )
+    crypto.data_key_cache_forget(tenant.pk)
+    done("keys")
+
+    # 2. Rows: those referring to the tenant from tables without tenant_id (the admin history,
+    # backup records, platform events), then every tenant-owned table, then the host names.
+    referring_rows_delete(tenant=tenant, batch_size=batch_size, on_batch=count)
     tenant_rows_delete(tenant=tenant, batch_size=batch_size, on_batch=count)
-    Domain.objects.filter(tenant=tenant).delete()
+    with maintenance_transaction(tenant) as cursor:
+        deleted = rows_delete(cursor, "tenants_domain", where="tenant_id = %s", params=[tenant.pk])
+        if deleted:
+            count("tenants_domain", deleted, cursor)
+    done("rows")
+
+    # 3. Backup and export objects in every region's storage.
+    for storage in all_storages():
+        for key in list(storage.list(tenant_prefix(tenant.pk))):
+            storage.delete(key)
+            with connections["default"].cursor() as cursor, tenant_context(None):
+                cursor.execute(
+                    "UPDATE lifecycle_purgecertificate SET objects_deleted = objects_deleted || "
+                    "jsonb_build_object(%s::text, COALESCE((objects_deleted->>%s)::bigint, 0) + 1) WHERE id = %s",
+                    [storage.region, storage.region, certificate.pk],
+                )
+    done("objects")
+
+    # 4. Browser sessions and cache keys in Redis; 5. temporary files on this machine.
+    _cleared(certificate, tenant_cache_purge(tenant_id=tenant.pk, slug=tenant.slug))
+    done("redis")
+    _cleared(certificate, {"temp_files": tenant_work_delete(tenant_id=tenant.pk)})
+    done("temp")
+
     Tenant.objects.filter(pk=tenant.pk).update(status=Tenant.Status.PURGED)
     PurgeCertificate.objects.filter(pk=certificate.pk).update(
         status=PurgeCertificate.Status.COMPLETE, completed_at=timezone.now()
@@ -126,6 +164,40 @@ def tenant_purge(
     certificate.refresh_from_db()
     logger.info("tenant %s purged by %s (certificate %s)", tenant.slug, requested_by, certificate.pk)
     return certificate
+
+
+def _cleared(certificate: PurgeCertificate, counts: dict[str, int]) -> None:
+    with connections["default"].cursor() as cursor, tenant_context(None):
+        for name, value in counts.items():
+            cursor.execute(
+                "UPDATE lifecycle_purgecertificate SET cleared = cleared || "
+                "jsonb_build_object(%s::text, COALESCE((cleared->>%s)::bigint, 0) + %s) WHERE id = %s",
+                [name, name, value, certificate.pk],
+            )
+
+
+@as_maintenance()
+def referring_rows_delete(
+    *,
+    tenant: Tenant,
+    batch_size: int = DELETE_BATCH,
+    on_batch: Callable[[str, int, object], None] | None = None,
+) -> dict[str, int]:
+    """Delete the rows of tables without tenant_id that refer to the tenant or its rows."""
+    referring, _ = purge_coverage(using=MAINTENANCE)
+    counts: dict[str, int] = {}
+    for table in referring:
+        while True:
+            with maintenance_transaction(tenant) as cursor:
+                deleted = rows_delete(
+                    cursor, table.name, where=table.where, params=[tenant.pk] * table.uses, limit=batch_size
+                )
+                if deleted and on_batch:
+                    on_batch(table.name, deleted, cursor)
+            counts[table.name] = counts.get(table.name, 0) + deleted
+            if deleted < batch_size:
+                break
+    return counts
 
 
 # --- deleting a tenant's rows: purge and scratch tenants ---------------------------------
@@ -189,9 +261,60 @@ def _rows_delete_at_once(tenant, tables, counts, on_batch) -> int:
 @as_maintenance()
 def tenant_delete(*, tenant: Tenant) -> None:
     """Remove a scratch tenant entirely: rows, keys, domain and the tenant itself."""
+    referring_rows_delete(tenant=tenant)
     tenant_rows_delete(tenant=tenant)
     with tenant_context(tenant):
         crypto.data_keys_destroy()
     tenant_rows_delete(tenant=tenant)  # the change-log entries of the key's deletion
     Domain.objects.filter(tenant=tenant).delete()
     Tenant.objects.filter(pk=tenant.pk).delete()
+
+
+# --- termination asked for by the chain's owner ------------------------------------------
+
+
+def termination_request(*, tenant: Tenant, actor, confirm: str) -> dict:
+    """An owner asks to end the chain's subscription (a request; the privileged worker terminates).
+
+    Needs an owner signed in with a second factor (403 `second_factor_required`) who types the
+    chain's slug (`confirm`, 400 otherwise). The purge follows after the grace period, during which
+    only owners sign in, to export. Asking again while terminated answers the same.
+    """
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from accounts import authz
+    from accounts.permissions import OWNER
+    from core.errors import Forbidden
+
+    if not actor.assignments.filter(role__builtin=OWNER).exists():
+        raise PermissionDenied("Only the chain's owners may end its subscription.")
+    if not authz.second_factor_verified(actor):
+        raise Forbidden(
+            "Ending the subscription needs a sign-in with a second factor.", code="second_factor_required"
+        )
+    if (confirm or "").strip() != tenant.slug:
+        raise ValidationError({"confirm": "Type the chain's name as in its address to confirm."})
+    if tenant.status == Tenant.Status.ACTIVE:
+        from lifecycle.tasks import tenant_terminate_task
+
+        args = (str(tenant.pk), str(actor.pk))
+        transaction.on_commit(lambda: tenant_terminate_task.delay(*args))
+    return termination_status(tenant=tenant, requested=True)
+
+
+def termination_status(*, tenant: Tenant, requested: bool = False) -> dict:
+    """What an owner sees of the chain's end: status, when the subscription ends and the purge."""
+    due = purge_due_at(tenant)
+    grace = timedelta(days=settings.KASSA_TERMINATION_GRACE_DAYS)
+    if requested and tenant.status == Tenant.Status.ACTIVE:
+        due = timezone.now() + grace
+    return {
+        "status": "terminating" if requested and tenant.status == Tenant.Status.ACTIVE else tenant.status,
+        "subscription_ends_at": tenant.subscription_ends_at
+        if tenant.status != Tenant.Status.ACTIVE
+        else None,
+        "purge_due_at": due if (requested or tenant.status != Tenant.Status.ACTIVE) else None,
+        "grace_days": settings.KASSA_TERMINATION_GRACE_DAYS,
+        "export_reminder": "Export the chain's data (POST /api/v1/exports/ with kind full) before the purge: "
+        "after it nothing can be recovered.",
+    }

@@ -79,3 +79,32 @@ def test_the_export_command_records_its_export_through_the_service_and_runs_it_i
     assert oct(out.stat().st_mode & 0o777) == "0o600"
     with zipfile.ZipFile(out) as archive:
         assert "manifest.json" in archive.namelist()
+
+
+@transactional
+def test_no_decrypted_zip_survives_a_failed_or_killed_export(cast_a, tenant_a, settings, tmp_path):
+    """The ZIP is built in the job's own folder: emptied when the job starts again after a
+    killed worker, and removed when it fails (here: the storage cannot be written)."""
+    settings.KASSA_WORK_DIR = tmp_path / "work"
+    (tmp_path / "not-a-folder").write_bytes(b"")
+    settings.KASSA_STORAGE_URL = f"file://{tmp_path / 'not-a-folder' / 'storage'}"
+    with tenant_context(tenant_a):
+        export = services.export_create(actor=cast_a["owner"], kind="full", enqueue=False)
+    folder = services.export_work_folder(tenant_a.pk, export.pk)
+    folder.mkdir(parents=True)
+    (folder / "export-killed.zip").write_bytes(b"PK what a killed worker left")
+
+    with pytest.raises(Exception):  # noqa: B017 - whatever the storage raises
+        services.export_run(tenant=tenant_a, export_id=export.pk)
+
+    assert not folder.exists()
+    assert list((tmp_path / "work").rglob("*.zip")) == []
+    with tenant_context(tenant_a):
+        assert Export.objects.get(pk=export.pk).status == Export.Status.FAILED
+    settings.KASSA_STORAGE_URL = f"file://{tmp_path / 'storage'}"
+    with tenant_context(tenant_a):
+        Export.objects.filter(pk=export.pk).update(status=Export.Status.QUEUED)
+    folder.mkdir(parents=True)
+    (folder / "export-killed.zip").write_bytes(b"PK what a killed worker left")
+    assert services.export_run(tenant=tenant_a, export_id=export.pk).status == Export.Status.DONE
+    assert list((tmp_path / "work").rglob("*")) == [tmp_path / "work" / str(tenant_a.pk)]

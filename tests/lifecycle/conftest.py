@@ -8,6 +8,7 @@ from django.db import connections
 from tenants.catalogue import tenant_table_names
 from tenants.context import tenant_context
 from tests.conftest import make_tenant, make_user
+from tests.exports.conftest import shop_a  # noqa: F401 - a chain built through the API
 
 
 def free_port() -> int:
