@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 import uuid
 from datetime import timedelta
@@ -10,14 +12,35 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.alerts import alert_send
+from core.storage import StorageError, storage_for_region
 from lifecycle.errors import LifecycleError
 from lifecycle.models import Backup, RestoreDrill
-from lifecycle.services.backups import safe_error
+from lifecycle.services.backups import keys_key, safe_error
 from lifecycle.services.purge import tenant_delete
 from lifecycle.services.restore import backup_restore
+from tenants import crypto
 from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tenants.models import Tenant
+
+
+def _recovery_keys_check(backup: Backup) -> None:
+    """What a recovery from storage alone needs is there: the key document beside the backup,
+    equal to the encrypted manifest's keys, each unwrapping with this deployment's master key."""
+    storage = storage_for_region(backup.region)
+    try:
+        document = json.loads(b"".join(storage.get(keys_key(backup.object_key))))
+    except (StorageError, ValueError) as error:
+        raise LifecycleError(
+            f"the backup's key document is missing or unreadable ({type(error).__name__})", code="drill_keys"
+        ) from None
+    if document.get("data_keys") != backup.manifest.get("data_keys") or not document.get("data_keys"):
+        raise LifecycleError("the backup's key document differs from its manifest", code="drill_keys")
+    for entry in document["data_keys"]:
+        try:
+            crypto.unwrap_data_key(entry["kek_id"], base64.b64decode(entry["wrapped_key"]))
+        except (crypto.DecryptionError, KeyError, ValueError):
+            raise LifecycleError("a data key of the backup does not unwrap here", code="drill_keys") from None
 
 
 @as_maintenance()
@@ -42,6 +65,7 @@ def restore_drill_run(*, tenant: Tenant) -> RestoreDrill | None:
         expected = {name: entry["rows"] for name, entry in backup.manifest["tables"].items()}
         if rows != expected:
             raise LifecycleError("restored row counts differ from the manifest", code="drill_mismatch")
+        _recovery_keys_check(backup)
     except Exception as error:
         status, detail = RestoreDrill.Status.FAILED, safe_error(error)
     finally:

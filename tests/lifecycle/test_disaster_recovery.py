@@ -96,3 +96,16 @@ def test_a_rebuild_with_a_tampered_key_document_or_another_master_key_leaves_not
     assert not Tenant.objects.filter(pk=chain.pk).exists()
     with pytest.raises(CommandError, match="backup object's URL"):
         call_command("restore_tenant", "--from-storage", "file:///nowhere/x.txt", stdout=io.StringIO())
+
+
+def test_the_nightly_drill_checks_what_a_recovery_from_storage_needs(chain, file_storage):
+    from lifecycle.models import RestoreDrill
+    from lifecycle.services.drills import restore_drill_run
+
+    backup = backup_now(chain)
+    assert restore_drill_run(tenant=chain).status == RestoreDrill.Status.PASSED
+    (file_storage / keys_key(backup.object_key)).unlink()  # the key document lost
+
+    drill = restore_drill_run(tenant=chain)
+
+    assert drill.status == RestoreDrill.Status.FAILED and "key document" in drill.detail
