@@ -122,8 +122,11 @@ class RateLimitHeadersMiddleware:
         return response
 
 
-class TenantRateThrottle(TokenRateThrottle):
-    """A limit per tenant for one costly action (a view sets `scope` and the setting's name)."""
+class TenantRateThrottle(SimpleRateThrottle):
+    """A limit per tenant for one costly action (a view sets `scope` and the setting's name).
+
+    DRF's own counting (a list of times in the cache): these actions are rare, and the request's
+    RateLimit-* budget stays the token's."""
 
     setting = ""
 

@@ -11,6 +11,7 @@ from django.db import connections
 from django.utils import timezone
 
 from accounts.sessions import SESSION_TENANT
+from auditlog.services import platform_event_record
 from core.storage import storage_for_tenant
 from lifecycle.archive import ArchiveError
 from lifecycle.models import Backup, PurgeCertificate
@@ -130,11 +131,9 @@ def test_the_purge_takes_only_its_tenants_sessions_platform_events_and_files(cha
     (settings.KASSA_WORK_DIR / str(bob.pk) / "keep").write_bytes(b"x")
     cache.set(f"something:{bob.pk}", 1)
     cache.set(f"something:{chain.pk}", 1)
+    for tenant in (chain, bob):  # through kassa_platform_event(), as every platform event
+        platform_event_record(kind="tenant_suspended", tenant=tenant)
     with as_maintenance():
-        for tenant in (chain, bob):
-            PlatformEvent.objects.create(
-                kind="tenant_suspended", subject_tenant=tenant.pk, subject_slug=tenant.slug
-            )
         bobs_events = PlatformEvent.objects.filter(subject_tenant=bob.pk).count()
     tenant_terminate(tenant=chain)
     call_command("purge_tenant", chain.slug, "--now", "--yes", stdout=io.StringIO())
@@ -152,10 +151,9 @@ def test_the_purge_takes_only_its_tenants_sessions_platform_events_and_files(cha
 def test_platform_events_of_a_live_tenant_cannot_be_deleted_and_the_app_role_may_not_try(chain):
     from auditlog.models import PlatformEvent
 
+    platform_event_record(kind="tenant_suspended", tenant=chain)
     with as_maintenance():
-        event = PlatformEvent.objects.create(
-            kind="tenant_suspended", subject_tenant=chain.pk, subject_slug="x"
-        )
+        event = PlatformEvent.objects.filter(subject_tenant=chain.pk, kind="tenant_suspended").latest("id")
     with role_connection("maintenance") as connection:
         deleted = connection.execute("SELECT kassa_platform_events_delete(ARRAY[%s]::bigint[])", [event.pk])
         assert deleted.fetchone()[0] == 0  # the tenant is active

@@ -4,7 +4,6 @@ which run on the privileged path, carry them or remove them like every other row
 import io
 from decimal import Decimal
 
-import pytest
 from django.core.management import call_command
 
 from inventory.models import Shift, ShiftReport
@@ -13,9 +12,10 @@ from lifecycle.models import Backup
 from lifecycle.services.purge import tenant_purge, tenant_terminate
 from tenants.context import tenant_context
 from tenants.models import Store, Tenant
+from tests.conftest import transactional
 from tests.lifecycle.conftest import tenant_rows
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "owner"])
+pytestmark = transactional
 
 
 def a_closed_shift(tenant) -> ShiftReport:
@@ -37,7 +37,7 @@ def backup_now(tenant) -> Backup:
 def test_a_restore_into_the_same_tenant_and_into_a_new_one_carries_the_z_reports(chain):
     report = a_closed_shift(chain)
     backup = backup_now(chain)
-    call_command("restore_tenant", str(backup.pk), stdout=io.StringIO())
+    call_command("restore_tenant", str(backup.pk), "--yes", stdout=io.StringIO())
     with tenant_context(chain):
         assert ShiftReport.objects.get(pk=report.pk).data["over_short"] == "-0.50"
     call_command("restore_tenant", str(backup.pk), "--as", "alice-copy", stdout=io.StringIO())
