@@ -477,6 +477,19 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
         "Stock value report",
         "Quantity on hand and its value at cost, per product and store; `?format=csv` for CSV.",
     ),
+    ("GET", "/api/v1/termination/"): (
+        "termination_retrieve",
+        "The chain's end",
+        "Status, subscription end, grace period and purge date, as the chain's owners see them "
+        "(`manage_settings`).",
+    ),
+    ("POST", "/api/v1/termination/"): (
+        "termination_create",
+        "End the chain's subscription",
+        '`{"confirm": "<slug>"}` by an owner signed in with a second factor (403 '
+        "`second_factor_required`): the privileged worker ends the subscription (202); only owners "
+        "sign in during the grace period, to export, then everything is purged.",
+    ),
     # --- audit
     ("GET", "/api/v1/audit/access/"): (
         "audit_access_list",

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from accounts.sessions import non_owner_credentials_revoke, tenant_cache_purge
 from auditlog.deletion import rows_delete
@@ -287,13 +288,14 @@ def termination_request(*, tenant: Tenant, actor, confirm: str) -> dict:
     from core.errors import Forbidden
 
     if not actor.assignments.filter(role__builtin=OWNER).exists():
-        raise PermissionDenied("Only the chain's owners may end its subscription.")
+        raise PermissionDenied(gettext("Only the chain's owners may end its subscription."))
     if not authz.second_factor_verified(actor):
         raise Forbidden(
-            "Ending the subscription needs a sign-in with a second factor.", code="second_factor_required"
+            gettext("Ending the subscription needs a sign-in with a second factor."),
+            code="second_factor_required",
         )
     if (confirm or "").strip() != tenant.slug:
-        raise ValidationError({"confirm": "Type the chain's name as in its address to confirm."})
+        raise ValidationError({"confirm": gettext("Type the chain's name as in its address to confirm.")})
     if tenant.status == Tenant.Status.ACTIVE:
         from lifecycle.tasks import tenant_terminate_task
 
