@@ -105,7 +105,12 @@ def _servers() -> dict[str, subprocess.Popen]:
     for f in metrics.glob("*.db"):
         f.unlink()
     env = {**os.environ, **ENV, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
-    gunicorn = [sys.executable, "-m", "gunicorn", "kassa.wsgi", "-c", "deploy/gunicorn.conf.py"]
+    # No worker restarts during a run (production's max_requests): a restart mid-phase is noise,
+    # and a worker started later would load whatever the code is then.
+    gunicorn = [
+        *(sys.executable, "-m", "gunicorn", "kassa.wsgi", "-c", "deploy/gunicorn.conf.py"),
+        *("--max-requests", "0"),
+    ]
     log = open(OUT / "servers.log", "ab")  # noqa: SIM115 - kept open for the servers' lifetime
     processes = {
         "kassa": subprocess.Popen(  # nosec B603
@@ -181,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench.load import checks, seed
 
+    # The code the in-process query counts will run, loaded now with the servers' (not later).
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.urls import get_resolver
+
+    WSGIHandler()
+    get_resolver().url_patterns  # noqa: B018 - imports every view
     fresh = _database(args.reuse)
     fixture_file = OUT / "fixture.json"
     if fresh:
