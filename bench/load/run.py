@@ -181,14 +181,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     OUT.mkdir(parents=True, exist_ok=True)
     _django()
-    from django.core.management import call_command
-    from django.db import connections
-
-    from bench.load import checks, seed
-
     # The code the in-process query counts will run, loaded now with the servers' (not later).
     from django.core.handlers.wsgi import WSGIHandler
+    from django.core.management import call_command
+    from django.db import connections
     from django.urls import get_resolver
+
+    from bench.load import checks, seed
 
     WSGIHandler()
     get_resolver().url_patterns  # noqa: B018 - imports every view
