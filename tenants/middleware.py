@@ -6,11 +6,20 @@ from django.shortcuts import render
 from core.api import json_error
 from tenants.context import tenant_context
 from tenants.models import Tenant
-from tenants.selectors import tenant_get_by_host
+from tenants.selectors import tenant_get_by_host, tenant_get_by_host_cached
 
 
 def _is_api(request) -> bool:
     return request.path.startswith("/api/")
+
+
+def bearer_api(request) -> bool:
+    """An API request with a bearer token: DRF's authentication reads the token, its user and
+    its tenant's status fresh before the view, and refuses it if any is no longer good."""
+    return (
+        request.path_info.startswith("/api/")
+        and request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
+    )
 
 
 class TenantMiddleware:
@@ -27,7 +36,9 @@ class TenantMiddleware:
             # The API may select a tenant from the token; this context ends it with the request.
             with tenant_context(None):
                 return self.get_response(request)
-        tenant = tenant_get_by_host(host)
+        # A bearer request's token query reads the tenant's status again, fresh: the host may
+        # come from a short per-process cache (active tenants only).
+        tenant = tenant_get_by_host_cached(host) if bearer_api(request) else tenant_get_by_host(host)
         if tenant is None or tenant.status == Tenant.Status.PURGED:
             if _is_api(request):
                 return json_error(404, "not_found", "No such tenant.")

@@ -1,13 +1,13 @@
 -- wrk script: the load test's requests (bench/load/generator.py names the same mix in Python).
 --
---   wrk -t N -c N -d 8s -s bench/load/mix.lua http://127.0.0.1:PORT -- DATA SIDE MIX OUT SEED SECONDS
+--   wrk -t N -c N -d 8s -s bench/load/mix.lua http://127.0.0.1:PORT -- DATA SIDE MIX OUT SEED SECONDS NONCE
 --
 -- DATA: a Lua file returning the fixture (bench/load/wrk.py writes it); SIDE: kassa | bare;
 -- MIX: "kind=weight,kind=weight"; OUT: a file prefix, each thread appends OUT.<n>.tsv with one
 -- line per answer: kind, status, milliseconds, ok, tenant id, sale id, replayed sale id, note;
 -- SECONDS: how long to send. wrk's -d is a little longer: after SECONDS no request is sent
 -- (delay() holds each connection), so none is cut off in flight (a sale committed but never
--- answered would fail the ledger check).
+-- answered would fail the ledger check); NONCE: this run's own, in every Idempotency-Key.
 -- One connection per thread (-t = -c), so each thread's request and response alternate and the
 -- latency of each answer is measured here (CLOCK_MONOTONIC through LuaJIT's FFI).
 
@@ -28,17 +28,13 @@ function setup(thread)
   thread:set("number", counter)
 end
 
-local data, side, kinds, weights, total, out, pending, replay, deadline
+local data, side, kinds, weights, total, out, pending, replay, deadline, nonce
 
-local function uuid4()
-  local t = {}
-  for i = 1, 16 do t[i] = math.random(0, 255) end
-  t[7] = 64 + (t[7] % 16)
-  t[9] = 128 + (t[9] % 64)
-  local h = {}
-  for i = 1, 16 do h[i] = string.format("%02x", t[i]) end
-  return table.concat(h, "", 1, 4) .. "-" .. table.concat(h, "", 5, 6) .. "-" .. table.concat(h, "", 7, 8)
-    .. "-" .. table.concat(h, "", 9, 10) .. "-" .. table.concat(h, "", 11, 16)
+-- Idempotency keys unique to this run (the random numbers repeat from run to run: same seed).
+local keys = 0
+local function idempotency_key()
+  keys = keys + 1
+  return string.format("%s-%d-%d", nonce, number, keys)
 end
 
 function init(args)
@@ -54,6 +50,7 @@ function init(args)
   out = io.open(args[4] .. "." .. number .. ".tsv", "w")
   out:setvbuf("line")
   deadline = now_ms() + tonumber(args[6]) * 1000
+  nonce = args[7]
 end
 
 local function pick(list) return list[math.random(1, #list)] end
@@ -89,7 +86,7 @@ local function kassa_request(kind, tenant)
   if kind == "sale" then
     local store = pick(tenant.stores)
     headers["Authorization"] = "Bearer " .. store.token
-    headers["Idempotency-Key"] = uuid4()
+    headers["Idempotency-Key"] = idempotency_key()
     headers["Content-Type"] = "application/json"
     method, path, body, expected = "POST", "/api/v1/sales/", sale_body(tenant, store, true), 201
   elseif kind == "access_log" then

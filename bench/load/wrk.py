@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 from bench.load.generator import Phase, Result
@@ -97,6 +98,7 @@ def run(
         str(prefix),
         str(seed),
         str(seconds),
+        uuid.uuid4().hex,
     ]
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # nosec B603
