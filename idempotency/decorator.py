@@ -96,16 +96,17 @@ def idempotent(method=None, *, store_response: bool = True):
                     % {"header": HEADER, "n": MAX_KEY_LENGTH}
                 )
             fingerprint = _fingerprint(request)
-            record = record_find(key=key)
-            if record is not None:
-                return _replay(record, fingerprint)
-            with transaction.atomic():  # the lock lasts as long as the request's transaction
+            # No savepoint: an error here ends the request's transaction anyway (the API's
+            # handler rolls it back), and the lock lasts as long as that transaction.
+            with transaction.atomic(savepoint=False):
                 if not _lock(tenant_id, key):
                     raise Conflict(
                         gettext("A request with this Idempotency-Key is still running."),
                         code="idempotency_key_in_flight",
                     )
-                record = record_find(key=key)  # the request that held it may have committed meanwhile
+                # Read after the lock, in a statement of its own (a newer snapshot): the request
+                # that held the lock may have committed its record meanwhile.
+                record = record_find(key=key)
                 if record is not None:
                     return _replay(record, fingerprint)
                 response = handler(self, request, *args, **kwargs)

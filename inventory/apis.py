@@ -506,7 +506,7 @@ class SaleListCreateApi(APIView):
             customer=values.get("customer"),
             actor=request.user,
         )
-        sale = Sale.objects.prefetch_related("lines", "payments").get(pk=sale.pk)
+        # sale_create hands back the lines and payments it wrote (no reading them back).
         return Response(SaleOut(sale).data, status=status.HTTP_201_CREATED)
 
 
