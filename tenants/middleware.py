@@ -4,6 +4,7 @@ from django.http.request import split_domain_port
 from django.shortcuts import render
 
 from core.api import json_error
+from core.stack import bearer_api
 from tenants.context import tenant_context
 from tenants.models import Tenant
 from tenants.selectors import tenant_get_by_host, tenant_get_by_host_cached
@@ -11,15 +12,6 @@ from tenants.selectors import tenant_get_by_host, tenant_get_by_host_cached
 
 def _is_api(request) -> bool:
     return request.path.startswith("/api/")
-
-
-def bearer_api(request) -> bool:
-    """An API request with a bearer token: DRF's authentication reads the token, its user and
-    its tenant's status fresh before the view, and refuses it if any is no longer good."""
-    return (
-        request.path_info.startswith("/api/")
-        and request.META.get("HTTP_AUTHORIZATION", "")[:7].lower() == "bearer "
-    )
 
 
 class TenantMiddleware:
