@@ -20,7 +20,7 @@ from tenants.context import tenant_context
 from tests.conftest import HOST_A, HttpsApiClient, token_for, transactional
 
 # Issue 17's targets are detail <= 5, list <= 6, sale <= 20 (the sale's not met yet: bench/RESULTS.md).
-BUDGET = {"detail": 5, "list": 6, "sale": 23}
+BUDGET = {"detail": 5, "list": 6, "sale": 21}
 
 
 @contextmanager
