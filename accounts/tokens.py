@@ -13,9 +13,11 @@ import json
 import re
 import secrets
 from datetime import timedelta
+from typing import cast
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from accounts.models import ApiToken, User
@@ -128,7 +130,7 @@ def token_find(raw: str) -> ApiToken | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    instances = {}
+    instances: dict[str, Model | None] = {}
     start = 0
     for name, model, fields, converters in layout:
         values = list(row[start : start + len(fields)])
@@ -139,7 +141,7 @@ def token_find(raw: str) -> ApiToken | None:
         for index, convert in converters:
             values[index] = convert(values[index])
         instances[name] = model.from_db(connection.alias, [f.attname for f in fields], values)
-    token = instances["token"]
+    token = cast(ApiToken, instances["token"])  # the first model of the layout
     for name in ("user", "support_grant", "tenant"):
         token._state.fields_cache[name] = instances[name]
     grants = row[start]
@@ -156,9 +158,14 @@ def _token_sql():
     from tenants.models import Tenant
 
     quote = connection.ops.quote_name
-    models = [("token", ApiToken, "t"), ("user", User, "u"), ("support_grant", SupportGrant, "g")]
-    models.append(("tenant", Tenant, "n"))
-    columns, layout = [], []
+    models: list[tuple[str, type[Model], str]] = [
+        ("token", ApiToken, "t"),
+        ("user", User, "u"),
+        ("support_grant", SupportGrant, "g"),
+        ("tenant", Tenant, "n"),
+    ]
+    columns: list[str] = []
+    layout = []
     for name, model, alias in models:
         fields = list(model._meta.concrete_fields)
         columns += [f"{alias}.{quote(f.column)}" for f in fields]
