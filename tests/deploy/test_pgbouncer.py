@@ -137,7 +137,9 @@ def test_a_thousand_interleaved_requests_of_two_tenants_through_pgbouncer_never_
                 "Content-Type": "application/json",
             }
             if number % 10 == 0:  # a write now and then: a transaction that changes rows
-                body = json.dumps({"sku": f"{prefix}{offset}-{number}", "name": "x", "price": "1.00"})
+                body = json.dumps(
+                    {"sku": f"{prefix}{offset}-{number}", "name": "x", "price": "1.00", "tax_rate": "24.00"}
+                )
                 conn.request("POST", "/api/v1/products/", body=body, headers=headers)
             else:
                 conn.request("GET", "/api/v1/products/?page_size=500", headers=headers)
