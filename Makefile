@@ -32,9 +32,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# Kassa under gunicorn, Celery, PostgreSQL and Redis against a bare DRF baseline (bench/RESULTS.md).
+# Kassa under gunicorn, Celery, PostgreSQL and Redis against a bare DRF baseline (bench/RESULTS.md),
+# loaded by Debian's wrk (installed by tools/bench-prerequisites); the seeded database is kept.
 bench-load: $(STAMP)
-	$(BIN)/python -m bench.load
+	@tools/bench-prerequisites
+	$(BIN)/python -m bench.load --reuse
 
 # The high-availability drill (deploy/ha.md): Patroni on etcd, PgBouncer, HAProxy, Redis with
 # Sentinel, two web nodes and two workers on loopback; nodes killed under a sales load.

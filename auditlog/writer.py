@@ -2,8 +2,10 @@
 
 A request's transaction may roll back; this connection is separate, so its entry stays. The
 tenant is set inside each statement (a CTE), so row-level security checks the row with no ORM.
-An API request writes two entries, the access row first, as two statements each committed on
-its own: an API-call row that cannot be written never takes the access row with it.
+An API request writes two entries, the access row first, as two statements in one transaction
+sent in one round trip (one commit); if that fails, the access row is committed on its own and
+the API-call row tried after it: an API-call row that cannot be written never takes the access
+row with it.
 """
 
 import contextlib
@@ -77,12 +79,30 @@ class ApiCallNotWritten(Exception):
     """The access row was written; the API-call row of the same request was not."""
 
 
+def execute_pipeline(statements: list[tuple[str, tuple]]) -> None:
+    """The statements in one transaction, sent in one round trip (psycopg's pipeline mode) and
+    committed once (one WAL flush, synchronous commit as always). Raises if any failed: then
+    none was written."""
+    conn = _connection()
+    with conn.pipeline(), conn.transaction():
+        for sql, params in statements:
+            conn.execute(sql, params)
+
+
 def execute_access_and_api_call(access: tuple, api_call: tuple) -> None:
-    """The access row, then the API-call row, each committed on its own.
+    """The access row, then the API-call row: in one round trip and one commit when both can be
+    written; otherwise the access row committed on its own, then the API-call row.
 
     Raises the access row's error when that failed (nothing was written), else
     ApiCallNotWritten when only the API-call row failed.
     """
+    try:
+        execute_pipeline([(ACCESS_SQL, access), (API_CALL_SQL, api_call)])
+        return
+    except psycopg.OperationalError:
+        close()  # a broken connection: the statements below reconnect
+    except psycopg.Error:
+        pass  # one of the rows was refused: each on its own, the access row first
     execute(ACCESS_SQL, access)
     try:
         execute(API_CALL_SQL, api_call)

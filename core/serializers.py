@@ -21,6 +21,19 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField):
         return True
 
 
+class PrefetchedRelatedField(TenantRelatedField):
+    """A TenantRelatedField that first looks in rows its root serializer read for all its items
+    at once (`context["prefetched"][model]`, keyed by the id as text); an id not found there is
+    looked up, and refused, exactly as by TenantRelatedField."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            found = self.root.context.get("prefetched", {}).get(self.model, {}).get(data)
+            if found is not None:
+                return found
+        return super().to_internal_value(data)
+
+
 def printable(name, limit: int = 100) -> str:
     """A client's name (of a field, a parameter) safe to echo: control characters escaped, capped."""
     text = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in str(name))

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from idempotency.models import IdempotencyRecord
 from tenants import crypto
+from tenants.context import require_tenant_id
 
 RETENTION = timedelta(hours=24)
 
@@ -24,16 +25,25 @@ def record_body(record: IdempotencyRecord):
 
 
 def record_store(*, key: str, fingerprint: str, response_status: int, response_body) -> IdempotencyRecord:
+    """Store the answer (one statement). For the holder of the key's lock that found no live
+    record (idempotency.decorator): a row of the same key still there is expired, and replaced."""
     now = timezone.now()
-    # An expired record of the same key may still be there; it no longer counts.
-    IdempotencyRecord.objects.filter(key=key, expires_at__lte=now).delete()
-    return IdempotencyRecord.objects.create(
+    record = IdempotencyRecord(
+        tenant_id=require_tenant_id(),
         key=key,
         fingerprint=fingerprint,
         response_status=response_status,
         response_body=json.dumps(response_body) if response_body is not None else None,
+        created_at=now,
         expires_at=now + RETENTION,
     )
+    IdempotencyRecord.objects.bulk_create(
+        [record],
+        update_conflicts=True,
+        unique_fields=["tenant", "key"],
+        update_fields=["fingerprint", "response_status", "response_body", "created_at", "expires_at"],
+    )
+    return record
 
 
 def records_expired_delete() -> int:

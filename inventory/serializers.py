@@ -1,10 +1,18 @@
 """Input and output shapes of the Inventory API. No serializer writes: the services do."""
 
+import contextlib
+import uuid
+
 from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.serializers import StrictModelSerializer, StrictSerializer, TenantRelatedField
+from core.serializers import (
+    PrefetchedRelatedField,
+    StrictModelSerializer,
+    StrictSerializer,
+    TenantRelatedField,
+)
 from inventory.models import (
     CashMovement,
     Category,
@@ -219,7 +227,7 @@ class ApprovalIn(StrictSerializer):
 
 
 class SaleLineIn(StrictSerializer):
-    product = related(Product)
+    product = PrefetchedRelatedField(Product)  # read for every line at once by SaleIn
     quantity = serializers.IntegerField(min_value=1, max_value=100000)
     discount = DiscountIn(required=False)
 
@@ -244,6 +252,22 @@ class SaleIn(StrictSerializer):
         help_text="the register (as its shift was opened); left out: the store's only open shift",
     )
     approved_by = ApprovalIn(required=False, help_text="a manager's approval of a discount above the limit")
+
+    def to_internal_value(self, data):
+        # Every line's product in one query, not one per line (ids that are not found, or not
+        # well-formed, are looked up and refused line by line as before).
+        lines = data.get("lines") if isinstance(data, dict) else None
+        if isinstance(lines, list):
+            ids = []
+            for line in lines[:500]:
+                candidate = line.get("product") if isinstance(line, dict) else None
+                if isinstance(candidate, str):
+                    with contextlib.suppress(ValueError):
+                        ids.append(uuid.UUID(candidate))
+            if ids:
+                found = Product.objects.filter(pk__in=ids)
+                self.context.setdefault("prefetched", {})[Product] = {str(p.pk): p for p in found}
+        return super().to_internal_value(data)
 
 
 class SaleLineOut(StrictModelSerializer):

@@ -154,6 +154,20 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# Layers a bearer-token API request skips (core/stack.py): it carries no cookie, so sessions,
+# CSRF, messages, the session policy, the user's page language, clickjacking and static files
+# have nothing to do for it. Every other request goes through all of MIDDLEWARE.
+KASSA_BROWSER_ONLY_MIDDLEWARE = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.SessionPolicyMiddleware",
+    "web.middleware.UserLanguageMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "kassa.urls"
 # The script name never comes from a client (a forwarded SCRIPT_NAME would change request.path
 # while the route is read from path_info): Kassa is always served at the root.

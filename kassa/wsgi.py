@@ -1,13 +1,14 @@
 import os
 import sys
 
-from django.core.wsgi import get_wsgi_application
-
 from core.env import ConfigError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "kassa.settings")
 os.environ.setdefault("KASSA_PROCESS", "web")
 try:
+    # Django's handler, with bearer-token API requests on a shorter stack (core/stack.py).
+    from core.stack import get_wsgi_application
+
     application = get_wsgi_application()
     from django.conf import settings
 

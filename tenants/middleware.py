@@ -4,9 +4,10 @@ from django.http.request import split_domain_port
 from django.shortcuts import render
 
 from core.api import json_error
+from core.stack import bearer_api
 from tenants.context import tenant_context
 from tenants.models import Tenant
-from tenants.selectors import tenant_get_by_host
+from tenants.selectors import tenant_get_by_host, tenant_get_by_host_cached
 
 
 def _is_api(request) -> bool:
@@ -27,7 +28,9 @@ class TenantMiddleware:
             # The API may select a tenant from the token; this context ends it with the request.
             with tenant_context(None):
                 return self.get_response(request)
-        tenant = tenant_get_by_host(host)
+        # A bearer request's token query reads the tenant's status again, fresh: the host may
+        # come from a short per-process cache (active tenants only).
+        tenant = tenant_get_by_host_cached(host) if bearer_api(request) else tenant_get_by_host(host)
         if tenant is None or tenant.status == Tenant.Status.PURGED:
             if _is_api(request):
                 return json_error(404, "not_found", "No such tenant.")

@@ -1,6 +1,15 @@
+import copy
+import time
+
 from django.conf import settings
 
 from tenants.models import Domain, Tenant
+
+# host -> (expires, active tenant), per process. Only for requests that read their tenant's
+# status again, fresh, before they touch anything (a bearer token's query does).
+HOST_CACHE_SECONDS = 10
+HOST_CACHE_SIZE = 10_000
+_hosts: dict[str, tuple[float, Tenant]] = {}
 
 
 def tenant_host(slug: str) -> str:
@@ -11,3 +20,33 @@ def tenant_host(slug: str) -> str:
 def tenant_get_by_host(host: str) -> Tenant | None:
     domain = Domain.objects.select_related("tenant").filter(host=host.lower()).first()
     return domain.tenant if domain else None
+
+
+def tenant_get_by_host_cached(host: str) -> Tenant | None:
+    """`tenant_get_by_host` from a per-process cache of a few seconds, for callers that read
+    the tenant's status fresh themselves before anything else (API requests with a bearer
+    token: the token query reads it, and a suspended or purged tenant is refused there).
+
+    Only active tenants are kept: any other status is read from the database every time, so
+    a suspension, purge or reactivation is seen at once either way. A domain moved to another
+    tenant is seen within HOST_CACHE_SECONDS. Unknown hosts are never kept (no growth from
+    made-up hosts); the cache is emptied when it would outgrow HOST_CACHE_SIZE.
+    """
+    host = host.lower()
+    now = time.monotonic()
+    hit = _hosts.get(host)
+    if hit is not None and hit[0] > now:
+        return copy.copy(hit[1])
+    tenant = tenant_get_by_host(host)
+    if tenant is not None and tenant.status == Tenant.Status.ACTIVE:
+        if len(_hosts) >= HOST_CACHE_SIZE:
+            _hosts.clear()
+        _hosts[host] = (now + HOST_CACHE_SECONDS, copy.copy(tenant))
+    else:
+        _hosts.pop(host, None)
+    return tenant
+
+
+def tenant_host_cache_clear() -> None:
+    """Forget every cached host (tests; a process that re-points a domain)."""
+    _hosts.clear()

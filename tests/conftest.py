@@ -72,6 +72,16 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_host_cache():
+    """Each test's tenants are new rows on the same hosts: no host is cached from an earlier test."""
+    from tenants.selectors import tenant_host_cache_clear
+
+    tenant_host_cache_clear()
+    yield
+    tenant_host_cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["tests.conftest.FastArgon2Hasher"]
     # Static files straight from the apps (no collectstatic manifest under test).

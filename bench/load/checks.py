@@ -83,25 +83,40 @@ def models_F(name):
 
 @contextmanager
 def _counting():
-    """Count ORM statements, tenant set_config calls and audit writes made inside the block."""
+    """Count round trips made inside the block: ORM statements (BEGIN and COMMIT included), tenant
+    set_config calls of their own and audit writes; a set_config sent in one query string with
+    the statement after it is shown apart (`set_config_folded`), not as a round trip."""
     from django.db import connections
     from django.test.utils import CaptureQueriesContext
 
     from auditlog import writer
     from tenants.db import base
 
-    counts = {"set_config": 0, "audit": 0}
+    counts = {"set_config": 0, "set_config_folded": 0, "audit": 0}
     apply_tenant, execute = base._apply_tenant, writer.execute
+    fold_tenant = getattr(base, "_fold_tenant", None)
+    pipeline = writer.execute_pipeline
+
+    def counted_pipeline(statements):
+        counts["audit"] += 1  # both rows, one round trip
+        return pipeline(statements)
 
     def counted_apply(connection, wanted):
         counts["set_config"] += 1
         return apply_tenant(connection, wanted)
+
+    def counted_fold(*args, **kwargs):
+        counts["set_config_folded"] += 1  # in the same round trip as the statement it precedes
+        return fold_tenant(*args, **kwargs)
 
     def counted_execute(sql, params):
         counts["audit"] += 1
         return execute(sql, params)
 
     base._apply_tenant, writer.execute = counted_apply, counted_execute
+    writer.execute_pipeline = counted_pipeline
+    if fold_tenant is not None:
+        base._fold_tenant = counted_fold
     try:
         with CaptureQueriesContext(connections["default"]) as captured:
             yield counts
@@ -109,6 +124,9 @@ def _counting():
         counts["total"] = counts["orm"] + counts["set_config"] + counts["audit"]
     finally:
         base._apply_tenant, writer.execute = apply_tenant, execute
+        writer.execute_pipeline = pipeline
+        if fold_tenant is not None:
+            base._fold_tenant = fold_tenant
 
 
 def query_counts(fixture: dict) -> dict:

@@ -81,14 +81,19 @@ def movement_apply(
     return movement
 
 
-def movements_apply_many(*, changes, kind: str, actor, reason: str = "") -> list[StockMovement]:
+def movements_apply_many(
+    *, changes, kind: str, actor, reason: str = "", emit: bool = True, **extra
+) -> list[StockMovement]:
     """The batch form of `movement_apply` for locked rows: `changes` is `[(row, store, product, delta)]`
-    with one row each. One UPDATE of the levels, one INSERT of the movements, one outbox statement;
-    no stock check (for counts, which set what is there). For this package's services."""
+    with one row each. One UPDATE of the levels, one INSERT of the movements, one outbox statement
+    (unless `emit` is false: then the caller sends `stock.changed` with its own events); no stock
+    check (counts set what is there; a sale checks under the same locks first). `extra` goes on
+    every movement (`sale=`). For this package's services."""
     if not changes:
         return []
     tenant_id = changes[0][0].tenant_id
     with connection.cursor() as cursor:
+        # The rows are locked already (inventory.locks, in primary-key order): no new lock here.
         cursor.execute(
             "UPDATE inventory_stocklevel AS s SET quantity = s.quantity + c.delta "
             "FROM unnest(%s::uuid[], %s::int[]) AS c(id, delta) WHERE s.id = c.id",
@@ -107,10 +112,12 @@ def movements_apply_many(*, changes, kind: str, actor, reason: str = "") -> list
                 balance_after=row.quantity,
                 actor=actor,
                 reason=reason,
+                **extra,
             )
         )
     StockMovement.objects.bulk_create(movements)
-    events.stocks_changed(movements)
+    if emit:
+        events.stocks_changed(movements)
     return movements
 
 

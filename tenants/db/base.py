@@ -16,12 +16,46 @@ from tenants.context import current_tenant_id
 from tenants.db.creation import DatabaseCreation
 
 SET_TENANT_SQL = "SELECT set_config('kassa.tenant_id', %s, true)"
+# The same, sent in one round trip with the statement it comes before (see `_fold_tenant`).
+FOLDED_TENANT_SQL = "SELECT set_config('kassa.tenant_id', %s, true); "
 
 
 def _apply_tenant(connection, wanted: str) -> None:
     # On the raw connection, so it neither re-enters this wrapper nor uses a named cursor.
     connection.connection.execute(SET_TENANT_SQL, (wanted,))
     connection.kassa_tenant_in_transaction = wanted
+
+
+def _foldable(sql, params, many, context) -> bool:
+    """A SELECT with positional parameters on an unnamed cursor: the tenant's set_config can
+    go in front of it in the same query string (one round trip, run in order by the server).
+    Not a write: pghistory puts its context in front of writes only (it skips statements that
+    start with SELECT), so a write keeps its own set_config; not a named cursor (DECLARE …
+    FOR takes one statement); not without parameters (a bare `%` would then be read as one)."""
+    return (
+        not many
+        and isinstance(params, list | tuple)
+        and len(params) > 0
+        and isinstance(sql, str)
+        and sql.lstrip()[:6].upper() == "SELECT"
+        and not getattr(context["cursor"].cursor, "name", None)
+    )
+
+
+def _is_savepoint(sql) -> bool:
+    """SAVEPOINT and RELEASE touch no row: the setting can wait for the next statement (a
+    rollback to a savepoint marks it unknown, `_savepoint_rollback`)."""
+    return isinstance(sql, str) and sql[:10] in ("SAVEPOINT ", "RELEASE SA")
+
+
+def _fold_tenant(execute, sql, params, many, context, wanted: str):
+    """`set_config` and the statement as one query string; the cursor is left on the statement's
+    result. The two run in order in one implicit step of the transaction."""
+    result = execute(FOLDED_TENANT_SQL + sql, (wanted, *params), many, context)
+    context["connection"].kassa_tenant_in_transaction = wanted
+    while result is not None and result.nextset():
+        pass
+    return result
 
 
 def tenant_guard(execute, sql, params, many, context):
@@ -39,7 +73,13 @@ def tenant_guard(execute, sql, params, many, context):
         # The statement will open a new transaction: any earlier local setting is gone.
         connection.kassa_tenant_in_transaction = ""
     # (None means unknown, after a rollback: always set it again.)
-    if connection.kassa_tenant_in_transaction != wanted and status != pq.TransactionStatus.INERROR:
+    if (
+        connection.kassa_tenant_in_transaction != wanted
+        and status != pq.TransactionStatus.INERROR
+        and not _is_savepoint(sql)
+    ):
+        if wanted and _foldable(sql, params, many, context):
+            return _fold_tenant(execute, sql, params, many, context, wanted)
         _apply_tenant(connection, wanted)
     return execute(sql, params, many, context)
 

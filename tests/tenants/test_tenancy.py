@@ -112,3 +112,40 @@ def test_a_setting_undone_by_a_savepoint_rollback_is_made_again(tenant_a, as_ten
         except RuntimeError:
             pass
         assert TenantKey.objects.count() == 1
+
+
+@transactional
+def test_the_first_select_of_a_transaction_carries_the_tenant_in_its_own_round_trip(
+    tenant_a, tenant_b, as_tenant, monkeypatch
+):
+    from tenants.db import base
+
+    separate = []
+    apply_tenant = base._apply_tenant
+    monkeypatch.setattr(base, "_apply_tenant", lambda c, w: (separate.append(w), apply_tenant(c, w)))
+    with as_tenant(tenant_a), transaction.atomic():
+        # A literal % beside parameters, as the ORM escapes it.
+        rows = list(TenantKey.objects.extra(where=["'100%%' = %s"], params=["100%"]).values_list("tenant_id"))
+        assert rows == [(tenant_a.pk,)]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('kassa.tenant_id')")
+            assert cursor.fetchone() == (str(tenant_a.pk),)
+    assert separate == []  # folded into the first SELECT
+    with as_tenant(tenant_b), transaction.atomic():
+        assert list(TenantKey.objects.values_list("tenant_id", flat=True)) == [tenant_b.pk]
+    assert separate == []
+
+
+@transactional
+def test_a_write_or_a_select_without_parameters_still_sets_the_tenant_first(tenant_a, as_tenant, monkeypatch):
+    from tenants.db import base
+
+    separate = []
+    apply_tenant = base._apply_tenant
+    monkeypatch.setattr(base, "_apply_tenant", lambda c, w: (separate.append(w), apply_tenant(c, w)))
+    with as_tenant(tenant_a), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tenants_tenantkey WHERE '1%' = '1%'")
+        assert cursor.fetchone() == (1,)
+    with as_tenant(tenant_a), transaction.atomic():
+        assert TenantKey.objects.filter(version=999_999).update(version=999_998) == 0
+    assert separate == [str(tenant_a.pk), str(tenant_a.pk)]

@@ -1,0 +1,141 @@
+"""Round trips per request on the hot path (issue 17), counted as the load benchmark counts them:
+statements on the request's connection (BEGIN and COMMIT included), the tenant's set_config when
+it is a statement of its own, and the audit writes on their connection. A set_config sent in the
+same query string as the statement after it is no extra round trip (tenants/db/base.py).
+
+Behaviour, not timing: each budget is what the code does today, so a change that adds a round
+trip to every request fails here. Bearer requests on the tenant's own host, as integrators and
+registers send them; each kind is sent once first (the host cache and the token's last use).
+"""
+
+import uuid
+from contextlib import contextmanager
+from decimal import Decimal
+
+import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+
+from tenants.context import tenant_context
+from tests.conftest import HOST_A, HttpsApiClient, token_for, transactional
+
+# Issue 17's targets are detail <= 5, list <= 6, sale <= 20 (the sale's not met yet: bench/RESULTS.md).
+# The issue's targets are detail 5, list 6, sale 20. The sale is 27 since the register's day
+# (issue 18) joined it: the shift's lock and, in a store without a shift, the check that it runs
+# none; the taxes per rate; sale_create's own savepoint (SAVEPOINT, RELEASE); the data key for the
+# stored answer. Without those the batched sale was 21 (bench/RESULTS.md).
+BUDGET = {"detail": 5, "list": 6, "sale": 27}
+
+
+@contextmanager
+def round_trips():
+    from auditlog import writer
+    from tenants.db import base
+
+    counts = {"separate_set_config": 0, "folded_set_config": 0, "audit": 0}
+    apply_tenant, fold_tenant, execute = base._apply_tenant, base._fold_tenant, writer.execute
+    pipeline = writer.execute_pipeline
+
+    def counted_apply(*args):
+        counts["separate_set_config"] += 1
+        return apply_tenant(*args)
+
+    def counted_fold(*args):
+        counts["folded_set_config"] += 1
+        return fold_tenant(*args)
+
+    def counted_execute(*args):
+        counts["audit"] += 1
+        return execute(*args)
+
+    def counted_pipeline(*args):
+        counts["audit"] += 1  # the access and API-call rows in one round trip
+        return pipeline(*args)
+
+    base._apply_tenant, base._fold_tenant, writer.execute = counted_apply, counted_fold, counted_execute
+    writer.execute_pipeline = counted_pipeline
+    try:
+        with CaptureQueriesContext(connections["default"]) as captured:
+            yield counts
+        counts["statements"] = [q["sql"] for q in captured.captured_queries]
+        counts["total"] = len(captured.captured_queries) + counts["separate_set_config"] + counts["audit"]
+    finally:
+        base._apply_tenant, base._fold_tenant, writer.execute = apply_tenant, fold_tenant, execute
+        writer.execute_pipeline = pipeline
+
+
+@pytest.fixture
+def shop(cast_a, tenant_a, stores_a):
+    from inventory.services.catalogue import product_create
+    from inventory.services.stock import stock_receive
+
+    owner = cast_a["owner"]
+    with tenant_context(tenant_a):
+        products = [
+            product_create(actor=owner, sku=f"SKU-{i}", name=f"Product {i}", price=Decimal("2.50"))
+            for i in range(60)
+        ]
+        for product in products[:3]:
+            stock_receive(store=stores_a[0], product=product, quantity=1000, actor=owner)
+    return {"products": products, "store": stores_a[0]}
+
+
+def _client(user) -> HttpsApiClient:
+    return HttpsApiClient(token_for(user), host=HOST_A)
+
+
+def _twice(call):
+    call()
+    with round_trips() as counts:
+        response = call()
+    assert response.status_code in (200, 201), response.content[:300]
+    return counts
+
+
+@transactional
+def test_a_product_detail_costs_its_budget_of_round_trips(cast_a, shop):
+    client = _client(cast_a["integrator"])
+    counts = _twice(lambda: client.get(f"/api/v1/products/{shop['products'][0].pk}/"))
+    # BEGIN, the token (with the tenant's set_config), the product, COMMIT, then the access and
+    # API-call rows in one round trip.
+    assert counts["separate_set_config"] == 0 and counts["folded_set_config"] == 1
+    assert counts["audit"] == 1
+    assert counts["total"] <= BUDGET["detail"], counts
+    assert not any("tenants_domain" in sql for sql in counts["statements"])
+
+
+@transactional
+def test_a_product_list_page_costs_its_budget_of_round_trips(cast_a, shop):
+    client = _client(cast_a["integrator"])
+    counts = _twice(lambda: client.get("/api/v1/products/?page=1"))
+    assert counts["separate_set_config"] == 0
+    assert counts["total"] <= BUDGET["list"], counts
+
+
+@transactional
+def test_a_sale_costs_its_budget_of_round_trips_and_stays_right(cast_a, shop, tenant_a):
+    from inventory.models import StockLevel, StockMovement
+
+    client = _client(cast_a["cashier"])
+    store, products = shop["store"], shop["products"][:3]
+
+    def sell():
+        body = {
+            "store": str(store.pk),
+            "lines": [{"product": str(p.pk), "quantity": 2} for p in products],
+            "payments": [{"method": "cash", "amount": "100.00"}],
+        }
+        return client.post("/api/v1/sales/", body, HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+
+    counts = _twice(sell)
+    assert counts["total"] <= BUDGET["sale"], counts
+    # One UPDATE for every line's stock and one INSERT of the movements, not one per line.
+    assert sum("UPDATE inventory_stocklevel" in s for s in counts["statements"]) == 1
+    assert sum('INSERT INTO "inventory_stockmovement"' in s for s in counts["statements"]) == 1
+    with tenant_context(tenant_a):
+        for product in products:
+            level = StockLevel.objects.get(store=store, product=product)
+            assert level.quantity == 1000 - 4
+            moves = StockMovement.objects.filter(store=store, product=product)
+            assert sum(m.quantity for m in moves) == level.quantity
+            assert moves.order_by("-created_at").first().balance_after == level.quantity
