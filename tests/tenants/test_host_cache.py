@@ -7,8 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import ApiToken
 from tenants import selectors
-from tenants.models import Domain, Tenant
 from tenants.maintenance import as_maintenance
+from tenants.models import Domain, Tenant
 from tests.conftest import HttpsApiClient, token_for
 
 
