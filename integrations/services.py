@@ -17,7 +17,7 @@ from integrations.events import events_emit
 from integrations.models import EVENT_KINDS, PING, WebhookEndpoint
 
 MAX_ENDPOINTS = 20
-SECRET_PREFIX = "whsec_"  # noqa: S105 - marks a signing secret, is none
+SECRET_PREFIX = "whsec_"  # noqa: S105  # nosec B105 - marks a signing secret, is none
 
 
 def _require(actor) -> None:
