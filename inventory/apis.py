@@ -550,7 +550,12 @@ class SaleListCreateApi(APIView):
 
     @method_decorator(transaction.non_atomic_requests)
     def dispatch(self, request, *args, **kwargs):
-        return super().dispatch(request, *args, **kwargs)
+        if request.method == "POST":  # the sale opens its own transaction (see post)
+            return super().dispatch(request, *args, **kwargs)
+        # Reads in one transaction, as every other view: outside one, each query would pay a
+        # BEGIN and COMMIT of its own (the tenant's set_config is transaction-local).
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

@@ -113,6 +113,24 @@ def test_a_product_list_page_costs_its_budget_of_round_trips(cast_a, shop):
 
 
 @transactional
+def test_the_sales_list_reads_in_one_transaction(cast_a, shop):
+    """The sales view opens its own transaction for a sale; its list is one transaction too, so a
+    page of sales with their lines, payments and taxes pays one BEGIN and one COMMIT."""
+    client = _client(cast_a["owner"])
+    body = {
+        "store": str(shop["store"].pk),
+        "lines": [{"product": str(shop["products"][0].pk), "quantity": 1}],
+        "payments": [{"method": "cash", "amount": "1000.00"}],
+    }
+    for _ in range(2):
+        sold = client.post("/api/v1/sales/", body)
+        assert sold.status_code == 201, sold.content
+    counts = _twice(lambda: client.get("/api/v1/sales/"))
+    assert counts["statements"].count("BEGIN") == 1 and counts["statements"].count("COMMIT") == 1, counts
+    assert counts["total"] <= BUDGET["list"] + 3, counts  # the page, its lines, payments and taxes
+
+
+@transactional
 def test_a_sale_costs_its_budget_of_round_trips_and_stays_right(cast_a, shop, tenant_a):
     from inventory.models import StockLevel, StockMovement
 
