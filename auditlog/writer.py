@@ -2,10 +2,13 @@
 
 A request's transaction may roll back; this connection is separate, so its entry stays. The
 tenant is set inside each statement (a CTE), so row-level security checks the row with no ORM.
-An API request writes two entries, the access row first, as two statements in one transaction
-sent in one round trip (one commit); if that fails, the access row is committed on its own and
-the API-call row tried after it: an API-call row that cannot be written never takes the access
-row with it.
+An API request writes two entries in one statement (one round trip, one commit): the access row
+in a data-modifying CTE, the API-call row after it; if that fails, the access row is committed on
+its own and the API-call row tried after it: an API-call row that cannot be written never takes
+the access row with it. One plain statement, not psycopg's pipeline mode: a pipeline sends a Sync
+per step and one more at its end, and PgBouncer before 1.21 in transaction mode hands the server
+back at the first idle ReadyForQuery, so the trailing one strands a server on this connection and
+a small pool deadlocks (tests/deploy/test_pgbouncer.py, about one run in ten under load).
 """
 
 import contextlib
@@ -34,6 +37,23 @@ INSERT INTO auditlog_apicall (created_at, tenant_id, request_id, user_id, token_
   response_truncated)
 SELECT %s::timestamptz, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::text, %s::text,
   %s::text, %s::jsonb, %s::text, %s::boolean, %s::smallint, %s::text, %s::boolean FROM t
+"""
+
+# Both rows in one statement: the API-call row is written only with its access row.
+ACCESS_AND_API_CALL_SQL = """
+WITH t AS MATERIALIZED (SELECT set_config('kassa.tenant_id', %s, true)),
+access AS (
+  INSERT INTO auditlog_access (created_at, tenant_id, request_id, user_id, token_id, support_grant_id,
+    store_id, ip, host, method, path, query, status, duration_ms, user_agent)
+  SELECT %s::timestamptz, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::inet, %s::text,
+    %s::text, %s::text, %s::text, %s::smallint, %s::float8, %s::text FROM t
+  RETURNING 1
+)
+INSERT INTO auditlog_apicall (created_at, tenant_id, request_id, user_id, token_id, store_id, method,
+  path, query, request_headers, request_body, request_truncated, status, response_body,
+  response_truncated)
+SELECT %s::timestamptz, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::uuid, %s::text, %s::text,
+  %s::text, %s::jsonb, %s::text, %s::boolean, %s::smallint, %s::text, %s::boolean FROM t, access
 """
 
 # Platform events go in through functions only (migration 0013): no role may INSERT them.
@@ -79,25 +99,16 @@ class ApiCallNotWritten(Exception):
     """The access row was written; the API-call row of the same request was not."""
 
 
-def execute_pipeline(statements: list[tuple[str, tuple]]) -> None:
-    """The statements in one transaction, sent in one round trip (psycopg's pipeline mode) and
-    committed once (one WAL flush, synchronous commit as always). Raises if any failed: then
-    none was written."""
-    conn = _connection()
-    with conn.pipeline(), conn.transaction():
-        for sql, params in statements:
-            conn.execute(sql, params)
-
-
 def execute_access_and_api_call(access: tuple, api_call: tuple) -> None:
-    """The access row, then the API-call row: in one round trip and one commit when both can be
-    written; otherwise the access row committed on its own, then the API-call row.
+    """The access row, then the API-call row: in one statement (one round trip, one commit) when
+    both can be written; otherwise the access row committed on its own, then the API-call row.
 
     Raises the access row's error when that failed (nothing was written), else
     ApiCallNotWritten when only the API-call row failed.
     """
     try:
-        execute_pipeline([(ACCESS_SQL, access), (API_CALL_SQL, api_call)])
+        # The API-call row's own tenant parameter is the CTE's, already given with the access row.
+        execute(ACCESS_AND_API_CALL_SQL, access + api_call[1:])
         return
     except psycopg.OperationalError:
         close()  # a broken connection: the statements below reconnect

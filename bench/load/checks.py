@@ -95,11 +95,6 @@ def _counting():
     counts = {"set_config": 0, "set_config_folded": 0, "audit": 0}
     apply_tenant, execute = base._apply_tenant, writer.execute
     fold_tenant = getattr(base, "_fold_tenant", None)
-    pipeline = writer.execute_pipeline
-
-    def counted_pipeline(statements):
-        counts["audit"] += 1  # both rows, one round trip
-        return pipeline(statements)
 
     def counted_apply(connection, wanted):
         counts["set_config"] += 1
@@ -114,7 +109,6 @@ def _counting():
         return execute(sql, params)
 
     base._apply_tenant, writer.execute = counted_apply, counted_execute
-    writer.execute_pipeline = counted_pipeline
     if fold_tenant is not None:
         base._fold_tenant = counted_fold
     try:
@@ -124,7 +118,6 @@ def _counting():
         counts["total"] = counts["orm"] + counts["set_config"] + counts["audit"]
     finally:
         base._apply_tenant, writer.execute = apply_tenant, execute
-        writer.execute_pipeline = pipeline
         if fold_tenant is not None:
             base._fold_tenant = fold_tenant
 

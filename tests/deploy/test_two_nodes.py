@@ -29,14 +29,17 @@ def free_port() -> int:
 class Node:
     """A gunicorn web process serving HTTPS on its own port."""
 
-    def __init__(self, tmp_path: Path, env: dict, args: tuple = ()):
+    def __init__(self, tmp_path: Path, env: dict, args: tuple = (), log: Path | None = None):
         cert, key = ensure_certificate(tmp_path / "tls", "localhost")
         self.port = free_port()
+        errors = log.open("wb") if log else subprocess.DEVNULL  # gunicorn's own log, when asked
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "kassa.wsgi", "-c", "deploy/gunicorn.conf.py", "--workers", "2",
              "--bind", f"127.0.0.1:{self.port}", "--certfile", str(cert), "--keyfile", str(key), *args],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,
         )  # fmt: skip
+        if log:
+            errors.close()  # the child has its own copy
         deadline = time.monotonic() + 60
         while True:
             try:
