@@ -125,6 +125,18 @@ def test_a_tampered_backup_object_fails_the_drill_records_and_alerts_and_leaves_
     assert restore_drill_run(tenant=chain).status == RestoreDrill.Status.PASSED
     with tenant_context(chain):
         assert backup_trouble()["drill_failed"] == drill
+    # The object is sound again, but the manifest this database recorded says otherwise: the
+    # rebuilt tables are compared with the record, not only with the object's own manifest.
+    manifest = backup.manifest
+    manifest["tables"]["tenants_store"]["checksum"] = "sha256:" + "0" * 64
+    with as_maintenance():
+        Backup.objects.filter(pk=backup.pk).update(manifest=manifest)
+    with pytest.raises(CommandError):
+        call_command("drill_from_storage", "--no-progress", stdout=io.StringIO(), stderr=io.StringIO())
+    latest = drills(chain)[0]
+    assert latest.status == RestoreDrill.Status.FAILED
+    assert latest.detail.endswith("differ from the manifest: tenants_store")
+    assert scratch_databases() == [] and len(alerts) == 2
 
 
 def test_a_drill_stopped_with_sigterm_drops_its_scratch_database(chain, settings):
