@@ -80,6 +80,8 @@ KASSA_BACKUP_KEEP_DAILY = env_int("KASSA_BACKUP_KEEP_DAILY", 30)
 KASSA_BACKUP_KEEP_MONTHLY = env_int("KASSA_BACKUP_KEEP_MONTHLY", 12)
 # A drill refuses (and alerts on) a latest backup older than this; the admin shows it too.
 KASSA_BACKUP_MAX_AGE_HOURS = env_int("KASSA_BACKUP_MAX_AGE_HOURS", 26)
+# The weekly drill from storage alone (manage.py drill_from_storage): each step's time limit.
+KASSA_STORAGE_DRILL_TIMEOUT = env_int("KASSA_STORAGE_DRILL_TIMEOUT", 3600)
 # Backups a chain may ask for (POST /api/v1/backups/), per tenant.
 KASSA_BACKUP_REQUEST_RATE = env_str("KASSA_BACKUP_REQUEST_RATE", "6/hour")
 KASSA_TERMINATION_GRACE_DAYS = env_int("KASSA_TERMINATION_GRACE_DAYS", 30)
@@ -218,6 +220,8 @@ for _name in (n for f in _FORBIDDEN for n in (f, f"{f}_FILE")):
             raise ConfigError(f"{_name} must not be in the environment of a {KASSA_PROCESS} process")
         os.environ.pop(_name)
 _EXTERNAL = any(_given(name) for name in (_APP_URL, _MAINTENANCE_URL, _OWNER_URL))
+# The weekly drill from storage in beat (see CELERY_BEAT_SCHEDULE): embedded databases only, unless set.
+KASSA_STORAGE_DRILL_BEAT = env_bool("KASSA_STORAGE_DRILL_BEAT", not _EXTERNAL)
 _NEEDED = {"manage": (_MAINTENANCE_URL, _OWNER_URL), "privileged-worker": (_MAINTENANCE_URL,)}.get(
     KASSA_PROCESS, (_APP_URL,)
 )
@@ -386,6 +390,7 @@ KASSA_PRIVILEGED_TASKS = (
     "lifecycle.backup_run_task",
     "lifecycle.backups_nightly_task",
     "lifecycle.restore_drills_task",
+    "lifecycle.storage_drills_task",
     "lifecycle.tenants_purge_due_task",
     "lifecycle.tenant_terminate_task",
 )
@@ -436,6 +441,21 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
     # Restore each tenant's latest backup into a scratch tenant and compare it with its manifest.
     "restore-drills": {"task": "lifecycle.restore_drills_task", "schedule": crontab(hour=4, minute=30)},
+    # Weekly: rebuild each tenant's latest backup from storage alone into a scratch database
+    # (lifecycle.services.drills.storage_drill_run). It needs the owner role: the task runs
+    # `manage.py drill_from_storage`, which reaches it only where the database is embedded; with an
+    # external database the systemd timer deploy/systemd/kassa-drill.timer runs the command
+    # instead (the privileged worker never holds the owner's credential) and this entry is off.
+    **(
+        {
+            "storage-drill-weekly": {
+                "task": "lifecycle.storage_drills_task",
+                "schedule": crontab(day_of_week=0, hour=5, minute=30),
+            }
+        }
+        if KASSA_STORAGE_DRILL_BEAT
+        else {}
+    ),
     # Purge terminated tenants whose grace period (KASSA_TERMINATION_GRACE_DAYS) has ended.
     "tenants-purge-due": {
         "task": "lifecycle.tenants_purge_due_task",
@@ -548,6 +568,7 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "exports.models.Export.Status",
         "CustomerErasureStatusEnum": "exports.models.CustomerErasure.Status",
         "ExportKindEnum": "exports.models.Export.Kind",
+        "RestoreDrillKindEnum": "lifecycle.models.RestoreDrill.Kind",
         "PurchaseOrderStatusEnum": "backoffice.models.PurchaseOrder.Status",
         "StocktakeStatusEnum": "backoffice.models.Stocktake.Status",
         "TransferStatusEnum": "backoffice.models.Transfer.Status",

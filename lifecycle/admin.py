@@ -58,9 +58,18 @@ class BackupAdmin(_ChainRecordAdmin):
 
 @admin.register(RestoreDrill)
 class RestoreDrillAdmin(_ChainRecordAdmin):
-    list_display = ["created_at", "status", "table_count", "row_count", "seconds"]
-    list_filter = ["status"]
-    readonly_fields = ["status", "backup", "table_count", "row_count", "seconds", "detail", "created_at"]
+    list_display = ["created_at", "kind", "status", "table_count", "row_count", "seconds"]
+    list_filter = ["kind", "status"]
+    readonly_fields = [
+        "kind",
+        "status",
+        "backup",
+        "table_count",
+        "row_count",
+        "seconds",
+        "detail",
+        "created_at",
+    ]
 
     def has_add_permission(self, request):
         return False

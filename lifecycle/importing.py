@@ -9,7 +9,11 @@ uuid or serial primary key gets a new value through a map table and every foreig
 its map (lifecycle.services.remap, as a restore does), so the import works while the source
 tenant still exists. The change-log rows the load itself wrote are removed before the exported
 change log is inserted. Before commit, each entity is read back with the source's ids and must
-give the manifest's row count and JSONL SHA-256 exactly; otherwise nothing is kept.
+give the manifest's row count and JSONL SHA-256 exactly; otherwise nothing is kept. Then, still
+before commit, every erasure the platform's ledger holds for the source tenant is replayed on
+the imported rows (`exports.customers.erasures_replay`, as a restore does): an export taken
+before a customer's erasure imports that customer anonymised, and the new tenant's ledger gets
+the entry under the new ids.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from auditlog.deletion import rows_delete
 from exports import rows
 from exports.builder import FORMAT
 from exports.catalogue import DERIVED_COLUMNS, SCHEMA_VERSION, entities
+from exports.customers import erasures_replay, erasures_replayed_record
 from exports.errors import ExportError
 from inventory import hashing
 from inventory.sync import KEEP_STAMPS_SQL
@@ -68,17 +73,19 @@ def tenant_import(*, path, slug: str, on_progress=None) -> ImportResult:
             )
         except ValidationError as error:
             raise ExportError("; ".join(error.messages), code="invalid") from None
+        replayed: list[dict] = []
         try:
-            counts = _load(archive, manifest, target, on_progress)
+            counts = _load(archive, manifest, target, on_progress, replayed)
         except BaseException:
             tenant_delete(tenant=target)
             raise
+    erasures_replayed_record(tenant=target, replayed=replayed)
     Tenant.objects.filter(pk=target.pk).update(status=Tenant.Status.ACTIVE)
     target.refresh_from_db()
     return ImportResult(tenant=target, rows=counts)
 
 
-def _load(archive, manifest, target, on_progress) -> dict[str, int]:
+def _load(archive, manifest, target, on_progress, replayed: list) -> dict[str, int]:
     source_id = manifest["tenant"]["id"]
     ours = {e.name: e for e in entities("full")}
     order = [name for name in manifest["order"] if manifest["entities"][name]["rows"] or name in ours]
@@ -169,6 +176,11 @@ def _load(archive, manifest, target, on_progress) -> dict[str, int]:
                     f"entity {name} differs from the export after loading", code="import_mismatch"
                 )
             counts[name] = count
+        # The erasures the platform remembers, which the export may predate: erased again before
+        # this transaction commits, so no one ever sees the imported customer.
+        replayed += erasures_replay(
+            cursor=cursor, source_id=source_id, target=target, customer_map=maps.get("inventory_customer")
+        )
     if on_progress:
         on_progress(100)
     return counts

@@ -8,6 +8,7 @@ nor captured by the change log; selectors filter them by the current tenant.
 import uuid
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tenants.models import Tenant
 
@@ -71,14 +72,26 @@ class Backup(models.Model):
 
 
 class RestoreDrill(models.Model):
-    """A restore of the tenant's latest backup into a scratch tenant, compared with its manifest."""
+    """A drill of the tenant's latest backup, compared with its manifest: nightly into a scratch
+    tenant (`restore`), weekly from storage alone into a scratch database (`storage`)."""
 
     class Status(models.TextChoices):
         PASSED = "passed"
         FAILED = "failed"
 
+    class Kind(models.TextChoices):
+        RESTORE = "restore", _("restore (nightly)")
+        STORAGE = "storage", _("from storage (weekly)")
+
     id = models.BigAutoField(primary_key=True)
     tenant = _subject_tenant("restore_drills")
+    kind = models.CharField(
+        _("drill kind"),
+        max_length=16,
+        choices=Kind.choices,
+        default=Kind.RESTORE,
+        help_text="restore: into a scratch tenant (nightly); storage: from storage alone into a scratch database (weekly)",
+    )
     backup = models.ForeignKey(Backup, on_delete=models.SET_NULL, null=True, related_name="drills")
     status = models.CharField(max_length=16, choices=Status.choices)
     table_count = models.PositiveIntegerField(default=0)

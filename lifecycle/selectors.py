@@ -23,7 +23,8 @@ def backup_trouble(*, now=None) -> dict | None:
     """What the chain's owners must know about its backups, or None when all is well.
 
     `failed`: the newest backup failed; `stale_hours`: the newest good one is older than
-    KASSA_BACKUP_MAX_AGE_HOURS (or there is none); `drill_failed`: the newest drill failed.
+    KASSA_BACKUP_MAX_AGE_HOURS (or there is none); `drill_failed`: the newest drill of a kind
+    (nightly restore, weekly from storage) failed.
     """
     from datetime import timedelta
 
@@ -38,13 +39,18 @@ def backup_trouble(*, now=None) -> dict | None:
     good = (
         Backup.objects.filter(tenant_id=tenant_id, status=Backup.Status.DONE).order_by("-created_at").first()
     )
-    drill = RestoreDrill.objects.filter(tenant_id=tenant_id).order_by("-created_at", "-id").first()
+    # The newest drill of each kind: a nightly pass does not hide last week's failed drill from storage.
+    drills = [
+        RestoreDrill.objects.filter(tenant_id=tenant_id, kind=kind).order_by("-created_at", "-id").first()
+        for kind in RestoreDrill.Kind.values
+    ]
+    failed = [d for d in drills if d is not None and d.status == RestoreDrill.Status.FAILED]
     found: dict = {}
     if newest.status == Backup.Status.FAILED:
         found["failed"] = newest
     age = now - (good.finished_at or good.created_at) if good else None
     if age is None or age > timedelta(hours=settings.KASSA_BACKUP_MAX_AGE_HOURS):
         found["stale_hours"] = int(age.total_seconds() // 3600) if age is not None else None
-    if drill is not None and drill.status == RestoreDrill.Status.FAILED:
-        found["drill_failed"] = drill
+    if failed:
+        found["drill_failed"] = max(failed, key=lambda d: (d.created_at, d.id))
     return found or None

@@ -6,6 +6,10 @@ from lifecycle.models import Backup, RestoreDrill
 
 
 class LastDrillOut(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=RestoreDrill.Kind.choices,
+        help_text="restore: nightly, into a scratch tenant; storage: weekly, from storage alone into a scratch database",
+    )
     status = serializers.CharField()
     detail = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -50,4 +54,14 @@ class BackupOut(serializers.ModelSerializer):
 class RestoreDrillOut(serializers.ModelSerializer):
     class Meta:
         model = RestoreDrill
-        fields = ["id", "backup", "status", "table_count", "row_count", "seconds", "detail", "created_at"]
+        fields = [
+            "id",
+            "backup",
+            "kind",
+            "status",
+            "table_count",
+            "row_count",
+            "seconds",
+            "detail",
+            "created_at",
+        ]

@@ -4,6 +4,7 @@ Every task here needs the maintenance role: they are routed to the privileged qu
 (settings.KASSA_PRIVILEGED_TASKS) that only the privileged worker consumes.
 """
 
+import os
 from uuid import UUID
 
 from celery import shared_task
@@ -13,7 +14,7 @@ from django.utils import timezone
 from core.alerts import alert_send
 from lifecycle.models import Backup
 from lifecycle.services.backups import backup_create, backup_record, backup_run, backups_expire, safe_error
-from lifecycle.services.drills import restore_drill_run
+from lifecycle.services.drills import DRILL_FAILED_STATUS, restore_drill_run, stderr_summary
 from lifecycle.services.purge import tenant_purge, tenant_terminate, tenants_purge_due
 from tenants.models import Tenant
 
@@ -57,6 +58,46 @@ def restore_drills_task() -> dict:
         if drill is not None:
             results[tenant.slug] = drill.status
     return results
+
+
+@shared_task(name="lifecycle.storage_drills_task")
+def storage_drills_task() -> int:
+    """The weekly drill from storage alone: `manage.py drill_from_storage` in a process of its own.
+
+    It creates and migrates a scratch database, which needs the owner role: only a manage.py
+    process holds its alias, and it reaches the role only where the database is embedded (an
+    external database's owner credential is never in the privileged worker: there the systemd
+    timer runs the command). The command records and alerts each tenant's drill itself; a run
+    that could not start at all alerts here. Returns the command's exit status.
+    """
+    import subprocess  # nosec B404 - manage.py of this checkout, never a shell
+    import sys
+
+    from django.db import connections
+
+    env = {
+        **os.environ,
+        "KASSA_PROCESS": "manage",
+        # This worker's database and storage, whatever its environment said.
+        "KASSA_DB_NAME": connections["default"].settings_dict["NAME"],
+        "KASSA_STORAGE_URL": settings.KASSA_STORAGE_URL,
+    }
+    done = subprocess.run(  # noqa: S603  # nosec B603 - fixed argv, no shell
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "drill_from_storage", "--no-progress"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=settings.KASSA_STORAGE_DRILL_TIMEOUT * 4,
+        check=False,
+    )
+    if done.returncode not in (0, DRILL_FAILED_STATUS):
+        alert_send(
+            "storage_drill_failed",
+            tenant="-",
+            detail=f"the weekly drill from storage did not run: {stderr_summary(done.stderr, done.returncode)}",
+        )
+    return done.returncode
 
 
 @shared_task(name="lifecycle.tenants_purge_due_task")

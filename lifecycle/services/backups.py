@@ -409,6 +409,29 @@ def archive_verify(*, tenant: Tenant, backup_id, chunks) -> dict:
 
 
 @as_maintenance()
+def tenant_digest(*, tenant: Tenant, tables: dict) -> dict:
+    """Each table's rows and checksum as a backup computes them (`TableDigest`, over the columns a
+    manifest's `tables` name, in the backup's order): read now, in one snapshot, so a drill can
+    compare a rebuilt tenant with the manifest of the backup it was rebuilt from."""
+    catalogue = {t.name: t for t in tenant_tables(backed_up_only=True)}
+    found: dict[str, dict] = {}
+    with maintenance_transaction(tenant, snapshot=True) as cursor:
+        for name, entry in tables.items():
+            table = catalogue.get(name)
+            if table is None:
+                continue  # not a table of this schema: the comparison reports it missing
+            columns = entry["columns"]
+            digest = TableDigest(
+                columns, {c: table.encrypted[c] for c in columns if c in table.encrypted}, tenant
+            )
+            query = f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(name)} WHERE tenant_id = {uuid_literal(tenant.pk)} ORDER BY {table.order_by}"  # noqa: S608
+            for block in copy_out(cursor, query):
+                digest.update(block)
+            found[name] = {"columns": columns, **digest.result()}
+    return found
+
+
+@as_maintenance()
 def backups_expire(*, tenant: Tenant, now=None) -> int:
     """Delete backups beyond retention: every one of the last N days, the first of each of M months."""
     now = now or timezone.now()

@@ -81,3 +81,48 @@ def test_the_web_role_cannot_read_or_write_the_ledger(shop_a, cast_a, tenant_a):
             connection.rollback()
     with as_maintenance():
         assert ErasureLedgerEntry.objects.filter(tenant=tenant_a).count() == 1
+
+
+def test_an_export_from_before_an_erasure_imports_the_customer_anonymised(shop_a, cast_a, tenant_a, tmp_path):
+    """The attacker's side: the file still holds the customer; the imported tenant must not."""
+    import io
+
+    from django.core.management import call_command
+
+    from inventory.selectors import customer_find
+    from tenants.catalogue import tenant_table_names
+    from tenants.models import Tenant
+    from tests.exports.conftest import export_bytes, run_export, unzip
+
+    customer_id = shop_a["customer"]["id"]
+    path = tmp_path / "before-erasure.zip"
+    path.write_bytes(export_bytes(tenant_a, run_export(tenant_a, cast_a["owner"])))
+    assert CUSTOMER["email"].encode() in unzip(path.read_bytes())["inventory_customer.jsonl"]
+    erase(tenant_a, cast_a["owner"], customer_id)
+
+    call_command(
+        "import_tenant", str(path), "--as", "alice-again", stdout=io.StringIO(), stderr=io.StringIO()
+    )
+
+    copy = Tenant.objects.get(slug="alice-again")
+    with tenant_context(copy):
+        [customer] = Customer.objects.all()
+        assert customer.erased_at is not None
+        assert (customer.name, customer.email, customer.phone) == (None, None, None)
+        assert list(customer_find(queryset=Customer.objects.all(), email=CUSTOMER["email"])) == []
+    # Every row of the imported tenant, in every table (customers, sales, the audit trail), as text.
+    found = []
+    with tenant_context(copy), connections["owner"].cursor() as cursor:
+        for table in tenant_table_names():
+            cursor.execute(f'SELECT row_to_json(t)::text FROM "{table}" t WHERE tenant_id = %s', [copy.pk])
+            for (text,) in cursor.fetchall():
+                found += [(table, v) for v in CUSTOMER.values() if v.lower() in text.lower()]
+    assert found == []
+    with tenant_context(copy), connections["owner"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM auditlog_change WHERE tenant_id = %s", [copy.pk])
+        assert cursor.fetchone()[0] > 0  # the imported audit trail is there, redacted
+    # The new tenant's ledger knows the erasure under the new customer id; the source is untouched.
+    with as_maintenance():
+        entry = ErasureLedgerEntry.objects.get(tenant=copy)
+    assert entry.customer_id == customer.pk and str(entry.customer_id) != customer_id
+    assert customer_in(tenant_a, pk=customer_id).erased_at == customer.erased_at

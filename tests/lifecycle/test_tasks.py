@@ -18,6 +18,7 @@ def test_lifecycle_tasks_are_named_app_dot_name_task():
         tasks.backup_run_task,
         tasks.backups_nightly_task,
         tasks.restore_drills_task,
+        tasks.storage_drills_task,
         tasks.tenants_purge_due_task,
     ):
         assert task.name == f"lifecycle.{task.__name__}"
@@ -25,10 +26,12 @@ def test_lifecycle_tasks_are_named_app_dot_name_task():
     scheduled = {
         e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"].startswith("lifecycle.")
     }
+    weekly = {"lifecycle.storage_drills_task"} if settings.KASSA_STORAGE_DRILL_BEAT else set()
     assert scheduled == {
         "lifecycle.backups_nightly_task",
         "lifecycle.restore_drills_task",
         "lifecycle.tenants_purge_due_task",
+        *weekly,
     }
     assert scheduled <= set(app.tasks)
 

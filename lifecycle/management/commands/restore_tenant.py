@@ -1,11 +1,13 @@
 import getpass
+import json as _json
 
 from django.core.management.base import BaseCommand, CommandError
 
 from core.storage import StorageError
 from lifecycle.archive import ArchiveError
 from lifecycle.errors import LifecycleError
-from lifecycle.services.backups import backup_get
+from lifecycle.models import Backup
+from lifecycle.services.backups import backup_get, tenant_digest
 from lifecycle.services.restore import backup_restore, backup_restore_from_storage
 
 
@@ -21,6 +23,12 @@ class Command(BaseCommand):
             help="rebuild a tenant this database lacks from its backup object alone (disaster recovery): "
             "s3://bucket/tenants/<tenant>/backups/<backup>.kbk or file:///…",
         )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="with --from-storage: print the rebuilt tenant's rows and checksum per table as JSON, "
+            "read back after the restore committed (the weekly drill compares them with the manifest)",
+        )
         parser.add_argument("--as", dest="new_slug", metavar="NEW_SLUG", help="restore into a new tenant")
         parser.add_argument(
             "--yes",
@@ -29,7 +37,7 @@ class Command(BaseCommand):
             "history is kept), every token and session is revoked",
         )
 
-    def handle(self, *args, backup_id, new_slug, yes, url, **options):
+    def handle(self, *args, backup_id, new_slug, yes, url, json, **options):
         if url:
             if backup_id or new_slug:
                 raise CommandError("--from-storage takes the backup's URL alone")
@@ -39,6 +47,9 @@ class Command(BaseCommand):
                 )
             except (LifecycleError, ArchiveError, StorageError, ValueError) as error:
                 raise CommandError(f"restore refused, nothing was changed: {error}") from None
+            if json:
+                self.stdout.write(_json.dumps(_digest(result)))
+                return
             self.stdout.write(
                 f"rebuilt tenant {result.tenant.slug} ({result.tenant.pk}) from storage: "
                 f"{result.row_count} rows in {len(result.rows)} tables"
@@ -65,3 +76,14 @@ class Command(BaseCommand):
         self.stdout.write(
             f"restored {result.row_count} rows in {len(result.rows)} tables into tenant {result.tenant.slug}"
         )
+
+
+def _digest(result) -> dict:
+    """Ids, counts and checksums only: no row's content."""
+    backup = Backup.objects.filter(tenant=result.tenant).get()
+    return {
+        "tenant": str(result.tenant.pk),
+        "backup": str(backup.pk),
+        "rows": result.row_count,
+        "tables": tenant_digest(tenant=result.tenant, tables=backup.manifest["tables"]),
+    }
