@@ -48,3 +48,10 @@ def backup_trouble(*, now=None) -> dict | None:
     if drill is not None and drill.status == RestoreDrill.Status.FAILED:
         found["drill_failed"] = drill
     return found or None
+
+
+def chain_owner(user) -> bool:
+    """The user holds the chain's built-in owner role (who alone may end its subscription)."""
+    from accounts.permissions import OWNER
+
+    return bool(getattr(user, "is_authenticated", False)) and user.assignments.filter(role__builtin=OWNER).exists()
