@@ -9,7 +9,8 @@ from lifecycle.models import CertificateClaim
 from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tenants.models import Tenant
-from tests.conftest import DATABASES, PASSWORD, mfa_enrol, signed_in, tenant_host, web_client
+from tests.conftest import DATABASES, signed_in, tenant_host, web_client
+from tests.lifecycle.conftest import owner_browser
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
 PAGE = "/admin/lifecycle/termination/"
@@ -20,15 +21,6 @@ def sent(monkeypatch):
     calls = []
     monkeypatch.setattr(tasks.tenant_terminate_task, "delay", lambda *args: calls.append(args))
     return calls
-
-
-def owner_browser(user):
-    """Signed in with a second factor; answers the browser and the codes left for the page."""
-    codes = mfa_enrol(user)
-    client = web_client(tenant_host(user))
-    assert client.post("/login/", {"username": user.username, "password": PASSWORD}, secure=True).status_code == 302
-    assert client.post("/login/otp/", {"otp": codes[0]}, secure=True).status_code == 302
-    return client, codes[1:]
 
 
 def claims() -> int:
