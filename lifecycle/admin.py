@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import authz, lockout, mfa
-from accounts.permissions import EXPORT, MANAGE_SETTINGS
 from accounts.admin_base import TenantModelAdmin
+from accounts.permissions import EXPORT, MANAGE_SETTINGS
 from accounts.policy import policy_for
 from accounts.signin import SignInRefused, second_factor_check
 from auditlog.models import SignInEvent
@@ -119,7 +119,11 @@ class TerminationForm(forms.Form):
             return data
         try:
             second_factor_check(
-                request=self.request, user=user, otp=data["otp"], channel="web", kind=SignInEvent.Kind.APPROVAL
+                request=self.request,
+                user=user,
+                otp=data["otp"],
+                channel="web",
+                kind=SignInEvent.Kind.APPROVAL,
             )
         except SignInRefused:
             self.add_error("otp", gettext("The one-time code is wrong or used."))

@@ -14,8 +14,8 @@ from core.throttling import BackupRequestThrottle, CertificateClaimThrottle
 from idempotency.decorator import idempotent
 from lifecycle import selectors
 from lifecycle.serializers import BackupOut, RestoreDrillOut
-from lifecycle.services.backups import backup_request
 from lifecycle.services import claims
+from lifecycle.services.backups import backup_request
 from lifecycle.services.purge import purge_due_at, termination_request, termination_status
 
 CanSeeBackups = Can(EXPORT) | Can(MANAGE_SETTINGS)

@@ -54,4 +54,7 @@ def chain_owner(user) -> bool:
     """The user holds the chain's built-in owner role (who alone may end its subscription)."""
     from accounts.permissions import OWNER
 
-    return bool(getattr(user, "is_authenticated", False)) and user.assignments.filter(role__builtin=OWNER).exists()
+    return (
+        bool(getattr(user, "is_authenticated", False))
+        and user.assignments.filter(role__builtin=OWNER).exists()
+    )

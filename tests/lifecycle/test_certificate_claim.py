@@ -122,9 +122,13 @@ def test_the_first_confirmation_issues_one_token_that_fetches_the_certificate_af
     # The token is nowhere: not in the access or API-call rows, the Django log, Redis.
     with tenant_context(tenant_b), connections["owner"].cursor() as cursor:
         for table in ("auditlog_access", "auditlog_apicall"):
-            cursor.execute(f"SELECT count(*) FROM {table} WHERE row_to_json({table})::text LIKE %s", [f"%{token}%"])
+            cursor.execute(
+                f"SELECT count(*) FROM {table} WHERE row_to_json({table})::text LIKE %s", [f"%{token}%"]
+            )
             assert cursor.fetchone()[0] == 0, table
-            cursor.execute(f"SELECT count(*) FROM {table} WHERE row_to_json({table})::text LIKE %s", [f"%{token[4:20]}%"])
+            cursor.execute(
+                f"SELECT count(*) FROM {table} WHERE row_to_json({table})::text LIKE %s", [f"%{token[4:20]}%"]
+            )
             assert cursor.fetchone()[0] == 0, table
     with tenant_context(None):  # every attempt is logged: the platform's, and the tenant host's
         claims = AccessEvent.objects.filter(path=CLAIM)
@@ -137,7 +141,9 @@ def test_the_first_confirmation_issues_one_token_that_fetches_the_certificate_af
     assert token.encode() not in redis_blob()
 
 
-def test_the_api_call_log_masks_the_token_in_the_answer(cast_a, tenant_a, sent, django_capture_on_commit_callbacks):
+def test_the_api_call_log_masks_the_token_in_the_answer(
+    cast_a, tenant_a, sent, django_capture_on_commit_callbacks
+):
     owner = HttpsApiClient(mfa_token_for(cast_a["owner"]))
     answer = confirm(owner, tenant_a, django_capture_on_commit_callbacks)
     token = answer.json()["certificate_token"]
@@ -148,7 +154,9 @@ def test_the_api_call_log_masks_the_token_in_the_answer(cast_a, tenant_a, sent, 
     assert json.loads(call.response_body)["status"] == "terminating"
 
 
-def test_a_wrong_token_is_404_alike_and_limited(cast_a, tenant_a, sent, django_capture_on_commit_callbacks, settings):
+def test_a_wrong_token_is_404_alike_and_limited(
+    cast_a, tenant_a, sent, django_capture_on_commit_callbacks, settings
+):
     owner = HttpsApiClient(mfa_token_for(cast_a["owner"]))
     token = confirm(owner, tenant_a, django_capture_on_commit_callbacks).json()["certificate_token"]
     tenant_a.refresh_from_db()
@@ -181,12 +189,10 @@ def test_a_wrong_token_is_404_alike_and_limited(cast_a, tenant_a, sent, django_c
 
 def test_the_app_role_issues_a_claim_only_for_the_current_live_tenant(tenant_a, tenant_b):
     digest = "a" * 64
-    with connection.cursor() as cursor:
-        with tenant_context(None), pytest.raises(Exception, match="current tenant"):
-            cursor.execute("SELECT kassa_certificate_claim_issue(%s, now())", [digest])
-    with tenant_context(tenant_a), connection.cursor() as cursor:
-        with pytest.raises(Exception, match="SHA-256"):
-            cursor.execute("SELECT kassa_certificate_claim_issue(%s, now())", ["not-a-digest"])
+    with connection.cursor() as cursor, tenant_context(None), pytest.raises(Exception, match="current"):
+        cursor.execute("SELECT kassa_certificate_claim_issue(%s, now())", [digest])
+    with tenant_context(tenant_a), connection.cursor() as cursor, pytest.raises(Exception, match="SHA-256"):
+        cursor.execute("SELECT kassa_certificate_claim_issue(%s, now())", ["not-a-digest"])
     with tenant_context(tenant_a), connection.cursor() as cursor:
         cursor.execute("SELECT kassa_certificate_claim_issue(%s, now())", [digest])
         assert cursor.fetchone()[0] is True
@@ -199,5 +205,9 @@ def test_the_app_role_issues_a_claim_only_for_the_current_live_tenant(tenant_a, 
             cursor.execute("DELETE FROM lifecycle_certificateclaim")
     with as_maintenance():
         Tenant.objects.filter(pk=tenant_b.pk).update(status=Tenant.Status.PURGED)
-    with tenant_context(tenant_b), connection.cursor() as cursor, pytest.raises(Exception, match="not active"):
+    with (
+        tenant_context(tenant_b),
+        connection.cursor() as cursor,
+        pytest.raises(Exception, match="not active"),
+    ):
         cursor.execute("SELECT kassa_certificate_claim_issue(%s, now())", ["c" * 64])

@@ -53,6 +53,7 @@ def sent(monkeypatch):
     monkeypatch.setattr(tasks.tenant_terminate_task, "delay", lambda *args: calls.append(args))
     return calls
 
+
 # Every model on the admin site, with what the owner types into its add form (None: no add form
 # for the owner) and into one change form (None: view only). `test_every_admin_model_is_walked`
 # fails on a model registered later and missing here. Values are callables of the ids at hand.
@@ -95,7 +96,10 @@ ADMIN = {
         {"supplier": lambda ids: ids["supplier"], "store": lambda ids: ids["store"], "notes": "xyzzy order"},
         {"notes": "xyzzy order, revised"},
     ),
-    "backoffice/stocktake": ({"store": lambda ids: ids["store"], "note": "xyzzy count"}, None),  # counted on /backoffice/
+    "backoffice/stocktake": (
+        {"store": lambda ids: ids["store"], "note": "xyzzy count"},
+        None,
+    ),  # counted on /backoffice/
     "exports/export": ({"kind": "full"}, None),
     "lifecycle/backup": ({}, None),  # "back up now": a confirmation page
     "accounts/integratorkey": (None, None),

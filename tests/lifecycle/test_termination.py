@@ -79,7 +79,9 @@ ROLES = ["owner", "store_manager", "cashier", "integrator", "auditor"]
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_the_permission_matrix_of_the_chains_end(cast_a, tenant_a, sent, role, django_capture_on_commit_callbacks):
+def test_the_permission_matrix_of_the_chains_end(
+    cast_a, tenant_a, sent, role, django_capture_on_commit_callbacks
+):
     """GET needs manage_settings, POST the owner role with a second factor; the page is owners'."""
     from tests.conftest import signed_in
 
