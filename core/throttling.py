@@ -143,3 +143,17 @@ class TenantRateThrottle(SimpleRateThrottle):
 class BackupRequestThrottle(TenantRateThrottle):
     scope = "backup-request"
     setting = "KASSA_BACKUP_REQUEST_RATE"
+
+
+class CertificateClaimThrottle(SimpleRateThrottle):
+    """Claims of a purge certificate, per client address (anonymous: the token is the credential).
+
+    DRF's own counting, keyed by the address only (never by the token)."""
+
+    scope = "certificate-claim"
+
+    def get_rate(self):
+        return settings.KASSA_CERTIFICATE_CLAIM_RATE
+
+    def get_cache_key(self, request, view):
+        return f"throttle:{self.scope}:ip:{client_ip(request)}"

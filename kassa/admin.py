@@ -50,6 +50,17 @@ class TenantAdminSite(admin.AdminSite):
 
         return guarded
 
+    def get_urls(self):
+        """Django's admin URLs, and the chain's end for its owners (lifecycle.admin)."""
+        from django.urls import path
+
+        from lifecycle.admin import termination_view
+
+        return [
+            path("lifecycle/termination/", self.admin_view(termination_view), name="lifecycle_termination"),
+            *super().get_urls(),
+        ]
+
     def index(self, request, extra_context=None):
         """Django's index with the chain's day on top (web.dashboard) on a tenant host."""
         from web.dashboard import dashboard_for

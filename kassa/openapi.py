@@ -488,7 +488,20 @@ OPERATIONS: dict[tuple[str, str], tuple[str, str, str]] = {
         "End the chain's subscription",
         '`{"confirm": "<slug>"}` by an owner signed in with a second factor (403 '
         "`second_factor_required`): the privileged worker ends the subscription (202); only owners "
-        "sign in during the grace period, to export, then everything is purged.",
+        "sign in during the grace period, to export, then everything is purged. The first confirmation "
+        "answers `certificate_token`, the purge certificate's claim token, shown this once (null on "
+        "any later confirmation, which changes nothing: no new token, the same grace period). The "
+        "answer is not kept for an `Idempotency-Key` replay (409).",
+    ),
+    ("GET", "/api/v1/purge-certificate/"): (
+        "purge_certificate_claim",
+        "Fetch the purge certificate with its claim token",
+        "On the platform host, with the `Kassa-Certificate-Token` header (the token from the "
+        "termination's answer; it works any number of times while the certificate is kept): the "
+        "certificate (counts per table, objects per region, key ids destroyed, times; no customer "
+        "data). 409 `purge_not_done` with `purge_due_at` before the purge is complete; 404 for a "
+        "token that matches nothing and on a tenant's host; 429 past `KASSA_CERTIFICATE_CLAIM_RATE` "
+        "per address (10/hour).",
     ),
     # --- audit
     ("GET", "/api/v1/audit/access/"): (

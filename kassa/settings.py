@@ -85,6 +85,8 @@ KASSA_STORAGE_DRILL_TIMEOUT = env_int("KASSA_STORAGE_DRILL_TIMEOUT", 3600)
 # Backups a chain may ask for (POST /api/v1/backups/), per tenant.
 KASSA_BACKUP_REQUEST_RATE = env_str("KASSA_BACKUP_REQUEST_RATE", "6/hour")
 KASSA_TERMINATION_GRACE_DAYS = env_int("KASSA_TERMINATION_GRACE_DAYS", 30)
+# Attempts to fetch a purge certificate with its claim token, per client address.
+KASSA_CERTIFICATE_CLAIM_RATE = env_str("KASSA_CERTIFICATE_CLAIM_RATE", "10/hour")
 KASSA_EXPORT_DAYS = env_int("KASSA_EXPORT_DAYS", 7)  # how long a finished export can be downloaded
 # Where an export's ZIP is built before it is encrypted: one folder per tenant and job, emptied
 # when the job starts (again, after a killed worker) and ends, and the tenant's removed by a purge.

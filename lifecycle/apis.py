@@ -1,17 +1,22 @@
-from drf_spectacular.utils import extend_schema
+from django.http import Http404
+from django.utils.translation import gettext
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api_permissions import Can
 from accounts.permissions import EXPORT, MANAGE_SETTINGS
-from core.throttling import BackupRequestThrottle
+from core.api import error_body
+from core.throttling import BackupRequestThrottle, CertificateClaimThrottle
 from idempotency.decorator import idempotent
 from lifecycle import selectors
 from lifecycle.serializers import BackupOut, RestoreDrillOut
+from lifecycle.services import claims
 from lifecycle.services.backups import backup_request
-from lifecycle.services.purge import termination_request, termination_status
+from lifecycle.services.purge import purge_due_at, termination_request, termination_status
 
 CanSeeBackups = Can(EXPORT) | Can(MANAGE_SETTINGS)
 
@@ -60,7 +65,18 @@ class TerminationOut(serializers.Serializer):
     subscription_ends_at = serializers.DateTimeField(allow_null=True)
     purge_due_at = serializers.DateTimeField(allow_null=True)
     grace_days = serializers.IntegerField()
+    certificate_claim_issued_at = serializers.DateTimeField(
+        allow_null=True, help_text="when the purge certificate's claim token was issued (null: not yet)"
+    )
     export_reminder = serializers.CharField()
+
+
+class TerminationCreatedOut(TerminationOut):
+    certificate_token = serializers.CharField(
+        allow_null=True,
+        help_text="the purge certificate's claim token, shown this once (null: it was issued before); "
+        "GET /api/v1/purge-certificate/ on the platform host with it after the purge",
+    )
 
 
 class TerminationIn(serializers.Serializer):
@@ -78,12 +94,90 @@ class TerminationApi(APIView):
     def get(self, request):
         return Response(TerminationOut(termination_status(tenant=request.tenant)).data)
 
-    @extend_schema(request=TerminationIn, responses={202: TerminationOut})
-    @idempotent
+    @extend_schema(request=TerminationIn, responses={202: TerminationCreatedOut})
+    @idempotent(store_response=False)  # the answer holds the claim token: never stored for a replay
     def post(self, request):
         data = TerminationIn(data=request.data)
         data.is_valid(raise_exception=True)
         answer = termination_request(
             tenant=request.tenant, actor=request.user, confirm=data.validated_data["confirm"]
         )
-        return Response(TerminationOut(answer).data, status=202)
+        return Response(TerminationCreatedOut(answer).data, status=202)
+
+
+class PurgeCertificateOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    subject_tenant = serializers.UUIDField()
+    subject_slug = serializers.CharField()
+    region = serializers.CharField()
+    status = serializers.CharField()
+    requested_by = serializers.CharField()
+    rows_deleted = serializers.DictField(child=serializers.IntegerField(), help_text="table -> rows")
+    objects_deleted = serializers.DictField(child=serializers.IntegerField(), help_text="region -> objects")
+    data_keys_destroyed = serializers.IntegerField()
+    key_ids = serializers.ListField(child=serializers.DictField(), help_text="id, version, kek_id")
+    cleared = serializers.DictField(child=serializers.IntegerField())
+    steps_done = serializers.ListField(child=serializers.CharField())
+    runs = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    completed_at = serializers.DateTimeField()
+
+
+class PurgeNotDoneOut(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    fields = serializers.DictField()
+    purge_due_at = serializers.DateTimeField(allow_null=True)
+
+
+class PurgeCertificateClaimApi(APIView):
+    """The purge certificate, for whoever holds the claim token (platform host only).
+
+    The token goes in the `Kassa-Certificate-Token` header (never in the URL, which is logged).
+    Before the purge is complete: 409 `purge_not_done` with the purge date. A token that matches
+    no claim, or any request on a tenant's host: 404. Limited per address
+    (`KASSA_CERTIFICATE_CLAIM_RATE`); every attempt is in the platform's access log.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [CertificateClaimThrottle]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                claims.HEADER, str, OpenApiParameter.HEADER, required=True, description="the claim token"
+            )
+        ],
+        responses={
+            200: PurgeCertificateOut,
+            409: OpenApiResponse(PurgeNotDoneOut, description="the purge is not complete yet"),
+        },
+    )
+    def get(self, request):
+        if request.tenant is not None:
+            raise Http404("No such page on a tenant's host.")
+        answer = claims.purge_certificate_claim(token=request.headers.get(claims.HEADER, ""))
+        if answer is None:
+            raise Http404("No such certificate.")
+        certificate = answer["certificate"]
+        if certificate is None:
+            due = _purge_due(answer)
+            body = error_body(
+                "purge_not_done",
+                gettext("The chain is not purged yet; its certificate exists once the purge is complete."),
+                {},
+            )
+            return Response({**body, "purge_due_at": due}, status=409)
+        return Response(PurgeCertificateOut(certificate).data)
+
+
+def _purge_due(answer: dict):
+    from django.utils.dateparse import parse_datetime
+
+    from tenants.models import Tenant
+
+    if answer["tenant_status"] != Tenant.Status.TERMINATED or not answer["subscription_ends_at"]:
+        return None  # still active (the worker has not terminated it yet): no date yet
+    ends = parse_datetime(answer["subscription_ends_at"])
+    return serializers.DateTimeField().to_representation(purge_due_at(Tenant(subscription_ends_at=ends)))

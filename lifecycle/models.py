@@ -140,3 +140,22 @@ class PurgeCertificate(models.Model):
 
     def __str__(self):
         return f"purge of {self.subject_slug} ({self.status})"
+
+
+class CertificateClaim(models.Model):
+    """The one way to fetch a purge certificate after the purge, when the tenant's users are gone.
+
+    Issued when an owner confirms the termination (`termination_request`): a random token shown
+    once, stored here only as its SHA-256. A platform table (no tenant_id): it outlives the
+    tenant like the certificate, and holds nothing the certificate does not (the tenant's id).
+    Written and read only through `kassa_certificate_claim_issue()` and
+    `kassa_purge_certificate_claim()` (migration 0004): the application role has no grant on it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    subject_tenant = models.UUIDField(unique=True)
+    token_hash = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the token, hex")
+    created_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"certificate claim {self.pk}"

@@ -54,3 +54,13 @@ def backup_trouble(*, now=None) -> dict | None:
     if failed:
         found["drill_failed"] = max(failed, key=lambda d: (d.created_at, d.id))
     return found or None
+
+
+def chain_owner(user) -> bool:
+    """The user holds the chain's built-in owner role (who alone may end its subscription)."""
+    from accounts.permissions import OWNER
+
+    return (
+        bool(getattr(user, "is_authenticated", False))
+        and user.assignments.filter(role__builtin=OWNER).exists()
+    )

@@ -168,6 +168,7 @@ PURGED_BY_COLUMN = {
 HOLDS_NO_TENANT_DATA = {
     "tenants_tenant": "the tenant row itself: kept by a purge, marked purged",
     "lifecycle_purgecertificate": "the purge certificate: ids, counts and times only; kept",
+    "lifecycle_certificateclaim": "the certificate's claim: the tenant's id and a token's SHA-256; kept",
     "django_migrations": "the schema's history",
     "django_content_type": "the models' names",
     "auth_permission": "Django's permission names",

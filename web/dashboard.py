@@ -1,6 +1,7 @@
 """The chain's day at a glance on the admin index: sales today by store, low stock, failed sign-ins,
-a broken audit trail when the daily verification found one, and backups in trouble (the last
-one failed, the newest good one too old, or its drill failed)."""
+a broken audit trail when the daily verification found one, backups in trouble (the last
+one failed, the newest good one too old, or its drill failed), and for owners the chain's
+subscription (a link to end it, or the purge date once it ends)."""
 
 import contextlib
 
@@ -22,7 +23,8 @@ from auditlog import selectors as audit_selectors
 from auditlog.models import SignInEvent
 from auditlog.services import audit_verification_latest
 from inventory import selectors
-from lifecycle.selectors import backup_trouble
+from lifecycle.selectors import backup_trouble, chain_owner
+from lifecycle.services.purge import termination_status
 
 LOW_STOCK_ROWS = 15
 FAILED_SIGNINS = 10
@@ -56,6 +58,8 @@ def dashboard_for(user) -> dict:
         trouble = backup_trouble()
         if trouble:
             found["backup_trouble"] = trouble
+    if authz.can(user, MANAGE_SETTINGS) and chain_owner(user):  # the chain's end: its owners'
+        found["termination"] = termination_status(tenant=user.tenant)
     with contextlib.suppress(PermissionDenied):  # no log permission: no failed sign-ins
         found["failed_signins"] = list(
             audit_selectors.signin_list(scope=log_scope(reader=user), filters={})

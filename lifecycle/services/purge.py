@@ -23,6 +23,7 @@ from core.storage import all_storages, tenant_prefix
 from exports.services import tenant_work_delete
 from lifecycle.errors import LifecycleError
 from lifecycle.models import PurgeCertificate
+from lifecycle.services.claims import certificate_claim_issue, certificate_claim_issued_at
 from tenants import crypto
 from tenants.catalogue import TRIGGER_FED_TABLES, purge_coverage, tenant_tables
 from tenants.context import tenant_context
@@ -277,17 +278,20 @@ def tenant_delete(*, tenant: Tenant) -> None:
 def termination_request(*, tenant: Tenant, actor, confirm: str) -> dict:
     """An owner asks to end the chain's subscription (a request; the privileged worker terminates).
 
-    Needs an owner signed in with a second factor (403 `second_factor_required`) who types the
-    chain's slug (`confirm`, 400 otherwise). The purge follows after the grace period, during which
-    only owners sign in, to export. Asking again while terminated answers the same.
+    Needs an owner signed in with a second factor (403 `second_factor_required`; the admin page
+    asks for a fresh code) who types the chain's slug (`confirm`, 400 otherwise). The purge
+    follows after the grace period, during which only owners sign in, to export. The first
+    confirmation issues the purge certificate's claim token (`certificate_token`, shown once);
+    asking again while terminating or terminated answers the same, with no new token and the
+    same grace period.
     """
     from django.core.exceptions import PermissionDenied, ValidationError
 
     from accounts import authz
-    from accounts.permissions import OWNER
     from core.errors import Forbidden
+    from lifecycle.selectors import chain_owner
 
-    if not actor.assignments.filter(role__builtin=OWNER).exists():
+    if not chain_owner(actor):
         raise PermissionDenied(gettext("Only the chain's owners may end its subscription."))
     if not authz.second_factor_verified(actor):
         raise Forbidden(
@@ -296,27 +300,36 @@ def termination_request(*, tenant: Tenant, actor, confirm: str) -> dict:
         )
     if (confirm or "").strip() != tenant.slug:
         raise ValidationError({"confirm": gettext("Type the chain's name as in its address to confirm.")})
+    token = None
+    if tenant.status in (Tenant.Status.ACTIVE, Tenant.Status.TERMINATED):
+        token = certificate_claim_issue(tenant=tenant)
     if tenant.status == Tenant.Status.ACTIVE:
         from lifecycle.tasks import tenant_terminate_task
 
         args = (str(tenant.pk), str(actor.pk))
         transaction.on_commit(lambda: tenant_terminate_task.delay(*args))
-    return termination_status(tenant=tenant, requested=True)
+    return {**termination_status(tenant=tenant, requested=True), "certificate_token": token}
 
 
 def termination_status(*, tenant: Tenant, requested: bool = False) -> dict:
-    """What an owner sees of the chain's end: status, when the subscription ends and the purge."""
+    """What an owner sees of the chain's end: status, when the subscription ends and the purge,
+    and when the purge certificate's claim token was issued (never the token)."""
     due = purge_due_at(tenant)
     grace = timedelta(days=settings.KASSA_TERMINATION_GRACE_DAYS)
-    if requested and tenant.status == Tenant.Status.ACTIVE:
-        due = timezone.now() + grace
+    issued = certificate_claim_issued_at()
+    terminating = tenant.status == Tenant.Status.ACTIVE and (requested or issued is not None)
+    if terminating:
+        due = (issued or timezone.now()) + grace
     return {
-        "status": "terminating" if requested and tenant.status == Tenant.Status.ACTIVE else tenant.status,
+        "status": "terminating" if terminating else tenant.status,
         "subscription_ends_at": tenant.subscription_ends_at
         if tenant.status != Tenant.Status.ACTIVE
         else None,
-        "purge_due_at": due if (requested or tenant.status != Tenant.Status.ACTIVE) else None,
+        "purge_due_at": due if (terminating or tenant.status != Tenant.Status.ACTIVE) else None,
         "grace_days": settings.KASSA_TERMINATION_GRACE_DAYS,
-        "export_reminder": "Export the chain's data (POST /api/v1/exports/ with kind full) before the purge: "
-        "after it nothing can be recovered.",
+        "certificate_claim_issued_at": issued,
+        "export_reminder": gettext(
+            "Export the chain's data (POST /api/v1/exports/ with kind full) before the purge: "
+            "after it nothing can be recovered."
+        ),
     }

@@ -70,3 +70,16 @@ def chain(transactional_db, django_db_blocker):
     make_user(tenant, "cody", "cashier", [stores[1]])
     make_user(tenant, "aud", "auditor")
     return tenant
+
+
+def owner_browser(user):
+    """A browser signed in with a second factor, and the backup codes left (for the termination
+    page's fresh code)."""
+    from tests.conftest import PASSWORD, mfa_enrol, tenant_host, web_client
+
+    codes = mfa_enrol(user)
+    client = web_client(tenant_host(user))
+    first = client.post("/login/", {"username": user.username, "password": PASSWORD}, secure=True)
+    assert first.status_code == 302
+    assert client.post("/login/otp/", {"otp": codes[0]}, secure=True).status_code == 302
+    return client, codes[1:]

@@ -73,3 +73,37 @@ def test_termination_is_refused_without_the_second_factor_the_confirmation_or_th
     for tenant in (tenant_a, tenant_b):
         tenant.refresh_from_db()
         assert tenant.status == Tenant.Status.ACTIVE
+
+
+ROLES = ["owner", "store_manager", "cashier", "integrator", "auditor"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_permission_matrix_of_the_chains_end(
+    cast_a, tenant_a, sent, role, django_capture_on_commit_callbacks
+):
+    """GET needs manage_settings, POST the owner role with a second factor; the page is owners'."""
+    from tests.conftest import signed_in
+
+    page = signed_in(cast_a[role]).get("/admin/lifecycle/termination/", secure=True)  # before MFA
+    api = HttpsApiClient(mfa_token_for(cast_a[role]), host=f"{tenant_a.slug}.localhost")
+    with django_capture_on_commit_callbacks(execute=True):
+        read = api.get(URL)
+        asked = api.post(URL, {"confirm": tenant_a.slug})
+    if role == "owner":
+        assert (read.status_code, asked.status_code, page.status_code) == (200, 202, 200)
+        assert len(sent) == 1
+    else:
+        assert read.status_code == 403 and read.json()["code"] == "permission_denied"
+        assert asked.status_code == 403 and asked.json()["code"] == "permission_denied"
+        assert page.status_code in (403, 302)  # 302: a role with no admin permission at all
+        assert sent == []
+
+
+def test_another_chains_token_on_this_chains_host_is_refused(cast_a, cast_b, tenant_a, sent):
+    bob = HttpsApiClient(mfa_token_for(cast_b["owner"]), host=f"{tenant_a.slug}.localhost")
+    read = bob.get(URL)
+    asked = bob.post(URL, {"confirm": tenant_a.slug})
+    assert read.status_code == 401 and asked.status_code == 401  # a token works on its chain's host only
+    assert "grace_days" not in read.content.decode()
+    assert sent == [] and Tenant.objects.get(pk=tenant_a.pk).status == Tenant.Status.ACTIVE

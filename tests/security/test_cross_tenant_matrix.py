@@ -388,3 +388,31 @@ def test_bobs_objects_exist_for_bob(bobs_objects, tenant_b):
         assert Supplier.objects.filter(pk=bobs_objects["supplier"]).exists()
         assert StockMovement.objects.filter(pk=bobs_objects["movement"]).exists()
         assert Store.objects.filter(pk=bobs_objects["store"]).exists()
+
+
+# Patterns without an object that act on the host's own chain (the matrix above walks only the
+# patterns with a parameter): with Bob's session or token on Alice's host they show nothing of
+# Alice's chain and change nothing; the claim of a purge certificate is the platform host's.
+HOST_SCOPED = ["admin/lifecycle/termination/", "api/v1/termination/", "api/v1/purge-certificate/"]
+
+
+def test_the_chains_end_is_not_reached_from_another_chain(cast_a, cast_b, tenant_a, api):
+    from tenants.models import Tenant
+
+    routes = {route for route, _ in _walk(get_resolver())}
+    assert set(HOST_SCOPED) <= routes
+    alice_host = tenant_host(cast_a["owner"])
+    bob_browser = _browser(cast_b["owner"])
+    bob_on_alice = Client(HTTP_HOST=alice_host)
+    bob_on_alice.cookies = bob_browser.cookies
+    page = bob_on_alice.get("/admin/lifecycle/termination/", secure=True)
+    assert page.status_code == 302 and "login" in page["Location"]  # no admin user here
+    posted = bob_on_alice.post("/admin/lifecycle/termination/", {"confirm": tenant_a.slug}, secure=True)
+    assert posted.status_code == 302
+    bob_api = api(cast_b["owner"])
+    bob_api.client.defaults["HTTP_HOST"] = alice_host
+    assert bob_api.get("/api/v1/termination/").status_code == 401  # a token works on its own host
+    assert bob_api.post("/api/v1/termination/", {"confirm": tenant_a.slug}).status_code == 401
+    claim = api().client.get("/api/v1/purge-certificate/", secure=True, HTTP_HOST=alice_host)
+    assert claim.status_code == 404  # only on the platform host
+    assert Tenant.objects.get(pk=tenant_a.pk).status == Tenant.Status.ACTIVE
