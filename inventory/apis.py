@@ -599,13 +599,13 @@ class SaleListCreateApi(APIView):
             # No credentials to check first: the body's lookups, the key's lock, the sale and its
             # record in one transaction (each lookup needs no transaction of its own).
             with transaction.atomic():
-                return self._sell(request, guard)
+                return self._sell(request, guard, in_own_transaction=True)
         stored = guard.stored()
         if stored is not None:
             return replayed(*stored)
-        return self._sell(request, guard)
+        return self._sell(request, guard, in_own_transaction=False)
 
-    def _sell(self, request, guard):
+    def _sell(self, request, guard, *, in_own_transaction: bool):
         data = SaleIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -624,6 +624,8 @@ class SaleListCreateApi(APIView):
                 register=values.get("register", ""),
                 approval=approval,
                 actor=request.user,
+                # In the view's own transaction an error ends it: no savepoint of its own.
+                savepoint=not in_own_transaction,
             )
             # sale_create hands back the lines, payments and taxes it wrote (no read-back).
             return Response(SaleOut(sale).data, status=status.HTTP_201_CREATED)
