@@ -90,6 +90,8 @@ from inventory.serializers import (
 from inventory.services import bulk, catalogue, customers, sales, shifts, stock
 from tenants.models import Store
 
+READS = ("GET", "HEAD", "OPTIONS")
+
 
 class ServiceViewSet(
     mixins.CreateModelMixin,
@@ -103,7 +105,24 @@ class ServiceViewSet(
     Object reads carry an `ETag`; a PATCH with `If-Match` is refused (412) when stale. Lists of
     synced models (`delta_sync`) take `updated_since` and a keyset `cursor` (inventory.delta);
     an unknown query parameter is a 400.
+
+    Reads run outside a transaction: each of their SELECTs carries the tenant's set_config in
+    its own query string (tenants.db.base), one round trip each and no BEGIN or COMMIT (a read
+    needs no snapshot across its statements: under READ COMMITTED each takes its own anyway).
+    Writes keep one transaction for the whole request, as ATOMIC_REQUESTS gives every view.
     """
+
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request, *args, **kwargs):
+        if request.method in READS:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            if getattr(response, "exception", False):
+                # An error answer changes nothing (core.api leaves a non-atomic view's transaction
+                # alone: this one is the view's own).
+                transaction.set_rollback(True)
+            return response
 
     http_method_names = ["get", "post", "patch", "head", "options"]
     lookup_value_converter = "uuid"
@@ -550,12 +569,9 @@ class SaleListCreateApi(APIView):
 
     @method_decorator(transaction.non_atomic_requests)
     def dispatch(self, request, *args, **kwargs):
-        if request.method == "POST":  # the sale opens its own transaction (see post)
-            return super().dispatch(request, *args, **kwargs)
-        # Reads in one transaction, as every other view: outside one, each query would pay a
-        # BEGIN and COMMIT of its own (the tenant's set_config is transaction-local).
-        with transaction.atomic():
-            return super().dispatch(request, *args, **kwargs)
+        # A sale opens its own transaction (see post); reads run outside one, each SELECT with the
+        # tenant's set_config in its query string (as ServiceViewSet's reads).
+        return super().dispatch(request, *args, **kwargs)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -599,13 +615,13 @@ class SaleListCreateApi(APIView):
             # No credentials to check first: the body's lookups, the key's lock, the sale and its
             # record in one transaction (each lookup needs no transaction of its own).
             with transaction.atomic():
-                return self._sell(request, guard)
+                return self._sell(request, guard, in_own_transaction=True)
         stored = guard.stored()
         if stored is not None:
             return replayed(*stored)
-        return self._sell(request, guard)
+        return self._sell(request, guard, in_own_transaction=False)
 
-    def _sell(self, request, guard):
+    def _sell(self, request, guard, *, in_own_transaction: bool):
         data = SaleIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -624,6 +640,8 @@ class SaleListCreateApi(APIView):
                 register=values.get("register", ""),
                 approval=approval,
                 actor=request.user,
+                # In the view's own transaction an error ends it: no savepoint of its own.
+                savepoint=not in_own_transaction,
             )
             # sale_create hands back the lines, payments and taxes it wrote (no read-back).
             return Response(SaleOut(sale).data, status=status.HTTP_201_CREATED)

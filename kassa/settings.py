@@ -345,7 +345,7 @@ REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "kassa")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS: dict = {}
 _cache_options: dict = {}
-_cache_backend = "django.core.cache.backends.redis.RedisCache"
+_cache_backend = "core.cache.KassaRedisCache"
 if REDIS_SENTINELS:
     CELERY_BROKER_URL = ";".join(f"sentinel://{node}/{REDIS_DB}" for node in REDIS_SENTINELS)
     CELERY_BROKER_TRANSPORT_OPTIONS["master_name"] = REDIS_SENTINEL_MASTER

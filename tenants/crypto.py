@@ -29,6 +29,10 @@ FORMAT_V1 = b"\x01"
 NONCE_BYTES = 12
 HEADER = struct.Struct(">cI")
 DATA_KEY_CACHE_SECONDS = 300
+# Which version is a tenant's newest, for `encrypt`: a rotation in another process is seen within
+# this long (until then new data goes under the previous key, which still decrypts); in this
+# process at once (`data_key_create` forgets it).
+NEWEST_KEY_CACHE_SECONDS = 60
 WRAP_AAD = b"kassa:data-key"
 
 
@@ -164,6 +168,7 @@ def unwrap_data_key(kek_id: str, wrapped: bytes) -> bytes:
 # --- data keys ---------------------------------------------------------------------------
 
 _data_key_cache: dict[tuple[UUID, int], tuple[bytes, float]] = {}
+_newest_version_cache: dict[str, tuple[int, float]] = {}
 
 
 def data_key_create() -> TenantKey:
@@ -171,7 +176,9 @@ def data_key_create() -> TenantKey:
     with transaction.atomic():
         latest = TenantKey.objects.select_for_update().aggregate(v=Max("version"))["v"] or 0
         kek_id, wrapped = wrap_data_key(os.urandom(32))
-        return TenantKey.objects.create(version=latest + 1, kek_id=kek_id, wrapped_key=wrapped)
+        key = TenantKey.objects.create(version=latest + 1, kek_id=kek_id, wrapped_key=wrapped)
+    _newest_version_cache.pop(str(key.tenant_id), None)
+    return key
 
 
 def data_keys_destroy() -> int:
@@ -186,6 +193,7 @@ def data_key_cache_forget(tenant_id) -> None:
     """Drop this process's cached copies of the tenant's data keys (after they were destroyed)."""
     for cached in [k for k in _data_key_cache if str(k[0]) == str(tenant_id)]:
         del _data_key_cache[cached]
+    _newest_version_cache.pop(str(tenant_id), None)
 
 
 def master_key_rewrap() -> int:
@@ -207,8 +215,16 @@ def _require_tenant() -> UUID:
 
 
 def _data_key(tenant_id: UUID, version: int | None) -> tuple[int, bytes]:
+    """The data key of this version, or the newest (None): from this process's cache while it is
+    fresh (no round trip), else read and unwrapped."""
     now = time.monotonic()
-    if version is not None:
+    if version is None:
+        newest = _newest_version_cache.get(str(tenant_id))
+        if newest and newest[1] > now:
+            cached = _data_key_cache.get((tenant_id, newest[0]))
+            if cached and cached[1] > now:
+                return newest[0], cached[0]
+    else:
         cached = _data_key_cache.get((tenant_id, version))
         if cached and cached[1] > now:
             return version, cached[0]
@@ -218,6 +234,8 @@ def _data_key(tenant_id: UUID, version: int | None) -> tuple[int, bytes]:
         raise DecryptionError("the tenant's data key does not exist (destroyed or never created)")
     secret = unwrap_data_key(key.kek_id, bytes(key.wrapped_key))
     _data_key_cache[(tenant_id, key.version)] = (secret, now + DATA_KEY_CACHE_SECONDS)
+    if version is None:
+        _newest_version_cache[str(tenant_id)] = (key.version, now + NEWEST_KEY_CACHE_SECONDS)
     return key.version, secret
 
 

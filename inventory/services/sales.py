@@ -181,38 +181,50 @@ def _check_register(register: str) -> str:
     return register
 
 
-def shift_for(*, store: Store, register: str) -> Shift | None:
-    """The open shift a sale or refund belongs to, locked until the transaction ends.
+def shift_lock(*, store: Store, register: str) -> tuple[Shift | None, bool]:
+    """The open shift a sale or refund belongs to, locked until the transaction ends, and whether
+    the store has ever opened a shift (`_cash_needs_a_shift`): one statement.
 
     The register's open shift; with no register named, the store's only open shift; None when
     there is none (only cash refuses that: `no_open_shift`). The lock (FOR NO KEY UPDATE) makes a
-    closing shift wait for the sales in flight, and a sale after the close see it closed.
+    closing shift wait for the sales in flight, and a sale after the close see it closed (the
+    lock re-reads the row it waited for: a shift closed meanwhile is not taken). With no
+    register named and two shifts open, both are locked as long (newest first, so two sales
+    never take them in opposite orders) and neither is the sale's.
     """
-    shifts = Shift.objects.filter(store=store, status=Shift.Status.OPEN)
-    if register:
-        candidates = list(shifts.filter(register=register).values_list("pk", flat=True)[:1])
-    else:
-        candidates = list(shifts.values_list("pk", flat=True)[:2])
-        candidates = candidates if len(candidates) == 1 else []
-    if not candidates:
-        return None
-    return (
-        Shift.objects.select_for_update(no_key=True)
-        .filter(pk=candidates[0], status=Shift.Status.OPEN)
-        .first()
+    table = Shift._meta.db_table
+    tenant_id = require_tenant_id()
+    rows = list(
+        Shift.objects.raw(
+            f"SELECT s.*, EXISTS (SELECT 1 FROM {table} a WHERE a.tenant_id = %s AND a.store_id = %s) "  # noqa: S608
+            "AS runs_shifts FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
+            f"SELECT * FROM {table} WHERE tenant_id = %s AND store_id = %s AND status = %s"
+            f"{' AND register = %s' if register else ''} ORDER BY opened_at DESC LIMIT %s "
+            "FOR NO KEY UPDATE) AS s ON true",
+            [
+                tenant_id,
+                store.pk,
+                tenant_id,
+                store.pk,
+                Shift.Status.OPEN,
+                *([register] if register else []),
+                1 if register else 2,
+            ],
+        )
     )
+    runs_shifts = bool(rows[0].runs_shifts)
+    found = [row for row in rows if row.pk is not None]
+    return (found[0] if len(found) == 1 else None), runs_shifts
 
 
-def _cash_needs_a_shift(store: Store, payments: Sequence[PaymentInput]) -> bool:
+def _cash_needs_a_shift(payments: Sequence[PaymentInput], *, runs_shifts: bool) -> bool:
     """Cash with no open shift to take it in: refused once the store runs shifts.
 
     A store that has opened a shift runs its drawers by shifts, so from then on every cash
     payment needs an open shift on its register (the Z report must account for it). A store that
     has never opened one (an integrator's own till selling through the API) takes cash as before.
     """
-    if not any(p.method == Payment.Method.CASH for p in payments):
-        return False
-    return Shift.objects.filter(store=store).exists()
+    return runs_shifts and any(p.method == Payment.Method.CASH for p in payments)
 
 
 def no_open_shift(*, store: Store, register: str) -> NoOpenShift:
@@ -255,7 +267,6 @@ def _approver_for_discount(*, actor, store: Store, percent: Decimal, approval: A
     return approval.user
 
 
-@transaction.atomic
 def sale_create(
     *,
     store: Store,
@@ -266,6 +277,7 @@ def sale_create(
     discount: Discount | None = None,
     register: str = "",
     approval: Approval | None = None,
+    savepoint: bool = True,
 ) -> Sale:
     """Sell: every line or none.
 
@@ -273,141 +285,153 @@ def sale_create(
     a discount exceeds the actor's ceiling and `approval` (a manager whose credentials the
     interface checked, accounts.approvals) does not allow it; 409 no_open_shift for cash with
     no open shift on the register.
+
+    In a transaction of its own, or a savepoint of the caller's (so a caller may catch its error
+    and go on); `savepoint=False` for a caller whose transaction ends with the error anyway (the
+    API's view): two round trips fewer.
     """
-    require(actor, SELL, store)
-    if not store.active:
-        raise ValidationError({"store": gettext("This store is closed.")})
-    if not lines:
-        raise ValidationError({"lines": gettext("A sale needs at least one line.")})
-    register = _check_register(register)
-    quantities: dict = {}
-    products: dict = {}
-    for index, line in enumerate(lines):
-        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
-            raise ValidationError(
-                {
-                    "lines": gettext("Line %(n)d: the quantity must be a positive whole number.")
-                    % {"n": index + 1}
-                }
-            )
-        if not line.product.active:
-            raise ValidationError(
-                {
-                    "lines": gettext("Line %(n)d: %(sku)s is not for sale.")
-                    % {"n": index + 1, "sku": line.product.sku}
-                }
-            )
-        quantities[line.product.pk] = quantities.get(line.product.pk, 0) + line.quantity
-        products[line.product.pk] = line.product
-    if customer is not None and customer.erased_at is not None:
-        raise ValidationError({"customer": gettext("This customer was erased.")})
+    with transaction.atomic(savepoint=savepoint):
+        require(actor, SELL, store)
+        if not store.active:
+            raise ValidationError({"store": gettext("This store is closed.")})
+        if not lines:
+            raise ValidationError({"lines": gettext("A sale needs at least one line.")})
+        register = _check_register(register)
+        quantities: dict = {}
+        products: dict = {}
+        for index, line in enumerate(lines):
+            if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
+                raise ValidationError(
+                    {
+                        "lines": gettext("Line %(n)d: the quantity must be a positive whole number.")
+                        % {"n": index + 1}
+                    }
+                )
+            if not line.product.active:
+                raise ValidationError(
+                    {
+                        "lines": gettext("Line %(n)d: %(sku)s is not for sale.")
+                        % {"n": index + 1, "sku": line.product.sku}
+                    }
+                )
+            quantities[line.product.pk] = quantities.get(line.product.pk, 0) + line.quantity
+            products[line.product.pk] = line.product
+        if customer is not None and customer.erased_at is not None:
+            raise ValidationError({"customer": gettext("This customer was erased.")})
 
-    basket = basket_price(
-        [
-            LineIn(
-                unit_price=line.product.price,
-                quantity=line.quantity,
-                tax_rate=line.product.tax_rate,
-                discount=line.discount,
-            )
-            for line in lines
-        ],
-        discount,
-    )
-    if basket.errors:
-        raise ValidationError(basket.errors)
-    _check_methods(payments)
-    approved_by = _approver_for_discount(
-        actor=actor, store=store, percent=basket.max_discount_percent, approval=approval
-    )
-    shift = shift_for(store=store, register=register)  # locks in order: shift, stock, receipt counter
-    rows = stock_rows_lock(pairs=[(store.pk, product_id) for product_id in quantities])
-    for product_id, wanted in quantities.items():
-        row = rows[(store.pk, product_id)]
-        if not store.allow_negative_stock and row.quantity < wanted:
-            raise InsufficientStock(products[product_id].sku, row.quantity, wanted)
-    # After the stock: goods that are not there are the answer, whatever was paid.
-    paid, change = _check_payments(payments, basket.total)
-    if shift is None and _cash_needs_a_shift(store, payments):
-        raise no_open_shift(store=store, register=register)
+        basket = basket_price(
+            [
+                LineIn(
+                    unit_price=line.product.price,
+                    quantity=line.quantity,
+                    tax_rate=line.product.tax_rate,
+                    discount=line.discount,
+                )
+                for line in lines
+            ],
+            discount,
+        )
+        if basket.errors:
+            raise ValidationError(basket.errors)
+        _check_methods(payments)
+        approved_by = _approver_for_discount(
+            actor=actor, store=store, percent=basket.max_discount_percent, approval=approval
+        )
+        # Locks in order: shift, stock, receipt counter.
+        shift, runs_shifts = shift_lock(store=store, register=register)
+        rows = stock_rows_lock(pairs=[(store.pk, product_id) for product_id in quantities])
+        for product_id, wanted in quantities.items():
+            row = rows[(store.pk, product_id)]
+            if not store.allow_negative_stock and row.quantity < wanted:
+                raise InsufficientStock(products[product_id].sku, row.quantity, wanted)
+        # After the stock: goods that are not there are the answer, whatever was paid.
+        paid, change = _check_payments(payments, basket.total)
+        if shift is None and _cash_needs_a_shift(payments, runs_shifts=runs_shifts):
+            raise no_open_shift(store=store, register=register)
 
-    sale = Sale.objects.create(
-        store=store,
-        receipt_number=_receipt_number_next(store),
-        customer=customer,
-        cashier=actor,
-        currency=currency(),
-        subtotal=basket.net_total,
-        tax_total=basket.tax_total,
-        total=basket.total,
-        paid=paid,
-        change_due=change,
-        register=shift.register if shift is not None else register,
-        shift=shift,
-        discount_total=basket.discount_total,
-        basket_discount_percent=discount.percent if discount is not None else None,
-        basket_discount_amount=discount.amount if discount is not None else None,
-        basket_discount_reason=(discount.reason if discount is not None else "")[:200],
-        approved_by=approved_by,
-    )
-    tenant_id = require_tenant_id()
-    sale_lines = SaleLine.objects.bulk_create(
-        [
-            SaleLine(
-                tenant_id=tenant_id,
-                sale=sale,
-                product=line.product,
-                sku=line.product.sku,
-                name=line.product.name,
-                quantity=line.quantity,
-                unit_price=line.product.price,
-                tax_rate=line.product.tax_rate,
-                list_total=priced.list_total,
-                discount=priced.discount,
-                basket_discount=priced.basket_discount,
-                discount_percent=line.discount.percent if line.discount is not None else None,
-                discount_amount=line.discount.amount if line.discount is not None else None,
-                discount_reason=(line.discount.reason if line.discount is not None else "")[:200],
-                line_total=priced.total,
-                line_tax=priced.tax,
-                position=position,
-            )
-            for position, (line, priced) in enumerate(zip(lines, basket.lines, strict=True))
-        ]
-    )
-    sale_taxes = SaleTax.objects.bulk_create(
-        [
-            SaleTax(tenant_id=tenant_id, sale=sale, rate=row.rate, net=row.net, tax=row.tax, gross=row.gross)
-            for row in basket.taxes
-        ]
-    )
-    sale_payments = Payment.objects.bulk_create(
-        [
-            Payment(
-                tenant_id=tenant_id, sale=sale, method=p.method, amount=money(p.amount), reference=p.reference
-            )
-            for p in payments
-        ]
-    )
-    # Every line's stock in one UPDATE and one INSERT (checked above, under the same locks).
-    movements = movements_apply_many(
-        changes=[
-            (rows[(store.pk, product_id)], store, products[product_id], -wanted)
-            for product_id, wanted in quantities.items()
-        ],
-        kind=StockMovement.Kind.SALE,
-        actor=actor,
-        emit=False,
-        sale=sale,
-    )
-    events.sale_created(sale, sale_lines, sale_payments, sale_taxes, movements)
-    # What the answer shows, as written: no need to read the lines, payments and taxes back.
-    sale._prefetched_objects_cache = {
-        "lines": _as_fetched(SaleLine, sale_lines),
-        "payments": _as_fetched(Payment, sale_payments),
-        "taxes": _as_fetched(SaleTax, sale_taxes),
-    }
-    return sale
+        sale = Sale.objects.create(
+            store=store,
+            receipt_number=_receipt_number_next(store),
+            customer=customer,
+            cashier=actor,
+            currency=currency(),
+            subtotal=basket.net_total,
+            tax_total=basket.tax_total,
+            total=basket.total,
+            paid=paid,
+            change_due=change,
+            register=shift.register if shift is not None else register,
+            shift=shift,
+            discount_total=basket.discount_total,
+            basket_discount_percent=discount.percent if discount is not None else None,
+            basket_discount_amount=discount.amount if discount is not None else None,
+            basket_discount_reason=(discount.reason if discount is not None else "")[:200],
+            approved_by=approved_by,
+        )
+        tenant_id = require_tenant_id()
+        sale_lines = SaleLine.objects.bulk_create(
+            [
+                SaleLine(
+                    tenant_id=tenant_id,
+                    sale=sale,
+                    product=line.product,
+                    sku=line.product.sku,
+                    name=line.product.name,
+                    quantity=line.quantity,
+                    unit_price=line.product.price,
+                    tax_rate=line.product.tax_rate,
+                    list_total=priced.list_total,
+                    discount=priced.discount,
+                    basket_discount=priced.basket_discount,
+                    discount_percent=line.discount.percent if line.discount is not None else None,
+                    discount_amount=line.discount.amount if line.discount is not None else None,
+                    discount_reason=(line.discount.reason if line.discount is not None else "")[:200],
+                    line_total=priced.total,
+                    line_tax=priced.tax,
+                    position=position,
+                )
+                for position, (line, priced) in enumerate(zip(lines, basket.lines, strict=True))
+            ]
+        )
+        sale_taxes = SaleTax.objects.bulk_create(
+            [
+                SaleTax(
+                    tenant_id=tenant_id, sale=sale, rate=row.rate, net=row.net, tax=row.tax, gross=row.gross
+                )
+                for row in basket.taxes
+            ]
+        )
+        sale_payments = Payment.objects.bulk_create(
+            [
+                Payment(
+                    tenant_id=tenant_id,
+                    sale=sale,
+                    method=p.method,
+                    amount=money(p.amount),
+                    reference=p.reference,
+                )
+                for p in payments
+            ]
+        )
+        # Every line's stock in one UPDATE and one INSERT (checked above, under the same locks).
+        movements = movements_apply_many(
+            changes=[
+                (rows[(store.pk, product_id)], store, products[product_id], -wanted)
+                for product_id, wanted in quantities.items()
+            ],
+            kind=StockMovement.Kind.SALE,
+            actor=actor,
+            emit=False,
+            sale=sale,
+        )
+        events.sale_created(sale, sale_lines, sale_payments, sale_taxes, movements)
+        # What the answer shows, as written: no need to read the lines, payments and taxes back.
+        sale._prefetched_objects_cache = {
+            "lines": _as_fetched(SaleLine, sale_lines),
+            "payments": _as_fetched(Payment, sale_payments),
+            "taxes": _as_fetched(SaleTax, sale_taxes),
+        }
+        return sale
 
 
 def _as_fetched(model, rows: list):
@@ -669,8 +693,8 @@ def sale_refund(
     else:
         tenders = _refund_tenders(sale, total)
     _check_refund_payments(tenders, total)
-    shift = shift_for(store=store, register=register)
-    if shift is None and _cash_needs_a_shift(store, tenders):
+    shift, runs_shifts = shift_lock(store=store, register=register)
+    if shift is None and _cash_needs_a_shift(tenders, runs_shifts=runs_shifts):
         raise no_open_shift(store=store, register=register)
     refund = _refund_write(
         store=store,
@@ -776,8 +800,8 @@ def return_create(
     if tender_method:
         payments = [PaymentInput(method=tender_method, amount=total)]
     _check_refund_payments(payments, total)
-    shift = shift_for(store=store, register=register)
-    if shift is None and _cash_needs_a_shift(store, payments):
+    shift, runs_shifts = shift_lock(store=store, register=register)
+    if shift is None and _cash_needs_a_shift(payments, runs_shifts=runs_shifts):
         raise no_open_shift(store=store, register=register)
     return _refund_write(
         store=store,

@@ -2,7 +2,7 @@
 Z report (inventory.selectors.shift_figures, stored once in ShiftReport and never changed).
 
 A shift's row is the lock of its drawer: sales and refunds that take cash lock it (FOR NO KEY
-UPDATE, inventory.services.sales.shift_for), cash movements and the close lock it FOR UPDATE,
+UPDATE, inventory.services.sales.shift_lock), cash movements and the close lock it FOR UPDATE,
 so a close waits for the sales in flight and nothing lands in a closed shift.
 """
 

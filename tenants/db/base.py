@@ -4,7 +4,9 @@ Row-level security policies compare `tenant_id` with the setting `kassa.tenant_i
 statement runs, this backend makes sure the setting in the current transaction equals the
 tenant of the current context, with `set_config(..., true)` so it ends with the transaction
 and can never leak to the next request on a reused connection. Outside a transaction, a
-statement under a tenant is wrapped in a short one of its own.
+statement under a tenant is wrapped in a short one of its own, except a SELECT with parameters:
+it is sent with its set_config as one query string, which PostgreSQL runs as one implicit
+transaction (one round trip instead of BEGIN, set_config, the statement and COMMIT).
 """
 
 from django.db import transaction
@@ -48,11 +50,14 @@ def _is_savepoint(sql) -> bool:
     return isinstance(sql, str) and sql[:10] in ("SAVEPOINT ", "RELEASE SA")
 
 
-def _fold_tenant(execute, sql, params, many, context, wanted: str):
+def _fold_tenant(execute, sql, params, many, context, wanted: str, in_transaction: bool = True):
     """`set_config` and the statement as one query string; the cursor is left on the statement's
-    result. The two run in order in one implicit step of the transaction."""
+    result. The two run in order in one implicit step of the transaction. Outside a transaction
+    (autocommit), the server runs a query string of several statements as one implicit
+    transaction: the setting is local to it and gone when it ends, as with BEGIN … COMMIT."""
     result = execute(FOLDED_TENANT_SQL + sql, (wanted, *params), many, context)
-    context["connection"].kassa_tenant_in_transaction = wanted
+    if in_transaction:
+        context["connection"].kassa_tenant_in_transaction = wanted
     while result is not None and result.nextset():
         pass
     return result
@@ -65,6 +70,8 @@ def tenant_guard(execute, sql, params, many, context):
     if connection.get_autocommit():
         if not wanted:
             return execute(sql, params, many, context)
+        if _foldable(sql, params, many, context):
+            return _fold_tenant(execute, sql, params, many, context, wanted, False)  # not in a transaction
         with transaction.atomic(using=connection.alias):
             _apply_tenant(connection, wanted)
             return execute(sql, params, many, context)

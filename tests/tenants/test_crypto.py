@@ -78,3 +78,28 @@ def test_master_key_from_environment_must_be_32_bytes(settings):
     settings.KASSA_MASTER_KEY = "too-short"
     with pytest.raises(ConfigError, match="KASSA_MASTER_KEY"):
         crypto.master_keys()
+
+
+def test_the_newest_data_key_is_cached_and_a_rotation_elsewhere_is_seen_within_its_time(
+    tenant_a, as_tenant, django_assert_num_queries
+):
+    with as_tenant(tenant_a):
+        first = crypto.encrypt(b"one", purpose="p")
+        with django_assert_num_queries(0):  # the newest key from this process's cache
+            again = crypto.encrypt(b"two", purpose="p")
+        assert first[1:5] == again[1:5]
+        # Another process rotates the key (this process's cache does not hear of it).
+        newest = TenantKey.objects.get()
+        kek_id, wrapped = crypto.wrap_data_key(b"k" * 32)
+        TenantKey.objects.create(version=newest.version + 1, kek_id=kek_id, wrapped_key=wrapped)
+        assert crypto.encrypt(b"three", purpose="p")[1:5] == first[1:5]  # the old key still decrypts
+        version, expires = crypto._newest_version_cache[str(tenant_a.pk)]
+        crypto._newest_version_cache[str(tenant_a.pk)] = (version, expires - crypto.NEWEST_KEY_CACHE_SECONDS)
+        rotated = crypto.encrypt(b"four", purpose="p")  # the entry's time is up
+        assert int.from_bytes(rotated[1:5], "big") == newest.version + 1
+        assert crypto.decrypt(rotated, purpose="p") == b"four"
+        assert crypto.decrypt(first, purpose="p") == b"one"
+        # Destroyed in this process: forgotten at once.
+        crypto.data_keys_destroy()
+        with pytest.raises(crypto.DecryptionError):
+            crypto.encrypt(b"five", purpose="p")

@@ -149,3 +149,33 @@ def test_a_write_or_a_select_without_parameters_still_sets_the_tenant_first(tena
     with as_tenant(tenant_a), transaction.atomic():
         assert TenantKey.objects.filter(version=999_999).update(version=999_998) == 0
     assert separate == [str(tenant_a.pk), str(tenant_a.pk)]
+
+
+@transactional
+def test_a_select_outside_a_transaction_sends_the_tenant_with_it_in_one_round_trip(
+    tenant_a, tenant_b, as_tenant, monkeypatch
+):
+    """Autocommit: `set_config` and the SELECT in one query string, which the server runs as one
+    implicit transaction (no BEGIN, COMMIT or separate set_config); the setting ends with it."""
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.db import base
+
+    separate = []
+    apply_tenant = base._apply_tenant
+    monkeypatch.setattr(base, "_apply_tenant", lambda c, w: (separate.append(w), apply_tenant(c, w)))
+    assert connection.get_autocommit()
+    with as_tenant(tenant_a), CaptureQueriesContext(connection) as captured:
+        assert list(TenantKey.objects.values_list("tenant_id", flat=True)) == [tenant_a.pk]
+    assert separate == [] and len(captured.captured_queries) == 1, captured.captured_queries
+    assert not connection.in_atomic_block
+    with as_tenant(tenant_b):
+        assert list(TenantKey.objects.values_list("tenant_id", flat=True)) == [tenant_b.pk]
+    with as_tenant(None), connection.cursor() as cursor:
+        # Nothing is left behind on the connection for a statement without a tenant.
+        cursor.execute("SELECT current_setting('kassa.tenant_id', true), count(*) FROM tenants_tenantkey")
+        assert cursor.fetchone() in (("", 0), (None, 0))
+    with as_tenant(tenant_a):
+        # A write outside a transaction still gets a short transaction of its own.
+        assert TenantKey.objects.filter(version=999_999).update(version=999_998) == 0
+    assert separate == [str(tenant_a.pk)]
