@@ -19,6 +19,7 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.test.testcases import LiveServerThread
 from django.test.utils import override_settings
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from auditlog import writer
 from tests.conftest import PASSWORD
@@ -143,6 +144,11 @@ class Watched:
         self.page.fill("#id_password", password)
         self.page.click("#signin-submit")
         self.page.wait_for_load_state()
+
+
+# Assertions wait as long as actions do: on a loaded 2-core CI machine a page's request can take
+# more than expect's default 5 s (a register scan once did, with 0 of 2 lines after 5 s).
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture
