@@ -123,6 +123,10 @@ class Watched:
                 self.problems.append(f"outside request: {req.url}")
 
         page.on("request", request)
+        # What the page asked and got, printed when its test fails (pytest shows a failed test's
+        # captured output only).
+        self.answers: list[str] = []
+        page.on("response", lambda r: self.answers.append(f"{r.request.method} {r.url} {r.status}"))
 
     def expect_refusals(self, *statuses: int):
         """The test makes the server refuse on purpose (a 403, a 401): those answers are no problem."""
@@ -170,6 +174,13 @@ def browse(chromium, live_url):
         return watched
 
     yield tracked
+    for watched in opened:
+        print("answers:", *watched.answers[-40:], sep="\n  ")
+        try:
+            print("open dialog:", watched.page.evaluate("document.querySelector('dialog[open]')?.id || ''"))
+            print("message:", watched.page.evaluate("document.getElementById('message')?.textContent || ''"))
+        except Exception as error:  # the page may be gone
+            print("page state unavailable:", type(error).__name__)
     for context in contexts:
         context.close()
     problems = [problem for watched in opened for problem in watched.problems]
