@@ -107,3 +107,39 @@ def test_another_chains_token_on_this_chains_host_is_refused(cast_a, cast_b, ten
     assert read.status_code == 401 and asked.status_code == 401  # a token works on its chain's host only
     assert "grace_days" not in read.content.decode()
     assert sent == [] and Tenant.objects.get(pk=tenant_a.pk).status == Tenant.Status.ACTIVE
+
+
+def test_a_support_user_cannot_end_the_chain_even_with_a_grant_that_names_manage_settings(
+    cast_a, tenant_a, sent, django_capture_on_commit_callbacks
+):
+    """Platform staff in the chain under a grant made before the limit (it names manage_settings):
+    the chain's end is refused on the API and the page, and nothing changes."""
+    from django.utils import timezone
+
+    from accounts.models import SupportGrant
+    from tenants.context import tenant_context
+    from tests.accounts.test_support_access import staff_make, support_sign_in
+
+    staff_make("sally")
+    with tenant_context(tenant_a):
+        SupportGrant.objects.create(
+            staff_username="sally",
+            reason="ticket 4711",
+            permissions=["manage_settings", "view_products"],
+            granted_by=cast_a["owner"],
+            expires_at=timezone.now() + timedelta(hours=1),
+        )
+    signed = support_sign_in(username="sally")
+    assert signed.status_code == 201
+    staff = HttpsApiClient(signed.json()["token"], host=f"{tenant_a.slug}.localhost")
+    with django_capture_on_commit_callbacks(execute=True):
+        read = staff.get(URL)
+        asked = staff.post(URL, {"confirm": tenant_a.slug})
+    assert read.status_code == 403 and read.json()["code"] == "permission_denied"
+    assert asked.status_code == 403 and asked.json()["code"] == "permission_denied"
+    assert "certificate_token" not in asked.content.decode()
+    assert sent == [] and Tenant.objects.get(pk=tenant_a.pk).status == Tenant.Status.ACTIVE
+    from lifecycle.models import CertificateClaim
+
+    with as_maintenance():
+        assert not CertificateClaim.objects.filter(subject_tenant=tenant_a.pk).exists()
