@@ -25,6 +25,20 @@ def _refuse_unsafe_role(sender=None, **kwargs):
         os._exit(3)  # one line, no traceback, from inside Celery's start-up
 
 
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _database_connections_checked(sender=None, **kwargs):
+    """Around each task, as around each request: a connection past CONN_MAX_AGE or broken is closed.
+
+    Only where the worker keeps connections between tasks (CELERY_DB_REUSE_MAX, kassa.settings);
+    otherwise Celery's fixup closes them all around every task itself.
+    """
+    if app.conf.get("CELERY_DB_REUSE_MAX") and not getattr(sender.request, "is_eager", False):
+        from django.db import close_old_connections
+
+        close_old_connections()
+
+
 @signals.task_success.connect
 def _task_succeeded(sender=None, **kwargs):
     from core.observability import task_outcome
