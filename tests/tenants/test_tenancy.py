@@ -1,5 +1,5 @@
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
 
@@ -179,3 +179,37 @@ def test_a_select_outside_a_transaction_sends_the_tenant_with_it_in_one_round_tr
         # A write outside a transaction still gets a short transaction of its own.
         assert TenantKey.objects.filter(version=999_999).update(version=999_998) == 0
     assert separate == [str(tenant_a.pk)]
+
+
+@transactional
+def test_the_health_check_sends_nothing_on_a_live_connection_and_finds_one_the_server_ended(monkeypatch):
+    """CONN_HEALTH_CHECKS without Django's `SELECT 1` per request: the socket says whether the server
+    ended the connection; a terminated one is replaced before the request's first statement."""
+    import select
+    import time
+
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+
+    def no_statement(*args, **kwargs):
+        raise AssertionError("the health check sent a statement to a live idle connection")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(raw, "cursor", no_statement)
+        assert connection.is_usable()
+
+    with connections["owner"].cursor() as other:  # the owner role may signal the app's backends
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert other.fetchone()[0]
+    deadline = time.monotonic() + 10
+    while not select.select([raw.fileno()], [], [], 0.1)[0]:
+        assert time.monotonic() < deadline, "the server's end never reached the socket"
+    assert not connection.is_usable()
+    connection.health_check_done = False
+    connection.close_if_health_check_failed()  # what Django does before a request's first statement
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
