@@ -58,19 +58,17 @@ def test_a_worker_keeps_its_database_connection_from_task_to_task(celery_worker,
     """Celery's Django fixup would close it around every task: a new PostgreSQL backend per task.
 
     The worker keeps one across tasks, as a web worker across requests (CONN_MAX_AGE)."""
-    import uuid
-
     from django.db import connection
 
-    from integrations.tasks import endpoint_drain_task
+    from integrations.tasks import deliveries_sweep_task
 
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         before = _other_backends(cursor)
-        # A tenant that does not exist: the task reads the tenants table and returns 0.
-        assert endpoint_drain_task.delay(str(uuid.uuid4()), str(uuid.uuid4())).get(timeout=30) == 0
+        # No tenant has a webhook: the task reads the tenants table and returns 0.
+        assert deliveries_sweep_task.delay().get(timeout=30) == 0
         first = _other_backends(cursor) - before
         for _ in range(5):
-            assert endpoint_drain_task.delay(str(uuid.uuid4()), str(uuid.uuid4())).get(timeout=30) == 0
+            assert deliveries_sweep_task.delay().get(timeout=30) == 0
         later = _other_backends(cursor) - before
     assert len(first) == 1, f"the worker's connection after its first task: {first}"
     assert later == first, "the worker opened another connection for a later task"
