@@ -22,6 +22,7 @@ from tenants.db.creation import DatabaseCreation
 SET_TENANT_SQL = "SELECT set_config('kassa.tenant_id', %s, true)"
 # The same, sent in one round trip with the statement it comes before (see `_fold_tenant`).
 FOLDED_TENANT_SQL = "SELECT set_config('kassa.tenant_id', %s, true); "
+READ_PREPARED = "EXECUTE kassa_read_"
 
 
 def _apply_tenant(connection, wanted: str) -> None:
@@ -35,13 +36,14 @@ def _foldable(sql, params, many, context) -> bool:
     go in front of it in the same query string (one round trip, run in order by the server).
     Not a write: pghistory puts its context in front of writes only (it skips statements that
     start with SELECT), so a write keeps its own set_config; not a named cursor (DECLARE …
-    FOR takes one statement); not without parameters (a bare `%` would then be read as one)."""
+    FOR takes one statement); not without parameters (a bare `%` would then be read as one).
+    The EXECUTE of a prepared SELECT named `kassa_read_…` (accounts.tokens) is folded likewise."""
     return (
         not many
         and isinstance(params, list | tuple)
         and len(params) > 0
         and isinstance(sql, str)
-        and sql.lstrip()[:6].upper() == "SELECT"
+        and (sql.lstrip()[:6].upper() == "SELECT" or sql.startswith(READ_PREPARED))
         and not getattr(context["cursor"].cursor, "name", None)
     )
 

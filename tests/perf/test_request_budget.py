@@ -163,3 +163,48 @@ def test_a_sale_costs_its_budget_of_round_trips_and_stays_right(cast_a, shop, te
             moves = StockMovement.objects.filter(store=store, product=product)
             assert sum(m.quantity for m in moves) == level.quantity
             assert moves.order_by("-created_at").first().balance_after == level.quantity
+
+
+@transactional
+def test_the_token_statement_is_prepared_once_per_connection_and_still_read_fresh(
+    cast_a, shop, tenant_a, settings
+):
+    """Planning the token statement cost the database more than running it: it is prepared once
+    per connection and sent as EXECUTE, still in one query string with the tenant's set_config
+    (row-level security applies when it runs). Through a transaction-mode PgBouncer it is not."""
+    from django.utils import timezone
+
+    from accounts.models import ApiToken
+
+    integrator = cast_a["integrator"]
+    client = _client(integrator)
+    url = f"/api/v1/products/{shop['products'][0].pk}/"
+    connection = connections["default"]
+
+    def prepared() -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'kassa_read_%%'")
+            return [name for (name,) in cursor.fetchall()]
+
+    counts = _twice(lambda: client.get(url))
+    token_sql = counts["statements"][0]
+    assert token_sql.startswith("SELECT set_config('kassa.tenant_id'"), token_sql
+    assert "; EXECUTE kassa_read_token(" in token_sql
+    assert prepared() == ["kassa_read_token"]
+    assert client.get(url).status_code == 200 and prepared() == ["kassa_read_token"]  # once only
+
+    connection.close()  # a new connection prepares it again
+    assert client.get(url).status_code == 200 and prepared() == ["kassa_read_token"]
+    connection.close()  # also when its first statement is in a write's transaction
+    assert client.patch(url, {"name": "Renamed"}).status_code == 200 and prepared() == ["kassa_read_token"]
+
+    with tenant_context(tenant_a):
+        ApiToken.objects.filter(user=integrator).update(revoked_at=timezone.now())
+    assert client.get(url).status_code == 401  # revocation still acts on the next request
+
+    settings.KASSA_DB_TRANSACTION_POOLING = True
+    connection.close()
+    with round_trips() as counts:
+        client.get(url)
+    assert "EXECUTE" not in counts["statements"][0] and "FROM accounts_apitoken" in counts["statements"][0]
+    assert prepared() == []
