@@ -25,7 +25,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from bench.load import generator, webhooks, wrk
+from bench.load import cpu, generator, webhooks, wrk
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DB_NAME = "kassa_bench"
@@ -217,7 +217,15 @@ def main(argv: list[str] | None = None) -> int:
     kassa = generator.Kassa(fixture, KASSA_PORT)
     bare = generator.Bare(fixture, BARE_PORT)
 
+    ports = {"kassa": KASSA_PORT, "bare": BARE_PORT}
+
     def load(side: str, mix: dict[str, int], *, name: str, seconds: float, seed: int = 1) -> generator.Phase:
+        before = cpu.snapshot(ports)
+        phase = _load(side, mix, name=name, seconds=seconds, seed=seed)
+        phase.cpu = cpu.per_request(before, cpu.snapshot(ports), len(phase.results))  # type: ignore[attr-defined]
+        return phase
+
+    def _load(side: str, mix: dict[str, int], *, name: str, seconds: float, seed: int = 1) -> generator.Phase:
         if args.generator == "wrk":
             port = KASSA_PORT if side == "kassa" else BARE_PORT
             return wrk.run(
@@ -279,18 +287,25 @@ def _stats(results) -> dict:
     }
 
 
+def cpu_groups(side: str) -> tuple[str, ...]:
+    """The process groups a side's requests spend CPU in: its gunicorn, then what it shares."""
+    return (side, "postgres", "redis", "celery")
+
+
 def _report(args, phases, mix, ledger, queries) -> dict:
     ratios = {}
     for kind in KINDS:
         rps = {"kassa": [], "bare": []}
         lat = {"kassa": [], "bare": []}
         cpu = {"kassa": [], "bare": []}
+        split: dict[str, list[dict]] = {"kassa": [], "bare": []}
         for p in phases:
             side, k, _ = p.name.split(":")
             if k == kind:
                 rps[side].append(sum(r.kind == kind for r in p.results) / p.seconds)
                 lat[side].extend(r.ms for r in p.results if r.kind == kind)
                 cpu[side].append(getattr(p, "generator_cpu", float("nan")))
+                split[side].append(getattr(p, "cpu", {}))
         ratios[kind] = {
             "kassa_rps": statistics.median(rps["kassa"]),
             "bare_rps": statistics.median(rps["bare"]),
@@ -301,6 +316,14 @@ def _report(args, phases, mix, ledger, queries) -> dict:
             "kassa_p99": generator.percentile(lat["kassa"], 99),
             "bare_p99": generator.percentile(lat["bare"], 99),
             "generator_cpu": {side: max(v) for side, v in cpu.items()},
+            # ms of CPU per request by process group (median of rounds): the servers' own split.
+            "cpu_ms": {
+                side: {
+                    group: statistics.median(r.get(group, 0.0) for r in rounds) for group in cpu_groups(side)
+                }
+                for side, rounds in split.items()
+                if rounds
+            },
         }
     kinds = {kind: _stats(results) for kind, results in sorted(mix.by_kind().items())}
     errors = sum(k["errors"] for k in kinds.values()) + sum(not r.ok for p in phases for r in p.results)
@@ -359,6 +382,16 @@ def _print(report: dict) -> None:
             f"{r['kassa_p99']:>8.1f}ms{r['bare_p99']:>7.1f}ms{q.get('total', '')!s:>5} / {q.get('bare_total', '')!s:<2}"
             f"{cpu:>8.0%}"
         )
+    print("\nCPU per request on this machine, ms (median of rounds): the side's gunicorn, PostgreSQL,")
+    print("Redis and the Celery worker (webhooks); wrk's own is the column above")
+    print(f"{'kind':<16}{'side':<7}{'total':>7}{'gunicorn':>10}{'postgres':>10}{'redis':>7}{'celery':>8}")
+    for kind, r in report["ratios"].items():
+        for side, split in r.get("cpu_ms", {}).items():
+            total = sum(split.values())
+            print(
+                f"{kind if side == 'kassa' else '':<16}{side:<7}{total:>7.2f}{split[side]:>10.2f}"
+                f"{split['postgres']:>10.2f}{split['redis']:>7.2f}{split['celery']:>8.2f}"
+            )
     cpu = report.get("mix_generator_cpu")
     cpu_text = f", generator {cpu:.0%} of a core" if cpu is not None else ""
     print(f"\nmixed load: {report['mix_seconds']} s, {report['mix_rps']:.0f} req/s in all{cpu_text}")
