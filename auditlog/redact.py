@@ -78,8 +78,41 @@ def _mask_card(match: re.Match) -> str:
     return "*" * (len(digits) - 4) + digits[-4:]
 
 
+# Where a card number can be: a run of at least 13 digits, spaces and hyphens (the shortest the
+# pattern takes). Found with bytes.translate and bytes.find, which run in C, instead of the
+# pattern trying every digit of the text (a page of 50 products: ~1 ms of a request's CPU).
+_RUN_BYTES = bytes(49 if chr(i) in "0123456789 -" else 48 for i in range(256))  # b"1" in a run
+_SHORTEST_RUN = b"1" * 13
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _mask_run(run: str) -> str:
+    if run.isdecimal():  # digits alone: the pattern takes the whole run if it has 13 to 19
+        return "*" * (len(run) - 4) + run[-4:] if len(run) <= 19 and _luhn(run) else run
+    return CARD_NUMBER.sub(_mask_card, run)
+
+
 def mask_card_numbers(text: str) -> str:
-    return CARD_NUMBER.sub(_mask_card, text)
+    """Card-number-like digit runs (13 to 19 digits, single spaces or hyphens between) that pass
+    the Luhn check, masked to their last four digits. The same as CARD_NUMBER.sub(_mask_card)
+    (tests/auditlog/test_card_masking.py), with the pattern run only on the runs that could hold
+    one; a text with a digit outside ASCII (which `\\d` also matches) takes the pattern whole."""
+    if not text.isascii() and any(c.isdecimal() for part in _NON_ASCII.findall(text) for c in part):
+        return CARD_NUMBER.sub(_mask_card, text)
+    raw = text.encode("utf-8", "surrogatepass")  # a lone surrogate (a JSON escape) survives the trip
+    marks = raw.translate(_RUN_BYTES)
+    start = marks.find(_SHORTEST_RUN)
+    if start < 0:
+        return text
+    pieces, done = [], 0
+    while start >= 0:  # `start` begins a run: a window of 13 further left would have been found first
+        end = marks.find(b"0", start)
+        end = len(raw) if end < 0 else end
+        pieces += [raw[done:start], _mask_run(raw[start:end].decode("ascii")).encode("ascii")]
+        done = end
+        start = marks.find(_SHORTEST_RUN, end)
+    pieces.append(raw[done:])
+    return b"".join(pieces).decode("utf-8", "surrogatepass")
 
 
 def personal_names_for(path: str) -> frozenset:
