@@ -125,8 +125,9 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         if raw is None or raw.closed:
             return False
         if raw.info.transaction_status == pq.TransactionStatus.IDLE:
-            readable, _, _ = select.select([raw.fileno()], [], [], 0)
-            if not readable:
+            waiting = select.poll()  # not select(): it refuses descriptors above 1023
+            waiting.register(raw.fileno(), select.POLLIN)
+            if not waiting.poll(0):
                 return True
         return super().is_usable()
 
