@@ -46,6 +46,24 @@ def on_starting(server):
     gunicorn.http.wsgi.SERVER = "kassa"
 
 
+# Python's cyclic garbage collector: a young pass every 700 new container objects and a full one
+# every hundred of those, each full pass walking every object of the loaded application. Measured
+# in process (bench/RESULTS.md): with the application frozen out of the collector after it loads
+# and the passes below, a sale costs 7 % less CPU and a product list page 9 % less (a detail the
+# same); a worker holds ~9 MB more after 3,000 sales (garbage cycles wait for a larger young
+# pass; reference counting frees the rest at once), and max_requests restarts it anyway.
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
+def post_worker_init(worker):
+    """After the worker loaded the application: freeze it out of the collector, widen the passes."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def child_exit(server, worker):
     """Drop a finished worker's live gauges from the shared Prometheus files."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

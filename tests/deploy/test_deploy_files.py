@@ -218,3 +218,22 @@ def test_the_systemd_units_hand_each_process_only_its_roles_credential():
         assert "PASSWORD" not in text and not INLINE_CREDENTIAL.search(text)
     example = (DEPLOY / "kassa.env.example").read_text()
     assert not re.search(r"^(DATABASE_|REDIS_URL|KASSA_SECRET_KEY|KASSA_MASTER_KEY)", example, re.M)
+
+
+def test_a_web_worker_freezes_the_loaded_application_and_widens_the_collectors_passes(monkeypatch):
+    """deploy/gunicorn.conf.py's post_worker_init, as gunicorn calls it after loading the app."""
+    import gc
+    import os
+    import runpy
+
+    # The file sets KASSA_PROCESS=web for gunicorn: this process's own comes back after the test.
+    monkeypatch.setenv("KASSA_PROCESS", os.environ.get("KASSA_PROCESS", "manage"))
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn.conf.py"))
+    before = gc.get_threshold()
+    try:
+        conf["post_worker_init"](worker=None)
+        assert gc.get_threshold() == conf["GC_THRESHOLDS"] == (50_000, 50, 100)
+        assert gc.get_freeze_count() > 10_000  # the loaded application, out of every pass
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
