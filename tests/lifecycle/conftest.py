@@ -11,6 +11,23 @@ from tests.conftest import make_tenant, make_user
 from tests.exports.conftest import shop_a  # noqa: F401 - a chain built through the API
 
 
+def backup_now(tenant):
+    """A backup of `tenant` made and finished now, through the service (no task queued)."""
+    from lifecycle.services.backups import backup_create, backup_run
+
+    return backup_run(tenant=tenant, backup_id=backup_create(tenant=tenant, enqueue=False).pk)
+
+
+@pytest.fixture
+def alerts(settings):
+    """The operators' alert mails (ADMINS), kept in memory."""
+    from django.core import mail
+
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    return mail.outbox
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

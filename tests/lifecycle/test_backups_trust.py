@@ -5,7 +5,6 @@ import logging
 from datetime import timedelta
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
 from lifecycle import tasks
@@ -15,19 +14,9 @@ from lifecycle.services.drills import restore_drill_run
 from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tests.conftest import DATABASES, HttpsApiClient, signed_in, token_for
+from tests.lifecycle.conftest import backup_now
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
-
-
-@pytest.fixture
-def alerts(settings):
-    settings.ADMINS = [("Ops", "ops@example.com")]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    return mail.outbox
-
-
-def backup_now(tenant) -> Backup:
-    return backup_run(tenant=tenant, backup_id=backup_create(tenant=tenant, enqueue=False).pk)
 
 
 def test_a_failed_backup_alerts_the_operators_and_the_owners_see_it(

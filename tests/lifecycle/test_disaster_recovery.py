@@ -7,20 +7,15 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import TotpDevice
-from lifecycle.models import Backup
-from lifecycle.services.backups import backup_create, backup_run, keys_key
+from lifecycle.services.backups import keys_key
 from lifecycle.services.purge import tenant_delete
 from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tenants.models import Tenant, TenantKey
 from tests.conftest import DATABASES, PASSWORD, HttpsApiClient
-from tests.lifecycle.conftest import tenant_rows
+from tests.lifecycle.conftest import backup_now, tenant_rows
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
-
-
-def backup_now(tenant) -> Backup:
-    return backup_run(tenant=tenant, backup_id=backup_create(tenant=tenant, enqueue=False).pk)
 
 
 def test_a_tenant_the_database_lost_is_rebuilt_from_storage_with_equal_counts_and_checksums(

@@ -14,21 +14,16 @@ from accounts.models import TotpDevice
 from core.storage import storage_for_region, storage_for_tenant
 from lifecycle.archive import ArchiveError
 from lifecycle.models import Backup, PurgeCertificate, RestoreDrill
-from lifecycle.services.backups import archive_verify, backup_create, backup_run, backups_expire
+from lifecycle.services.backups import archive_verify, backups_expire
 from lifecycle.services.drills import restore_drill_run
 from lifecycle.services.purge import purge_due_at, tenant_purge, tenant_terminate, tenants_purge_due
 from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tenants.models import Store, Tenant, TenantKey
 from tests.conftest import DATABASES, PASSWORD, HttpsApiClient, make_tenant, token_for
-from tests.lifecycle.conftest import tenant_rows
+from tests.lifecycle.conftest import backup_now, tenant_rows
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
-
-
-def backup_now(tenant) -> Backup:
-    backup = backup_create(tenant=tenant, enqueue=False)
-    return backup_run(tenant=tenant, backup_id=backup.pk)
 
 
 def sign_in(tenant, username):

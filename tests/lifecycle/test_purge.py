@@ -14,26 +14,21 @@ from accounts.sessions import SESSION_TENANT
 from auditlog.services import platform_event_record
 from core.storage import storage_for_tenant
 from lifecycle.archive import ArchiveError
-from lifecycle.models import Backup, PurgeCertificate
-from lifecycle.services.backups import archive_verify, backup_create, backup_run
+from lifecycle.models import PurgeCertificate
+from lifecycle.services.backups import archive_verify
 from lifecycle.services.purge import STEPS, tenant_purge, tenant_terminate
 from tenants.checks import every_table_is_covered_by_the_purge
 from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tenants.models import Tenant, TenantKey
 from tests.conftest import DATABASES, make_tenant, role_connection
-from tests.lifecycle.conftest import tenant_rows
+from tests.lifecycle.conftest import backup_now, tenant_rows
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
 
 
 class Killed(Exception):
     pass
-
-
-def backup_now(tenant) -> Backup:
-    backup = backup_create(tenant=tenant, enqueue=False)
-    return backup_run(tenant=tenant, backup_id=backup.pk)
 
 
 def owner_sql(sql: str, params=()):

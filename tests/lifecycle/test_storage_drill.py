@@ -19,33 +19,20 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core import mail
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from psycopg import sql
 
 from lifecycle import tasks
 from lifecycle.models import Backup, RestoreDrill
-from lifecycle.services.backups import backup_create, backup_run
 from lifecycle.services.drills import DRILL_FAILED_STATUS, scratch_prefix
 from tenants.context import tenant_context
 from tenants.maintenance import as_maintenance
 from tests.conftest import DATABASES, HttpsApiClient, role_connection, token_for
-from tests.lifecycle.conftest import tenant_rows
+from tests.lifecycle.conftest import backup_now, tenant_rows
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=DATABASES)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def alerts(settings):
-    settings.ADMINS = [("Ops", "ops@example.com")]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    return mail.outbox
-
-
-def backup_now(tenant) -> Backup:
-    return backup_run(tenant=tenant, backup_id=backup_create(tenant=tenant, enqueue=False).pk)
 
 
 def scratch_databases() -> list[str]:
