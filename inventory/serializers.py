@@ -13,6 +13,7 @@ from core.serializers import (
     StrictSerializer,
     TenantRelatedField,
 )
+from inventory import shapes
 from inventory.models import (
     CashMovement,
     Category,
@@ -100,6 +101,10 @@ class ProductSerializer(StrictModelSerializer):
         # No silent default: a product without a tax rate is a 400, not 0.00 % tax.
         extra_kwargs = {"tax_rate": {"required": True}}
         validators: list = []
+
+    # Rendered by hand (inventory.shapes): the fields above are the schema and the input.
+    def to_representation(self, product):
+        return shapes.product_shape(product)
 
 
 class CustomerSerializer(StrictModelSerializer):
@@ -351,6 +356,11 @@ class SaleOut(StrictModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    # Rendered by hand (inventory.shapes), from the lines, payments and taxes sale_create handed
+    # back or the query prefetched: the fields here are the schema.
+    def to_representation(self, sale):
+        return shapes.sale_shape(sale, sale.lines.all(), sale.payments.all(), sale.taxes.all())
 
     @extend_schema_field(BasketDiscountOut(allow_null=True))
     def get_discount(self, sale):
