@@ -96,17 +96,19 @@ def endpoint_drain(*, endpoint_id: UUID) -> Drained:
     result = Drained()
     try:
         for _ in range(BATCH):
-            endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=True).first()
-            if endpoint is None:
-                return result
+            # The next pending delivery with its event and endpoint, read afresh each time: an
+            # endpoint turned off (or deleted) meanwhile has none, and the drain ends.
             delivery = (
-                Delivery.objects.filter(endpoint=endpoint, status=Delivery.Status.PENDING)
-                .select_related("event")
+                Delivery.objects.filter(
+                    endpoint_id=endpoint_id, endpoint__active=True, status=Delivery.Status.PENDING
+                )
+                .select_related("event", "endpoint")
                 .order_by("id")
                 .first()
             )
             if delivery is None or delivery.next_attempt_at > timezone.now():
                 return result
+            endpoint = delivery.endpoint
             if not delivery_attempt(endpoint=endpoint, delivery=delivery):
                 delivery.refresh_from_db(fields=["status", "next_attempt_at"])
                 if delivery.status == Delivery.Status.PENDING:
