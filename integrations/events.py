@@ -4,8 +4,9 @@ Services call it with what happened (`[(kind, payload), ...]`); it is one statem
 number of events or endpoints: the events are inserted only when an active endpoint of the
 tenant subscribes to their kind, with one `Delivery` per such endpoint, so a tenant without
 webhooks pays one cheap statement and stores nothing. The event exists exactly when the change
-committed (it rolls back with it). After the commit, one delivery task per endpoint is queued
-(once per transaction, however many events it emitted).
+committed (it rolls back with it). After the commit each endpoint is woken once, however many
+events the transaction emitted (`integrations.tasks.endpoint_wake`: a drain is queued unless one
+is queued and has not started, so a busy till queues one drain for many sales).
 """
 
 from __future__ import annotations
@@ -89,10 +90,10 @@ class _AfterCommit:
         self.endpoints: set = set()
 
     def __call__(self):
-        from integrations.tasks import endpoint_drain_task
+        from integrations.tasks import endpoint_wake
 
         for endpoint_id in sorted(self.endpoints, key=str):
-            endpoint_drain_task.delay(str(self.tenant_id), str(endpoint_id))
+            endpoint_wake(tenant_id=str(self.tenant_id), endpoint_id=str(endpoint_id))
 
 
 def _deliver_after_commit(tenant_id, endpoints: set) -> None:

@@ -1,10 +1,13 @@
 """Celery tasks of the webhooks: thin, idempotent (an endpoint is drained by one worker at a time)."""
 
+import contextlib
 from datetime import timedelta
 from uuid import UUID
 
+import redis
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from integrations import delivery
@@ -17,10 +20,48 @@ def _tenant(tenant_id: str) -> Tenant | None:
     return tenant if tenant is not None and tenant.status != Tenant.Status.PURGED else None
 
 
+# An endpoint's wake-up claim (in the cache): taken when a drain is queued, given back when that
+# drain starts. A commit that finds it taken queues nothing, as the queued drain starts after that
+# commit and so sends what it committed. A claim whose drain was lost lapses after WAKE_SECONDS,
+# and the sweep (every 60 s) wakes every endpoint with a delivery due meanwhile.
+# Named by the tenant too, so a purge deletes it with the tenant's other keys.
+WAKE_KEY = "webhooks:wake:{tenant}:{endpoint}"
+WAKE_SECONDS = 60
+
+
+def endpoint_wake(*, tenant_id: str, endpoint_id: str) -> bool:
+    """After a commit: queue a drain of the endpoint unless one is queued and not started yet.
+
+    The drain starts KASSA_WEBHOOK_GATHER_MS later, so what commits meanwhile goes with it.
+    True when a drain was queued.
+    """
+    key = WAKE_KEY.format(tenant=tenant_id, endpoint=endpoint_id)
+    try:
+        if not cache.add(key, 1, timeout=WAKE_SECONDS):
+            return False
+    except redis.RedisError:
+        pass  # no claim to be had: queue the drain all the same
+    try:
+        endpoint_drain_task.apply_async(
+            (tenant_id, endpoint_id), countdown=settings.KASSA_WEBHOOK_GATHER_MS / 1000
+        )
+    except Exception:
+        _wake_release(key)  # nothing was queued: the next commit must queue it
+        raise
+    return True
+
+
+def _wake_release(key: str) -> None:
+    with contextlib.suppress(redis.RedisError):  # else it lapses on its own
+        cache.delete(key)
+
+
 # No result kept: nothing waits for a drain, and storing one was a Redis write per sale.
 @shared_task(name="integrations.endpoint_drain_task", ignore_result=True)
 def endpoint_drain_task(tenant_id: str, endpoint_id: str) -> int:
     """Send an endpoint's due deliveries; after a failure, come back when the retry is due."""
+    # Before the first read: any commit from here on queues a drain of its own.
+    _wake_release(WAKE_KEY.format(tenant=tenant_id, endpoint=endpoint_id))
     tenant = _tenant(tenant_id)
     if tenant is None:
         return 0

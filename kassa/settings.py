@@ -493,6 +493,9 @@ KASSA_WEBHOOK_CA_FILE = env_str("KASSA_WEBHOOK_CA_FILE")  # trust these CAs inst
 KASSA_WEBHOOK_RESOLVE = dict(item.split("=", 1) for item in env_list("KASSA_WEBHOOK_RESOLVE") if "=" in item)
 KASSA_WEBHOOK_TIMEOUT = env_int("KASSA_WEBHOOK_TIMEOUT", 10)  # seconds to connect, and to answer
 KASSA_WEBHOOK_KEEP_DAYS = env_int("KASSA_WEBHOOK_KEEP_DAYS", 30)
+# A drain waits this long after the commit that woke it: the sales of a busy till meanwhile go
+# out with it, one task instead of one each (integrations.tasks.endpoint_wake).
+KASSA_WEBHOOK_GATHER_MS = env_int("KASSA_WEBHOOK_GATHER_MS", 200)
 
 # --- Identity
 AUTH_USER_MODEL = "accounts.User"

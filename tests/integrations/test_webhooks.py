@@ -381,3 +381,82 @@ def test_a_real_worker_delivers_a_signed_sale_within_seconds(
         while set(Delivery.objects.values_list("status", flat=True)) != {"succeeded"}:
             assert time.monotonic() < deadline, "the worker did not record the deliveries"
             time.sleep(0.1)
+
+
+def _queued() -> int:
+    """Messages waiting in this test run's Celery queue (the broker's list in Redis)."""
+    from django.conf import settings
+
+    from kassa.celery import app
+
+    with app.connection_for_read() as broker:
+        return broker.default_channel.client.llen(settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def _sell(client, store, product) -> str:
+    answer = client.post(
+        "/api/v1/sales/",
+        {
+            "store": str(store.pk),
+            "lines": [{"product": str(product.pk), "quantity": 1}],
+            "payments": [{"method": "cash", "amount": "5.00"}],
+        },
+    )
+    assert answer.status_code == 201, answer.content
+    return answer.json()["id"]
+
+
+def _sales_received(hooks, count: int) -> list[str]:
+    return [json.loads(request["body"])["data"]["id"] for request in hooks.wait_for(count, timeout=60)]
+
+
+@transactional
+def test_a_burst_of_sales_queues_one_drain_that_sends_them_all_in_order(
+    api, cast_a, tenant_a, stores_a, receiver
+):
+    from tests.conftest import start_worker, stop_worker
+
+    hooks = receiver()
+    product = product_make(tenant_a, "COF-8", "4.50", "14.00")
+    stock_put(tenant_a, stores_a[0], product, 100)
+    client = api(cast_a["owner"])
+    register(client, hooks.url(), events=["sale.created"])
+    before = _queued()
+    sold = [_sell(client, stores_a[0], product) for _ in range(8)]
+    assert _queued() - before == 1  # eight commits, one drain queued: the others found it waiting
+    worker, _ = start_worker()
+    try:
+        assert _sales_received(hooks, 8) == sold  # each once, in the order sold
+        # The drain gave its claim back when it started: the next commit queues a drain of its own.
+        sold.append(_sell(client, stores_a[0], product))
+        assert _sales_received(hooks, 9) == sold
+    finally:
+        stop_worker(worker)
+    assert len(hooks.requests) == 9
+
+
+@transactional
+def test_a_wake_up_whose_drain_was_lost_is_made_good_by_the_sweep(api, cast_a, tenant_a, stores_a, receiver):
+    from django.core.cache import cache
+
+    from integrations.tasks import WAKE_KEY, deliveries_sweep_task
+    from tests.conftest import start_worker, stop_worker
+
+    hooks = receiver()
+    product = product_make(tenant_a, "COF-7", "4.50", "14.00")
+    stock_put(tenant_a, stores_a[0], product, 100)
+    client = api(cast_a["owner"])
+    webhook = register(client, hooks.url(), events=["sale.created"])
+    # A claim left by a drain that was queued and lost (a broker restart, say).
+    cache.set(WAKE_KEY.format(tenant=tenant_a.pk, endpoint=webhook["id"]), 1, timeout=60)
+    before = _queued()
+    sold = _sell(client, stores_a[0], product)
+    assert _queued() == before  # the claim says a drain is coming: none is queued
+    worker, _ = start_worker()
+    try:
+        time.sleep(2)
+        assert hooks.requests == []  # nothing drains the endpoint ...
+        assert deliveries_sweep_task() == 1  # ... until the sweep (every 60 s) wakes it
+        assert _sales_received(hooks, 1) == [sold]
+    finally:
+        stop_worker(worker)
