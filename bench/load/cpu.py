@@ -1,7 +1,8 @@
 """Where the machine's CPU goes during a phase: each process group's CPU time per request.
 
 Read from /proc before and after a phase (user + system time, with the time of children already
-reaped, so PostgreSQL backends and gunicorn workers that ended in the phase still count). The
+reaped, so PostgreSQL backends and gunicorn workers that ended in the phase still count, less what
+they had spent before it). The
 groups: Kassa's and bare's gunicorn (by their port on the command line), PostgreSQL (the
 embedded server's processes), Redis, the Celery worker. An external database or Redis on another
 machine shows as 0 here. This is how the worker's new connection per task was found: 8 ms of
@@ -54,4 +55,10 @@ def per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
     spent = dict.fromkeys(GROUPS, 0.0)
     for pid, (group, seconds) in after.items():
         spent[group] += seconds - before.get(pid, (group, 0.0))[1]
+    # A process that ended in the phase is in its parent's reaped time with its whole life's CPU
+    # (a database connection closed at CONN_MAX_AGE carries a minute of earlier phases): take off
+    # what it had spent before the phase began.
+    for pid, (group, seconds) in before.items():
+        if pid not in after:
+            spent[group] -= seconds
     return {group: 1000 * seconds / max(requests, 1) for group, seconds in spent.items()}
