@@ -28,6 +28,7 @@ from inventory.models import (
     StockMovement,
     Supplier,
 )
+from tenants import rows
 from tenants.models import Store
 from tenants.timezones import local_time
 
@@ -54,7 +55,11 @@ def product_list() -> QuerySet[Product]:
 
 
 def product_get(*, product_id: UUID) -> Product:
-    return _get(Product.objects.all(), product_id)
+    # Every product detail and PATCH: one statement built once, not the ORM's compile per call.
+    product = rows.row_get(Product, product_id)
+    if product is None:
+        raise NotFound()
+    return product
 
 
 def product_search(*, queryset: QuerySet[Product], text: str) -> QuerySet[Product]:
