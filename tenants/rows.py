@@ -1,4 +1,5 @@
-"""The current tenant's row of a model by its primary key, in one statement built once per model.
+"""The current tenant's rows by hand-built statements, written once per model: a row by its primary
+key (`row_get`) and new rows in one INSERT (`rows_insert`).
 
 For the hot reads (a product's detail): the ORM compiles `filter(pk=...).first()` on every call,
 ~0.5 ms of a 1.7 ms request in process (bench/RESULTS.md, "Issue 17, fourth pass"); this sends
@@ -12,12 +13,15 @@ encrypted column cannot be read here without its converter.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import DEFAULT_DB_ALIAS, connections, models, router
+from django.db.models.expressions import DatabaseDefault
+from django.utils import timezone
 
-from tenants.context import require_tenant_id
+from tenants.context import NoTenantSelected, require_tenant_id
 
 
 @cache
@@ -48,3 +52,87 @@ def row_get(model: type[models.Model], pk) -> models.Model | None:
         cursor.execute(sql, [require_tenant_id(), pk])
         row = cursor.fetchone()
     return None if row is None else model.from_db(alias, names, row)
+
+
+# The columns whose Python values psycopg sends as the ORM would, with no preparation (exact types:
+# a subclass, such as an encrypted field, prepares its values itself and is refused).
+PLAIN = (
+    models.UUIDField,
+    models.CharField,
+    models.TextField,
+    models.DecimalField,
+    models.IntegerField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.PositiveBigIntegerField,
+    models.SmallIntegerField,
+    models.BigIntegerField,
+    models.BooleanField,
+    models.DateTimeField,
+    models.ForeignKey,
+)
+
+
+@cache
+def _insert(model: type[models.Model], alias: str) -> tuple[str, tuple[models.Field, ...], str, tuple]:
+    """The INSERT's head, the fields given, and RETURNING with the fields it reads back: a serial
+    primary key and the fields with a database default (as the ORM reads them back)."""
+    quote = connections[alias].ops.quote_name
+    pk = model._meta.pk
+    serial = isinstance(pk, models.AutoField | models.BigAutoField | models.SmallAutoField)
+    fields = tuple(field for field in model._meta.concrete_fields if not (serial and field is pk))
+    for field in fields:
+        if type(field) not in PLAIN:
+            raise ImproperlyConfigured(f"{model.__name__}.{field.name} is prepared by its field: use the ORM")
+    back = ((pk,) if serial else ()) + tuple(field for field in fields if field.has_db_default())
+    columns = ", ".join(quote(field.column) for field in fields)
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "  # noqa: S608 - names from the model
+    returning = " RETURNING " + ", ".join(quote(field.column) for field in back) if back else ""
+    return head, fields, returning, back
+
+
+def rows_insert(model: type[models.Model], instances: list) -> list:
+    """Insert new `instances` of the current tenant in one statement, as `bulk_create` would.
+
+    Each field's `pre_save` runs (auto_now and auto_now_add), a missing tenant is the current
+    one and another tenant's row is refused; values go as parameters, with no per-value
+    preparation (hence the plain fields only). A field left to its database default is sent as
+    DEFAULT; a serial primary key and the fields with a database default are read back (RETURNING)
+    onto the instances, as the ORM reads them. Any other primary key must be set (UUID defaults).
+    """
+    if not instances:
+        return instances
+    alias = router.db_for_write(model) or DEFAULT_DB_ALIAS
+    head, fields, returning, back = _insert(model, alias)
+    tenant_id = require_tenant_id()
+    params: list = []
+    rows = []
+    for instance in instances:
+        if instance.tenant_id is None:
+            instance.tenant_id = tenant_id
+        elif str(instance.tenant_id) != str(tenant_id):
+            raise NoTenantSelected(f"cannot save another tenant's {model.__name__}")
+        marks = []
+        for field in fields:
+            value = field.pre_save(instance, add=True)
+            if isinstance(value, DatabaseDefault):
+                marks.append("DEFAULT")
+                continue
+            if isinstance(value, models.Expression) or (
+                isinstance(value, datetime) and timezone.is_naive(value)
+            ):
+                raise ValueError(f"{model.__name__}.{field.name}: {value!r} needs the ORM")
+            marks.append("%s")
+            params.append(value)
+        rows.append("(" + ", ".join(marks) + ")")
+    with connections[alias].cursor() as cursor:
+        cursor.execute(head + ", ".join(rows) + returning, params)
+        # PostgreSQL returns the rows of INSERT ... VALUES in their order (bulk_create relies on it).
+        read = cursor.fetchall() if returning else ()
+    for instance, values in zip(instances, read, strict=False):
+        for field, value in zip(back, values, strict=True):
+            setattr(instance, field.attname, value)
+    for instance in instances:
+        instance._state.adding = False
+        instance._state.db = alias
+    return instances

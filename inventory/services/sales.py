@@ -42,6 +42,7 @@ from inventory.services.pricing import ZERO, Discount, LineIn, allocate, basket_
 from inventory.services.stock import movement_apply, movements_apply_many
 from tenants.context import require_tenant_id
 from tenants.models import Store
+from tenants.rows import rows_insert
 
 MAX_REGISTER_LENGTH = 64
 
@@ -349,27 +350,33 @@ def sale_create(
         if shift is None and _cash_needs_a_shift(payments, runs_shifts=runs_shifts):
             raise no_open_shift(store=store, register=register)
 
-        sale = Sale.objects.create(
-            store=store,
-            receipt_number=_receipt_number_next(store),
-            customer=customer,
-            cashier=actor,
-            currency=currency(),
-            subtotal=basket.net_total,
-            tax_total=basket.tax_total,
-            total=basket.total,
-            paid=paid,
-            change_due=change,
-            register=shift.register if shift is not None else register,
-            shift=shift,
-            discount_total=basket.discount_total,
-            basket_discount_percent=discount.percent if discount is not None else None,
-            basket_discount_amount=discount.amount if discount is not None else None,
-            basket_discount_reason=(discount.reason if discount is not None else "")[:200],
-            approved_by=approved_by,
+        [sale] = rows_insert(
+            Sale,
+            [
+                Sale(
+                    store=store,
+                    receipt_number=_receipt_number_next(store),
+                    customer=customer,
+                    cashier=actor,
+                    currency=currency(),
+                    subtotal=basket.net_total,
+                    tax_total=basket.tax_total,
+                    total=basket.total,
+                    paid=paid,
+                    change_due=change,
+                    register=shift.register if shift is not None else register,
+                    shift=shift,
+                    discount_total=basket.discount_total,
+                    basket_discount_percent=discount.percent if discount is not None else None,
+                    basket_discount_amount=discount.amount if discount is not None else None,
+                    basket_discount_reason=(discount.reason if discount is not None else "")[:200],
+                    approved_by=approved_by,
+                )
+            ],
         )
         tenant_id = require_tenant_id()
-        sale_lines = SaleLine.objects.bulk_create(
+        sale_lines = rows_insert(
+            SaleLine,
             [
                 SaleLine(
                     tenant_id=tenant_id,
@@ -391,17 +398,19 @@ def sale_create(
                     position=position,
                 )
                 for position, (line, priced) in enumerate(zip(lines, basket.lines, strict=True))
-            ]
+            ],
         )
-        sale_taxes = SaleTax.objects.bulk_create(
+        sale_taxes = rows_insert(
+            SaleTax,
             [
                 SaleTax(
                     tenant_id=tenant_id, sale=sale, rate=row.rate, net=row.net, tax=row.tax, gross=row.gross
                 )
                 for row in basket.taxes
-            ]
+            ],
         )
-        sale_payments = Payment.objects.bulk_create(
+        sale_payments = rows_insert(
+            Payment,
             [
                 Payment(
                     tenant_id=tenant_id,
@@ -411,7 +420,7 @@ def sale_create(
                     reference=p.reference,
                 )
                 for p in payments
-            ]
+            ],
         )
         # Every line's stock in one UPDATE and one INSERT (checked above, under the same locks).
         movements = movements_apply_many(

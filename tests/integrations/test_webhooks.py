@@ -17,7 +17,7 @@ from integrations.models import Delivery, DeliveryAttempt, Event, WebhookEndpoin
 from tenants.context import tenant_context
 from tests.conftest import transactional
 from tests.integrations.conftest import verify
-from tests.inventory.conftest import product_make, stock_put
+from tests.inventory.conftest import product_make, sale_post, stock_put
 
 
 def register(client, url: str, events=("product.changed",), **extra) -> dict:
@@ -393,19 +393,6 @@ def _queued() -> int:
         return broker.default_channel.client.llen(settings.CELERY_TASK_DEFAULT_QUEUE)
 
 
-def _sell(client, store, product) -> str:
-    answer = client.post(
-        "/api/v1/sales/",
-        {
-            "store": str(store.pk),
-            "lines": [{"product": str(product.pk), "quantity": 1}],
-            "payments": [{"method": "cash", "amount": "5.00"}],
-        },
-    )
-    assert answer.status_code == 201, answer.content
-    return answer.json()["id"]
-
-
 def _sales_received(hooks, count: int) -> list[str]:
     return [json.loads(request["body"])["data"]["id"] for request in hooks.wait_for(count, timeout=60)]
 
@@ -422,13 +409,13 @@ def test_a_burst_of_sales_queues_one_drain_that_sends_them_all_in_order(
     client = api(cast_a["owner"])
     register(client, hooks.url(), events=["sale.created"])
     before = _queued()
-    sold = [_sell(client, stores_a[0], product) for _ in range(8)]
+    sold = [sale_post(client, stores_a[0], product) for _ in range(8)]
     assert _queued() - before == 1  # eight commits, one drain queued: the others found it waiting
     worker, _ = start_worker()
     try:
         assert _sales_received(hooks, 8) == sold  # each once, in the order sold
         # The drain gave its claim back when it started: the next commit queues a drain of its own.
-        sold.append(_sell(client, stores_a[0], product))
+        sold.append(sale_post(client, stores_a[0], product))
         assert _sales_received(hooks, 9) == sold
     finally:
         stop_worker(worker)
@@ -450,7 +437,7 @@ def test_a_wake_up_whose_drain_was_lost_is_made_good_by_the_sweep(api, cast_a, t
     # A claim left by a drain that was queued and lost (a broker restart, say).
     cache.set(WAKE_KEY.format(tenant=tenant_a.pk, endpoint=webhook["id"]), 1, timeout=60)
     before = _queued()
-    sold = _sell(client, stores_a[0], product)
+    sold = sale_post(client, stores_a[0], product)
     assert _queued() == before  # the claim says a drain is coming: none is queued
     worker, _ = start_worker()
     try:

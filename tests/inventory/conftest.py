@@ -25,6 +25,20 @@ def stock_of(tenant, store, product) -> int:
         return row.quantity if row else 0
 
 
+def sale_post(client, store, product, quantity: int = 1, cash: str = "20.00") -> str:
+    """A cash sale of one product through the API; its id."""
+    answer = client.post(
+        "/api/v1/sales/",
+        {
+            "store": str(store.pk),
+            "lines": [{"product": str(product.pk), "quantity": quantity}],
+            "payments": [{"method": "cash", "amount": cash}],
+        },
+    )
+    assert answer.status_code == 201, answer.content
+    return answer.json()["id"]
+
+
 def ledger_sum(tenant, store, product) -> int:
     with tenant_context(tenant):
         return sum(

@@ -3,6 +3,7 @@ the same instance the ORM builds, never another tenant's row, and only for model
 conversion of their columns."""
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -11,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from inventory.models import Customer, Product
 from tenants.rows import row_get
-from tests.inventory.conftest import product_make
+from tests.inventory.conftest import product_make, sale_post, stock_put
 
 
 def _fields(instance) -> dict:
@@ -49,3 +50,67 @@ def test_a_model_whose_columns_need_converting_is_refused(tenant_a, as_tenant):
     # Customer's contact data is decrypted by its field's from_db_value: the ORM's job.
     with as_tenant(tenant_a), pytest.raises(ImproperlyConfigured, match="needs a converter"):
         row_get(Customer, uuid.uuid4())
+
+
+def _columns(model, **filters) -> list[dict]:
+    skip = {model._meta.pk.attname}
+    rows = model.objects.filter(**filters).values()
+    return sorted(({k: v for k, v in row.items() if k not in skip} for row in rows), key=repr)
+
+
+def test_rows_insert_writes_what_bulk_create_writes(api, cast_a, tenant_a, stores_a, as_tenant):
+    from inventory.models import Payment, Sale, SaleTax
+    from tenants.rows import rows_insert
+
+    product = product_make(tenant_a, "RW-2", "4.50", "14.00")
+    stock_put(tenant_a, stores_a[0], product, 10)
+    sale_id = sale_post(api(cast_a["owner"]), stores_a[0], product, quantity=2)
+    with as_tenant(tenant_a):
+        sale = Sale.objects.get(pk=sale_id)
+        Payment.objects.filter(sale=sale).delete()
+        SaleTax.objects.filter(sale=sale).delete()
+
+        def payments():
+            return [
+                Payment(
+                    tenant_id=tenant_a.pk, sale=sale, method="card", amount=Decimal("1.5"), reference="Ä-1"
+                ),
+                Payment(
+                    tenant_id=tenant_a.pk, sale=sale, method="cash", amount=Decimal("0.00"), reference=""
+                ),
+            ]
+
+        def taxes():  # a serial primary key: the database's, read back by RETURNING
+            return [
+                SaleTax(
+                    tenant_id=tenant_a.pk, sale=sale, rate=Decimal(r), net=1, tax=Decimal("0.14"), gross=2
+                )
+                for r in ("0", "14")
+            ]
+
+        ours = rows_insert(Payment, payments()), rows_insert(SaleTax, taxes())
+        assert all(row._state.adding is False for row in (*ours[0], *ours[1]))
+        # Each instance got its own row's serial key, in the order given.
+        assert {t.pk: t.rate for t in SaleTax.objects.filter(sale=sale)} == {t.pk: t.rate for t in ours[1]}
+        mine = _columns(Payment, sale=sale), _columns(SaleTax, sale=sale)
+        Payment.objects.filter(sale=sale).delete()
+        SaleTax.objects.filter(sale=sale).delete()
+        Payment.objects.bulk_create(payments())
+        SaleTax.objects.bulk_create(taxes())
+        assert (_columns(Payment, sale=sale), _columns(SaleTax, sale=sale)) == mine
+
+
+def test_rows_insert_refuses_another_tenants_row_and_prepared_fields(tenant_a, tenant_b, stores_a, as_tenant):
+    from inventory.models import Payment, Sale
+    from tenants.context import NoTenantSelected
+    from tenants.rows import rows_insert
+
+    with as_tenant(tenant_a):
+        count = Payment.objects.count()
+        with pytest.raises(NoTenantSelected):
+            rows_insert(
+                Payment, [Payment(tenant_id=tenant_b.pk, sale_id=uuid.uuid4(), method="cash", amount=1)]
+            )
+        with pytest.raises(ImproperlyConfigured, match="prepared by its field"):
+            rows_insert(Customer, [Customer(name="Eve")])
+        assert Payment.objects.count() == count and not Sale.objects.exists()
