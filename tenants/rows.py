@@ -9,6 +9,9 @@ row-level security applies as for any query) and builds the instance as the ORM 
 (`Model.from_db`). Only for models whose columns need no conversion from the database (no
 `from_db_value`, no backend converter): `row_get` refuses any other, so a model that gains an
 encrypted column cannot be read here without its converter.
+
+For the hot writes (a sale's rows): `create` and `bulk_create` prepare every value through its
+field; `rows_insert` sends them as they are, for the plain column types only (`PLAIN`).
 """
 
 from __future__ import annotations
