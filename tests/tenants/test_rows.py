@@ -40,7 +40,7 @@ def test_another_tenants_row_a_missing_one_and_a_malformed_id_are_none(tenant_a,
         assert row_get(Product, bobs.pk) is None
         assert row_get(Product, str(bobs.pk)) is None
         assert row_get(Product, uuid.uuid4()) is None
-        for malformed in ("not-a-uuid", "", "0" * 10_000, "\x00", 12):
+        for malformed in ("not-a-uuid", "", "0" * 10_000, "\x00", 12, -1, 2**129, None, True, {}, [], 1.5):
             assert row_get(Product, malformed) is None
     with as_tenant(tenant_b):
         assert row_get(Product, str(bobs.pk)) == bobs
