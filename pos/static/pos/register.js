@@ -740,10 +740,8 @@
   // A scanner's burst typed anywhere but the scan field: taken back out, looked up as one code.
   // A run is printable keys into one element with no pause over RUN_PAUSE_MS; at Enter it is a
   // scan when it has BURST_MIN keys whose typical (median) gap is at most BURST_GAP_MS. Times are
-  // the events' own (when the key came in), so a busy page does not split a scanner's burst. The
-  // pause allowed is generous (a busy till hands on a scanner's keys with hiccups of a couple of
-  // hundred ms): a person is told apart by the median gap, which no one types within.
-  var RUN_PAUSE_MS = 300;
+  // the events' own (when the key came in), so a busy page does not split a scanner's burst.
+  var RUN_PAUSE_MS = 100;
   var run = null;
   document.addEventListener("keydown", function (event) {
     var at = event.timeStamp || performance.now();
