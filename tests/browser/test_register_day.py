@@ -59,7 +59,9 @@ def test_twenty_scans_at_scanner_speed_with_a_slow_server_land_as_twenty_lines(
         expect(page.locator("#pending")).to_be_visible()  # the register shows it is working
         # The last code lands in the cash field (a cashier clicked there): taken back, looked up.
         page.focus("#cash")
-        scan(page, products[19].barcode, gap_ms=3)
+        # No sleep between its keys: on a busy CI machine the driver's own 3 ms sleeps overshot the
+        # scanner rule (median gap <= 25 ms, no pause over 100 ms) in 3 of 4 full runs.
+        scan(page, products[19].barcode, gap_ms=0)
         typed = time.monotonic() - started
         expect(page.locator("#cart-lines tr")).to_have_count(20, timeout=30_000)
         landed = time.monotonic() - started
