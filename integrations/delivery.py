@@ -22,18 +22,17 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from integrations import net
 from integrations.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
-from tenants.context import get_current_tenant, tenant_context
+from tenants.context import get_current_tenant, require_tenant_id, tenant_context
 
 logger = logging.getLogger("integrations.delivery")
 
@@ -41,7 +40,8 @@ LOCK_NAMESPACE = 63  # pg_try_advisory_lock(63, hashtext(endpoint id)); backups 
 FIRST_RETRY = timedelta(seconds=10)
 LONGEST_WAIT = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
-BATCH = 200  # deliveries sent by one task run before it hands over to a fresh one
+BATCH = 200  # deliveries sent (or given up) by one task run before it hands over to a fresh one
+PAGE = 50  # deliveries read from the queue at a time
 USER_AGENT = "Kassa-Webhooks/1"
 DISABLED_AFTER_FAILURES = gettext_noop("24 hours of failed deliveries")  # kept in English, mailed translated
 
@@ -89,41 +89,90 @@ def _lock(endpoint_id: UUID, take: bool) -> bool:
         return bool(cursor.fetchone()[0])
 
 
+def _queue(endpoint_id: UUID, limit: int) -> tuple[WebhookEndpoint | None, list[Delivery]]:
+    """The endpoint, if active, and its next `limit` pending deliveries with their events, in order."""
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, active=True).first()
+    if endpoint is None:
+        return None, []
+    pending = Delivery.objects.filter(endpoint_id=endpoint_id, status=Delivery.Status.PENDING)
+    return endpoint, list(pending.select_related("event").order_by("id")[:limit])
+
+
 def endpoint_drain(*, endpoint_id: UUID) -> Drained:
-    """Send the endpoint's due deliveries in order until one fails, none is due, or the batch ends."""
+    """Send the endpoint's due deliveries in order until one fails, none is due, or the batch ends.
+
+    The queue is read a page at a time (two queries for up to `PAGE` deliveries); the endpoint is
+    read again with the record of every attempt (`delivery_attempt`), so a delivery goes out only
+    while the endpoint is on, to its URL and with its secret as they were after the one before:
+    an endpoint turned off, changed or deleted meanwhile ends the page, and the next page reads it
+    afresh (or finds it off, and the drain ends).
+    """
     if not _lock(endpoint_id, True):
         return Drained(locked=False)
     result = Drained()
+    done = 0  # sent or given up
     try:
-        for _ in range(BATCH):
-            # The next pending delivery with its event and endpoint, read afresh each time: an
-            # endpoint turned off (or deleted) meanwhile has none, and the drain ends.
-            delivery = (
-                Delivery.objects.filter(
-                    endpoint_id=endpoint_id, endpoint__active=True, status=Delivery.Status.PENDING
-                )
-                .select_related("event", "endpoint")
-                .order_by("id")
-                .first()
-            )
-            if delivery is None or delivery.next_attempt_at > timezone.now():
+        while done < BATCH:
+            endpoint, page = _queue(endpoint_id, min(PAGE, BATCH - done))
+            if endpoint is None or not page:
                 return result
-            endpoint = delivery.endpoint
-            if not delivery_attempt(endpoint=endpoint, delivery=delivery):
-                delivery.refresh_from_db(fields=["status", "next_attempt_at"])
-                if delivery.status == Delivery.Status.PENDING:
-                    result.retry_at = delivery.next_attempt_at
+            for delivery in page:
+                if delivery.next_attempt_at > timezone.now():
                     return result
-                continue  # given up: the next one may go
-            result.sent += 1
+                outcome = delivery_attempt(endpoint=endpoint, delivery=delivery)
+                done += 1
+                if outcome.succeeded:
+                    result.sent += 1
+                elif outcome.status == Delivery.Status.PENDING:
+                    result.retry_at = outcome.next_attempt_at
+                    return result
+                if not outcome.endpoint_unchanged:
+                    break  # read the endpoint (and the queue) again
         result.more = True
         return result
     finally:
         _lock(endpoint_id, False)
 
 
-def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: Delivery) -> bool:
-    """POST the delivery once and record the attempt; True when the endpoint answered 2xx."""
+@dataclass(frozen=True)
+class Attempted:
+    succeeded: bool
+    status: str  # the delivery's status after the attempt
+    next_attempt_at: datetime
+    endpoint_unchanged: bool  # the endpoint is still on and as it was read (updated_at)
+
+
+def _record_statement() -> str:
+    quote = connection.ops.quote_name
+    attempts, deliveries, endpoints = (
+        quote(model._meta.db_table) for model in (DeliveryAttempt, Delivery, WebhookEndpoint)
+    )
+    # Table names from the models; every value goes as a parameter. One statement, so one
+    # implicit transaction: the attempt and its delivery's new state are written together.
+    return f"""
+        WITH attempt AS (
+            INSERT INTO {attempts} (tenant_id, id, delivery_id, endpoint_id, number, succeeded,
+                                    status_code, error, duration_ms, created_at)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ), delivery AS (
+            UPDATE {deliveries} SET attempts = attempts + 1, status = %s, finished_at = %s,
+                                    next_attempt_at = %s
+            WHERE tenant_id = %s AND id = %s
+        )
+        SELECT active, updated_at FROM {endpoints} WHERE tenant_id = %s AND id = %s
+    """  # noqa: S608
+
+
+RECORD = _record_statement()
+
+
+def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: Delivery) -> Attempted:
+    """POST the delivery once and record the attempt with the delivery's new state.
+
+    The record is one statement that also reads the endpoint back (`Attempted.endpoint_unchanged`);
+    a failure, or the first success after failures, also updates the endpoint's failure run (and
+    may disable it) in the same transaction.
+    """
     now = timezone.now()
     body = body_of(delivery.event)
     headers = {
@@ -134,38 +183,44 @@ def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: Delivery) -> bool:
         "Kassa-Signature": signature(endpoint.secret, int(now.timestamp()), body),
     }
     answer = net.post(endpoint.url, body, headers)
+    number = delivery.attempts + 1
+    status, finished_at, next_attempt_at = Delivery.Status.PENDING, None, now + backoff(number)
+    if answer.succeeded:
+        status, finished_at, next_attempt_at = Delivery.Status.SUCCEEDED, now, delivery.next_attempt_at
+    elif now - delivery.created_at >= GIVE_UP_AFTER:
+        status, finished_at, next_attempt_at = Delivery.Status.FAILED, now, delivery.next_attempt_at
+    tenant_id = require_tenant_id()
     with transaction.atomic():
-        number = delivery.attempts + 1
-        DeliveryAttempt.objects.create(
-            delivery=delivery,
-            endpoint=endpoint,
-            number=number,
-            succeeded=answer.succeeded,
-            status_code=answer.status_code,
-            error=answer.error,
-            duration_ms=answer.duration_ms,
-            created_at=now,
-        )
-        update: dict = {"attempts": F("attempts") + 1}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                RECORD,
+                [
+                    *(tenant_id, uuid4(), delivery.pk, endpoint.pk, number, answer.succeeded),
+                    *(answer.status_code, answer.error, answer.duration_ms, now),
+                    *(status, finished_at, next_attempt_at, tenant_id, delivery.pk),
+                    *(tenant_id, endpoint.pk),
+                ],
+            )
+            row = cursor.fetchone()
         if answer.succeeded:
-            update.update(status=Delivery.Status.SUCCEEDED, finished_at=now)
             if endpoint.failing_since is not None:
                 WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
-        elif now - delivery.created_at >= GIVE_UP_AFTER:
-            update.update(status=Delivery.Status.FAILED, finished_at=now)
-        else:
-            update["next_attempt_at"] = now + backoff(number)
-        Delivery.objects.filter(pk=delivery.pk).update(**update)
-        if not answer.succeeded:
-            _failure_note(endpoint, now)
-    return answer.succeeded
+                endpoint.failing_since = None
+        elif _failure_note(endpoint, now):  # disabled: its pending deliveries, this one too, given up
+            status = Delivery.Status.FAILED
+    # After a failure the endpoint is read again either way (its failure run has changed).
+    unchanged = answer.succeeded and row is not None and row[0] and row[1] == endpoint.updated_at
+    return Attempted(answer.succeeded, status, next_attempt_at, bool(unchanged))
 
 
-def _failure_note(endpoint: WebhookEndpoint, now: datetime) -> None:
+def _failure_note(endpoint: WebhookEndpoint, now: datetime) -> bool:
+    """Start the endpoint's failure run, or disable it after 24 hours of it; True if disabled."""
     if endpoint.failing_since is None:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=now)
     elif now - endpoint.failing_since >= GIVE_UP_AFTER:
         endpoint_disable(endpoint=endpoint, now=now, reason=DISABLED_AFTER_FAILURES)
+        return True
+    return False
 
 
 def endpoint_disable(*, endpoint: WebhookEndpoint, now: datetime, reason: str) -> None:

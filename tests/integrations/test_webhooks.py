@@ -12,6 +12,7 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
+from integrations import net
 from integrations.delivery import backoff, endpoint_drain
 from integrations.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from tenants.context import tenant_context
@@ -74,6 +75,65 @@ def test_deliveries_go_out_in_order_one_at_a_time_with_the_same_id_on_a_retry(
         header = request["headers"]["kassa-signature"]
         assert verify(secret, header, request["body"], now=int(header.split(",")[0][2:]))
         assert not verify(secret, header, request["body"] + b" ", now=int(header.split(",")[0][2:]))
+
+
+def _after_sends(monkeypatch, count: int, change):
+    """Run `change` once the drain has sent `count` deliveries, before it sends the next: a
+    PATCH that arrives while a drain is between two deliveries."""
+    real, sent = net.post, []
+
+    def post(url, body, headers):
+        answer = real(url, body, headers)
+        sent.append(url)
+        if len(sent) == count:
+            change()
+        return answer
+
+    monkeypatch.setattr(net, "post", post)
+
+
+def test_an_endpoint_turned_off_during_a_drain_gets_nothing_more(
+    api, cast_a, tenant_a, coffee, receiver, monkeypatch
+):
+    hooks = receiver()
+    client = api(cast_a["owner"])
+    webhook = register(client, hooks.url())
+    for n in range(1, 6):
+        rename(client, coffee, f"v{n}")
+
+    def turn_off():
+        assert client.patch(f"/api/v1/webhooks/{webhook['id']}/", {"active": False}).status_code == 200
+
+    _after_sends(monkeypatch, 2, turn_off)
+    assert drain(tenant_a, webhook).sent == 2
+    assert [json.loads(r["body"])["data"]["name"] for r in hooks.requests] == ["v1", "v2"]
+    with tenant_context(tenant_a):
+        assert list(Delivery.objects.order_by("id").values_list("status", flat=True)) == [
+            "succeeded",
+            "succeeded",
+            "pending",
+            "pending",
+            "pending",
+        ]
+
+
+def test_a_url_changed_during_a_drain_takes_the_next_delivery(
+    api, cast_a, tenant_a, coffee, receiver, monkeypatch
+):
+    old, new = receiver(), receiver()
+    client = api(cast_a["owner"])
+    webhook = register(client, old.url())
+    for n in range(1, 6):
+        rename(client, coffee, f"v{n}")
+
+    def move():
+        answer = client.patch(f"/api/v1/webhooks/{webhook['id']}/", {"url": new.url()})
+        assert answer.status_code == 200
+
+    _after_sends(monkeypatch, 2, move)
+    assert drain(tenant_a, webhook).sent == 5
+    assert [json.loads(r["body"])["data"]["name"] for r in old.requests] == ["v1", "v2"]
+    assert [json.loads(r["body"])["data"]["name"] for r in new.requests] == ["v3", "v4", "v5"]
 
 
 def test_failures_back_off_then_give_up_and_disable_the_endpoint_after_24_hours(
