@@ -30,6 +30,7 @@ from inventory.locks import stock_rows_lock
 from inventory.models import Product, StockLevel, StockMovement, Supplier
 from inventory.services._rules import positive, require
 from tenants.models import Store
+from tenants.rows import rows_insert
 
 CENT = Decimal("0.01")
 
@@ -115,7 +116,7 @@ def movements_apply_many(
                 **extra,
             )
         )
-    StockMovement.objects.bulk_create(movements)
+    rows_insert(StockMovement, movements)
     if emit:
         events.stocks_changed(movements)
     return movements

@@ -194,3 +194,36 @@ def test_a_request_that_died_frees_its_key_at_once(cast_a, stores_a, tenant_a):
     retried = client.post("/api/v1/sales/", sale_body(stores_a[0], product), HTTP_IDEMPOTENCY_KEY=key)
     assert retried.status_code == 201
     assert stock_of(tenant_a, stores_a[0], product) == 9
+
+
+def test_a_key_is_kept_24_hours_then_a_new_use_makes_a_new_sale_and_replaces_the_record(
+    api, cast_a, stores_a, coffee, tenant_a, as_tenant
+):
+    import time_machine
+    from django.utils import timezone
+
+    key = str(uuid.uuid4())
+
+    def post():  # a token of the hour: the cashier's of the day before has expired
+        return api(cast_a["cashier"]).post(
+            "/api/v1/sales/", sale_body(stores_a[0], coffee), HTTP_IDEMPOTENCY_KEY=key
+        )
+
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        first = post()
+        clock.shift(timezone.timedelta(hours=23, minutes=59))
+        again = post()
+        assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+        clock.shift(timezone.timedelta(minutes=2))
+        later = post()
+        assert later.status_code == 201 and "Idempotent-Replayed" not in later
+        assert later.json()["id"] != first.json()["id"]
+        assert post().json() == later.json()
+    with as_tenant(tenant_a):
+        assert Sale.objects.count() == 2
+        [record] = IdempotencyRecord.objects.filter(key=key)
+        assert record.expires_at - record.created_at == timezone.timedelta(hours=24)
+        assert first.json()["id"] not in record.response_body and later.json()["id"] in record.response_body
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT response_body FROM kassa_idempotencyrecord WHERE id = %s", [record.pk])
+            assert later.json()["id"].encode() not in bytes(cursor.fetchone()[0])  # encrypted at rest
