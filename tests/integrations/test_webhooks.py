@@ -219,6 +219,23 @@ def test_the_secret_is_shown_once_and_kept_encrypted(api, cast_a, tenant_a):
     assert again.status_code == 409 and "secret" not in again.json()
 
 
+@pytest.mark.parametrize(
+    "name",
+    ['Kahvi "Java" \\ 100 %', "it's ½ — 漢字 ☕ \U0001f600", '{"data": [1, 2]} \\"x\\"', "a\ttab and\r\nlines"],
+)
+def test_events_carry_quotes_backslashes_and_any_script_byte_for_byte(
+    api, cast_a, tenant_a, coffee, receiver, name
+):
+    hooks = receiver()
+    client = api(cast_a["owner"])
+    webhook = register(client, hooks.url())
+    rename(client, coffee, name)
+    shown = client.get(f"/api/v1/products/{coffee.pk}/").json()
+    drain(tenant_a, webhook)
+    [request] = hooks.wait_for(1)
+    assert json.loads(request["body"])["data"] == shown and shown["name"] == name
+
+
 def test_an_event_exists_only_if_its_change_committed(api, cast_a, tenant_a, stores_a, coffee):
     client = api(cast_a["owner"])
     register(client, "https://hooks.example.com/kassa", events=["sale.created", "stock.changed"])
