@@ -32,6 +32,7 @@ from inventory.models import (
     Supplier,
 )
 from tenants.models import Store
+from tenants.rows import row_get, rows_get
 
 
 def related(model, **kwargs):
@@ -244,7 +245,7 @@ class PaymentIn(StrictSerializer):
 
 
 class SaleIn(StrictSerializer):
-    store = related(Store)
+    store = PrefetchedRelatedField(Store)  # read by SaleIn with the lines' products
     lines = SaleLineIn(many=True, allow_empty=False, max_length=500)
     payments = PaymentIn(many=True, max_length=20)
     customer = related(Customer, required=False, allow_null=True)
@@ -259,19 +260,24 @@ class SaleIn(StrictSerializer):
     approved_by = ApprovalIn(required=False, help_text="a manager's approval of a discount above the limit")
 
     def to_internal_value(self, data):
-        # Every line's product in one query, not one per line (ids that are not found, or not
-        # well-formed, are looked up and refused line by line as before).
-        lines = data.get("lines") if isinstance(data, dict) else None
-        if isinstance(lines, list):
-            ids = []
-            for line in lines[:500]:
-                candidate = line.get("product") if isinstance(line, dict) else None
-                if isinstance(candidate, str):
-                    with contextlib.suppress(ValueError):
-                        ids.append(uuid.UUID(candidate))
-            if ids:
-                found = Product.objects.filter(pk__in=ids)
-                self.context.setdefault("prefetched", {})[Product] = {str(p.pk): p for p in found}
+        # Every line's product in one query, not one per line, and the store, each by a statement
+        # written once (tenants.rows: the ORM compiled them on every sale, ~0.7 ms of its CPU).
+        # Ids that are not found, or not well-formed, are looked up and refused as before.
+        if isinstance(data, dict):
+            prefetched = self.context.setdefault("prefetched", {})
+            if isinstance(data.get("store"), str):
+                store = row_get(Store, data["store"])
+                prefetched[Store] = {data["store"]: store} if store is not None else {}
+            lines = data.get("lines")
+            if isinstance(lines, list):
+                ids = []
+                for line in lines[:500]:
+                    candidate = line.get("product") if isinstance(line, dict) else None
+                    if isinstance(candidate, str):
+                        with contextlib.suppress(ValueError):
+                            ids.append(uuid.UUID(candidate))
+                if ids:
+                    prefetched[Product] = {str(p.pk): p for p in rows_get(Product, ids)}
         return super().to_internal_value(data)
 
 

@@ -1,5 +1,5 @@
-"""The current tenant's rows by hand-built statements, written once per model: a row by its primary
-key (`row_get`) and new rows in one INSERT (`rows_insert`).
+"""The current tenant's rows by hand-built statements, written once per model: rows by their primary
+keys (`row_get`, `rows_get`) and new rows in one INSERT (`rows_insert`).
 
 For the hot reads (a product's detail): the ORM compiles `filter(pk=...).first()` on every call,
 ~0.5 ms of a 1.7 ms request in process (bench/RESULTS.md, "Issue 17, fourth pass"); this sends
@@ -38,23 +38,34 @@ def _statement(model: type[models.Model], alias: str) -> tuple[str, tuple[str, .
     table = quote(model._meta.db_table)
     columns = ", ".join(f"{table}.{quote(field.column)}" for field in fields)
     key = f"{table}.{quote(model._meta.pk.column)}"
-    # Table and column names from the model, quoted; the values go as parameters.
-    sql = f"SELECT {columns} FROM {table} WHERE {table}.{quote('tenant_id')} = %s AND {key} = %s"  # noqa: S608
+    # Table and column names from the model, quoted; the values go as parameters. `= ANY(%s)`
+    # takes one key as a one-element list as well.
+    sql = f"SELECT {columns} FROM {table} WHERE {table}.{quote('tenant_id')} = %s AND {key} = ANY(%s)"  # noqa: S608
     return sql, tuple(field.attname for field in fields)
 
 
 def row_get(model: type[models.Model], pk) -> models.Model | None:
     """The current tenant's `model` row with primary key `pk`, or None (also for a malformed pk)."""
-    try:
-        pk = model._meta.pk.to_python(pk)
-    except ValidationError:
-        return None
+    found = rows_get(model, [pk])
+    return found[0] if found else None
+
+
+def rows_get(model: type[models.Model], pks) -> list:
+    """The current tenant's `model` rows with these primary keys, in no order, in one statement;
+    malformed keys are left out (none found for them)."""
+    wanted = []
+    for pk in pks:
+        try:
+            wanted.append(model._meta.pk.to_python(pk))
+        except ValidationError:
+            continue
+    if not wanted:
+        return []
     alias = router.db_for_read(model) or DEFAULT_DB_ALIAS
     sql, names = _statement(model, alias)
     with connections[alias].cursor() as cursor:
-        cursor.execute(sql, [require_tenant_id(), pk])
-        row = cursor.fetchone()
-    return None if row is None else model.from_db(alias, names, row)
+        cursor.execute(sql, [require_tenant_id(), wanted])
+        return [model.from_db(alias, names, row) for row in cursor.fetchall()]
 
 
 # The columns whose Python values psycopg sends as the ORM would, with no preparation (exact types:

@@ -423,3 +423,46 @@ def test_a_category_is_changed_through_its_service(api, cast_a, tenant_a, as_ten
         from inventory.models import Category
 
         assert sorted(Category.objects.values_list("name", flat=True)) == ["Drinks", "Sweets"]
+
+
+@pytest.mark.parametrize(
+    "store",
+    ["other-tenant", "missing", "not-a-uuid", "x" * 10_000, "\x00", 12, 10**40, None, True, ["a"], {"a": 1}],
+)
+def test_a_sales_store_is_refused_as_every_reference_is_and_nothing_is_sold(
+    api, cast_a, stores_a, stores_b, coffee, tenant_a, as_tenant, store
+):
+    # The sale reads its store by a statement of its own (inventory.serializers.SaleIn): the
+    # same refusal, word for word, as a stock movement's store, which the ORM reads.
+    if store in ("other-tenant", "missing"):
+        store = str(stores_b[0].pk) if store == "other-tenant" else str(uuid.uuid4())
+    client = api(cast_a["owner"])
+    sale = client.post(
+        "/api/v1/sales/",
+        {
+            "store": store,
+            "lines": [{"product": str(coffee.pk), "quantity": 1}],
+            "payments": [{"method": "card", "amount": "4.50"}],
+        },
+    )
+    movement = client.post(
+        "/api/v1/stock-movements/",
+        {"store": store, "product": str(coffee.pk), "kind": "receive", "quantity": 1},
+    )
+    assert assert_error(sale, 400, "invalid")["fields"]["store"] == movement.json()["fields"]["store"]
+    with as_tenant(tenant_a):
+        assert not Sale.objects.exists()
+    assert stock_of(tenant_a, stores_a[0], coffee) == 10
+
+
+def test_a_sales_store_and_products_may_be_named_in_capitals(api, cast_a, stores_a, coffee, tenant_a):
+    answer = api(cast_a["cashier"]).post(
+        "/api/v1/sales/",
+        {
+            "store": str(stores_a[0].pk).upper(),
+            "lines": [{"product": str(coffee.pk).upper(), "quantity": 2}],
+            "payments": [{"method": "card", "amount": "9.00"}],
+        },
+    )
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["store"] == str(stores_a[0].pk) and stock_of(tenant_a, stores_a[0], coffee) == 8
