@@ -221,7 +221,12 @@ def test_the_secret_is_shown_once_and_kept_encrypted(api, cast_a, tenant_a):
 
 @pytest.mark.parametrize(
     "name",
-    ['Kahvi "Java" \\ 100 %', "it's ½ — 漢字 ☕ \U0001f600", '{"data": [1, 2]} \\"x\\"', "a\ttab and\r\nlines"],
+    [
+        'Kahvi "Java" \\ 100 %',
+        "it's ½ — 漢字 ☕ \U0001f600",
+        '{"data": [1, 2]} \\"x\\"',
+        "a\ttab and\r\nlines",
+    ],
 )
 def test_events_carry_quotes_backslashes_and_any_script_byte_for_byte(
     api, cast_a, tenant_a, coffee, receiver, name
