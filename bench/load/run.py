@@ -153,7 +153,21 @@ def _servers() -> dict[str, subprocess.Popen]:
     }
     _wait(KASSA_PORT)
     _wait(BARE_PORT)
+    _worker_wait("bench@")
     return processes
+
+
+def _worker_wait(hostname: str, seconds: float = 120) -> None:
+    """Until the Celery worker answers a ping: a production worker is up before the tills are.
+    (Without it the warm-up's sales waited for the worker's start, ~20 s on a loaded machine, and
+    their webhooks made the latency's p99.)"""
+    from kassa.celery import app
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if any(hostname in name for reply in app.control.ping(timeout=1) for name in reply):
+            return
+    raise RuntimeError(f"the Celery worker {hostname} did not start in {seconds:.0f} s")
 
 
 def _stop(processes: dict[str, subprocess.Popen]) -> None:
