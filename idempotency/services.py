@@ -15,16 +15,9 @@ from tenants.context import require_tenant_id
 RETENTION = timedelta(hours=24)
 
 
-COLUMNS = (
-    "id",
-    "tenant_id",
-    "key",
-    "fingerprint",
-    "response_status",
-    "response_body",
-    "created_at",
-    "expires_at",
-)
+# Every column, in the model's order of fields (as `Model.from_db` takes them).
+COLUMNS = tuple(field.attname for field in IdempotencyRecord._meta.concrete_fields)
+BODY = COLUMNS.index("response_body")
 
 
 def _statements() -> tuple[str, str]:
@@ -33,7 +26,7 @@ def _statements() -> tuple[str, str]:
     # The table's name from the model; every value goes as a parameter.
     find = f"SELECT {columns} FROM {table} WHERE tenant_id = %s AND key = %s AND expires_at > %s"  # noqa: S608
     store = (
-        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: S608
+        f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) "  # noqa: S608
         "ON CONFLICT (tenant_id, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
         "response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body, "
         "created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at"
@@ -53,8 +46,11 @@ def record_find(*, key: str) -> IdempotencyRecord | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    body = IdempotencyRecord._meta.get_field("response_body").from_db_value(row[5], None, connection)
-    return IdempotencyRecord.from_db(connection.alias, COLUMNS, (*row[:5], body, *row[6:]))
+    values = list(row)
+    values[BODY] = IdempotencyRecord._meta.get_field("response_body").from_db_value(
+        values[BODY], None, connection
+    )
+    return IdempotencyRecord.from_db(connection.alias, COLUMNS, values)
 
 
 def record_body(record: IdempotencyRecord):
@@ -79,10 +75,8 @@ def record_store(*, key: str, fingerprint: str, response_status: int, response_b
         record.response_body, connection
     )
     with connection.cursor() as cursor:
-        cursor.execute(
-            STORE_SQL,
-            [record.id, record.tenant_id, key, fingerprint, response_status, body, now, record.expires_at],
-        )
+        values = {name: getattr(record, name) for name in COLUMNS}
+        cursor.execute(STORE_SQL, [body if name == "response_body" else values[name] for name in COLUMNS])
     return record
 
 

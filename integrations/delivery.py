@@ -99,11 +99,12 @@ def _statements() -> tuple[str, str, str]:
         SELECT d.id, d.uid, d.attempts, d.next_attempt_at, d.created_at, d.event_id,
                e.kind, e.payload::text, e.created_at
           FROM {deliveries} d JOIN {events} e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
+          JOIN {endpoints} w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id AND w.active
          WHERE d.tenant_id = %s AND d.endpoint_id = %s AND d.status = %s
          ORDER BY d.id LIMIT %s
     """  # noqa: S608
-    # One statement, so one implicit transaction: the attempt and its delivery's new state are
-    # written together, and the endpoint read back.
+    # One statement: the attempt and its delivery's new state written together, and the endpoint
+    # read back.
     record = f"""
         WITH attempt AS (
             INSERT INTO {attempts} (tenant_id, id, delivery_id, endpoint_id, number, succeeded,
@@ -156,7 +157,8 @@ def _endpoint(endpoint_id: UUID) -> WebhookEndpoint | None:
 
 
 def _queue(endpoint_id: UUID, limit: int) -> list[Delivery]:
-    """The endpoint's next `limit` pending deliveries with their events, in order: one statement."""
+    """The endpoint's next `limit` pending deliveries with their events, in order, none if it is
+    off: one statement."""
     with connection.cursor() as cursor:
         cursor.execute(QUEUE, [require_tenant_id(), endpoint_id, Delivery.Status.PENDING, limit])
         rows = cursor.fetchall()
@@ -185,9 +187,9 @@ def endpoint_drain(*, endpoint_id: UUID) -> Drained:
 
     The endpoint is read when the drain starts, and read back with the record of every attempt
     (`delivery_attempt`), so a delivery goes out only while the endpoint is on, to its URL and
-    with its secret as they were after the one before: an endpoint turned off, changed or
-    deleted meanwhile is read afresh before the next send (and found off: the drain ends). The
-    queue is read a page at a time (one statement for up to `PAGE` deliveries).
+    with its secret as they were after the one before: an endpoint turned off or changed
+    meanwhile is read afresh before the next send (and found off: the drain ends). The queue is
+    read a page at a time (one statement for up to `PAGE` deliveries of an active endpoint).
     """
     if not _lock(endpoint_id, True):
         return Drained(locked=False)

@@ -227,3 +227,21 @@ def test_a_key_is_kept_24_hours_then_a_new_use_makes_a_new_sale_and_replaces_the
         with connection.cursor() as cursor:
             cursor.execute("SELECT response_body FROM kassa_idempotencyrecord WHERE id = %s", [record.pk])
             assert later.json()["id"].encode() not in bytes(cursor.fetchone()[0])  # encrypted at rest
+
+
+def test_the_record_found_is_the_row_the_orm_reads(api, cast_a, stores_a, coffee, tenant_a, as_tenant):
+    from idempotency.services import record_find
+
+    key = str(uuid.uuid4())
+    client = api(cast_a["cashier"])
+    assert (
+        client.post("/api/v1/sales/", sale_body(stores_a[0], coffee), HTTP_IDEMPOTENCY_KEY=key).status_code
+        == 201
+    )
+    with as_tenant(tenant_a):
+        found, orm = record_find(key=key), IdempotencyRecord.objects.get(key=key)
+        fields = [field.attname for field in IdempotencyRecord._meta.concrete_fields]
+        assert {name: getattr(found, name) for name in fields} == {
+            name: getattr(orm, name) for name in fields
+        }
+        assert found.tenant_id == tenant_a.pk and record_find(key="another") is None

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from inventory.models import Customer, Product
-from tenants.rows import row_get
+from tenants.rows import row_get, rows_get
 from tests.inventory.conftest import product_make, sale_post, stock_put
 
 
@@ -44,6 +44,23 @@ def test_another_tenants_row_a_missing_one_and_a_malformed_id_are_none(tenant_a,
             assert row_get(Product, malformed) is None
     with as_tenant(tenant_b):
         assert row_get(Product, str(bobs.pk)) == bobs
+
+
+def test_rows_by_many_keys_are_the_tenants_own_in_one_statement(tenant_a, tenant_b, as_tenant):
+    mine = [product_make(tenant_a, f"MANY-{n}") for n in range(3)]
+    bobs = product_make(tenant_b, "BOB-2")
+    asked = [str(mine[0].pk), mine[1].pk, str(mine[2].pk).upper(), str(bobs.pk), "not-a-uuid", None, 7]
+    with as_tenant(tenant_a):
+        with CaptureQueriesContext(connection) as statements:
+            found = rows_get(Product, asked)
+        assert len(statements) == 1
+        assert sorted(_fields(p)["sku"] for p in found) == ["MANY-0", "MANY-1", "MANY-2"]
+        assert {p.pk: _fields(p) for p in found} == {
+            p.pk: _fields(Product.objects.get(pk=p.pk)) for p in mine
+        }
+        with CaptureQueriesContext(connection) as statements:
+            assert rows_get(Product, ["x", {}, []]) == [] and rows_get(Product, []) == []
+        assert len(statements) == 0  # nothing well-formed to ask for
 
 
 def test_a_model_whose_columns_need_converting_is_refused(tenant_a, as_tenant):
