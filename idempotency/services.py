@@ -11,13 +11,12 @@ from django.utils import timezone
 from idempotency.models import IdempotencyRecord
 from tenants import crypto
 from tenants.context import require_tenant_id
+from tenants.rows import row_built
 
 RETENTION = timedelta(hours=24)
 
 
-# Every column, in the model's order of fields (as `Model.from_db` takes them).
 COLUMNS = tuple(field.attname for field in IdempotencyRecord._meta.concrete_fields)
-BODY = COLUMNS.index("response_body")
 
 
 def _statements() -> tuple[str, str]:
@@ -44,13 +43,7 @@ def record_find(*, key: str) -> IdempotencyRecord | None:
     with connection.cursor() as cursor:
         cursor.execute(FIND_SQL, [require_tenant_id(), key, timezone.now()])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    values[BODY] = IdempotencyRecord._meta.get_field("response_body").from_db_value(
-        values[BODY], None, connection
-    )
-    return IdempotencyRecord.from_db(connection.alias, COLUMNS, values)
+    return row_built(IdempotencyRecord, dict(zip(COLUMNS, row, strict=True))) if row is not None else None
 
 
 def record_body(record: IdempotencyRecord):

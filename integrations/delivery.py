@@ -33,6 +33,7 @@ from django.utils.translation import gettext_noop
 from integrations import net
 from integrations.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from tenants.context import get_current_tenant, require_tenant_id, tenant_context
+from tenants.rows import row_built
 
 logger = logging.getLogger("integrations.delivery")
 
@@ -123,24 +124,11 @@ def _statements() -> tuple[str, str, str]:
     return endpoint, queue, record
 
 
-def _columns(model, names: set[str]) -> tuple[str, ...]:
-    """`names` in the model's order of fields, as `Model.from_db` takes them."""
-    return tuple(field.attname for field in model._meta.concrete_fields if field.attname in names)
-
-
 # What a drain uses of its endpoint (the rest is left deferred, read if ever asked for).
-ENDPOINT_COLUMNS = _columns(
-    WebhookEndpoint, {"id", "tenant_id", "url", "secret", "active", "failing_since", "updated_at"}
-)
+ENDPOINT_COLUMNS = ("id", "tenant_id", "url", "secret", "active", "failing_since", "updated_at")
 # Written once: a drain of one delivery (the common case for a chain's tills, 200 ms apart)
 # spent ~3/4 of its CPU compiling its reads in the ORM.
 ENDPOINT, QUEUE, RECORD = _statements()
-
-
-def _built(model, **values):
-    """An instance as the ORM builds it from a row of these columns (the others deferred)."""
-    names = _columns(model, set(values))
-    return model.from_db(connection.alias, names, [values[name] for name in names])
 
 
 def _endpoint(endpoint_id: UUID) -> WebhookEndpoint | None:
@@ -148,12 +136,9 @@ def _endpoint(endpoint_id: UUID) -> WebhookEndpoint | None:
     with connection.cursor() as cursor:
         cursor.execute(ENDPOINT, [require_tenant_id(), endpoint_id])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    values = list(row)
-    secret = ENDPOINT_COLUMNS.index("secret")
-    values[secret] = WebhookEndpoint._meta.get_field("secret").from_db_value(values[secret], None, connection)
-    return WebhookEndpoint.from_db(connection.alias, ENDPOINT_COLUMNS, values)
+    return (
+        row_built(WebhookEndpoint, dict(zip(ENDPOINT_COLUMNS, row, strict=True))) if row is not None else None
+    )
 
 
 def _queue(endpoint_id: UUID, limit: int) -> list[Delivery]:
@@ -164,19 +149,21 @@ def _queue(endpoint_id: UUID, limit: int) -> list[Delivery]:
         rows = cursor.fetchall()
     page = []
     for pk, uid, attempts, next_attempt_at, created_at, event_id, kind, payload, event_at in rows:
-        delivery = _built(
+        delivery = row_built(
             Delivery,
-            id=pk,
-            uid=uid,
-            endpoint_id=endpoint_id,
-            event_id=event_id,
-            status=Delivery.Status.PENDING,
-            attempts=attempts,
-            next_attempt_at=next_attempt_at,
-            created_at=created_at,
+            {
+                "id": pk,
+                "uid": uid,
+                "endpoint_id": endpoint_id,
+                "event_id": event_id,
+                "status": Delivery.Status.PENDING,
+                "attempts": attempts,
+                "next_attempt_at": next_attempt_at,
+                "created_at": created_at,
+            },
         )
-        delivery.event = _built(
-            Event, id=event_id, kind=kind, payload=json.loads(payload), created_at=event_at
+        delivery.event = row_built(
+            Event, {"id": event_id, "kind": kind, "payload": payload, "created_at": event_at}
         )
         page.append(delivery)
     return page

@@ -1,5 +1,6 @@
 """The current tenant's rows by hand-built statements, written once per model: rows by their primary
-keys (`row_get`, `rows_get`) and new rows in one INSERT (`rows_insert`).
+keys (`row_get`, `rows_get`) and new rows in one INSERT (`rows_insert`); and the instance built from
+a row that another module's own statement read (`row_built`).
 
 For the hot reads (a product's detail): the ORM compiles `filter(pk=...).first()` on every call,
 ~0.5 ms of a 1.7 ms request in process (bench/RESULTS.md, "Issue 17, fourth pass"); this sends
@@ -66,6 +67,24 @@ def rows_get(model: type[models.Model], pks) -> list:
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, [require_tenant_id(), wanted])
         return [model.from_db(alias, names, row) for row in cursor.fetchall()]
+
+
+def row_built(model: type[models.Model], values: dict, alias: str = DEFAULT_DB_ALIAS) -> models.Model:
+    """An instance as the ORM builds it from a row that a hand-built statement read: `values` by
+    column attname, each converted by its field (`from_db_value`: an encrypted column decrypted, a
+    JSON text parsed), put in the model's order of fields as `Model.from_db` takes them; the
+    fields not given are left deferred. (PostgreSQL's backend adds no converter for the other
+    types: psycopg returns UUIDs, decimals and aware datetimes as the ORM would.)"""
+    connection = connections[alias]
+    names, row = [], []
+    for field in model._meta.concrete_fields:
+        if field.attname in values:
+            value = values[field.attname]
+            if hasattr(field, "from_db_value"):
+                value = field.from_db_value(value, None, connection)
+            names.append(field.attname)
+            row.append(value)
+    return model.from_db(alias, names, row)
 
 
 # The columns whose Python values psycopg sends as the ORM would, with no preparation (exact types:

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from inventory.models import Customer, Product
-from tenants.rows import row_get, rows_get
+from tenants.rows import row_built, row_get, rows_get
 from tests.inventory.conftest import product_make, sale_post, stock_put
 
 
@@ -61,6 +61,29 @@ def test_rows_by_many_keys_are_the_tenants_own_in_one_statement(tenant_a, tenant
         with CaptureQueriesContext(connection) as statements:
             assert rows_get(Product, ["x", {}, []]) == [] and rows_get(Product, []) == []
         assert len(statements) == 0  # nothing well-formed to ask for
+
+
+def test_an_instance_built_from_a_hand_read_row_is_the_orms_with_its_fields_converted(
+    api, cast_a, tenant_a, as_tenant
+):
+    created = api(cast_a["owner"]).post(
+        "/api/v1/customers/", {"name": 'Äiti "Ö" 漢字', "email": "aiti@example.com", "phone": "+358 40 1"}
+    )
+    assert created.status_code == 201, created.content
+    with as_tenant(tenant_a):
+        orm = Customer.objects.get(pk=created.json()["id"])
+        names = [field.attname for field in Customer._meta.concrete_fields]
+        with connection.cursor() as cursor:  # every column, in another order, as raw bytes
+            cursor.execute(
+                f"SELECT {', '.join(reversed(names))} FROM inventory_customer WHERE id = %s", [orm.pk]
+            )
+            row = dict(zip(reversed(names), cursor.fetchone(), strict=True))
+        assert isinstance(row["email"], bytes | memoryview)  # encrypted at rest
+        built = row_built(Customer, row)
+        assert _fields(built) == _fields(orm) and built.name == 'Äiti "Ö" 漢字'
+        assert built._state.adding is False and not built.get_deferred_fields()
+        some = row_built(Customer, {"id": row["id"], "tenant_id": row["tenant_id"], "email": row["email"]})
+        assert some.email == "aiti@example.com" and "name" in some.get_deferred_fields()
 
 
 def test_a_model_whose_columns_need_converting_is_refused(tenant_a, as_tenant):
