@@ -33,7 +33,7 @@ from django.utils.translation import gettext_noop
 from integrations import net
 from integrations.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from tenants.context import get_current_tenant, require_tenant_id, tenant_context
-from tenants.rows import row_built
+from tenants.rows import prepared, row_built
 
 logger = logging.getLogger("integrations.delivery")
 
@@ -121,7 +121,7 @@ def _statements() -> tuple[str, str, str]:
     endpoint = f"""
         SELECT {", ".join(ENDPOINT_COLUMNS)} FROM {endpoints} WHERE tenant_id = %s AND id = %s AND active
     """  # noqa: S608
-    return endpoint, queue, record
+    return prepared(endpoint), prepared(queue), prepared(record)
 
 
 # What a drain uses of its endpoint (the rest is left deferred, read if ever asked for).

@@ -21,8 +21,9 @@ from django.utils import timezone
 
 from integrations.models import EVENT_KINDS, PING
 from tenants.context import require_tenant_id
+from tenants.rows import prepared
 
-EMIT_SQL = """
+EMIT_SQL = prepared("""
 WITH input AS (
     SELECT (i.event->>'id')::uuid AS id, i.event->>'kind' AS kind, i.event->'payload' AS payload, i.n
       FROM jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS i(event, n)
@@ -46,7 +47,7 @@ SELECT gen_random_uuid(), %(tenant)s, s.endpoint_id, s.event_id, 'pending', 0, %
  WHERE EXISTS (SELECT 1 FROM events)
  ORDER BY s.n, s.endpoint_id
 RETURNING endpoint_id
-"""
+""")
 
 
 def events_emit(events: Iterable[tuple[str, dict]], *, endpoint_id: uuid.UUID | None = None) -> int:

@@ -26,6 +26,7 @@ from django.db.models.expressions import DatabaseDefault
 from django.utils import timezone
 
 from tenants.context import NoTenantSelected, require_tenant_id
+from tenants.db.base import prepared
 
 
 @cache
@@ -42,7 +43,7 @@ def _statement(model: type[models.Model], alias: str) -> tuple[str, tuple[str, .
     # Table and column names from the model, quoted; the values go as parameters. `= ANY(%s)`
     # takes one key as a one-element list as well.
     sql = f"SELECT {columns} FROM {table} WHERE {table}.{quote('tenant_id')} = %s AND {key} = ANY(%s)"  # noqa: S608
-    return sql, tuple(field.attname for field in fields)
+    return prepared(sql), tuple(field.attname for field in fields)
 
 
 def row_get(model: type[models.Model], pk) -> models.Model | None:
@@ -106,6 +107,9 @@ PLAIN = (
 )
 
 
+PREPARED_ROWS = 20
+
+
 @cache
 def _insert(model: type[models.Model], alias: str) -> tuple[str, tuple[models.Field, ...], str, tuple]:
     """The INSERT's head, the fields given, and RETURNING with the fields it reads back: a serial
@@ -158,8 +162,10 @@ def rows_insert(model: type[models.Model], instances: list) -> list:
             marks.append("%s")
             params.append(value)
         rows.append("(" + ", ".join(marks) + ")")
+    sql = head + ", ".join(rows) + returning
     with connections[alias].cursor() as cursor:
-        cursor.execute(head + ", ".join(rows) + returning, params)
+        # A sale's few rows prepared (one statement per row count); a bulk batch sent whole.
+        cursor.execute(prepared(sql) if len(instances) <= PREPARED_ROWS else sql, params)
         # PostgreSQL returns the rows of INSERT ... VALUES in their order (bulk_create relies on it).
         read = cursor.fetchall() if returning else ()
     for instance, values in zip(instances, read, strict=False):

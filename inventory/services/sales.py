@@ -5,6 +5,7 @@ total, cash only in an open shift. The money rules are in `inventory.services.pr
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -42,7 +43,7 @@ from inventory.services.pricing import ZERO, Discount, LineIn, allocate, basket_
 from inventory.services.stock import movement_apply, movements_apply_many
 from tenants.context import require_tenant_id
 from tenants.models import Store
-from tenants.rows import rows_insert
+from tenants.rows import prepared, rows_insert
 
 MAX_REGISTER_LENGTH = 64
 
@@ -121,17 +122,19 @@ def line_tax(line_total: Decimal, tax_rate: Decimal) -> Decimal:
     return tax_of(line_total, tax_rate)
 
 
+RECEIPT_NUMBER_SQL = prepared(
+    f"UPDATE {ReceiptCounter._meta.db_table} SET last_number = last_number + 1 "  # noqa: S608
+    "WHERE tenant_id = %s AND store_id = %s RETURNING last_number"
+)
+
+
 def _receipt_number_next(store: Store) -> int:
     """The store's next receipt number; the counter row stays locked until the sale commits."""
     tenant_id = require_tenant_id()
     for _ in range(2):
         with connection.cursor() as cursor:
             # One statement: the increment returns the number it made (and keeps the row locked).
-            cursor.execute(
-                f"UPDATE {ReceiptCounter._meta.db_table} SET last_number = last_number + 1 "  # noqa: S608
-                "WHERE tenant_id = %s AND store_id = %s RETURNING last_number",
-                [tenant_id, store.pk],
-            )
+            cursor.execute(RECEIPT_NUMBER_SQL, [tenant_id, store.pk])
             row = cursor.fetchone()
         if row is not None:
             return row[0]
@@ -182,6 +185,20 @@ def _check_register(register: str) -> str:
     return register
 
 
+@functools.cache
+def _shift_lock_sql(by_register: bool) -> str:
+    table = Shift._meta.db_table
+    columns = ", ".join(f"s.{field.column}" for field in Shift._meta.concrete_fields)
+    inner = ", ".join(field.column for field in Shift._meta.concrete_fields)
+    return prepared(
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM {table} a WHERE a.tenant_id = %s AND a.store_id = %s) "  # noqa: S608
+        "AS runs_shifts FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
+        f"SELECT {inner} FROM {table} WHERE tenant_id = %s AND store_id = %s AND status = %s"
+        f"{' AND register = %s' if by_register else ''} ORDER BY opened_at DESC LIMIT %s "
+        "FOR NO KEY UPDATE) AS s ON true"
+    )
+
+
 def shift_lock(*, store: Store, register: str) -> tuple[Shift | None, bool]:
     """The open shift a sale or refund belongs to, locked until the transaction ends, and whether
     the store has ever opened a shift (`_cash_needs_a_shift`): one statement.
@@ -193,15 +210,10 @@ def shift_lock(*, store: Store, register: str) -> tuple[Shift | None, bool]:
     register named and two shifts open, both are locked as long (newest first, so two sales
     never take them in opposite orders) and neither is the sale's.
     """
-    table = Shift._meta.db_table
     tenant_id = require_tenant_id()
     rows = list(
         Shift.objects.raw(
-            f"SELECT s.*, EXISTS (SELECT 1 FROM {table} a WHERE a.tenant_id = %s AND a.store_id = %s) "  # noqa: S608
-            "AS runs_shifts FROM (SELECT 1) AS one LEFT JOIN LATERAL ("
-            f"SELECT * FROM {table} WHERE tenant_id = %s AND store_id = %s AND status = %s"
-            f"{' AND register = %s' if register else ''} ORDER BY opened_at DESC LIMIT %s "
-            "FOR NO KEY UPDATE) AS s ON true",
+            _shift_lock_sql(bool(register)),
             [
                 tenant_id,
                 store.pk,

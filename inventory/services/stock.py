@@ -30,7 +30,7 @@ from inventory.locks import stock_rows_lock
 from inventory.models import Product, StockLevel, StockMovement, Supplier
 from inventory.services._rules import positive, require
 from tenants.models import Store
-from tenants.rows import rows_insert
+from tenants.rows import prepared, rows_insert
 
 CENT = Decimal("0.01")
 
@@ -82,6 +82,12 @@ def movement_apply(
     return movement
 
 
+LEVELS_UPDATE_SQL = prepared(
+    "UPDATE inventory_stocklevel AS s SET quantity = s.quantity + c.delta "
+    "FROM unnest(%s::uuid[], %s::int[]) AS c(id, delta) WHERE s.id = c.id"
+)
+
+
 def movements_apply_many(
     *, changes, kind: str, actor, reason: str = "", emit: bool = True, **extra
 ) -> list[StockMovement]:
@@ -95,11 +101,7 @@ def movements_apply_many(
     tenant_id = changes[0][0].tenant_id
     with connection.cursor() as cursor:
         # The rows are locked already (inventory.locks, in primary-key order): no new lock here.
-        cursor.execute(
-            "UPDATE inventory_stocklevel AS s SET quantity = s.quantity + c.delta "
-            "FROM unnest(%s::uuid[], %s::int[]) AS c(id, delta) WHERE s.id = c.id",
-            [[row.pk for row, *_ in changes], [delta for *_, delta in changes]],
-        )
+        cursor.execute(LEVELS_UPDATE_SQL, [[row.pk for row, *_ in changes], [delta for *_, delta in changes]])
     movements = []
     for row, store, product, delta in changes:
         row.quantity += delta

@@ -7,10 +7,18 @@ and can never leak to the next request on a reused connection. Outside a transac
 statement under a tenant is wrapped in a short one of its own, except a SELECT with parameters:
 it is sent with its set_config as one query string, which PostgreSQL runs as one implicit
 transaction (one round trip instead of BEGIN, set_config, the statement and COMMIT).
+
+A hot statement written once (`prepared`) is prepared once per connection with SQL's PREPARE and
+sent as EXECUTE: PostgreSQL then neither parses nor plans it again (planning under row-level
+security was ~2.7 ms of the database's CPU a sale; bench/RESULTS.md, sixth pass).
 """
 
+import functools
+import hashlib
+import re
 import select
 
+from django.conf import settings
 from django.db import transaction
 from django.db.backends.postgresql import base as postgresql
 from psycopg import pq
@@ -22,7 +30,84 @@ from tenants.db.creation import DatabaseCreation
 SET_TENANT_SQL = "SELECT set_config('kassa.tenant_id', %s, true)"
 # The same, sent in one round trip with the statement it comes before (see `_fold_tenant`).
 FOLDED_TENANT_SQL = "SELECT set_config('kassa.tenant_id', %s, true); "
-READ_PREPARED = "EXECUTE kassa_read_"
+# At most this many statements prepared on one connection; any other is sent whole.
+PREPARED_MAX = 200
+
+
+class Prepared(str):
+    """A statement to send as EXECUTE of a copy prepared on its connection (`prepared`)."""
+
+    name: str
+    definition: str  # PREPARE <name> AS <the statement, placeholders numbered>
+    execute: str  # EXECUTE <name>(<the placeholders, in their numbers' order>)
+
+
+# Every statement `prepared` made in this process, by name (what an EXECUTE in a log stands for).
+NAMED: dict[str, Prepared] = {}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
+
+
+@functools.lru_cache(maxsize=512)  # the same text, the same statement (rows_insert builds its text per call)
+def prepared(sql: str) -> Prepared:
+    """Mark `sql` (`%s` or `%(name)s` placeholders, not both) to be prepared once per connection.
+
+    PREPARE is sent before the first EXECUTE on a connection and kept by the server for the
+    connection's life (a rollback does not undo it); the EXECUTE goes like the statement would,
+    its values bound by the client as before, so the tenant's set_config is folded in front of a
+    prepared SELECT as in front of a SELECT, and row-level security applies when it runs. Not
+    through a transaction-mode PgBouncer (the next transaction may reach a server that never saw
+    the PREPARE): there the statement is sent whole. Spell the columns out (no `SELECT *`): a
+    prepared statement's result may not change shape after a migration.
+    """
+    statement = Prepared(sql)
+    kind = "read" if sql.lstrip()[:6].upper() == "SELECT" else "write"
+    statement.name = f"kassa_{kind}_{hashlib.sha256(sql.encode()).hexdigest()[:24]}"
+    given: list[str] = []  # the EXECUTE's placeholders, the n-th for $n
+
+    def number(match) -> str:
+        if match.group() == "%%":
+            return "%"
+        if match.group(1) is None:
+            given.append("%s")
+            return f"${len(given)}"
+        named = f"%({match.group(1)})s"  # the same name is the same parameter
+        if named not in given:
+            given.append(named)
+        return f"${given.index(named) + 1}"
+
+    statement.definition = f"PREPARE {statement.name} AS " + _PLACEHOLDER.sub(number, sql)
+    statement.execute = f"EXECUTE {statement.name}" + (f"({', '.join(given)})" if given else "")
+    NAMED[statement.name] = statement
+    return statement
+
+
+def _read_prepared(sql) -> bool:
+    return isinstance(sql, Prepared) and sql.name.startswith("kassa_read_")
+
+
+def _prepare(connection, statement: Prepared) -> None:
+    # On the raw connection, so it neither re-enters this wrapper nor takes pghistory's context.
+    with connection.wrap_database_errors:
+        connection.connection.execute(statement.definition)
+
+
+def _executable(sql, params, many, context):
+    """What to send for `sql`: the EXECUTE of a prepared statement (preparing it first on this
+    connection), or `sql` itself (also in a failed transaction, which refuses the PREPARE: the
+    statement then fails as it would have)."""
+    if not isinstance(sql, Prepared) or many or settings.KASSA_DB_TRANSACTION_POOLING:
+        return sql
+    connection = context["connection"]
+    raw = connection.connection
+    done = getattr(raw, "kassa_prepared", None)
+    if done is None:
+        done = raw.kassa_prepared = set()  # a new (reconnected) connection has none
+    if sql.name not in done:
+        if len(done) >= PREPARED_MAX or raw.info.transaction_status == pq.TransactionStatus.INERROR:
+            return str(sql)
+        _prepare(connection, sql)
+        done.add(sql.name)
+    return sql.execute
 
 
 def _apply_tenant(connection, wanted: str) -> None:
@@ -37,13 +122,13 @@ def _foldable(sql, params, many, context) -> bool:
     Not a write: pghistory puts its context in front of writes only (it skips statements that
     start with SELECT), so a write keeps its own set_config; not a named cursor (DECLARE …
     FOR takes one statement); not without parameters (a bare `%` would then be read as one).
-    The EXECUTE of a prepared SELECT named `kassa_read_…` (accounts.tokens) is folded likewise."""
+    A `prepared` SELECT is folded likewise, in front of its EXECUTE."""
     return (
         not many
         and isinstance(params, list | tuple)
         and len(params) > 0
         and isinstance(sql, str)
-        and (sql.lstrip()[:6].upper() == "SELECT" or sql.startswith(READ_PREPARED))
+        and sql.lstrip()[:6].upper() == "SELECT"
         and not getattr(context["cursor"].cursor, "name", None)
     )
 
@@ -59,7 +144,9 @@ def _fold_tenant(execute, sql, params, many, context, wanted: str, in_transactio
     result. The two run in order in one implicit step of the transaction. Outside a transaction
     (autocommit), the server runs a query string of several statements as one implicit
     transaction: the setting is local to it and gone when it ends, as with BEGIN … COMMIT."""
-    result = execute(FOLDED_TENANT_SQL + sql, (wanted, *params), many, context)
+    result = execute(
+        FOLDED_TENANT_SQL + _executable(sql, params, many, context), (wanted, *params), many, context
+    )
     if in_transaction:
         context["connection"].kassa_tenant_in_transaction = wanted
     while result is not None and result.nextset():
@@ -73,26 +160,26 @@ def tenant_guard(execute, sql, params, many, context):
     wanted = str(tenant_id) if tenant_id is not None else ""
     if connection.get_autocommit():
         if not wanted:
-            return execute(sql, params, many, context)
+            return execute(_executable(sql, params, many, context), params, many, context)
         if _foldable(sql, params, many, context):
             return _fold_tenant(execute, sql, params, many, context, wanted, False)  # not in a transaction
         with transaction.atomic(using=connection.alias):
             _apply_tenant(connection, wanted)
-            return execute(sql, params, many, context)
+            return execute(_executable(sql, params, many, context), params, many, context)
     status = connection.connection.info.transaction_status
     if status == pq.TransactionStatus.IDLE:
         # The statement will open a new transaction: any earlier local setting is gone.
         connection.kassa_tenant_in_transaction = ""
     # (None means unknown, after a rollback: always set it again.)
-    if (
-        connection.kassa_tenant_in_transaction != wanted
-        and status != pq.TransactionStatus.INERROR
-        and not _is_savepoint(sql)
-    ):
+    stale = connection.kassa_tenant_in_transaction != wanted
+    if status != pq.TransactionStatus.INERROR and not _is_savepoint(sql) and (stale or _read_prepared(sql)):
         if wanted and _foldable(sql, params, many, context):
+            # A prepared SELECT gets the set_config in front even when it is set: its EXECUTE
+            # does not start with SELECT, so pghistory would put its context there instead.
             return _fold_tenant(execute, sql, params, many, context, wanted)
-        _apply_tenant(connection, wanted)
-    return execute(sql, params, many, context)
+        if stale:
+            _apply_tenant(connection, wanted)
+    return execute(_executable(sql, params, many, context), params, many, context)
 
 
 class DatabaseWrapper(postgresql.DatabaseWrapper):
@@ -134,4 +221,11 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
     def get_connection_params(self):
         if self.settings_dict.get("EMBEDDED"):
             self.settings_dict["HOST"] = embedded.ensure_postgres()
-        return super().get_connection_params()
+        params = super().get_connection_params()
+        if not settings.KASSA_DB_TRANSACTION_POOLING:  # PgBouncer refuses startup options
+            # The `prepared` statements' plan made once, not for each EXECUTE: left to choose,
+            # PostgreSQL kept planning those with an array parameter anew (its generic estimate of
+            # `= ANY($1)` looks worse), and their generic plans are the same index scans. Only named
+            # prepared statements follow this; Django's other statements are planned as before.
+            params["options"] = f"{params.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
+        return params
