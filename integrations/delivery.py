@@ -176,7 +176,8 @@ def endpoint_drain(*, endpoint_id: UUID) -> Drained:
     (`delivery_attempt`), so a delivery goes out only while the endpoint is on, to its URL and
     with its secret as they were after the one before: an endpoint turned off or changed
     meanwhile is read afresh before the next send (and found off: the drain ends). The queue is
-    read a page at a time (one statement for up to `PAGE` deliveries of an active endpoint).
+    read a page at a time (one statement for up to `PAGE` deliveries of an active endpoint); a
+    page shorter than asked for is the end of what was due when it was read.
     """
     if not _lock(endpoint_id, True):
         return Drained(locked=False)
@@ -189,7 +190,8 @@ def endpoint_drain(*, endpoint_id: UUID) -> Drained:
                 endpoint = _endpoint(endpoint_id)
                 if endpoint is None:
                     return result
-            page = _queue(endpoint_id, min(PAGE, BATCH - done))
+            limit = min(PAGE, BATCH - done)
+            page = _queue(endpoint_id, limit)
             if not page:
                 return result
             for delivery in page:
@@ -205,6 +207,11 @@ def endpoint_drain(*, endpoint_id: UUID) -> Drained:
                 if not outcome.endpoint_unchanged:
                     endpoint = None  # read it (and the queue) again
                     break
+            else:
+                if len(page) < limit:
+                    # The queue's end when it was read: a delivery committed after that read found
+                    # the wake-up claim given back (integrations.tasks), so it has a drain of its own.
+                    return result
         result.more = True
         return result
     finally:

@@ -13,10 +13,11 @@ from django.utils import timezone
 from integrations import delivery
 from tenants.context import tenant_context
 from tenants.models import Tenant
+from tenants.selectors import tenant_get
 
 
 def _tenant(tenant_id: str) -> Tenant | None:
-    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    tenant = tenant_get(tenant_id)
     return tenant if tenant is not None and tenant.status != Tenant.Status.PURGED else None
 
 
@@ -67,7 +68,11 @@ def endpoint_drain_task(tenant_id: str, endpoint_id: str) -> int:
         return 0
     with tenant_context(tenant):
         drained = delivery.endpoint_drain(endpoint_id=UUID(endpoint_id))
-    if drained.more:
+    if not drained.locked:
+        # Another drain holds the endpoint: it may have read the queue before this drain's
+        # deliveries were committed, and ends at that read. Come back once it is done.
+        endpoint_wake(tenant_id=tenant_id, endpoint_id=endpoint_id)
+    elif drained.more:
         endpoint_drain_task.delay(tenant_id, endpoint_id)
     elif drained.retry_at is not None:
         wait = (drained.retry_at - timezone.now()).total_seconds()

@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep the seeded database of an earlier run")
     parser.add_argument("--mix-seconds", type=float, default=30)
     parser.add_argument("--ratio-seconds", type=float, default=8)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--threads", type=int, default=6)
     parser.add_argument("--generator", choices=("wrk", "python"), default="wrk")
     args = parser.parse_args(argv)
@@ -262,12 +262,14 @@ def main(argv: list[str] | None = None) -> int:
         # Warm every worker (imports, connections, prepared statements) on both sides.
         warm = load("kassa", MIX, name="kassa:warm", seconds=5)
         load("bare", {"product_list": 1, "product_detail": 1}, name="warm", seconds=3)
-        # Ratios: each kind alone, Kassa and bare in turn, so drift of the machine hits both alike.
+        # Ratios: each kind alone, Kassa and bare in turn, so drift of the machine hits both alike:
+        # the side that goes first alternates from round to round (what one phase leaves behind,
+        # such as the database's background writes after a sale phase, falls on each side as often).
         # Each starts once the webhooks of every sale before it are delivered: the worker's backlog
         # would otherwise take the CPU of whichever side runs next (the CPU split showed it).
         for r in range(args.rounds):
             for kind in KINDS:
-                for side in ("kassa", "bare"):
+                for side in ("kassa", "bare") if r % 2 == 0 else ("bare", "kassa"):
                     webhooks.drain_wait(receiver, [warm, *phases], seconds=60)
                     phases.append(
                         load(

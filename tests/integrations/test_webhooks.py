@@ -529,3 +529,57 @@ def test_a_wake_up_whose_drain_was_lost_is_made_good_by_the_sweep(api, cast_a, t
         assert _sales_received(hooks, 1) == [sold]
     finally:
         stop_worker(worker)
+
+
+@transactional
+def test_a_drain_that_finds_the_endpoint_taken_comes_back_for_what_the_other_missed(
+    api, cast_a, tenant_a, stores_a, receiver
+):
+    """A drain ends at the end of the page it read; a delivery committed after that read wakes a
+    drain of its own, which finds the first still holding the endpoint: it must come back."""
+    import psycopg
+    from django.core.cache import cache
+    from django.db import connections
+
+    from integrations.delivery import LOCK_NAMESPACE
+    from integrations.tasks import WAKE_KEY, endpoint_drain_task
+    from tests.conftest import start_worker, stop_worker
+
+    hooks = receiver()
+    product = product_make(tenant_a, "COF-9", "4.50", "14.00")
+    stock_put(tenant_a, stores_a[0], product, 100)
+    client = api(cast_a["owner"])
+    webhook = register(client, hooks.url(), events=["sale.created"])
+    key = WAKE_KEY.format(tenant=tenant_a.pk, endpoint=webhook["id"])
+    cache.set(key, 1, timeout=60)  # this drain's claim: the sale queues nothing more
+    sold = sale_post(client, stores_a[0], product)
+    params = connections["default"].get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as other:  # the first drain, still sending
+        other.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, webhook["id"]])
+        before = _queued()
+        assert endpoint_drain_task.run(str(tenant_a.pk), webhook["id"]) == 0
+        assert _queued() == before + 1 and cache.get(key) is not None  # it comes back, claimed
+    worker, _ = start_worker()
+    try:
+        assert _sales_received(hooks, 1) == [sold]
+    finally:
+        stop_worker(worker)
+
+
+@transactional
+def test_a_drain_of_what_one_page_holds_reads_the_queue_once(api, cast_a, tenant_a, coffee, receiver):
+    from django.test.utils import CaptureQueriesContext
+
+    from integrations.delivery import QUEUE
+
+    hooks = receiver()
+    client = api(cast_a["owner"])
+    webhook = register(client, hooks.url())
+    for name in ("one", "two", "three"):
+        rename(client, coffee, name)
+    with tenant_context(tenant_a), CaptureQueriesContext(connection) as sent:
+        drained = endpoint_drain(endpoint_id=UUID(webhook["id"]))
+    assert drained.sent == 3 and not drained.more and len(hooks.requests) == 3
+    assert sum(QUEUE.name in query["sql"] for query in sent.captured_queries) == 1
