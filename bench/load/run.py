@@ -390,7 +390,7 @@ def _print(report: dict) -> None:
     )
     print("\neach kind alone, Kassa and bare in turn (median of rounds; p99 over the rounds):")
     print(
-        f"{'kind':<16}{'Kassa req/s':>12}{'bare req/s':>11}{'ratio':>7}{'rounds':>13}"
+        f"{'kind':<16}{'Kassa req/s':>12}{'bare req/s':>11}{'ratio':>7}{'rounds':>25}"
         f"{'Kassa p99':>10}{'bare p99':>9}{'queries':>9}{'wrk CPU':>9}"
     )
     for kind, r in report["ratios"].items():
@@ -398,7 +398,7 @@ def _print(report: dict) -> None:
         q = report["queries"].get(kind, {})
         cpu = max(r["generator_cpu"].values())
         print(
-            f"{kind:<16}{r['kassa_rps']:>12.0f}{r['bare_rps']:>11.0f}{r['ratio']:>7.2f}{rounds:>13}"
+            f"{kind:<16}{r['kassa_rps']:>12.0f}{r['bare_rps']:>11.0f}{r['ratio']:>7.2f}  {rounds:>23}"
             f"{r['kassa_p99']:>8.1f}ms{r['bare_p99']:>7.1f}ms{q.get('total', '')!s:>5} / {q.get('bare_total', '')!s:<2}"
             f"{cpu:>8.0%}"
         )
