@@ -123,7 +123,9 @@ def _counting():
 
 
 def query_counts(fixture: dict) -> dict:
-    """Each kind twice (the second counted: the token's last-use write is once a minute)."""
+    """Each kind three times, the second and third counted and the lower kept: a token's last-use
+    write comes once a minute (a BEGIN, its set_config, the UPDATE and a COMMIT), and when the
+    minute turned between the calls it fell into the counted one (a sale counted 24, not 20)."""
     import datetime
 
     from django.test import Client, override_settings
@@ -166,10 +168,13 @@ def query_counts(fixture: dict) -> dict:
     counts: dict = {}
     for kind, call in kassa.items():
         call()
-        with _counting() as c:
-            response = call()
-        assert response.status_code in (200, 201), (kind, response.status_code, response.content[:200])
-        counts[kind] = c
+        counted = []
+        for _ in range(2):
+            with _counting() as c:
+                response = call()
+            assert response.status_code in (200, 201), (kind, response.status_code, response.content[:200])
+            counted.append(c)
+        counts[kind] = min(counted, key=lambda c: c["total"])
     bare = Client(HTTP_HOST="127.0.0.1", HTTP_X_BENCH_TENANT=tenant["id"])
     bare_calls = {
         "product_list": lambda: bare.get("/bare/products/?page=7"),
@@ -185,8 +190,11 @@ def query_counts(fixture: dict) -> dict:
     ):
         for kind, call in bare_calls.items():
             call()
-            with _counting() as c:
-                response = call()
-            assert response.status_code in (200, 201), (kind, response.status_code)
-            counts[kind]["bare_total"] = c["total"]
+            totals = []
+            for _ in range(2):
+                with _counting() as c:
+                    response = call()
+                assert response.status_code in (200, 201), (kind, response.status_code)
+                totals.append(c["total"])
+            counts[kind]["bare_total"] = min(totals)
     return counts
