@@ -59,7 +59,7 @@ def _wake_release(key: str) -> None:
 
 # No result kept: nothing waits for a drain, and storing one was a Redis write per sale.
 @shared_task(name="integrations.endpoint_drain_task", ignore_result=True)
-def endpoint_drain_task(tenant_id: str, endpoint_id: str) -> int:
+def endpoint_drain_task(tenant_id: str, endpoint_id: str, again: bool = False) -> int:
     """Send an endpoint's due deliveries; after a failure, come back when the retry is due."""
     # Before the first read: any commit from here on queues a drain of its own.
     _wake_release(WAKE_KEY.format(tenant=tenant_id, endpoint=endpoint_id))
@@ -70,8 +70,12 @@ def endpoint_drain_task(tenant_id: str, endpoint_id: str) -> int:
         drained = delivery.endpoint_drain(endpoint_id=UUID(endpoint_id))
     if not drained.locked:
         # Another drain holds the endpoint: it may have read the queue before this drain's
-        # deliveries were committed, and ends at that read. Come back once it is done.
-        endpoint_wake(tenant_id=tenant_id, endpoint_id=endpoint_id)
+        # deliveries were committed, and ends at that read. Come back once, after the gather; a
+        # drain still held then (a long one, or a lock left on a pooled server) is the sweep's.
+        if not again:
+            endpoint_drain_task.apply_async(
+                (tenant_id, endpoint_id, True), countdown=settings.KASSA_WEBHOOK_GATHER_MS / 1000
+            )
     elif drained.more:
         endpoint_drain_task.delay(tenant_id, endpoint_id)
     elif drained.retry_at is not None:
