@@ -221,11 +221,17 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
     def get_connection_params(self):
         if self.settings_dict.get("EMBEDDED"):
             self.settings_dict["HOST"] = embedded.ensure_postgres()
-        params = super().get_connection_params()
-        if not settings.KASSA_DB_TRANSACTION_POOLING:  # PgBouncer refuses startup options
+        return super().get_connection_params()
+
+    def init_connection_state(self):
+        super().init_connection_state()
+        if self.connection is not None and not settings.KASSA_DB_TRANSACTION_POOLING:
             # The `prepared` statements' plan made once, not for each EXECUTE: left to choose,
             # PostgreSQL kept planning those with an array parameter anew (its generic estimate of
             # `= ANY($1)` looks worse), and their generic plans are the same index scans. Only named
             # prepared statements follow this; Django's other statements are planned as before.
-            params["options"] = f"{params.get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
-        return params
+            # A SET of the session, in autocommit (a SET inside a transaction would go with its
+            # rollback); not a startup option, which PgBouncer refuses.
+            self.connection.execute("SET plan_cache_mode = force_generic_plan")
+            if not self.get_autocommit():
+                self.connection.commit()
