@@ -42,8 +42,6 @@ class Prepared(str):
     execute: str  # EXECUTE <name>(<the placeholders, in their numbers' order>)
 
 
-# Every statement `prepared` made in this process, by name (what an EXECUTE in a log stands for).
-NAMED: dict[str, Prepared] = {}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 
 
@@ -77,7 +75,6 @@ def prepared(sql: str) -> Prepared:
 
     statement.definition = f"PREPARE {statement.name} AS " + _PLACEHOLDER.sub(number, sql)
     statement.execute = f"EXECUTE {statement.name}" + (f"({', '.join(given)})" if given else "")
-    NAMED[statement.name] = statement
     return statement
 
 

@@ -31,13 +31,16 @@ from tests.conftest import HOST_A, HttpsApiClient, token_for, transactional
 BUDGET = {"detail": 3, "list": 4, "sale": 20}
 
 
-def _readable(sql: str) -> str:
-    """A statement as sent, with each EXECUTE of a prepared statement followed by what it runs."""
-    from tenants.db import base
-
-    return re.sub(
-        r"EXECUTE (kassa_\w+)\b", lambda match: f"{match.group()} [{base.NAMED[match.group(1)]}]", sql
-    )
+def _readable(statements: list[str]) -> list[str]:
+    """The statements as sent, each EXECUTE of a prepared statement followed by what it runs (as
+    the server has it, `pg_prepared_statements`)."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+        known = dict(cursor.fetchall())
+    return [
+        re.sub(r"EXECUTE (kassa_\w+)\b", lambda match: f"{match.group()} [{known[match.group(1)]}]", sql)
+        for sql in statements
+    ]
 
 
 @contextmanager
@@ -70,7 +73,7 @@ def round_trips():
     try:
         with CaptureQueriesContext(connections["default"]) as captured:
             yield counts
-        counts["statements"] = [_readable(q["sql"]) for q in captured.captured_queries]
+        counts["statements"] = _readable([q["sql"] for q in captured.captured_queries])
         counts["total"] = (
             len(captured.captured_queries)
             + counts["separate_set_config"]
