@@ -292,10 +292,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         _stop(processes)
         receiver.stop()
+    # results.json says whether a receiver was subscribed: a run without one is not the default's.
     hooks = (
-        {}
+        {"subscribed": False}
         if args.no_webhooks
-        else {**webhooks.latency_report(receiver, kassa_phases), "drain_wait_s": round(drained, 1)}
+        else {
+            "subscribed": True,
+            **webhooks.latency_report(receiver, kassa_phases),
+            "drain_wait_s": round(drained, 1),
+        }
     )
 
     ledger = checks.ledger_check(
@@ -439,8 +444,8 @@ def _print(report: dict) -> None:
         print(f"  {kind:<16} {q}")
     ledger = report["ledger"]
     print(f"\nledger: {ledger}")
-    hooks = report.get("webhooks")
-    if hooks:
+    hooks = report.get("webhooks", {})
+    if hooks.get("subscribed"):
         print(
             f"webhooks (sale.created, one worker): {hooks['delivered']} delivered for {hooks['sales_answered']} "
             f"sales, {hooks['missing']} missing, {hooks['repeated_delivery_ids']} repeated; latency from the "
