@@ -33,7 +33,11 @@ def register_page(browse, stores, username="cody", viewport=DESKTOP, **kwargs):
 
 
 def scan(page, code: str, gap_ms: int = 5):
-    """What a barcode scanner does: the code's characters a few milliseconds apart, then Enter."""
+    """What a barcode scanner does: the code's characters a few milliseconds apart, then Enter.
+    Into the scan field, as a cashier scans once the cursor is there: waited for, because keys sent
+    before the page has focused the field go nowhere (a loaded CI machine once lost a code typed
+    right after the page loaded, and its sale had no lines)."""
+    expect(page.locator("#scan")).to_be_focused()
     page.keyboard.type(code, delay=gap_ms)
     page.keyboard.press("Enter")
 

@@ -791,4 +791,7 @@
     else if (event.key === "Escape") { event.preventDefault(); escape(); }
   });
   render();
+  // Ready to scan now, not when the browser gets round to the field's autofocus (a later frame
+  // on a busy machine): a code scanned as the page appears lands in the field, whole.
+  backToScanning();
 })();
