@@ -90,14 +90,16 @@ def _lock(endpoint_id: UUID, take: bool) -> bool:
         return bool(cursor.fetchone()[0])
 
 
-def _statements() -> tuple[str, str, str]:
+def _statements() -> tuple[str, str]:
     quote = connection.ops.quote_name
     attempts, deliveries, endpoints, events = (
         quote(model._meta.db_table) for model in (DeliveryAttempt, Delivery, WebhookEndpoint, Event)
     )
-    # Table names from the models; every value goes as a parameter.
+    # Table names from the models; every value goes as a parameter. The endpoint comes with its
+    # queue (the same columns on every row): one statement, nothing when it is off.
     queue = f"""
-        SELECT d.id, d.uid, d.attempts, d.next_attempt_at, d.created_at, d.event_id,
+        SELECT {", ".join(f"w.{column}" for column in ENDPOINT_COLUMNS)},
+               d.id, d.uid, d.attempts, d.next_attempt_at, d.created_at, d.event_id,
                e.kind, e.payload::text, e.created_at
           FROM {deliveries} d JOIN {events} e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
           JOIN {endpoints} w ON w.tenant_id = d.tenant_id AND w.id = d.endpoint_id AND w.active
@@ -118,37 +120,30 @@ def _statements() -> tuple[str, str, str]:
         )
         SELECT active, updated_at FROM {endpoints} WHERE tenant_id = %s AND id = %s
     """  # noqa: S608
-    endpoint = f"""
-        SELECT {", ".join(ENDPOINT_COLUMNS)} FROM {endpoints} WHERE tenant_id = %s AND id = %s AND active
-    """  # noqa: S608
-    return prepared(endpoint), prepared(queue), prepared(record)
+    return prepared(queue), prepared(record)
 
 
 # What a drain uses of its endpoint (the rest is left deferred, read if ever asked for).
 ENDPOINT_COLUMNS = ("id", "tenant_id", "url", "secret", "active", "failing_since", "updated_at")
 # Written once: a drain of one delivery (the common case for a chain's tills, 200 ms apart)
 # spent ~3/4 of its CPU compiling its reads in the ORM.
-ENDPOINT, QUEUE, RECORD = _statements()
+QUEUE, RECORD = _statements()
 
 
-def _endpoint(endpoint_id: UUID) -> WebhookEndpoint | None:
-    """The endpoint if it is on, its secret decrypted: one statement."""
-    with connection.cursor() as cursor:
-        cursor.execute(ENDPOINT, [require_tenant_id(), endpoint_id])
-        row = cursor.fetchone()
-    return (
-        row_built(WebhookEndpoint, dict(zip(ENDPOINT_COLUMNS, row, strict=True))) if row is not None else None
-    )
-
-
-def _queue(endpoint_id: UUID, limit: int) -> list[Delivery]:
-    """The endpoint's next `limit` pending deliveries with their events, in order, none if it is
-    off: one statement."""
+def _queue(endpoint_id: UUID, limit: int) -> tuple[WebhookEndpoint | None, list[Delivery]]:
+    """The endpoint (its secret decrypted) with its next `limit` pending deliveries and their
+    events, in order; (None, []) if it is off or has nothing pending: one statement."""
     with connection.cursor() as cursor:
         cursor.execute(QUEUE, [require_tenant_id(), endpoint_id, Delivery.Status.PENDING, limit])
         rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    width = len(ENDPOINT_COLUMNS)
+    endpoint = row_built(WebhookEndpoint, dict(zip(ENDPOINT_COLUMNS, rows[0][:width], strict=True)))
     page = []
-    for pk, uid, attempts, next_attempt_at, created_at, event_id, kind, payload, event_at in rows:
+    for pk, uid, attempts, next_attempt_at, created_at, event_id, kind, payload, event_at in (
+        row[width:] for row in rows
+    ):
         delivery = row_built(
             Delivery,
             {
@@ -166,33 +161,28 @@ def _queue(endpoint_id: UUID, limit: int) -> list[Delivery]:
             Event, {"id": event_id, "kind": kind, "payload": payload, "created_at": event_at}
         )
         page.append(delivery)
-    return page
+    return endpoint, page
 
 
 def endpoint_drain(*, endpoint_id: UUID) -> Drained:
     """Send the endpoint's due deliveries in order until one fails, none is due, or the batch ends.
 
-    The endpoint is read when the drain starts, and read back with the record of every attempt
-    (`delivery_attempt`), so a delivery goes out only while the endpoint is on, to its URL and
-    with its secret as they were after the one before: an endpoint turned off or changed
+    The endpoint is read with each page of its queue, and read back with the record of every
+    attempt (`delivery_attempt`), so a delivery goes out only while the endpoint is on, to its
+    URL and with its secret as they were after the one before: an endpoint turned off or changed
     meanwhile is read afresh before the next send (and found off: the drain ends). The queue is
-    read a page at a time (one statement for up to `PAGE` deliveries of an active endpoint); a
-    page shorter than asked for is the end of what was due when it was read.
+    read a page at a time (one statement for up to `PAGE` deliveries of an active endpoint, the
+    endpoint with them); a page shorter than asked for is the end of what was due when it was read.
     """
     if not _lock(endpoint_id, True):
         return Drained(locked=False)
     result = Drained()
     done = 0  # sent or given up
-    endpoint = None
     try:
         while done < BATCH:
-            if endpoint is None:
-                endpoint = _endpoint(endpoint_id)
-                if endpoint is None:
-                    return result
             limit = min(PAGE, BATCH - done)
-            page = _queue(endpoint_id, limit)
-            if not page:
+            endpoint, page = _queue(endpoint_id, limit)
+            if endpoint is None:
                 return result
             for delivery in page:
                 if delivery.next_attempt_at > timezone.now():
@@ -205,8 +195,7 @@ def endpoint_drain(*, endpoint_id: UUID) -> Drained:
                     result.retry_at = outcome.next_attempt_at
                     return result
                 if not outcome.endpoint_unchanged:
-                    endpoint = None  # read it (and the queue) again
-                    break
+                    break  # read it (and the queue) again
             else:
                 if len(page) < limit:
                     # The queue's end when it was read: a delivery committed after that read found
@@ -229,9 +218,10 @@ class Attempted:
 def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: Delivery) -> Attempted:
     """POST the delivery once and record the attempt with the delivery's new state.
 
-    The record is one statement that also reads the endpoint back (`Attempted.endpoint_unchanged`);
-    a failure, or the first success after failures, also updates the endpoint's failure run (and
-    may disable it) in the same transaction.
+    The record is one statement that also reads the endpoint back (`Attempted.endpoint_unchanged`),
+    sent on its own (one round trip: its own transaction, with the tenant's setting folded in
+    front, `tenants.db.base`) after a success; a failure, or the first success after failures,
+    also updates the endpoint's failure run (and may disable it) in the same transaction.
     """
     now = timezone.now()
     body = body_of(delivery.event)
@@ -250,27 +240,31 @@ def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: Delivery) -> Attemp
     elif now - delivery.created_at >= GIVE_UP_AFTER:
         status, finished_at, next_attempt_at = Delivery.Status.FAILED, now, delivery.next_attempt_at
     tenant_id = require_tenant_id()
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                RECORD,
-                [
-                    *(tenant_id, uuid4(), delivery.pk, endpoint.pk, number, answer.succeeded),
-                    *(answer.status_code, answer.error, answer.duration_ms, now),
-                    *(status, finished_at, next_attempt_at, tenant_id, delivery.pk),
-                    *(tenant_id, endpoint.pk),
-                ],
-            )
-            row = cursor.fetchone()
-        if answer.succeeded:
-            if endpoint.failing_since is not None:
+    values = [
+        *(tenant_id, uuid4(), delivery.pk, endpoint.pk, number, answer.succeeded),
+        *(answer.status_code, answer.error, answer.duration_ms, now),
+        *(status, finished_at, next_attempt_at, tenant_id, delivery.pk),
+        *(tenant_id, endpoint.pk),
+    ]
+    if answer.succeeded and endpoint.failing_since is None:
+        row = _record(values)  # the common case: nothing else to write
+    else:
+        with transaction.atomic():
+            row = _record(values)
+            if answer.succeeded:
                 WebhookEndpoint.objects.filter(pk=endpoint.pk).update(failing_since=None)
                 endpoint.failing_since = None
-        elif _failure_note(endpoint, now):  # disabled: its pending deliveries, this one too, given up
-            status = Delivery.Status.FAILED
+            elif _failure_note(endpoint, now):  # disabled: its pending deliveries, this one too, given up
+                status = Delivery.Status.FAILED
     # After a failure the endpoint is read again either way (its failure run has changed).
     unchanged = answer.succeeded and row is not None and row[0] and row[1] == endpoint.updated_at
     return Attempted(answer.succeeded, status, next_attempt_at, bool(unchanged))
+
+
+def _record(values: list) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(RECORD, values)
+        return cursor.fetchone()
 
 
 def _failure_note(endpoint: WebhookEndpoint, now: datetime) -> bool:

@@ -4,9 +4,10 @@ Row-level security policies compare `tenant_id` with the setting `kassa.tenant_i
 statement runs, this backend makes sure the setting in the current transaction equals the
 tenant of the current context, with `set_config(..., true)` so it ends with the transaction
 and can never leak to the next request on a reused connection. Outside a transaction, a
-statement under a tenant is wrapped in a short one of its own, except a SELECT with parameters:
-it is sent with its set_config as one query string, which PostgreSQL runs as one implicit
-transaction (one round trip instead of BEGIN, set_config, the statement and COMMIT).
+statement under a tenant is wrapped in a short one of its own, except a SELECT with parameters
+(or a prepared write where no other wrapper prepends to statements, `_write_foldable`): it is
+sent with its set_config as one query string, which PostgreSQL runs as one implicit transaction
+(one round trip instead of BEGIN, set_config, the statement and COMMIT).
 
 A hot statement written once (`prepared`) is prepared once per connection with SQL's PREPARE and
 sent as EXECUTE: PostgreSQL then neither parses nor plans it again (planning under row-level
@@ -130,6 +131,20 @@ def _foldable(sql, params, many, context) -> bool:
     )
 
 
+def _write_foldable(sql, params, many, context) -> bool:
+    """A prepared write in autocommit (the webhook worker's record of an attempt) folds like a
+    SELECT when no other wrapper is on the connection: pghistory's, which would put its context
+    in front of the write, is there only while a request's `pghistory.context` is open."""
+    return (
+        not many
+        and isinstance(params, list | tuple)
+        and len(params) > 0
+        and isinstance(sql, Prepared)
+        and sql.name.startswith("kassa_write_")
+        and len(context["connection"].execute_wrappers) == 1
+    )
+
+
 def _is_savepoint(sql) -> bool:
     """SAVEPOINT and RELEASE touch no row: the setting can wait for the next statement (a
     rollback to a savepoint marks it unknown, `_savepoint_rollback`)."""
@@ -158,7 +173,7 @@ def tenant_guard(execute, sql, params, many, context):
     if connection.get_autocommit():
         if not wanted:
             return execute(_executable(sql, params, many, context), params, many, context)
-        if _foldable(sql, params, many, context):
+        if _foldable(sql, params, many, context) or _write_foldable(sql, params, many, context):
             return _fold_tenant(execute, sql, params, many, context, wanted, False)  # not in a transaction
         with transaction.atomic(using=connection.alias):
             _apply_tenant(connection, wanted)

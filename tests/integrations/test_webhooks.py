@@ -585,3 +585,36 @@ def test_a_drain_of_what_one_page_holds_reads_the_queue_once(api, cast_a, tenant
         drained = endpoint_drain(endpoint_id=UUID(webhook["id"]))
     assert drained.sent == 3 and not drained.more and len(hooks.requests) == 3
     assert sum(QUEUE.name in query["sql"] for query in sent.captured_queries) == 1
+
+
+@transactional
+def test_a_drain_of_one_delivery_is_four_round_trips_and_its_record_one_transaction(
+    api, cast_a, tenant_a, coffee, receiver, monkeypatch
+):
+    """The lock, the endpoint with its queue, the attempt's record (its own implicit transaction,
+    the tenant's setting folded in front: no BEGIN, set_config or COMMIT of its own), the unlock."""
+    from django.test.utils import CaptureQueriesContext
+
+    from integrations.delivery import QUEUE, RECORD
+    from tenants.db import base
+
+    hooks = receiver()
+    client = api(cast_a["owner"])
+    webhook = register(client, hooks.url())
+    rename(client, coffee, "one")
+    separate = []
+    apply_tenant = base._apply_tenant
+    monkeypatch.setattr(base, "_apply_tenant", lambda c, w: (separate.append(w), apply_tenant(c, w)))
+    with tenant_context(tenant_a), CaptureQueriesContext(connection) as sent:
+        drained = endpoint_drain(endpoint_id=UUID(webhook["id"]))
+    assert drained.sent == 1 and len(hooks.requests) == 1
+    statements = [query["sql"] for query in sent.captured_queries]
+    assert len(statements) == 4, statements
+    assert "pg_try_advisory_lock" in statements[0] and QUEUE.name in statements[1]
+    assert RECORD.name in statements[2] and statements[2].startswith("SELECT set_config('kassa.tenant_id'")
+    assert "pg_advisory_unlock" in statements[3]
+    assert separate == []
+    with tenant_context(tenant_a):
+        delivery = Delivery.objects.get()
+        assert delivery.status == Delivery.Status.SUCCEEDED and delivery.attempts == 1
+        assert DeliveryAttempt.objects.get().succeeded

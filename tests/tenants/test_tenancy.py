@@ -182,6 +182,44 @@ def test_a_select_outside_a_transaction_sends_the_tenant_with_it_in_one_round_tr
 
 
 @transactional
+def test_a_prepared_write_outside_a_transaction_goes_with_the_tenant_in_one_round_trip_unless_pghistory_is_on(
+    tenant_a, tenant_b, as_tenant, monkeypatch
+):
+    """The webhook worker's record of an attempt: `set_config` and the EXECUTE as one query string,
+    one implicit transaction, under row-level security like any statement. With a pghistory
+    context open (a request) the write keeps its own short transaction, so pghistory's context
+    still goes in front of it."""
+    import pghistory
+
+    from tenants.db import base
+
+    separate, folded = [], []
+    apply_tenant, fold_tenant = base._apply_tenant, base._fold_tenant
+    monkeypatch.setattr(base, "_apply_tenant", lambda c, w: (separate.append(w), apply_tenant(c, w)))
+    monkeypatch.setattr(base, "_fold_tenant", lambda *a, **k: (folded.append(a[1]), fold_tenant(*a, **k))[1])
+    rename = base.prepared(
+        "UPDATE tenants_tenantkey SET version = version WHERE tenant_id = %s RETURNING tenant_id"
+    )
+
+    def renamed(tenant) -> list:
+        with connection.cursor() as cursor:
+            cursor.execute(rename, [tenant.pk])
+            return cursor.fetchall()
+
+    assert connection.get_autocommit()
+    with as_tenant(tenant_a):
+        assert renamed(tenant_a) == [(tenant_a.pk,)]
+        assert renamed(tenant_b) == []  # another tenant's row: the policy lets nothing through
+    assert separate == [] and folded == [rename, rename] and not connection.in_atomic_block
+    with as_tenant(tenant_a), pghistory.context(test="prepared write"):
+        assert renamed(tenant_a) == [(tenant_a.pk,)]
+    assert separate == [str(tenant_a.pk)] and len(folded) == 2
+    with as_tenant(None), connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('kassa.tenant_id', true)")
+        assert cursor.fetchone() in (("",), (None,))  # the setting ended with its statement
+
+
+@transactional
 def test_the_health_check_sends_nothing_on_a_live_connection_and_finds_one_the_server_ended(monkeypatch):
     """CONN_HEALTH_CHECKS without Django's `SELECT 1` per request: the socket says whether the server
     ended the connection; a terminated one is replaced before the request's first statement."""
