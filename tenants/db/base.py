@@ -5,7 +5,7 @@ statement runs, this backend makes sure the setting in the current transaction e
 tenant of the current context, with `set_config(..., true)` so it ends with the transaction
 and can never leak to the next request on a reused connection. Outside a transaction, a
 statement under a tenant is wrapped in a short one of its own, except a SELECT with parameters
-(or a prepared write where no other wrapper prepends to statements, `_write_foldable`): it is
+(or a prepared write where no other wrapper prepends to statements, `_foldable`): it is
 sent with its set_config as one query string, which PostgreSQL runs as one implicit transaction
 (one round trip instead of BEGIN, set_config, the statement and COMMIT).
 
@@ -114,34 +114,23 @@ def _apply_tenant(connection, wanted: str) -> None:
     connection.kassa_tenant_in_transaction = wanted
 
 
-def _foldable(sql, params, many, context) -> bool:
+def _foldable(sql, params, many, context, *, writes: bool = False) -> bool:
     """A SELECT with positional parameters on an unnamed cursor: the tenant's set_config can
     go in front of it in the same query string (one round trip, run in order by the server).
     Not a write: pghistory puts its context in front of writes only (it skips statements that
     start with SELECT), so a write keeps its own set_config; not a named cursor (DECLARE …
     FOR takes one statement); not without parameters (a bare `%` would then be read as one).
-    A `prepared` SELECT is folded likewise, in front of its EXECUTE."""
+    A `prepared` SELECT is folded likewise, in front of its EXECUTE. With `writes` (autocommit:
+    the webhook worker's record of an attempt), a prepared write too, when no other wrapper is on
+    the connection: pghistory's is there only while a request's `pghistory.context` is open."""
+    if many or not isinstance(params, list | tuple) or not params:
+        return False
+    if writes and isinstance(sql, Prepared) and sql.name.startswith("kassa_write_"):
+        return len(context["connection"].execute_wrappers) == 1
     return (
-        not many
-        and isinstance(params, list | tuple)
-        and len(params) > 0
-        and isinstance(sql, str)
+        isinstance(sql, str)
         and sql.lstrip()[:6].upper() == "SELECT"
         and not getattr(context["cursor"].cursor, "name", None)
-    )
-
-
-def _write_foldable(sql, params, many, context) -> bool:
-    """A prepared write in autocommit (the webhook worker's record of an attempt) folds like a
-    SELECT when no other wrapper is on the connection: pghistory's, which would put its context
-    in front of the write, is there only while a request's `pghistory.context` is open."""
-    return (
-        not many
-        and isinstance(params, list | tuple)
-        and len(params) > 0
-        and isinstance(sql, Prepared)
-        and sql.name.startswith("kassa_write_")
-        and len(context["connection"].execute_wrappers) == 1
     )
 
 
@@ -173,7 +162,7 @@ def tenant_guard(execute, sql, params, many, context):
     if connection.get_autocommit():
         if not wanted:
             return execute(_executable(sql, params, many, context), params, many, context)
-        if _foldable(sql, params, many, context) or _write_foldable(sql, params, many, context):
+        if _foldable(sql, params, many, context, writes=True):
             return _fold_tenant(execute, sql, params, many, context, wanted, False)  # not in a transaction
         with transaction.atomic(using=connection.alias):
             _apply_tenant(connection, wanted)
