@@ -229,6 +229,7 @@ class Stack:
                             "synchronous_commit": "on",
                             "timezone": "UTC",
                             "shared_buffers": "64MB",
+                            "random_page_cost": "1.1",  # deploy/README.md, "PostgreSQL settings"
                         },
                     },
                 },
