@@ -1,6 +1,7 @@
 """Run the load test: a database of its own, Kassa and the bare baseline under gunicorn with the
-production settings (deploy/gunicorn.conf.py), a Celery worker, then the phases, the ledger
-check and the query counts. Prints one table; writes var/bench-load/results.json.
+production settings (deploy/gunicorn.conf.py), a Celery worker, then the phases (each kind alone
+on both sides in turn, the mix, both sides in turn in one mix of the kinds bare serves), the
+ledger check and the query counts. Prints one table; writes var/bench-load/results.json.
 
     python -m bench.load [--reuse] [--mix-seconds 30] [--ratio-seconds 8] [--threads 6]
                          [--generator wrk|python]

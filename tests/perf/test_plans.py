@@ -19,4 +19,5 @@ def test_the_embedded_server_costs_a_random_read_as_memory_and_ssds_do():
     for alias in ("default", "owner"):  # the application role and the owner: a server setting
         with connections[alias].cursor() as cursor:
             cursor.execute("SHOW random_page_cost")
-            assert cursor.fetchone() == ("1.1",), alias
+            setting = cursor.fetchone()
+        assert setting == ("1.1",), f"{alias}: {setting}; deploy/README.md, PostgreSQL settings"
