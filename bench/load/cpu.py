@@ -33,6 +33,12 @@ def _group(command: str, ports: dict[str, int]) -> str | None:
     return None
 
 
+def process_seconds(pid: int | str) -> float:
+    """A process's CPU in seconds: user and system time, with its reaped children's."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / TICK
+
+
 def snapshot(ports: dict[str, int]) -> dict[int, tuple[str, float]]:
     """Every process of a group: (group, seconds of CPU including reaped children)."""
     found = {}
@@ -41,12 +47,12 @@ def snapshot(ports: dict[str, int]) -> dict[int, tuple[str, float]]:
             continue
         try:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            seconds = process_seconds(entry.name)
         except OSError:  # it ended meanwhile
             continue
         group = _group(command, ports)
         if group is not None:
-            found[int(entry.name)] = (group, sum(int(f) for f in fields[11:15]) / TICK)
+            found[int(entry.name)] = (group, seconds)
     return found
 
 

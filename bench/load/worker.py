@@ -24,7 +24,6 @@ import subprocess  # nosec B404 - the receiver and the worker, this file's own c
 import sys
 import time
 import uuid
-from pathlib import Path
 
 from bench.load import cpu
 from bench.load import run as bench_run
@@ -43,11 +42,6 @@ server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
 print(server.server_address[1], flush=True)
 server.serve_forever()
 """
-
-
-def _backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / cpu.TICK
 
 
 def _emit(tenant, count: int) -> None:
@@ -81,10 +75,10 @@ def in_process(tenant, endpoint_id, *, drains: int, per: int) -> tuple[float, fl
     spent = database = 0.0
     for _ in range(drains):
         _emit(tenant, per)
-        began, began_db = time.process_time(), _backend_cpu(backend)
+        began, began_db = time.process_time(), cpu.process_seconds(backend)
         sent = drain()
         spent += time.process_time() - began
-        database += _backend_cpu(backend) - began_db
+        database += cpu.process_seconds(backend) - began_db
         if sent != per:
             raise RuntimeError(f"{sent} sent of {per}")
     return 1000 * spent / (drains * per), 1000 * database / (drains * per)

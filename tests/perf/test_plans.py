@@ -9,12 +9,11 @@ server a fresh machine starts, rather than one plan over made-up data. deploy/RE
 same of every server.
 """
 
+import pytest
 from django.db import connections
 
-from tests.conftest import transactional
 
-
-@transactional
+@pytest.mark.django_db(databases=["default", "owner"])
 def test_the_embedded_server_costs_a_random_read_as_memory_and_ssds_do():
     for alias in ("default", "owner"):  # the application role and the owner: a server setting
         with connections[alias].cursor() as cursor:
