@@ -51,19 +51,22 @@ def test_first_sign_in_enrols_an_authenticator_before_anything_else(db):
     wrong = browser.post("/login/enrol/", {"otp": "000000"}, secure=True)
     assert wrong.status_code == 200 and b"wrong" in wrong.content
     assert browser.get("/admin/", secure=True).status_code == 302
-    done = browser.post("/login/enrol/", {"otp": totp_code(device)}, secure=True)
-    assert done.status_code == 302 and done["Location"] == "/admin/"
-    assert browser.get("/admin/", secure=True).status_code == 200
-    assert PlatformTotpDevice.objects.get(user=staff).confirmed
-    # Signed out and in again: now the code is asked for, and a used code does not work twice.
-    browser.post("/logout/", secure=True)
-    again = web_client(PLATFORM)
-    step = again.post("/login/", {"username": name, "password": PASSWORD}, secure=True)
-    assert step["Location"].startswith("/login/otp/")
-    assert again.post("/login/otp/", {"otp": totp_code(device)}, secure=True).status_code == 200
-    with time_machine.travel(timezone.now() + timezone.timedelta(seconds=31)):
-        signed = again.post("/login/otp/", {"otp": totp_code(device, at=time.time())}, secure=True)
-        assert signed.status_code == 302 and again.get("/admin/", secure=True).status_code == 200
+    # The clock stands still from the enrolment to the replay: both codes are of one 30 s step
+    # (with the clock running, a step that ended between them made the replay a fresh code).
+    with time_machine.travel(timezone.now(), tick=False):
+        done = browser.post("/login/enrol/", {"otp": totp_code(device)}, secure=True)
+        assert done.status_code == 302 and done["Location"] == "/admin/"
+        assert browser.get("/admin/", secure=True).status_code == 200
+        assert PlatformTotpDevice.objects.get(user=staff).confirmed
+        # Signed out and in again: now the code is asked for, and a used code does not work twice.
+        browser.post("/logout/", secure=True)
+        again = web_client(PLATFORM)
+        step = again.post("/login/", {"username": name, "password": PASSWORD}, secure=True)
+        assert step["Location"].startswith("/login/otp/")
+        assert again.post("/login/otp/", {"otp": totp_code(device)}, secure=True).status_code == 200
+        with time_machine.travel(timezone.now() + timezone.timedelta(seconds=31)):
+            signed = again.post("/login/otp/", {"otp": totp_code(device, at=time.time())}, secure=True)
+            assert signed.status_code == 302 and again.get("/admin/", secure=True).status_code == 200
     events = staff_events(name)
     assert {"outcome": "failure", "reason": "otp_enrolment_needed", "channel": "web"} in events
     assert {"outcome": "failure", "reason": "otp_wrong", "channel": "web"} in events
