@@ -5,6 +5,11 @@
    same run; the figure is the ratio of median latencies.
 2. The access-log query of the review API (one user, one day) over 1,000,000 entries of one
    tenant: p95 of the first page, in milliseconds.
+3. The access row's write over those 1,000,000 entries (random request ids, as every entry had
+   before the tenth pass of issue 17): a new entry's request id random (UUIDv4) against
+   time-ordered (UUIDv7, what the middleware makes), alternated, each after a checkpoint (on the
+   embedded server): time and WAL an insert. WAL is the page images a random key costs: the
+   first change of an index page after a checkpoint writes the whole page.
 """
 
 import os
@@ -19,6 +24,7 @@ ENTRIES = 1_000_000
 USERS = 50
 DAYS = 30
 QUERIES = 200
+WRITES = 3000
 
 
 def _setup():
@@ -141,6 +147,53 @@ def bench_access_query(tenant, reader) -> None:
     )
 
 
+def _checkpoint() -> bool:
+    """A checkpoint on the embedded server (its superuser); False on another server."""
+    from django.conf import settings
+
+    if not settings.DATABASES["default"].get("EMBEDDED"):
+        return False
+    import pgserver
+
+    from core import embedded
+
+    pgserver.get_server(embedded.postgres_dir(), cleanup_mode=None).psql("CHECKPOINT;")
+    return True
+
+
+def bench_request_ids(tenant) -> None:
+    import uuid
+
+    from django.utils import timezone
+    from uuid6 import uuid7
+
+    from auditlog import writer
+
+    def params(request_id):
+        tenant_id = str(tenant.pk)
+        row = ("10.0.0.1", "bench.localhost", "GET", "/api/v1/products/", "", 200, 3.5, "bench")
+        return (tenant_id, timezone.now(), tenant_id, str(request_id), None, None, None, None, *row)
+
+    def lsn():
+        return writer._connection().execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+
+    for name, make in [("random (UUIDv4)", uuid.uuid4), ("time-ordered (UUIDv7)", uuid7)] * 2:
+        checkpointed = _checkpoint()
+        before = lsn()
+        started = time.perf_counter()
+        for _ in range(WRITES):
+            writer.execute(writer.ACCESS_SQL, params(make()))
+        elapsed = time.perf_counter() - started
+        wal = (
+            writer._connection().execute("SELECT pg_current_wal_lsn() - %s::pg_lsn", (before,)).fetchone()[0]
+        )
+        print(
+            f"access row write, request id {name}: {elapsed / WRITES * 1000:.3f} ms, "
+            f"WAL {wal / WRITES:,.0f} B an insert ({WRITES} inserts"
+            f"{', after a checkpoint' if checkpointed else ', no checkpoint: not the embedded server'})"
+        )
+
+
 def main() -> None:
     config = _setup()
     try:
@@ -169,6 +222,7 @@ def main() -> None:
             token = token_issue(user=reader, policy=policy_for(reader))[1]
         bench_overhead(token)
         bench_access_query(tenant, reader)
+        bench_request_ids(tenant)
     finally:
         _teardown(config)
 
