@@ -1,6 +1,5 @@
-import uuid
-
 from django.db import models
+from uuid6 import uuid7
 
 from tenants.fields import EncryptedTextField
 from tenants.models import TenantOwnedModel
@@ -9,7 +8,7 @@ from tenants.models import TenantOwnedModel
 class IdempotencyRecord(TenantOwnedModel):
     """The first successful answer to a POST with an `Idempotency-Key` (idempotency.decorator)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of user, method, path and body")
     response_status = models.PositiveSmallIntegerField()

@@ -22,13 +22,14 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from uuid6 import uuid7
 
 from integrations import net
 from integrations.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
@@ -241,7 +242,7 @@ def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: Delivery) -> Attemp
         status, finished_at, next_attempt_at = Delivery.Status.FAILED, now, delivery.next_attempt_at
     tenant_id = require_tenant_id()
     values = [
-        *(tenant_id, uuid4(), delivery.pk, endpoint.pk, number, answer.succeeded),
+        *(tenant_id, uuid7(), delivery.pk, endpoint.pk, number, answer.succeeded),
         *(answer.status_code, answer.error, answer.duration_ms, now),
         *(status, finished_at, next_attempt_at, tenant_id, delivery.pk),
         *(tenant_id, endpoint.pk),

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
+from uuid6 import uuid7
 
 from integrations.models import EVENT_KINDS, PING
 from tenants.context import require_tenant_id
@@ -64,7 +65,7 @@ def events_emit(events: Iterable[tuple[str, dict]], *, endpoint_id: uuid.UUID | 
     tenant_id = require_tenant_id()
     # One JSON document, not arrays: psycopg quotes a string in C, but writes an array's text
     # escaping each element's quotes by a pattern in Python (~370 matches for a sale's payloads).
-    rows = [{"id": str(uuid.uuid4()), "kind": kind, "payload": payload} for kind, payload in events]
+    rows = [{"id": str(uuid7()), "kind": kind, "payload": payload} for kind, payload in events]
     params = {
         "events": json.dumps(rows, cls=DjangoJSONEncoder),
         "tenant": tenant_id,

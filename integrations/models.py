@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Now
+from uuid6 import uuid7
 
 from tenants.fields import EncryptedTextField
 from tenants.models import TenantOwnedModel
@@ -57,7 +58,7 @@ class WebhookEndpoint(TenantOwnedModel):
 class Event(TenantOwnedModel):
     """Something that happened, as sent to the endpoints subscribed to its kind."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     kind = models.CharField(max_length=40)
     payload = models.JSONField()
     created_at = models.DateTimeField(db_default=Now())
@@ -103,7 +104,7 @@ class Delivery(TenantOwnedModel):
 class DeliveryAttempt(TenantOwnedModel):
     """One POST to an endpoint: when, the answer's status code (none if no answer), how long."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_rows")
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="+")
     number = models.PositiveIntegerField()

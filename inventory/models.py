@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
+from uuid6 import uuid7
 
 from tenants.fields import EncryptedTextField
 from tenants.models import Store, TenantOwnedModel
@@ -183,7 +184,7 @@ class StockMovement(TenantOwnedModel):
         TRANSFER_IN = "transfer_in"
         COUNT = "count"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -229,7 +230,7 @@ class Sale(TenantOwnedModel):
         PARTIALLY_REFUNDED = "partially_refunded"
         REFUNDED = "refunded"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
     receipt_number = models.PositiveBigIntegerField()
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.COMPLETED)
@@ -282,7 +283,7 @@ class Sale(TenantOwnedModel):
 class SaleLine(TenantOwnedModel):
     """A product sold, with its price and tax as they were at the time of sale."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     sku = models.CharField(max_length=64)
@@ -321,7 +322,7 @@ class Payment(TenantOwnedModel):
         VOUCHER = "voucher"
         OTHER = "other"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="payments")
     method = models.CharField(max_length=16, choices=Method.choices)
     amount = models.DecimalField(**MONEY)
@@ -348,7 +349,7 @@ class SaleTax(TenantOwnedModel):
 class Refund(TenantOwnedModel):
     """Money and goods back: of a sale (`sale` set) or a return without a receipt (`sale` empty)."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     sale = models.ForeignKey(Sale, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds")
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
     reason = models.CharField(max_length=200, blank=True)
@@ -381,7 +382,7 @@ class Refund(TenantOwnedModel):
 
 
 class RefundLine(TenantOwnedModel):
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="lines")
     sale_line = models.ForeignKey(SaleLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -465,7 +466,7 @@ class CashMovement(TenantOwnedModel):
         PAY_IN = "pay_in"
         PAY_OUT = "pay_out"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     shift = models.ForeignKey(Shift, on_delete=models.PROTECT, related_name="cash_movements")
     kind = models.CharField(max_length=8, choices=Kind.choices)
     amount = models.DecimalField(**MONEY, help_text="positive; the kind says which way")
