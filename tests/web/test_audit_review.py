@@ -93,7 +93,10 @@ def test_a_store_manager_sees_only_their_stores(cast_a, stores_a, coffee, tea, t
     harbour_sale = sell(owner, stores_a[1], tea)
     manager = web(cast_a["store_manager"])
     html = get(manager, "/audit/").content.decode()
-    assert main_sale["id"] in html and harbour_sale["id"][:8] not in html
+    # An id is shown by its last 12 digits, the random ones: a sale's rows have time-ordered ids
+    # (UUIDv7), whose first 12 digits are the millisecond they were made in.
+    assert main_sale["id"] in html and harbour_sale["id"][-12:] not in html
+    assert f"…{main_sale['id'][-12:]}<" in html
     assert "hank" not in html.split('id="top-users"')[1].split("</table>")[0]
     assert f"/pos/{stores_a[1].pk}/" not in html
     assert get(manager, f"/audit/?store={stores_a[1].pk}").status_code == 400
