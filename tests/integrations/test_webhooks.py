@@ -617,4 +617,8 @@ def test_a_drain_of_one_delivery_is_four_round_trips_and_its_record_one_transact
     with tenant_context(tenant_a):
         delivery = Delivery.objects.get()
         assert delivery.status == Delivery.Status.SUCCEEDED and delivery.attempts == 1
-        assert DeliveryAttempt.objects.get().succeeded
+        attempt = DeliveryAttempt.objects.get()
+        assert attempt.succeeded
+        assert (
+            attempt.id.version == 7
+        )  # time-ordered, as every appended row (tests/perf/test_time_ordered_ids.py)
