@@ -3,8 +3,16 @@
 - Order: an endpoint's pending deliveries go out one at a time in `Delivery.id` order (the
   order their events were committed in; the changes of one object always in the order they
   happened). The next is sent only when the one before succeeded or was given up, so at most
-  one request per endpoint is in flight. A session advisory lock on the endpoint makes the
-  worker that drains it the only one (a dead worker's connection drops the lock).
+  one request per endpoint is in flight. An advisory lock on the endpoint makes the worker that
+  drains it the only one (a dead worker's connection drops the lock). It is the session's,
+  taken and given back around the drain, except through a transaction-mode pooler
+  (KASSA_DB_TRANSACTION_POOLING), where each statement may reach another server session: a
+  session lock would be taken on one and "given back" on another, and stay held on the first.
+  There the drain is one transaction and the lock is the transaction's; its records commit
+  together at its end (a worker that dies mid-drain sends that drain's deliveries again, with
+  the same `Kassa-Delivery` ids).
+- A drain hands over to a fresh task after BATCH deliveries or DRAIN_SECONDS, so a slow
+  receiver holds neither the worker nor (pooled) a server connection and a transaction for long.
 - Retries: a non-2xx answer, a timeout, a refused address or a TLS error is a failed attempt;
   the next comes after 10 s, doubling up to one hour, until the delivery is 24 hours old, when it
   is given up (`failed`). The same `Kassa-Delivery` id goes with every attempt.
@@ -20,10 +28,12 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone, translation
@@ -38,11 +48,12 @@ from tenants.rows import prepared, row_built
 
 logger = logging.getLogger("integrations.delivery")
 
-LOCK_NAMESPACE = 63  # pg_try_advisory_lock(63, hashtext(endpoint id)); backups use 61
+LOCK_NAMESPACE = 63  # pg_try_advisory_(xact_)lock(63, hashtext(endpoint id)); backups use 61
 FIRST_RETRY = timedelta(seconds=10)
 LONGEST_WAIT = timedelta(hours=1)
 GIVE_UP_AFTER = timedelta(hours=24)
 BATCH = 200  # deliveries sent (or given up) by one task run before it hands over to a fresh one
+DRAIN_SECONDS = 30  # nor does a task run start a send after this long
 PAGE = 50  # deliveries read from the queue at a time
 USER_AGENT = "Kassa-Webhooks/1"
 DISABLED_AFTER_FAILURES = gettext_noop("24 hours of failed deliveries")  # kept in English, mailed translated
@@ -80,12 +91,15 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def _lock(endpoint_id: UUID, take: bool) -> bool:
-    sql = (
-        "SELECT pg_try_advisory_lock(%s, hashtext(%s))"
-        if take
-        else "SELECT pg_advisory_unlock(%s, hashtext(%s))"
-    )
+LOCK_SQL = {
+    "take": "SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+    "give back": "SELECT pg_advisory_unlock(%s, hashtext(%s))",
+    "take for the transaction": "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+}
+
+
+def _lock(endpoint_id: UUID, how: str) -> bool:
+    sql = LOCK_SQL[how]
     with connection.cursor() as cursor:
         cursor.execute(sql, [LOCK_NAMESPACE, str(endpoint_id)])
         return bool(cursor.fetchone()[0])
@@ -166,7 +180,8 @@ def _queue(endpoint_id: UUID, limit: int) -> tuple[WebhookEndpoint | None, list[
 
 
 def endpoint_drain(*, endpoint_id: UUID) -> Drained:
-    """Send the endpoint's due deliveries in order until one fails, none is due, or the batch ends.
+    """Send the endpoint's due deliveries in order until one fails, none is due, or the batch ends
+    (BATCH deliveries or DRAIN_SECONDS).
 
     The endpoint is read with each page of its queue, and read back with the record of every
     attempt (`delivery_attempt`), so a delivery goes out only while the endpoint is on, to its
@@ -175,37 +190,51 @@ def endpoint_drain(*, endpoint_id: UUID) -> Drained:
     read a page at a time (one statement for up to `PAGE` deliveries of an active endpoint, the
     endpoint with them); a page shorter than asked for is the end of what was due when it was read.
     """
-    if not _lock(endpoint_id, True):
+    if settings.KASSA_DB_TRANSACTION_POOLING:  # one transaction, so one server session (above)
+        with transaction.atomic():
+            if not _lock(endpoint_id, "take for the transaction"):
+                return Drained(locked=False)
+            return _drain(endpoint_id)
+    if not _lock(endpoint_id, "take"):
         return Drained(locked=False)
+    try:
+        return _drain(endpoint_id)
+    finally:
+        _lock(endpoint_id, "give back")
+
+
+def _drain(endpoint_id: UUID) -> Drained:
+    """endpoint_drain's sends, with the endpoint's lock held."""
     result = Drained()
     done = 0  # sent or given up
-    try:
-        while done < BATCH:
-            limit = min(PAGE, BATCH - done)
-            endpoint, page = _queue(endpoint_id, limit)
-            if endpoint is None:
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while done < BATCH:
+        limit = min(PAGE, BATCH - done)
+        endpoint, page = _queue(endpoint_id, limit)
+        if endpoint is None:
+            return result
+        for delivery in page:
+            if done and time.monotonic() >= deadline:  # at least one send a run, whatever the time
+                result.more = True
                 return result
-            for delivery in page:
-                if delivery.next_attempt_at > timezone.now():
-                    return result
-                outcome = delivery_attempt(endpoint=endpoint, delivery=delivery)
-                done += 1
-                if outcome.succeeded:
-                    result.sent += 1
-                elif outcome.status == Delivery.Status.PENDING:
-                    result.retry_at = outcome.next_attempt_at
-                    return result
-                if not outcome.endpoint_unchanged:
-                    break  # read it (and the queue) again
-            else:
-                if len(page) < limit:
-                    # The queue's end when it was read: a delivery committed after that read found
-                    # the wake-up claim given back (integrations.tasks), so it has a drain of its own.
-                    return result
-        result.more = True
-        return result
-    finally:
-        _lock(endpoint_id, False)
+            if delivery.next_attempt_at > timezone.now():
+                return result
+            outcome = delivery_attempt(endpoint=endpoint, delivery=delivery)
+            done += 1
+            if outcome.succeeded:
+                result.sent += 1
+            elif outcome.status == Delivery.Status.PENDING:
+                result.retry_at = outcome.next_attempt_at
+                return result
+            if not outcome.endpoint_unchanged:
+                break  # read it (and the queue) again
+        else:
+            if len(page) < limit:
+                # The queue's end when it was read: a delivery committed after that read found
+                # the wake-up claim given back (integrations.tasks), so it has a drain of its own.
+                return result
+    result.more = True
+    return result
 
 
 @dataclass(frozen=True)
@@ -221,8 +250,9 @@ def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: Delivery) -> Attemp
 
     The record is one statement that also reads the endpoint back (`Attempted.endpoint_unchanged`),
     sent on its own (one round trip: its own transaction, with the tenant's setting folded in
-    front, `tenants.db.base`) after a success; a failure, or the first success after failures,
-    also updates the endpoint's failure run (and may disable it) in the same transaction.
+    front, `tenants.db.base`; pooled, a statement of the drain's transaction) after a success; a
+    failure, or the first success after failures, also updates the endpoint's failure run (and
+    may disable it) in the same transaction.
     """
     now = timezone.now()
     body = body_of(delivery.event)

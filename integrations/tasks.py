@@ -71,7 +71,7 @@ def endpoint_drain_task(tenant_id: str, endpoint_id: str, again: bool = False) -
     if not drained.locked:
         # Another drain holds the endpoint: it may have read the queue before this drain's
         # deliveries were committed, and ends at that read. Come back once, after the gather; a
-        # drain still held then (a long one, or a lock left on a pooled server) is the sweep's.
+        # drain still held then (a long one) is the sweep's.
         if not again:
             endpoint_drain_task.apply_async(
                 (tenant_id, endpoint_id, True), countdown=settings.KASSA_WEBHOOK_GATHER_MS / 1000

@@ -256,3 +256,95 @@ def test_the_audit_writer_never_keeps_a_server_connection_through_pgbouncer(
     with tenant_context(tenant_a):
         assert AccessEvent.objects.filter(user_agent="probe").count() == writes
         assert ApiCall.objects.filter(path="/api/v1/products/").count() == writes
+
+
+def _drain_locks() -> list[int]:
+    """The server sessions holding a webhook drain's advisory lock (read on a direct connection)."""
+    from integrations.delivery import LOCK_NAMESPACE
+
+    params = connections["owner"].get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as direct:
+        rows = direct.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND granted",
+            [LOCK_NAMESPACE],
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
+@transactional
+def test_a_webhook_drain_through_pgbouncer_leaves_its_endpoint_locked_on_no_server(
+    api, cast_a, tenant_a, stores_a, pgbouncer, monkeypatch, settings
+):
+    """Through a transaction-mode pooler each statement may reach another server session. A drain
+    took its endpoint's session lock on one server and gave it back on another (a no-op there),
+    so the lock stayed held on the first: only a drain that reached that server again could send.
+    Here another client takes the lock's server while the receiver is answering, as a busy pool
+    does, so the drain's next statements go to the other one. Pooled, the drain is one transaction
+    holding the lock for the transaction: during the send exactly one session holds it, after the
+    drain none, and the next drain sends too."""
+    from uuid import UUID
+
+    from integrations.delivery import endpoint_drain
+    from integrations.models import Delivery
+    from tenants.context import tenant_context
+    from tests.integrations.conftest import Receiver
+    from tests.inventory.conftest import product_make
+
+    _, _, dbname = _server()
+    product = product_make(tenant_a, "POOL-1")
+    client = api(cast_a["owner"])
+    hooks = Receiver()
+    answer = client.post("/api/v1/webhooks/", {"url": hooks.url(), "events": ["product.changed"]})
+    assert answer.status_code == 201, answer.content
+    endpoint_id = UUID(answer.json()["id"])
+    held_during_send: list[list[int]] = []
+    pinned: list[psycopg.Connection] = []
+
+    def busy_pool():  # while the receiver answers: another client's transaction takes a server
+        other = psycopg.connect(host="127.0.0.1", port=pgbouncer, user="kassa_app", dbname=dbname,
+                                prepare_threshold=None)  # fmt: skip
+        other.execute("SELECT 1")  # its transaction is open: PgBouncer keeps that server for it
+        pinned.append(other)
+        held_during_send.append(_drain_locks())
+
+    post = hooks.server.RequestHandlerClass.do_POST
+
+    def do_post(handler):
+        busy_pool()
+        post(handler)
+
+    monkeypatch.setattr(hooks.server.RequestHandlerClass, "do_POST", do_post)
+    default = connections["default"]
+    params = default.get_connection_params()
+    params.pop("options", None)  # PgBouncer takes no startup options: the role is the login
+    params.update(host="127.0.0.1", port=pgbouncer, user="kassa_app", prepare_threshold=None)
+    try:
+        for round_ in range(2):
+            answer = client.patch(f"/api/v1/products/{product.pk}/", {"name": f"renamed {round_}"})
+            assert answer.status_code == 200, answer.content
+            default.close()
+            monkeypatch.setattr(default, "get_connection_params", lambda: dict(params))
+            settings.KASSA_DB_TRANSACTION_POOLING = True
+            with tenant_context(tenant_a):
+                drained = endpoint_drain(endpoint_id=endpoint_id)
+            default.close()
+            settings.KASSA_DB_TRANSACTION_POOLING = False
+            monkeypatch.undo()  # the test's own connection goes to the server directly again
+            monkeypatch.setattr(hooks.server.RequestHandlerClass, "do_POST", do_post)
+            for other in pinned:  # it ends its transaction as a client does (closing it mid-way
+                other.commit()  # would make PgBouncer drop the server, and any lock it holds)
+                other.close()
+            pinned.clear()
+            assert drained.locked and drained.sent == 1, (round_, drained)
+            assert len(held_during_send[round_]) == 1, held_during_send  # one drain, one holder
+            assert _drain_locks() == [], round_  # and no server left holding it
+        assert len(hooks.requests) == 2
+        with tenant_context(tenant_a):
+            assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.SUCCEEDED}
+        assert int(_pool(pgbouncer, dbname)["sv_active"]) == 0
+    finally:
+        for other in pinned:
+            other.close()
+        hooks.stop()

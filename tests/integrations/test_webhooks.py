@@ -622,3 +622,25 @@ def test_a_drain_of_one_delivery_is_four_round_trips_and_its_record_one_transact
         assert (
             attempt.id.version == 7
         )  # time-ordered, as every appended row (tests/perf/test_time_ordered_ids.py)
+
+
+@transactional
+def test_a_drain_hands_over_after_its_time_and_the_next_goes_on_in_order(
+    api, cast_a, tenant_a, coffee, receiver, monkeypatch
+):
+    """A slow receiver holds a drain (and, pooled, its transaction) no longer than DRAIN_SECONDS:
+    the drain ends with `more`, so the task queues the next at once, which goes on in order."""
+    from integrations import delivery
+
+    hooks = receiver()
+    client = api(cast_a["owner"])
+    webhook = register(client, hooks.url())
+    for name in ("one", "two", "three"):
+        rename(client, coffee, name)
+    monkeypatch.setattr(delivery, "DRAIN_SECONDS", 0)  # every send is past the time
+    runs = [drain(tenant_a, webhook) for _ in range(3)]
+    # The last ends where its page did: nothing was left to hand over.
+    assert [(run.sent, run.more) for run in runs] == [(1, True), (1, True), (1, False)]
+    assert [event["data"]["name"] for _, event in hooks.events()] == ["one", "two", "three"]
+    last = drain(tenant_a, webhook)
+    assert (last.sent, last.more) == (0, False)
