@@ -61,8 +61,16 @@ def secret_name(name: str) -> bool:
     return normalized in SECRET_NAMES or any(fragment in normalized for fragment in SECRET_FRAGMENTS)
 
 
+# Luhn's digit values, read by bytes.translate in C: a digit as it is, and doubled (its digits summed).
+_LUHN_PLAIN = bytes.maketrans(b"0123456789", bytes(range(10)))
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", bytes((0, 2, 4, 6, 8, 1, 3, 5, 7, 9)))
+
+
 def _luhn(digits: str) -> bool:
-    total = 0
+    if digits.isascii():  # a page of products: ~50 barcodes checked, 1.6 us each one digit at a time
+        raw = digits.encode("ascii")[::-1]
+        return (sum(raw[::2].translate(_LUHN_PLAIN)) + sum(raw[1::2].translate(_LUHN_DOUBLED))) % 10 == 0
+    total = 0  # digits of other scripts, which `\d` also takes
     for position, char in enumerate(reversed(digits)):
         value = int(char)
         if position % 2:
@@ -159,6 +167,7 @@ def _redact_unparsed(text: str, personal: frozenset = PERSONAL_NAMES) -> str:
 
 
 _JSON_KEY = re.compile(r'"([^"\\]*)"\s*:')
+_SPACED_KEY = re.compile(r'"\s+:')  # a key with white space before its colon
 
 
 def _may_name_a_secret(text: str, personal: frozenset = PERSONAL_NAMES) -> bool:
@@ -167,7 +176,20 @@ def _may_name_a_secret(text: str, personal: frozenset = PERSONAL_NAMES) -> bool:
     is a key) and none of its keys is such a name. Saves parsing and re-serialising every answer."""
     if "\\" in text:
         return True
-    return any(secret_name(key) or key.lower() in personal for key in set(_JSON_KEY.findall(text)))
+    return any(secret_name(key) or key.lower() in personal for key in _keys(text))
+
+
+def _keys(text: str) -> set[str]:
+    """Every `K` of a `"K":` in a text with no backslash (the keys of JSON), or more.
+
+    With no white space before a colon, each piece of the text between two `":` ends in a key:
+    what follows the piece's last quote (splitting in C took ~0.08 ms of a page of 50 products,
+    the pattern below ~0.2 ms). A piece can be shorter than the pattern's key only by a leading
+    `:` (the key `:K`, in the text `":K":`, reads as `K`), which no secret or personal name
+    holds, so it never hides one (tests/auditlog/test_redaction_fast_paths.py)."""
+    if _SPACED_KEY.search(text):
+        return set(_JSON_KEY.findall(text))
+    return {piece.rpartition('"')[2] for piece in text.split('":')[:-1]}
 
 
 # Control characters a body may carry (line breaks and tabs are kept): NUL cannot be stored in
@@ -245,6 +267,8 @@ def allowed_headers(meta) -> dict:
 def clean(text: str, limit: int) -> str:
     """One line, no control characters: a value with CR/LF or NUL stays one entry (log
     injection), each such character written as a visible escape (`\\x0d`, `\\u2028`)."""
+    if text.isprintable():  # nearly every value: nothing to escape (a lone surrogate is not printable)
+        return text[:limit]
     text = text.encode("utf-8", errors="replace").decode("utf-8")  # no lone surrogate
     return "".join(c if c.isprintable() else _escape_any(c) for c in text)[:limit]
 
