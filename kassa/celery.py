@@ -25,6 +25,16 @@ def _refuse_unsafe_role(sender=None, **kwargs):
         os._exit(3)  # one line, no traceback, from inside Celery's start-up
 
 
+@signals.worker_init.connect
+def _yield_to_requests(sender=None, **kwargs):
+    """Before the pool and the worker's threads start (they inherit it): the worker's nice value
+    at least KASSA_WORKER_NICE, so a web process on the same machine is scheduled first."""
+    from django.conf import settings
+
+    if os.getpriority(os.PRIO_PROCESS, 0) < settings.KASSA_WORKER_NICE:
+        os.setpriority(os.PRIO_PROCESS, 0, settings.KASSA_WORKER_NICE)
+
+
 @signals.task_prerun.connect
 @signals.task_postrun.connect
 def _database_connections_checked(sender=None, **kwargs):

@@ -416,6 +416,10 @@ CELERY_TASK_QUEUES = [Queue(_CONSUMED, Exchange(_CONSUMED, type="direct"), routi
 # it is unusable (django.db.close_old_connections). The privileged worker still starts each
 # task on a fresh connection: its tasks are rare and step between roles (tenants.maintenance).
 CELERY_DB_REUSE_MAX = 2**62 if KASSA_PROCESS == "worker" else None
+# Workers run at this nice value (kassa.celery, at start; 0 leaves it): on a machine they share
+# with the web, a request goes first and the queue's work takes what is left (bench/RESULTS.md,
+# eleventh pass). It never raises a worker's priority.
+KASSA_WORKER_NICE = env_int("KASSA_WORKER_NICE", 10)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,3 +1,5 @@
+import pytest
+
 from kassa.celery import ping_task
 
 
@@ -72,3 +74,34 @@ def test_a_worker_keeps_its_database_connection_from_task_to_task(celery_worker,
         later = _other_backends(cursor) - before
     assert len(first) == 1, f"the worker's connection after its first task: {first}"
     assert later == first, "the worker opened another connection for a later task"
+
+
+def _nice_of_every_thread(pid: int) -> dict[str, int]:
+    """The nice value of each thread of `pid` and of its children (Linux keeps one per thread)."""
+    from pathlib import Path
+
+    found = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        stat = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        found[f"{pid}/{task.name}"] = int(stat[16])  # field 19 of stat: nice
+        for child in (task / "children").read_text().split():
+            found.update(_nice_of_every_thread(int(child)))
+    return found
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, 10), ("0", 0)])
+def test_a_worker_yields_the_cpu_to_the_web_unless_told_not_to(django_db_setup, setting, expected):
+    """Every thread of a real worker and of its pool runs at KASSA_WORKER_NICE (10 unless set):
+    on a machine the worker shares with the web, a till's sale is scheduled first."""
+    import os
+
+    from tests.conftest import start_worker, stop_worker
+
+    assert os.getpriority(os.PRIO_PROCESS, 0) == 0  # the tests' own priority, which a worker starts from
+    process, _ = start_worker({"KASSA_WORKER_NICE": setting} if setting is not None else {})
+    try:
+        nice = _nice_of_every_thread(process.pid)
+    finally:
+        stop_worker(process)
+    assert len({key.split("/")[0] for key in nice}) >= 2, nice  # the worker and its pool process
+    assert set(nice.values()) == {expected}, nice
