@@ -325,14 +325,13 @@ def test_a_webhook_drain_through_pgbouncer_leaves_its_endpoint_locked_on_no_serv
             answer = client.patch(f"/api/v1/products/{product.pk}/", {"name": f"renamed {round_}"})
             assert answer.status_code == 200, answer.content
             default.close()
-            monkeypatch.setattr(default, "get_connection_params", lambda: dict(params))
-            settings.KASSA_DB_TRANSACTION_POOLING = True
-            with tenant_context(tenant_a):
-                drained = endpoint_drain(endpoint_id=endpoint_id)
-            default.close()
-            settings.KASSA_DB_TRANSACTION_POOLING = False
-            monkeypatch.undo()  # the test's own connection goes to the server directly again
-            monkeypatch.setattr(hooks.server.RequestHandlerClass, "do_POST", do_post)
+            with monkeypatch.context() as pooled:  # the drain's connection goes through PgBouncer
+                pooled.setattr(default, "get_connection_params", lambda: dict(params))
+                settings.KASSA_DB_TRANSACTION_POOLING = True
+                with tenant_context(tenant_a):
+                    drained = endpoint_drain(endpoint_id=endpoint_id)
+                default.close()
+                settings.KASSA_DB_TRANSACTION_POOLING = False
             for other in pinned:  # it ends its transaction as a client does (closing it mid-way
                 other.commit()  # would make PgBouncer drop the server, and any lock it holds)
                 other.close()
