@@ -1,6 +1,6 @@
 """The log redaction's fast paths answer what the plain ways answer, for any text: the keys of a
 body read by splitting (against the pattern), Luhn's check by bytes.translate (against the
-digit-by-digit sum), and `clean` of a printable value (against the escaping loop)."""
+sum as Luhn defined it), and `clean` of a printable value (against the escaping loop)."""
 
 import json
 
@@ -80,14 +80,11 @@ def test_a_page_of_products_names_no_secret_and_a_token_anywhere_in_it_is_found(
     assert _may_name_a_secret(page.replace('"name":', '"pin" :'))  # white space before the colon
 
 
-def luhn_digit_by_digit(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+def luhn_by_definition(digits: str) -> bool:
+    """Luhn as it is defined: from the right, every second digit doubled and its digits summed."""
+    kept = sum(int(char) for char in digits[::-1][::2])
+    doubled = sum(sum(divmod(2 * int(char), 10)) for char in digits[::-1][1::2])
+    return (kept + doubled) % 10 == 0
 
 
 @settings(max_examples=3000, deadline=None)
@@ -95,7 +92,7 @@ def luhn_digit_by_digit(digits: str) -> bool:
 @example("4111111111111111")
 @example("4111111111111112")
 def test_luhn_by_translate_is_luhn(digits):
-    assert _luhn(digits) == luhn_digit_by_digit(digits)
+    assert _luhn(digits) == luhn_by_definition(digits)
 
 
 def clean_by_loop(text: str, limit: int) -> str:
