@@ -1,6 +1,7 @@
 """The log redaction's fast paths answer what the plain ways answer, for any text: the keys of a
 body read by splitting (against the pattern), Luhn's check by bytes.translate (against the
-sum as Luhn defined it), and `clean` of a printable value (against the escaping loop)."""
+sum as Luhn defined it), `clean` of a printable value (against the escaping loop), and a
+secret name's fragments found by one search (against looking for each)."""
 
 import json
 
@@ -108,3 +109,17 @@ def clean_by_loop(text: str, limit: int) -> str:
 @example("\u2028", 10)
 def test_clean_of_a_printable_value_is_the_escaping_loop(text, limit):
     assert clean(text, limit) == clean_by_loop(text, limit)
+
+
+names = st.lists(st.one_of(st.sampled_from(redact.SECRET_FRAGMENTS), st.text(max_size=4)), max_size=5)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(names.map("".join))
+@example("ACCESS-KEY")
+@example("x_csr_f")
+@example("OTPAuth")
+def test_one_search_finds_a_secret_fragment_wherever_a_look_for_each_does(name):
+    normalized = name.lower().replace("-", "_")
+    by_each = normalized in redact.SECRET_NAMES or any(f in normalized for f in redact.SECRET_FRAGMENTS)
+    assert secret_name(name) is by_each
