@@ -1,9 +1,9 @@
 """Requests per API token (or per client IP without one), counted in Redis (the cache).
 
-A sliding-window counter: one pipelined round trip per request (INCR this window's counter,
-read the previous one) instead of DRF's read-modify-write of a list of timestamps. The estimate
-weighs the previous window by the part of it still inside the sliding window; refused requests
-count too, so a client that keeps hammering stays refused.
+A sliding-window counter: one round trip per request (`core.cache.cache_round_trip`: INCR this
+window's counter, read the previous one) instead of DRF's read-modify-write of a list of
+timestamps. The estimate weighs the previous window by the part of it still inside the sliding
+window; refused requests count too, so a client that keeps hammering stays refused.
 
 Every API answer carries the budget from that same count (`RateLimit-Limit`, `-Remaining`,
 `-Reset`): the throttle leaves it on the request, and `RateLimitHeadersMiddleware` writes it.
@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.cache import cache_round_trip
 from core.net import client_ip
 
 ATTRIBUTE = "kassa_ratelimit"  # on the Django request: the Budget of this request
@@ -63,11 +64,9 @@ def budget_count(key: str, now: float) -> Budget:
     into = (now - window * duration) / duration
     current = cache.make_and_validate_key(f"{key}:{window}")
     previous = cache.make_and_validate_key(f"{key}:{window - 1}")
-    pipe = cache._cache.get_client(current, write=True).pipeline(transaction=False)
-    pipe.incr(current)
-    pipe.expire(current, duration * 2)
-    pipe.get(previous)
-    count, _, before = pipe.execute()
+    count, _, before = cache_round_trip(
+        key=current, commands=[("INCR", current), ("EXPIRE", current, duration * 2), ("GET", previous)]
+    )
     estimate = int(before or 0) * (1 - into) + count
     left = max(1, math.ceil((1 - into) * duration))
     return Budget(

