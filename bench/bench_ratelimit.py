@@ -71,7 +71,7 @@ def main() -> None:
             micros = statistics.median(r[0] for r in results[headers])
             per = statistics.median(r[1] for r in results[headers])
             print(f"{label:<22} {micros:>8.0f} us/request  {per:.2f} Redis commands/request")
-        print("(the throttle pipelines its commands: INCR, EXPIRE, GET in one round trip)")
+        print("(the throttle sends its commands, INCR, EXPIRE, GET, in one round trip)")
     finally:
         from auditlog import writer
 
