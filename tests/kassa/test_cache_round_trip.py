@@ -15,6 +15,13 @@ from core import cache as kassa_cache
 from core.throttling import budget_count
 
 
+@pytest.fixture(autouse=True)
+def _no_keys_left():
+    yield
+    client = cache._cache.get_client(write=True)
+    client.delete(*client.keys(cache.make_and_validate_key("test:round-trip:*")) or ["-"])
+
+
 def _key() -> str:
     return cache.make_and_validate_key(f"test:round-trip:{uuid.uuid4()}")
 
@@ -26,7 +33,7 @@ def _own_client_id(key: str) -> int:
 
 def test_the_count_carries_on_when_its_connection_is_killed(settings):
     settings.KASSA_API_RATE = "100/minute"
-    key = f"test:throttle:{uuid.uuid4()}"
+    key = f"test:round-trip:throttle:{uuid.uuid4()}"
     assert budget_count(key, time.time()).remaining == 99
     client = cache._cache.get_client(key, write=True)
     before = _own_client_id(_key())
