@@ -1,13 +1,17 @@
 -- wrk script: the load test's requests (bench/load/generator.py names the same mix in Python).
 --
---   wrk -t N -c N -d 8s -s bench/load/mix.lua http://127.0.0.1:PORT -- DATA SIDE MIX OUT SEED SECONDS NONCE
+--   wrk -t N -c N -d 8s -s bench/load/mix.lua http://127.0.0.1:PORT -- DATA SIDE MIX OUT SEED SECONDS NONCE [EVERY]
 --
 -- DATA: a Lua file returning the fixture (bench/load/wrk.py writes it); SIDE: kassa | bare;
 -- MIX: "kind=weight,kind=weight"; OUT: a file prefix, each thread appends OUT.<n>.tsv with one
 -- line per answer: kind, status, milliseconds, ok, tenant id, sale id, replayed sale id, note;
 -- SECONDS: how long to send. wrk's -d is a little longer: after SECONDS no request is sent
 -- (delay() holds each connection), so none is cut off in flight (a sale committed but never
--- answered would fail the ledger check); NONCE: this run's own, in every Idempotency-Key.
+-- answered would fail the ledger check); NONCE: this run's own, in every Idempotency-Key;
+-- EVERY: milliseconds between one thread's requests (a fixed rate, started at a random point of
+-- the first interval), or 0 (the default) for a closed loop. At a fixed rate an answer's latency
+-- counts from when its request was due, not when it was sent: a request held back by a slow
+-- answer before it is late by that much (no coordinated omission).
 -- One connection per thread (-t = -c), so each thread's request and response alternate and the
 -- latency of each answer is measured here (CLOCK_MONOTONIC through LuaJIT's FFI).
 
@@ -28,7 +32,7 @@ function setup(thread)
   thread:set("number", counter)
 end
 
-local data, side, kinds, weights, total, out, pending, replay, deadline, nonce
+local data, side, kinds, weights, total, out, pending, replay, deadline, nonce, every, due
 
 -- Idempotency keys unique to this run (the random numbers repeat from run to run: same seed).
 local keys = 0
@@ -51,6 +55,9 @@ function init(args)
   out:setvbuf("line")
   deadline = now_ms() + tonumber(args[6]) * 1000
   nonce = args[7]
+  every = tonumber(args[8] or "0")
+  due = now_ms()
+  if every > 0 then due = due + math.random() * every end
 end
 
 local function pick(list) return list[math.random(1, #list)] end
@@ -130,7 +137,9 @@ local function bare_request(kind, tenant)
 end
 
 function delay()
-  if now_ms() >= deadline then return 3600000 end
+  local t = now_ms()
+  if t >= deadline or (every > 0 and due >= deadline) then return 3600000 end
+  if every > 0 and due > t then return math.floor(due - t) end
   return 0
 end
 
@@ -150,7 +159,13 @@ function request()
     pending = { kind = kind, tenant = tenant, expected = expected,
                 raw = wrk.format(method, path, headers, body) }
   end
-  pending.started = now_ms()
+  local t = now_ms()
+  if every > 0 then
+    pending.started = math.min(t, due)
+    due = due + every
+  else
+    pending.started = t
+  end
   return pending.raw
 end
 

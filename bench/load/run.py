@@ -1,7 +1,8 @@
 """Run the load test: a database of its own, Kassa and the bare baseline under gunicorn with the
 production settings (deploy/gunicorn.conf.py), a Celery worker, then the phases (each kind alone
-on both sides in turn, the mix, both sides in turn in one mix of the kinds bare serves), the
-ledger check and the query counts. Prints one table; writes var/bench-load/results.json.
+on both sides in turn, the mix, both sides in turn in one mix of the kinds bare serves, Kassa's
+mix at fixed rates below the mix's own), the ledger check and the query counts. Prints one table;
+writes var/bench-load/results.json.
 
     python -m bench.load [--reuse] [--mix-seconds 30] [--ratio-seconds 8] [--threads 6]
                          [--generator wrk|python]
@@ -53,6 +54,10 @@ MIX = {
 # The same mix on both sides, of the kinds bare serves (sale 50 %, list 25 %, detail 25 %): how far
 # bare itself is from "sale p99 in the mix <= 3x bare detail p99 alone" with closed-loop clients.
 SAME_MIX = {"sale": 30, "product_list": 15, "product_detail": 15}
+# Kassa's mix again at fixed rates, as shares of the rate its closed-loop mix reached in the same
+# run (not a target): a chain's tills send at the rate their customers come, not as fast as the
+# server answers, so the mix's latency below saturation is the figure a chain sees.
+PACED = (0.25, 0.5, 0.75)
 OUT = ROOT / "var" / "bench-load"
 KINDS = ("product_list", "product_detail", "sale")
 SHORT = {"product_list": "list", "product_detail": "detail", "sale": "sale"}
@@ -248,13 +253,17 @@ def main(argv: list[str] | None = None) -> int:
 
     ports = {"kassa": KASSA_PORT, "bare": BARE_PORT}
 
-    def load(side: str, mix: dict[str, int], *, name: str, seconds: float, seed: int = 1) -> generator.Phase:
+    def load(
+        side: str, mix: dict[str, int], *, name: str, seconds: float, seed: int = 1, rate: float | None = None
+    ) -> generator.Phase:
         before = cpu.snapshot(ports)
-        phase = _load(side, mix, name=name, seconds=seconds, seed=seed)
+        phase = _load(side, mix, name=name, seconds=seconds, seed=seed, rate=rate)
         phase.cpu = cpu.per_request(before, cpu.snapshot(ports), len(phase.results))  # type: ignore[attr-defined]
         return phase
 
-    def _load(side: str, mix: dict[str, int], *, name: str, seconds: float, seed: int = 1) -> generator.Phase:
+    def _load(
+        side: str, mix: dict[str, int], *, name: str, seconds: float, seed: int = 1, rate: float | None = None
+    ) -> generator.Phase:
         if args.generator == "wrk":
             port = KASSA_PORT if side == "kassa" else BARE_PORT
             return wrk.run(
@@ -267,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                 seconds=seconds,
                 out_dir=OUT / "wrk",
                 seed=seed,
+                rate=rate,
             )
         target = kassa if side == "kassa" else bare
         return generator.run(
@@ -299,7 +309,22 @@ def main(argv: list[str] | None = None) -> int:
             same[side] = load(
                 side, SAME_MIX, name=f"{side}:same-mix", seconds=args.mix_seconds * 2 / 3, seed=11
             )
-        kassa_phases = [warm, *(p for p in phases if p.name.startswith("kassa:")), mix, same["kassa"]]
+        # The fixed rates need wrk's pacing (mix.lua); the Python clients only run a closed loop.
+        paced: list[tuple[float, float, generator.Phase]] = []
+        for share in PACED if args.generator == "wrk" else ():
+            drain_wait([warm, *phases, mix, *same.values(), *(p for _, _, p in paced)], seconds=60)
+            rate = share * len(mix.results) / mix.seconds
+            phase = load(
+                "kassa", MIX, name=f"kassa:paced:{share:g}", seconds=args.mix_seconds, seed=13, rate=rate
+            )
+            paced.append((share, rate, phase))
+        kassa_phases = [
+            warm,
+            *(p for p in phases if p.name.startswith("kassa:")),
+            mix,
+            same["kassa"],
+            *(p for _, _, p in paced),
+        ]
         drained = drain_wait(kassa_phases)
     finally:
         _stop(processes)
@@ -317,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ledger = checks.ledger_check(fixture, kassa_phases, since)
     queries = checks.query_counts(fixture)
-    report = _report(args, phases, mix, ledger, queries, same)
+    report = _report(args, phases, mix, ledger, queries, same, paced)
     report["webhooks"] = hooks
     (OUT / "results.json").write_text(json.dumps(report, indent=2))
     _print(report)
@@ -335,12 +360,18 @@ def _stats(results) -> dict:
     }
 
 
+def _busy(phase) -> float:
+    """The share of the machine's cores the servers' processes used in a phase."""
+    ms_per_request = sum(getattr(phase, "cpu", {}).values())
+    return ms_per_request * len(phase.results) / phase.seconds / 1000 / (os.cpu_count() or 1)
+
+
 def cpu_groups(side: str) -> tuple[str, ...]:
     """The process groups a side's requests spend CPU in: its gunicorn, then what it shares."""
     return (side, "postgres", "redis", "celery")
 
 
-def _report(args, phases, mix, ledger, queries, same) -> dict:
+def _report(args, phases, mix, ledger, queries, same, paced) -> dict:
     ratios = {}
     for kind in KINDS:
         rps = {"kassa": [], "bare": []}
@@ -374,7 +405,7 @@ def _report(args, phases, mix, ledger, queries, same) -> dict:
             },
         }
     kinds = {kind: _stats(results) for kind, results in sorted(mix.by_kind().items())}
-    every = [*phases, mix, *same.values()]
+    every = [*phases, mix, *same.values(), *(p for _, _, p in paced)]
     errors = sum(not r.ok for p in every for r in p.results)
     samples = [r.note for p in every for r in p.results if not r.ok][:5]
     sale_p99 = kinds.get("sale", {}).get("p99", float("nan"))
@@ -413,6 +444,20 @@ def _report(args, phases, mix, ledger, queries, same) -> dict:
             }
             for side, p in same.items()
         },
+        # Not a target: Kassa's mix at fixed shares of its closed-loop mix's rate. `cpu_busy` is the
+        # share of the machine's cores its servers (gunicorn, PostgreSQL, Redis, the worker) used.
+        "paced_mix": [
+            {
+                "share": share,
+                "rate": rate,
+                "rps": len(p.results) / p.seconds,
+                "cpu_busy": _busy(p),
+                "kinds": {kind: _stats(results) for kind, results in sorted(p.by_kind().items())},
+                "sale_p99_over_bare_detail_p99_alone": _stats(p.by_kind().get("sale", []))["p99"]
+                / bare_detail_p99,
+            }
+            for share, rate, p in paced
+        ],
         "ratios": ratios,
         "errors": errors,
         "error_samples": samples,
@@ -473,6 +518,22 @@ def _print(report: dict) -> None:
             f"{k['product_detail']['p99']:>10.1f}ms{k['product_list']['p99']:>8.1f}ms"
             f"  {m['sale_p99_over_bare_detail_p99_alone']:.2f}x"
         )
+    if report["paced_mix"]:
+        print(
+            f"\nKassa's mix at fixed rates, shares of the closed-loop mix's {report['mix_rps']:.0f} req/s "
+            "(latency from when each request was due; not a target):"
+        )
+        print(
+            f"{'share':>6}{'asked':>7}{'req/s':>7}{'CPU busy':>10}{'sale p50':>10}{'sale p99':>10}"
+            f"{'detail p99':>12}  sale p99 / bare detail p99 alone"
+        )
+        for m in report["paced_mix"]:
+            k = m["kinds"]
+            print(
+                f"{m['share']:>6.0%}{m['rate']:>7.0f}{m['rps']:>7.0f}{m['cpu_busy']:>10.0%}"
+                f"{k['sale']['p50']:>8.1f}ms{k['sale']['p99']:>8.1f}ms{k['product_detail']['p99']:>10.1f}ms"
+                f"  {m['sale_p99_over_bare_detail_p99_alone']:.2f}x"
+            )
     print("\nqueries per request (ORM statements incl. BEGIN/COMMIT + tenant set_config + audit writes):")
     for kind, q in report["queries"].items():
         print(f"  {kind:<16} {q}")

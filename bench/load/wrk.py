@@ -17,12 +17,13 @@ from pathlib import Path
 from bench.load.generator import Phase, Result
 
 HOST = "127.0.0.1"  # loopback only
+WRK = os.environ.get("KASSA_WRK") or "wrk"  # the one tools/bench-prerequisites installs
 SCRIPT = Path(__file__).with_name("mix.lua")
 GRACE = 2  # seconds after the last request is sent for the answers in flight
 
 
 def available() -> bool:
-    return shutil.which("wrk") is not None
+    return shutil.which(WRK) is not None
 
 
 def _lua(value) -> str:
@@ -71,15 +72,17 @@ def run(
     seconds: float,
     out_dir: Path,
     seed: int = 1,
+    rate: float | None = None,
 ) -> Phase:
-    """`threads` closed-loop connections for `seconds`; the answers as a Phase."""
+    """`threads` connections for `seconds`, closed-loop or, given `rate`, sending that many requests
+    a second in all (each connection one every threads / rate seconds); the answers as a Phase."""
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = out_dir / name.replace(":", "-")
     for old in out_dir.glob(prefix.name + ".*.tsv"):
         old.unlink()
     spec = ",".join(f"{k}={v}" for k, v in mix.items())
     command = [
-        "wrk",
+        WRK,
         "-t",
         str(threads),
         "-c",
@@ -99,6 +102,7 @@ def run(
         str(seed),
         str(seconds),
         uuid.uuid4().hex,
+        f"{threads * 1000 / rate:.3f}" if rate else "0",
     ]
     started = time.monotonic()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # nosec B603

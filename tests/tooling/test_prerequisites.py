@@ -1,8 +1,9 @@
 """`make test` on a fresh machine: what it needs beyond Python is installed, or named in one line.
 
-tools/test-prerequisites installs Debian's chromium and pgbouncer as root with apt-get; without either it
-stops at once. These tests run it (and `make test`) with a PATH that holds bash and nothing
-else, chromium and pgbouncer paths that do not exist, and, when run as root, as the `nobody` user.
+tools/test-prerequisites installs Debian's chromium, pgbouncer and wrk as root with apt-get; without any
+of them it stops at once. These tests run it (and `make test`) with a PATH that holds bash and
+nothing else, chromium, pgbouncer and wrk paths that do not exist, and, when run as root, as the
+`nobody` user.
 """
 
 import os
@@ -17,8 +18,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tools" / "test-prerequisites"
 REFUSAL = (
-    "make test needs Chromium ({path}) for the browser tests and PgBouncer ({pgbouncer}): "
-    "run  sudo apt-get install -y chromium fonts-dejavu-core pgbouncer"
+    "make test needs Chromium ({path}) for the browser tests, PgBouncer ({pgbouncer}) and wrk ({wrk}): "
+    "run  sudo apt-get install -y chromium fonts-dejavu-core pgbouncer wrk"
 )
 NOBODY = 65534
 
@@ -38,14 +39,16 @@ def bare_bin():
 
 
 def fake_apt_get(directory: Path, record: Path) -> None:
-    """An apt-get that logs its arguments and, on install, provides $KASSA_CHROMIUM and $KASSA_PGBOUNCER."""
+    """An apt-get that logs its arguments and, on install, provides $KASSA_CHROMIUM, $KASSA_PGBOUNCER and
+    $KASSA_WRK."""
     script = directory / "apt-get"
     script.write_text(
         f"#!{shutil.which('bash')}\n"
         f'echo "$*" >> {record}\n'
         'if [ "$1" = install ]; then printf "#!/bin/sh\\n" > "$KASSA_CHROMIUM"; '
         'printf "#!/bin/sh\\n" > "$KASSA_PGBOUNCER"; '
-        f'{shutil.which("chmod")} 755 "$KASSA_CHROMIUM" "$KASSA_PGBOUNCER"; fi\n'
+        'printf "#!/bin/sh\\n" > "$KASSA_WRK"; '
+        f'{shutil.which("chmod")} 755 "$KASSA_CHROMIUM" "$KASSA_PGBOUNCER" "$KASSA_WRK"; fi\n'
     )
     script.chmod(0o755)
 
@@ -54,13 +57,17 @@ def pgbouncer_of(chromium: Path) -> Path:
     return chromium.with_name(chromium.name + "-pgbouncer")
 
 
+def wrk_of(chromium: Path) -> Path:
+    return chromium.with_name(chromium.name + "-wrk")
+
+
 def refusal(chromium: Path) -> str:
-    return REFUSAL.format(path=chromium, pgbouncer=pgbouncer_of(chromium))
+    return REFUSAL.format(path=chromium, pgbouncer=pgbouncer_of(chromium), wrk=wrk_of(chromium))
 
 
 def run(command: list[str], path: Path, chromium: Path, user: int | None = None) -> tuple[int, str, float]:
     env = {"PATH": str(path), "KASSA_CHROMIUM": str(chromium), "KASSA_PGBOUNCER": str(pgbouncer_of(chromium)),
-           "HOME": "/", "LC_ALL": "C"}  # fmt: skip
+           "KASSA_WRK": str(wrk_of(chromium)), "HOME": "/", "LC_ALL": "C"}  # fmt: skip
     started = time.monotonic()
     result = subprocess.run(
         command,
@@ -97,7 +104,7 @@ def test_not_root_it_never_calls_apt_get_and_stops_with_one_line(bare_bin, tmp_p
     assert took < 60
 
 
-def test_as_root_with_apt_get_it_installs_chromium_fonts_and_pgbouncer(bare_bin, tmp_path):
+def test_as_root_with_apt_get_it_installs_chromium_fonts_pgbouncer_and_wrk(bare_bin, tmp_path):
     called = tmp_path / "apt-get-called"
     fake_apt_get(bare_bin, called)
     chromium = tmp_path / "chromium"
@@ -106,20 +113,30 @@ def test_as_root_with_apt_get_it_installs_chromium_fonts_and_pgbouncer(bare_bin,
         assert (code, stderr) == (0, "")
         assert called.read_text().splitlines() == [
             "update -qq",
-            "install -y -qq chromium fonts-dejavu-core pgbouncer",
+            "install -y -qq chromium fonts-dejavu-core pgbouncer wrk",
         ]
     else:  # only root installs; anyone else is told the command
         assert code != 0 and stderr.splitlines() == [refusal(chromium)]
         assert not called.exists()
 
 
-def test_with_chromium_and_pgbouncer_present_it_passes_silently(bare_bin, tmp_path):
+def test_with_chromium_pgbouncer_and_wrk_present_it_passes_silently(bare_bin, tmp_path):
     chromium = tmp_path / "chromium"
-    for present in (chromium, pgbouncer_of(chromium)):
+    for present in (chromium, pgbouncer_of(chromium), wrk_of(chromium)):
         present.write_text("#!/bin/sh\n")
         present.chmod(0o755)
     code, stderr, _ = run([str(SCRIPT)], bare_bin, chromium)
     assert (code, stderr) == (0, "")
+
+
+def test_with_wrk_alone_missing_it_stops_with_one_line(bare_bin, tmp_path):
+    chromium = tmp_path / "chromium"
+    for present in (chromium, pgbouncer_of(chromium)):
+        present.write_text("#!/bin/sh\n")
+        present.chmod(0o755)
+    code, stderr, _ = run([str(SCRIPT)], bare_bin, chromium)  # no apt-get on the PATH
+    assert code != 0
+    assert stderr.splitlines() == [refusal(chromium)]
 
 
 def test_make_test_stops_before_the_venv_and_the_tests(bare_bin, tmp_path):
