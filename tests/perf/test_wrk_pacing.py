@@ -8,6 +8,7 @@ loop the same stall is one slow answer.
 """
 
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -33,7 +34,7 @@ def server():
                 seen["requests"] += 1
                 number = seen["requests"]
             if number == STALL_AT:
-                threading.Event().wait(STALL)
+                time.sleep(STALL)
             body = b"{}"
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
